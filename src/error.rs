@@ -1,0 +1,87 @@
+//! Stable error codes, hints and exit codes: the one place errors are rendered.
+//!
+//! Every module boundary returns a typed `thiserror` error that implements [`Coded`]; the
+//! binary renders it as `error[E0NN]: headline`, detail lines, then `  → what to try: …`.
+//! Codes never change meaning once released; the README lists them.
+
+use std::fmt::Write as _;
+
+/// Exit codes (SPEC §6).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    /// `plan --detailed-exitcode`: the plan has changes.
+    pub const CHANGES: i32 = 2;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// State file not found or unreadable.
+    E001,
+    /// TOML/YAML syntax error.
+    E002,
+    /// Unknown key, wrong type or bad enum value.
+    E003,
+    /// Semantically invalid state (names, references, mounts, reserved env, version…).
+    E004,
+    /// A key defined in two files of a `-f DIR` set.
+    E005,
+    /// A credential env var (api_key / oauth_token) resolves to empty or unset.
+    E010,
+    /// An env `{ file = … }` could not be read.
+    E011,
+    /// A host source folder is unusable (unreadable, wrong structure).
+    E012,
+    /// A symlink where jackin writes (handoff path) — refused.
+    E013,
+    /// Docker engine unreachable.
+    E020,
+    /// Docker API call failed.
+    E021,
+    /// A container with an instance's name exists and is not ours.
+    E022,
+    /// Image absent and could not be pulled.
+    E023,
+    /// Image build failed.
+    E024,
+    /// Another apply holds the project lock.
+    E030,
+    /// Plan would remove every container of the project (needs `--allow-empty`).
+    E031,
+    /// Handoff/ledger storage I/O failed.
+    E040,
+    /// Some instances failed to converge.
+    E041,
+}
+
+impl Code {
+    pub fn as_str(self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// A typed error that knows its stable code and how the operator can fix it.
+pub trait Coded: std::error::Error {
+    fn code(&self) -> Code;
+    fn hint(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Render `error[E0NN]: headline`, indented detail lines, and the hint.
+pub fn render(err: &dyn Coded) -> String {
+    let text = err.to_string();
+    let mut lines = text.lines();
+    let mut out = format!(
+        "error[{}]: {}\n",
+        err.code().as_str(),
+        lines.next().unwrap_or_default()
+    );
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
+    if let Some(hint) = err.hint() {
+        let _ = writeln!(out, "  → what to try: {hint}");
+    }
+    out
+}
