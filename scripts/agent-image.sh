@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Build the tiny local agent image the integration tests and the demo run.
+#
+#   scripts/agent-image.sh [TAG]        (default: jackin-demo-agent:latest)
+#
+# No container registry is reachable, so the image is assembled from a rootfs
+# made of Debian's busybox-static and loaded with `docker import`.
+# It holds fake agents (kimi, claude, codex, amp, opencode, grok): each records
+# its name and arguments, one per line, in /tmp/agent.args, then sleeps forever.
+#
+# Idempotent: the image carries the label jackin.test-image-hash=<sha256 of this
+# script>; when TAG already has that label nothing is rebuilt. Safe to run from
+# several processes at once (flock). Prints the tag on stdout.
+set -euo pipefail
+
+TAG="${1:-jackin-demo-agent:latest}"
+SELF="$(readlink -f "${BASH_SOURCE[0]}")"
+HASH="$(sha256sum "$SELF" | cut -d' ' -f1)"
+LABEL=jackin.test-image-hash
+
+current_hash() {
+    docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$TAG" 2>/dev/null || true
+}
+
+# Fast path, without the lock.
+if [[ "$(current_hash)" == "$HASH" ]]; then
+    echo "$TAG"
+    exit 0
+fi
+
+LOCK="/tmp/jackin-agent-image.$(printf '%s' "$TAG" | sha256sum | cut -c1-12).lock"
+exec 9>"$LOCK"
+flock -w 300 9 || { echo "agent-image.sh: timed out waiting for $LOCK" >&2; exit 1; }
+
+# Someone else may have built it while we waited.
+if [[ "$(current_hash)" == "$HASH" ]]; then
+    echo "$TAG"
+    exit 0
+fi
+
+if [[ ! -x /bin/busybox ]]; then
+    echo "agent-image.sh: installing busybox-static" >&2
+    if [[ "$(id -u)" == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+    "${SUDO[@]}" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq busybox-static >&2
+fi
+# A dynamically linked busybox (package `busybox`) would not run in an empty rootfs.
+if ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' \
+    && ! (ldd /bin/busybox 2>&1 | grep -q 'not a dynamic executable'); then
+    echo "agent-image.sh: /bin/busybox is not statically linked; install busybox-static" >&2
+    exit 1
+fi
+
+WORK="$(mktemp -d /tmp/jackin-agent-image.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+ROOT="$WORK/rootfs"
+mkdir -p "$ROOT"/{bin,etc,root,tmp,proc,sys,dev,home/agent,usr/local/bin,workspace}
+chmod 0755 "$ROOT"/{bin,etc,proc,sys,dev,home,usr,usr/local,usr/local/bin,workspace}
+chmod 0700 "$ROOT/root"
+chmod 0755 "$ROOT/home/agent"
+chmod 1777 "$ROOT/tmp"
+
+cp /bin/busybox "$ROOT/bin/busybox"
+chmod 0755 "$ROOT/bin/busybox"
+APPLETS=(sh sleep cat ls stat sha256sum find echo id env test printf mkdir rm mv
+    touch ps readlink head wc grep sed true false kill tail cp ln chmod chown
+    uname hostname date sort tr cut basename dirname whoami xargs)
+for a in "${APPLETS[@]}"; do
+    ln -s busybox "$ROOT/bin/$a"
+done
+ln -s test "$ROOT/bin/["
+
+cat >"$ROOT/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+agent:x:1000:1000:agent:/home/agent:/bin/sh
+PASSWD
+cat >"$ROOT/etc/group" <<'GROUP'
+root:x:0:
+agent:x:1000:
+GROUP
+chmod 0644 "$ROOT/etc/passwd" "$ROOT/etc/group"
+
+for agent in kimi claude codex amp opencode grok; do
+    cat >"$ROOT/usr/local/bin/$agent" <<AGENT
+#!/bin/sh
+# Fake $agent for jackin's tests: record how it was launched, then idle.
+{ echo $agent; for a in "\$@"; do printf '%s\n' "\$a"; done; } >/tmp/agent.args
+exec sleep infinity
+AGENT
+    chmod 0755 "$ROOT/usr/local/bin/$agent"
+done
+
+# Ownership is set in the archive, so no root is needed to build it:
+# everything is root's except /home/agent, which is agent's.
+TAR="$WORK/rootfs.tar"
+tar -C "$ROOT" --numeric-owner --owner=0 --group=0 --exclude=./home/agent -cf "$TAR" .
+tar -C "$ROOT" --numeric-owner --owner=1000 --group=1000 -rf "$TAR" ./home/agent
+
+docker import \
+    --change 'ENV PATH=/usr/local/bin:/bin' \
+    --change 'CMD ["/bin/sh"]' \
+    --change "LABEL $LABEL=$HASH" \
+    --message "jackin test agent image (scripts/agent-image.sh)" \
+    "$TAR" "$TAG" >/dev/null
+
+if [[ "$(current_hash)" != "$HASH" ]]; then
+    echo "agent-image.sh: imported $TAG but its $LABEL label is not $HASH" >&2
+    exit 1
+fi
+echo "$TAG"
