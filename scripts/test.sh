@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one command that runs jackin's whole test suite on a fresh machine:
+# busybox-static, a Docker engine that answers, the local agent image, then
+# cargo fmt --check, clippy (warnings are errors) and every test target.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+if [[ "$(id -u)" == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+
+step "busybox-static (for the test agent image)"
+if [[ ! -x /bin/busybox ]]; then
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq busybox-static
+fi
+bb="$(/bin/busybox 2>&1 || true)"
+echo "${bb%%$'\n'*}"
+
+step "Docker engine"
+if ! docker info >/dev/null 2>&1; then
+    echo "docker does not answer; starting the engine" >&2
+    "${SUDO[@]}" service docker start >&2 || true
+    deadline=$((SECONDS + 30))
+    until docker info >/dev/null 2>&1 || ((SECONDS >= deadline)); do sleep 0.5; done
+    if ! docker info >/dev/null 2>&1 && command -v dockerd >/dev/null; then
+        echo "service docker start did not help; running dockerd directly (log: /tmp/dockerd.log)" >&2
+        "${SUDO[@]}" nohup dockerd >/tmp/dockerd.log 2>&1 &
+        deadline=$((SECONDS + 60))
+        until docker info >/dev/null 2>&1 || ((SECONDS >= deadline)); do sleep 0.5; done
+    fi
+    if ! docker info >/dev/null 2>&1; then
+        echo "error: the Docker engine does not answer (docker info). Start it and retry." >&2
+        tail -20 /tmp/dockerd.log 2>/dev/null >&2 || true
+        exit 1
+    fi
+fi
+docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})'
+
+step "test agent image"
+bash scripts/agent-image.sh
+
+JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy -j "$JOBS" --all-targets -- -D warnings
+
+step "cargo test --all-targets"
+cargo test -j "$JOBS" --all-targets
+
+step "all checks passed"
