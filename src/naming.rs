@@ -55,8 +55,14 @@ mod tests {
 
     #[test]
     fn short_names_are_lowercased_and_stripped_of_punctuation() {
-        assert_eq!(container_name("my-app", "agent-smith"), "jk-myapp-agentsmith");
-        assert_eq!(container_name("My_App", "Agent.Smith"), "jk-myapp-agentsmith");
+        assert_eq!(
+            container_name("my-app", "agent-smith"),
+            "jk-myapp-agentsmith"
+        );
+        assert_eq!(
+            container_name("My_App", "Agent.Smith"),
+            "jk-myapp-agentsmith"
+        );
     }
 
     #[test]
@@ -78,7 +84,11 @@ mod tests {
         let role_hash = &hex::encode(Sha256::digest(role.as_bytes()))[..4];
         assert_eq!(
             name,
-            format!("jk-{}{ws_hash}-{}{role_hash}", "w".repeat(23), "r".repeat(23))
+            format!(
+                "jk-{}{ws_hash}-{}{role_hash}",
+                "w".repeat(23),
+                "r".repeat(23)
+            )
         );
         assert_eq!(name, container_name(&ws, &role), "deterministic");
     }

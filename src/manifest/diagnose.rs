@@ -109,7 +109,10 @@ fn choices(got: &str, expected: &[String]) -> String {
 }
 
 /// The candidate a typo most likely meant, if any is close enough to be worth suggesting.
-pub(crate) fn closest<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    got: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(got, c), c))
@@ -176,13 +179,19 @@ mod tests {
             None,
             &map,
         );
-        assert_eq!(msg, "wrong type for the top level: expected a table, found a string");
+        assert_eq!(
+            msg,
+            "wrong type for the top level: expected a table, found a string"
+        );
     }
 
     #[test]
     fn suggestions_pick_the_nearest_candidate_only_when_close() {
         assert_eq!(closest("modle", ["model"]), Some("model"));
-        assert_eq!(closest("apikey", ["sync", "api_key", "ignore"]), Some("api_key"));
+        assert_eq!(
+            closest("apikey", ["sync", "api_key", "ignore"]),
+            Some("api_key")
+        );
         assert_eq!(closest("zzzzzz", ["model"]), None);
     }
 

@@ -146,10 +146,10 @@ impl Coded for ManifestError {
                 }
                 Kind::Syntax => "fix the syntax at the position shown",
                 Kind::Schema => "run `jackin schema` to see every key and its allowed values",
-                Kind::Invalid => "fix each problem at the position shown, then run `jackin validate`",
-                Kind::Conflict => {
-                    "define each key in only one file: remove or rename one of them"
+                Kind::Invalid => {
+                    "fix each problem at the position shown, then run `jackin validate`"
                 }
+                Kind::Conflict => "define each key in only one file: remove or rename one of them",
             }
             .to_owned(),
         )

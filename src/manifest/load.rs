@@ -37,7 +37,10 @@ impl Loaded {
 
     /// The name the first file is shown under, for problems no single key can be blamed for.
     pub(crate) fn shown_file(&self) -> PathBuf {
-        self.maps.first().map(|m| m.file.clone()).unwrap_or_default()
+        self.maps
+            .first()
+            .map(|m| m.file.clone())
+            .unwrap_or_default()
     }
 
     /// Whether `project` came from the folder name rather than the file.
@@ -219,7 +222,8 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
             }
             let map = toml_map(shown, &text);
             toml::from_str::<Manifest>(&text).map_err(|e| toml_error(Kind::Schema, e, &map))?;
-            let value = toml::from_str::<Value>(&text).map_err(|e| toml_error(Kind::Schema, e, &map))?;
+            let value =
+                toml::from_str::<Value>(&text).map_err(|e| toml_error(Kind::Schema, e, &map))?;
             Ok((value, map))
         }
         Format::Yaml => {
@@ -228,11 +232,7 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
                 let raw = e.to_string();
                 let stripped = strip_yaml_decoration(&raw, pos.is_some());
                 let msg = match kind {
-                    Kind::Syntax => raw
-                        .split(" at line ")
-                        .next()
-                        .unwrap_or(&raw)
-                        .to_owned(),
+                    Kind::Syntax => raw.split(" at line ").next().unwrap_or(&raw).to_owned(),
                     _ => describe(stripped, pos, map),
                 };
                 match pos {
@@ -294,7 +294,8 @@ fn merge(
                     format!(
                         "key `{}` is defined in both {} and {}",
                         render_path(path),
-                        before, here
+                        before,
+                        here
                     ),
                 ));
             }

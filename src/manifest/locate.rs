@@ -81,7 +81,10 @@ impl<'a> LineIndex<'a> {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
         let start = self.starts[line];
-        let col = self.text.get(start..offset).map_or(0, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count());
         (line + 1, col + 1)
     }
 }
@@ -203,13 +206,10 @@ impl YamlWalker<'_, '_> {
                 };
                 let (value_ev, value_mark) = self.next()?;
                 path.push(key);
-                self.map
-                    .entries
-                    .entry(path.clone())
-                    .or_insert(Entry {
-                        key: yaml_pos(key_mark),
-                        value: yaml_pos(value_mark),
-                    });
+                self.map.entries.entry(path.clone()).or_insert(Entry {
+                    key: yaml_pos(key_mark),
+                    value: yaml_pos(value_mark),
+                });
                 self.node(value_ev, path)?;
                 path.pop();
             },
@@ -252,7 +252,10 @@ mod tests {
         let text = "version = 1\n\n[workspaces.a]\nworkdir = \"/w\"\nmounts = [ { src = \"s\", dst = \"/d\" } ]\n";
         let map = toml_map(Path::new("j.toml"), text);
         assert_eq!(key(&map, &["version"]).unwrap(), "j.toml:1:1");
-        assert_eq!(key(&map, &["workspaces", "a", "workdir"]).unwrap(), "j.toml:4:1");
+        assert_eq!(
+            key(&map, &["workspaces", "a", "workdir"]).unwrap(),
+            "j.toml:4:1"
+        );
         assert_eq!(
             key(&map, &["workspaces", "a", "mounts", "0", "dst"]).unwrap(),
             "j.toml:5:25"
@@ -265,7 +268,10 @@ mod tests {
         let text = "version: 1\nworkspaces:\n  a:\n    workdir: /w\n    mounts:\n      - src: s\n        dst: /d\n";
         let map = yaml_map(Path::new("j.yaml"), text);
         assert_eq!(key(&map, &["version"]).unwrap(), "j.yaml:1:1");
-        assert_eq!(key(&map, &["workspaces", "a", "workdir"]).unwrap(), "j.yaml:4:5");
+        assert_eq!(
+            key(&map, &["workspaces", "a", "workdir"]).unwrap(),
+            "j.yaml:4:5"
+        );
         assert_eq!(
             key(&map, &["workspaces", "a", "mounts", "0", "dst"]).unwrap(),
             "j.yaml:7:9"

@@ -75,8 +75,11 @@ impl Checker<'_> {
                 );
             }
             Some(v) => {
-                self.report(&["version"], format!("version: unsupported version {v}; it must be 1"))
-                    .hint = Some("set `version = 1`".to_owned());
+                self.report(
+                    &["version"],
+                    format!("version: unsupported version {v}; it must be 1"),
+                )
+                .hint = Some("set `version = 1`".to_owned());
             }
         }
     }
@@ -121,8 +124,10 @@ impl Checker<'_> {
                 supported.join(", ")
             );
             path.push("mode");
-            self.report(&path, message).hint =
-                Some(format!("use `api_key` (sets {}) or `sync` for {agent}", agent.info().api_key_env));
+            self.report(&path, message).hint = Some(format!(
+                "use `api_key` (sets {}) or `sync` for {agent}",
+                agent.info().api_key_env
+            ));
         }
     }
 
@@ -151,7 +156,10 @@ impl Checker<'_> {
 
     fn role(&mut self, name: &str, role: &Role) {
         if !is_name(name) {
-            self.report(&["roles", name], format!("roles.{name}: invalid role name; {NAME_RULE}"));
+            self.report(
+                &["roles", name],
+                format!("roles.{name}: invalid role name; {NAME_RULE}"),
+            );
         }
         match (&role.image, &role.build) {
             (Some(_), Some(_)) => {
@@ -161,7 +169,10 @@ impl Checker<'_> {
                 );
             }
             (None, None) => {
-                self.report(&["roles", name], format!("roles.{name}: needs `image` or `build`"));
+                self.report(
+                    &["roles", name],
+                    format!("roles.{name}: needs `image` or `build`"),
+                );
             }
             _ => {}
         }
@@ -169,7 +180,10 @@ impl Checker<'_> {
             let all: Vec<&str> = AgentKind::ALL.iter().map(|a| a.name()).collect();
             self.report(
                 &["roles", name, "agents"],
-                format!("roles.{name}.agents: list at least one agent ({})", all.join(", ")),
+                format!(
+                    "roles.{name}.agents: list at least one agent ({})",
+                    all.join(", ")
+                ),
             );
         }
         for (i, agent) in role.agents.iter().enumerate() {
@@ -192,7 +206,10 @@ impl Checker<'_> {
         names: &mut BTreeMap<String, String>,
     ) {
         if !is_name(w) {
-            self.report(&["workspaces", w], format!("workspaces.{w}: invalid workspace name; {NAME_RULE}"));
+            self.report(
+                &["workspaces", w],
+                format!("workspaces.{w}: invalid workspace name; {NAME_RULE}"),
+            );
         }
         if let Some(workdir) = &ws.workdir {
             if !workdir.starts_with('/') {
@@ -231,7 +248,10 @@ impl Checker<'_> {
                 } else {
                     format!("declared roles: {}", declared.join(", "))
                 };
-                self.report(&here, format!("{instance}: no role `{r}` is declared; {guess}{list}"));
+                self.report(
+                    &here,
+                    format!("{instance}: no role `{r}` is declared; {guess}{list}"),
+                );
                 continue;
             };
             agents_in_use.extend(role.agents.iter().copied());
@@ -250,7 +270,10 @@ impl Checker<'_> {
                 (None, Some(a)) if !role.agents.contains(&a) => {
                     self.report(
                         &["workspaces", w, "agent"],
-                        format!("workspaces.{w}.agent: `{a}` is not in {} (instance {instance})", listed()),
+                        format!(
+                            "workspaces.{w}.agent: `{a}` is not in {} (instance {instance})",
+                            listed()
+                        ),
                     )
                     .hint = Some(format!(
                         "add `{a}` to roles.{r}.agents, or set `agent` on workspaces.{w}.roles.{r}"
@@ -273,13 +296,19 @@ impl Checker<'_> {
                 self.report(&path, format!("{shown}: `{dst}` must be an absolute path"));
                 continue;
             }
-            if Path::new(dst).components().any(|c| c == Component::ParentDir) {
+            if Path::new(dst)
+                .components()
+                .any(|c| c == Component::ParentDir)
+            {
                 self.report(&path, format!("{shown}: `{dst}` must not contain `..`"));
                 continue;
             }
             let norm = normalize_dst(dst);
             if let Some((_, j)) = seen.iter().find(|(d, _)| *d == norm) {
-                self.report(&path, format!("{shown}: `{dst}` is already mounted by mounts[{j}]"));
+                self.report(
+                    &path,
+                    format!("{shown}: `{dst}` is already mounted by mounts[{j}]"),
+                );
                 continue;
             }
             seen.push((norm.clone(), i));
@@ -323,12 +352,17 @@ fn is_project_name(s: &str) -> bool {
 /// `[A-Za-z_][A-Za-z0-9_]*`.
 fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `/a//b/./` and `/a/b` are the same mount point.
 fn normalize_dst(dst: &str) -> String {
-    let parts: Vec<&str> = dst.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let parts: Vec<&str> = dst
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     format!("/{}", parts.join("/"))
 }
