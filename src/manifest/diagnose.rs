@@ -93,7 +93,7 @@ pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
     msg.replace('\n', "; ")
 }
 
-/// `; did you mean `x`? expected one of: a, b` (or `; expected no keys here`).
+/// `; did you mean `x`? expected one of: a, b` (or `; nothing is allowed here`).
 fn choices(got: &str, expected: &[String]) -> String {
     if expected.is_empty() {
         return "; nothing is allowed here".to_owned();
