@@ -8,3 +8,4 @@
 pub mod agents;
 pub mod error;
 pub mod manifest;
+pub mod naming;

@@ -1,0 +1,591 @@
+//! Behaviour tests for loading and validation: each asserts the message an operator sees,
+//! position included, for TOML and YAML where positions matter.
+
+use super::*;
+use crate::agents::{AgentKind, AuthMode};
+use crate::error::{render, Coded};
+use model::{AuthSpec, EnvValue};
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// A temp folder `…/proj/` (a valid default project name) holding `files`.
+struct Repo {
+    _tmp: TempDir,
+    root: PathBuf,
+}
+
+fn repo(files: &[(&str, &str)]) -> Repo {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("proj");
+    for (name, text) in files {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::create_dir_all(&root).unwrap();
+    Repo { _tmp: tmp, root }
+}
+
+/// Load from the repo root (optionally with `-f arg`) and validate; the error as displayed.
+fn error_of(files: &[(&str, &str)], arg: Option<&str>) -> (String, ManifestError) {
+    let r = repo(files);
+    let err = load(arg.map(Path::new), &r.root)
+        .and_then(|l| validate(&l))
+        .expect_err("expected an error");
+    (err.to_string(), err)
+}
+
+fn msg(files: &[(&str, &str)]) -> String {
+    error_of(files, None).0
+}
+
+fn ok(files: &[(&str, &str)], arg: Option<&str>) -> Loaded {
+    let r = repo(files);
+    let loaded = load(arg.map(Path::new), &r.root).unwrap_or_else(|e| panic!("{}", render(&e)));
+    validate(&loaded).unwrap_or_else(|e| panic!("{}", render(&e)));
+    loaded
+}
+
+const BASE_TOML: &str = r#"version = 1
+[roles.smith]
+image = "img"
+agents = ["kimi", "claude"]
+[workspaces.app.roles.smith]
+"#;
+
+const BASE_YAML: &str = "version: 1
+roles:
+  smith:
+    image: img
+    agents: [kimi, claude]
+workspaces:
+  app:
+    roles:
+      smith: {}
+";
+
+// ---- the SPEC §2 sample --------------------------------------------------------------
+
+const SPEC_SAMPLE: &str = r#"version = 1
+project = "acme"            # owner label on every container; default: name of the file's folder
+
+[settings]
+restart = "on-handoff-change"   # on-handoff-change | never
+
+[auth.kimi]                 # GLOBAL scope, one table per agent
+mode = "sync"               # sync | api_key | oauth_token | ignore   (default: sync)
+source = "~/.kimi"          # sync source folder (default: the agent's, see §3)
+# shorthand:  auth.codex = "api_key"
+
+[env]                       # GLOBAL operator env layer
+KIMI_API_KEY = "${ACME_KIMI_KEY}"   # "$NAME"/"${NAME}" = read from jackin's own environment;
+LOG_FORMAT = "json"                 # anything else is a literal; "$$" is a literal "$"
+OPENAI_API_KEY = { file = "~/.secrets/openai" }   # file contents, trailing newline trimmed
+
+[roles.agent-smith]
+image = "ghcr.io/acme/agent-smith:1.4"           # or: build = { context = "roles/smith", dockerfile = "Dockerfile" }
+agents = ["kimi", "claude"]                      # credentials are provisioned for ALL of them
+user = "1000:1000"                               # optional container user
+[roles.agent-smith.kimi]
+model = "kimi-k2"                                # passed as the agent's model flag
+[roles.agent-smith.env]
+LOG_LEVEL = "info"
+
+[workspaces.my-app]
+workdir = "/workspace/my-app"
+mounts = [ { src = "~/src/my-app", dst = "/workspace/my-app", readonly = false } ]
+agent = "kimi"                                   # which agent the containers launch (default: role's first)
+[workspaces.my-app.auth.claude]                  # WORKSPACE scope
+mode = "ignore"
+[workspaces.my-app.env]
+LOG_LEVEL = "debug"
+[workspaces.my-app.roles.agent-smith]            # declares the instance my-app × agent-smith
+agent = "kimi"                                   # optional per-instance override
+[workspaces.my-app.roles.agent-smith.auth.kimi]  # WORKSPACE × ROLE scope
+mode = "sync"
+source = "~/.kimi-work"
+[workspaces.my-app.roles.agent-smith.env]
+EXTRA = "1"
+"#;
+
+#[test]
+fn the_spec_sample_loads_and_validates() {
+    let loaded = ok(&[("jackin.toml", SPEC_SAMPLE)], None);
+    let m = &loaded.manifest;
+    assert_eq!(loaded.project, "acme");
+    assert_eq!(
+        m.auth.get(AgentKind::Kimi).unwrap().source(),
+        Some("~/.kimi")
+    );
+    assert_eq!(
+        m.env["OPENAI_API_KEY"],
+        EnvValue::File(model::EnvFile {
+            file: "~/.secrets/openai".into()
+        })
+    );
+    let ws = &m.workspaces["my-app"];
+    assert_eq!(ws.mounts[0].dst, "/workspace/my-app");
+    assert_eq!(
+        ws.roles["agent-smith"]
+            .auth
+            .get(AgentKind::Kimi)
+            .unwrap()
+            .source(),
+        Some("~/.kimi-work")
+    );
+    assert_eq!(
+        m.roles["agent-smith"]
+            .agent_settings(AgentKind::Kimi)
+            .unwrap()
+            .model
+            .as_deref(),
+        Some("kimi-k2")
+    );
+    // A table declared by a header is located at its name inside the header.
+    let header = SPEC_SAMPLE
+        .lines()
+        .position(|l| l.starts_with("[workspaces.my-app.roles.agent-smith.auth.kimi]"))
+        .unwrap();
+    assert_eq!(
+        loaded
+            .locate(&[
+                "workspaces",
+                "my-app",
+                "roles",
+                "agent-smith",
+                "auth",
+                "kimi"
+            ])
+            .unwrap()
+            .to_string(),
+        format!("jackin.toml:{}:43", header + 1)
+    );
+}
+
+#[test]
+fn shorthand_auth_mode_and_env_file_parse_in_both_formats() {
+    let toml =
+        format!("{BASE_TOML}[auth]\ncodex = \"api_key\"\n[env]\nK = {{ file = \"k.txt\" }}\n");
+    let yaml = format!("{BASE_YAML}auth:\n  codex: api_key\nenv:\n  K:\n    file: k.txt\n");
+    for (name, text) in [("jackin.toml", toml), ("jackin.yaml", yaml)] {
+        let m = ok(&[(name, &text)], None).manifest;
+        assert_eq!(
+            m.auth.codex,
+            Some(AuthSpec::Mode(AuthMode::ApiKey)),
+            "{name}"
+        );
+        assert_eq!(
+            m.env["K"],
+            EnvValue::File(model::EnvFile {
+                file: "k.txt".into()
+            })
+        );
+    }
+}
+
+#[test]
+fn base_dir_and_default_project_come_from_the_files_folder() {
+    let loaded = ok(&[("jackin.toml", BASE_TOML)], None);
+    assert_eq!(loaded.project, "proj");
+    assert!(loaded.base_dir.ends_with("proj"));
+    assert_eq!(loaded.files.len(), 1);
+}
+
+// ---- finding the file ----------------------------------------------------------------
+
+#[test]
+fn no_state_file_is_e001_naming_the_candidates() {
+    let (text, err) = error_of(&[], None);
+    assert!(
+        text.starts_with("no jackin.toml, jackin.yaml or jackin.yml in "),
+        "{text}"
+    );
+    assert_eq!(err.code().as_str(), "E001");
+}
+
+#[test]
+fn two_state_files_in_one_folder_is_an_error_naming_both() {
+    let (text, err) = error_of(
+        &[("jackin.toml", BASE_TOML), ("jackin.yml", BASE_YAML)],
+        None,
+    );
+    assert!(text.ends_with(": jackin.toml, jackin.yml"), "{text}");
+    assert_eq!(
+        err.hint().unwrap(),
+        "keep only one of them, or pick one with `-f FILE`"
+    );
+}
+
+#[test]
+fn missing_f_file_is_e001() {
+    let (text, err) = error_of(&[], Some("nope.toml"));
+    assert_eq!(text, "nope.toml: no such file or directory");
+    assert_eq!(err.code().as_str(), "E001");
+}
+
+// ---- syntax, unknown keys, wrong types -----------------------------------------------
+
+#[test]
+fn toml_syntax_error_is_e002_with_position() {
+    let (text, err) = error_of(&[("jackin.toml", "version = 1\n[roles\n")], None);
+    assert!(text.starts_with("jackin.toml:2:"), "{text}");
+    assert_eq!(err.code().as_str(), "E002");
+}
+
+#[test]
+fn yaml_syntax_error_is_e002_with_position() {
+    let (text, err) = error_of(&[("jackin.yaml", "version: 1\nroles: [\n")], None);
+    assert!(text.starts_with("jackin.yaml:"), "{text}");
+    assert_eq!(err.code().as_str(), "E002");
+}
+
+#[test]
+fn unknown_key_points_at_the_key_and_suggests_the_closest() {
+    let toml = format!("{BASE_TOML}[roles.smith.kimi]\nmodle = \"k2\"\n");
+    let (text, err) = error_of(&[("jackin.toml", &toml)], None);
+    assert_eq!(
+        text,
+        "jackin.toml:7:1: unknown key `modle` in roles.smith.kimi; did you mean `model`? expected one of: model"
+    );
+    assert_eq!(err.code().as_str(), "E003");
+    assert_eq!(
+        err.hint().unwrap(),
+        "run `jackin schema` to see every key and its allowed values"
+    );
+
+    let yaml = "version: 1\nroles:\n  smith:\n    image: img\n    kimi:\n      modle: k2\n";
+    assert_eq!(
+        msg(&[("jackin.yaml", yaml)]),
+        "jackin.yaml:6:7: unknown key `modle` in roles.smith.kimi; did you mean `model`? expected one of: model"
+    );
+}
+
+#[test]
+fn unknown_top_level_key_lists_all_keys() {
+    let text = msg(&[("jackin.toml", "verison = 1\n")]);
+    assert_eq!(
+        text,
+        "jackin.toml:1:1: unknown key `verison` in the top level; did you mean `version`? expected one of: version, project, settings, auth, env, roles, workspaces"
+    );
+}
+
+#[test]
+fn bad_enum_value_points_at_the_value_and_suggests() {
+    let toml = format!("{BASE_TOML}[auth.kimi]\nmode = \"apikey\"\n");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "jackin.toml:7:8: unknown value `apikey` for auth.kimi.mode; did you mean `api_key`? expected one of: sync, api_key, oauth_token, ignore"
+    );
+    let yaml = format!("{BASE_YAML}auth:\n  kimi:\n    mode: apikey\n");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:12:11: unknown value `apikey` for auth.kimi.mode; did you mean `api_key`? expected one of: sync, api_key, oauth_token, ignore"
+    );
+}
+
+#[test]
+fn unknown_agent_in_a_role_is_an_unknown_value() {
+    let toml = "version = 1\n[roles.smith]\nimage = \"i\"\nagents = [\"kimi\", \"claud\"]\n";
+    assert_eq!(
+        msg(&[("jackin.toml", toml)]),
+        "jackin.toml:4:19: unknown value `claud` for roles.smith.agents[1]; did you mean `claude`? expected one of: kimi, claude, codex, amp, opencode, grok"
+    );
+}
+
+#[test]
+fn wrong_type_on_an_env_value_never_prints_the_value() {
+    let toml = format!("{BASE_TOML}[env]\nTOKEN = 123456789\n");
+    let text = msg(&[("jackin.toml", &toml)]);
+    assert!(!text.contains("123456789"), "{text}");
+    assert_eq!(
+        text,
+        "jackin.toml:7:9: wrong type for env.TOKEN: expected a string or a table `{ file = \"path\" }`, found an integer"
+    );
+    let yaml = format!("{BASE_YAML}env:\n  TOKEN: [s3cr3t]\n");
+    let text = msg(&[("jackin.yaml", &yaml)]);
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(
+        text.starts_with(
+            "jackin.yaml:11:10: wrong type for env.TOKEN: expected a string or a table"
+        ),
+        "{text}"
+    );
+}
+
+// ---- -f DIR ----------------------------------------------------------------------------
+
+#[test]
+fn a_directory_merges_toml_and_yaml_files_and_locates_in_the_right_file() {
+    let a = "version = 1\n[roles.smith]\nimage = \"img\"\nagents = [\"kimi\"]\n";
+    let b = "workspaces:\n  app:\n    workdir: /w\n    roles:\n      smith: {}\n";
+    let loaded = ok(
+        &[
+            ("conf/a.toml", a),
+            ("conf/b.yaml", b),
+            ("conf/notes.md", "x"),
+        ],
+        Some("conf"),
+    );
+    assert_eq!(loaded.files.len(), 2);
+    assert!(loaded.files[0].ends_with("a.toml") && loaded.files[1].ends_with("b.yaml"));
+    assert_eq!(loaded.project, "conf");
+    assert!(loaded.base_dir.ends_with("conf"));
+    assert_eq!(
+        loaded.manifest.workspaces["app"].workdir.as_deref(),
+        Some("/w")
+    );
+    assert_eq!(
+        loaded
+            .locate(&["roles", "smith", "image"])
+            .unwrap()
+            .to_string(),
+        "conf/a.toml:3:1"
+    );
+    assert_eq!(
+        loaded
+            .locate(&["workspaces", "app", "workdir"])
+            .unwrap()
+            .to_string(),
+        "conf/b.yaml:3:5"
+    );
+}
+
+#[test]
+fn a_leaf_defined_in_two_files_is_e005_naming_both() {
+    let a = "version = 1\n[workspaces.a]\nworkdir = \"/x\"\n";
+    let b = "workspaces:\n  a:\n    workdir: /y\n";
+    let (text, err) = error_of(&[("a.toml", a), ("b.yaml", b)], Some("."));
+    assert_eq!(
+        text,
+        "b.yaml:3:5: key `workspaces.a.workdir` is defined in both a.toml:3:1 and b.yaml:3:5"
+    );
+    assert_eq!(err.code().as_str(), "E005");
+    assert!(err.hint().unwrap().contains("only one file"));
+}
+
+#[test]
+fn each_file_of_a_directory_is_type_checked_with_its_own_positions() {
+    let (text, _) = error_of(
+        &[
+            ("a.toml", "version = 1\n"),
+            ("b.yaml", "roles:\n  r:\n    imag: x\n"),
+        ],
+        Some("."),
+    );
+    assert_eq!(
+        text,
+        "b.yaml:3:5: unknown key `imag` in roles.r; did you mean `image`? expected one of: image, build, agents, user, env, kimi, claude, codex, amp, opencode, grok"
+    );
+}
+
+// ---- semantic rules --------------------------------------------------------------------
+
+#[test]
+fn version_must_be_present_and_1() {
+    let toml = BASE_TOML.replace("version = 1", "version = 2");
+    let (text, err) = error_of(&[("jackin.toml", &toml)], None);
+    assert_eq!(
+        text,
+        "jackin.toml:1:1: version: unsupported version 2; it must be 1"
+    );
+    assert_eq!(err.code().as_str(), "E004");
+    let yaml = BASE_YAML.replace("version: 1\n", "");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml: `version` is missing; it must be 1"
+    );
+}
+
+#[test]
+fn names_must_be_lowercase_dns_like() {
+    let toml = "version = 1\n[roles.Smith]\nimage = \"i\"\nagents = [\"kimi\"]\n[workspaces.my_app.roles.Smith]\n";
+    assert_eq!(
+        msg(&[("jackin.toml", toml)]),
+        "2 problems in the desired-state file\n\
+         jackin.toml:2:8: roles.Smith: invalid role name; use lowercase letters, digits and `-`, starting with a letter or digit\n\
+         jackin.toml:5:13: workspaces.my_app: invalid workspace name; use lowercase letters, digits and `-`, starting with a letter or digit"
+    );
+}
+
+#[test]
+fn project_name_must_fit_a_lock_file_name() {
+    let toml = BASE_TOML.replace("version = 1", "version = 1\nproject = \"a b\"");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "jackin.toml:2:1: project: invalid project name `a b`: use letters, digits, `.`, `_` and `-`, starting with a letter or digit"
+    );
+}
+
+#[test]
+fn a_folder_name_unfit_for_a_project_asks_to_set_project() {
+    let r = repo(&[("my app/jackin.toml", BASE_TOML)]);
+    let err = validate(&load(Some(Path::new("my app/jackin.toml")), &r.root).unwrap()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "my app/jackin.toml: the folder name `my app` is not a valid project name (letters, digits, `.`, `_` and `-`, starting with a letter or digit)"
+    );
+    assert_eq!(
+        err.hint().unwrap(),
+        "set `project = \"my-project\"` in the state file"
+    );
+}
+
+#[test]
+fn a_role_needs_exactly_one_of_image_and_build() {
+    let both = BASE_TOML.replace(
+        "image = \"img\"",
+        "image = \"img\"\nbuild = { context = \".\" }",
+    );
+    assert_eq!(
+        msg(&[("jackin.toml", &both)]),
+        "jackin.toml:4:1: roles.smith: set exactly one of `image` and `build`, not both"
+    );
+    let neither = "version: 1\nroles:\n  smith:\n    agents: [kimi]\n";
+    assert_eq!(
+        msg(&[("jackin.yaml", neither)]),
+        "jackin.yaml:3:3: roles.smith: needs `image` or `build`"
+    );
+}
+
+#[test]
+fn agents_must_be_non_empty_and_unique() {
+    let empty = BASE_TOML.replace("[\"kimi\", \"claude\"]", "[]");
+    assert_eq!(
+        msg(&[("jackin.toml", &empty)]),
+        "jackin.toml:4:1: roles.smith.agents: list at least one agent (kimi, claude, codex, amp, opencode, grok)"
+    );
+    let dup = BASE_YAML.replace("[kimi, claude]", "[kimi, claude, kimi]");
+    assert_eq!(
+        msg(&[("jackin.yaml", &dup)]),
+        "jackin.yaml:5:28: roles.smith.agents: `kimi` is listed twice"
+    );
+}
+
+#[test]
+fn the_launched_agent_must_be_one_of_the_roles_agents() {
+    let toml = BASE_TOML.replace("[workspaces.app.roles.smith]", "[workspaces.app]\nagent = \"codex\"\n[workspaces.app.roles.smith]\n[workspaces.b.roles.smith]\nagent = \"grok\"");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "2 problems in the desired-state file\n\
+         jackin.toml:6:1: workspaces.app.agent: `codex` is not in roles.smith.agents (kimi, claude) (instance workspaces.app.roles.smith)\n\
+         jackin.toml:9:1: workspaces.b.roles.smith.agent: `grok` is not in roles.smith.agents (kimi, claude)"
+    );
+}
+
+#[test]
+fn an_instance_override_exempts_it_from_the_workspace_agent() {
+    let toml = BASE_TOML.replace(
+        "[workspaces.app.roles.smith]",
+        "[workspaces.app]\nagent = \"codex\"\n[workspaces.app.roles.smith]\nagent = \"kimi\"",
+    );
+    ok(&[("jackin.toml", &toml)], None);
+}
+
+#[test]
+fn oauth_token_is_rejected_for_every_agent_but_claude_naming_the_scope() {
+    let toml = format!(
+        "{BASE_TOML}[workspaces.app.roles.smith.auth.kimi]\nmode = \"oauth_token\"\n[workspaces.app.roles.smith.auth.claude]\nmode = \"oauth_token\"\n[auth]\ncodex = \"oauth_token\"\n"
+    );
+    let (text, err) = error_of(&[("jackin.toml", &toml)], None);
+    assert_eq!(
+        text,
+        "2 problems in the desired-state file\n\
+         jackin.toml:7:1: workspaces.app.roles.smith.auth.kimi: auth mode 'oauth_token' is not supported for kimi; supported: sync, api_key, ignore\n\
+         jackin.toml:11:1: auth.codex: auth mode 'oauth_token' is not supported for codex; supported: sync, api_key, ignore"
+    );
+    assert_eq!(err.code().as_str(), "E004");
+    let yaml = format!("{BASE_YAML}  other:\n    auth:\n      grok:\n        mode: oauth_token\n        source: ~/.grok\n");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:13:9: workspaces.other.auth.grok: auth mode 'oauth_token' is not supported for grok; supported: sync, api_key, ignore"
+    );
+}
+
+#[test]
+fn a_source_next_to_a_non_sync_mode_is_accepted() {
+    let toml = format!("{BASE_TOML}[auth.kimi]\nmode = \"api_key\"\nsource = \"~/.kimi-x\"\n");
+    ok(&[("jackin.toml", &toml)], None);
+}
+
+#[test]
+fn an_instance_must_reference_a_declared_role() {
+    let toml = format!("{BASE_TOML}[workspaces.app.roles.smyth]\n");
+    let (text, _) = error_of(&[("jackin.toml", &toml)], None);
+    assert_eq!(
+        text,
+        "jackin.toml:6:23: workspaces.app.roles.smyth: no role `smyth` is declared; did you mean `smith`? declared roles: smith"
+    );
+    let yaml = BASE_YAML.replace("      smith: {}", "      smyth: {}");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:9:7: workspaces.app.roles.smyth: no role `smyth` is declared; did you mean `smith`? declared roles: smith"
+    );
+}
+
+#[test]
+fn two_instances_with_one_container_name_are_an_error_naming_both() {
+    let toml =
+        format!("{BASE_TOML}[workspaces.app-1.roles.smith]\n[workspaces.app1.roles.smith]\n");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "jackin.toml:7:24: workspaces.app1.roles.smith and workspaces.app-1.roles.smith both map to container name `jk-app1-smith`"
+    );
+}
+
+#[test]
+fn mount_destinations_must_be_absolute_clean_unique_and_clear_of_handoff_dirs() {
+    let toml = BASE_TOML.replace(
+        "[workspaces.app.roles.smith]",
+        "[workspaces.app]\nworkdir = \"w\"\nmounts = [\n  { src = \"a\", dst = \"rel\" },\n  { src = \"b\", dst = \"/x/../etc\" },\n  { src = \"c\", dst = \"/data\" },\n  { src = \"d\", dst = \"/data/\" },\n  { src = \"e\", dst = \"/home/agent/.claude/x\" },\n  { src = \"f\", dst = \"/home/agent\" },\n]\n[workspaces.app.roles.smith]",
+    );
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "5 problems in the desired-state file\n\
+         jackin.toml:6:1: workspaces.app.workdir: `w` must be an absolute path\n\
+         jackin.toml:8:16: workspaces.app.mounts[0].dst: `rel` must be an absolute path\n\
+         jackin.toml:9:16: workspaces.app.mounts[1].dst: `/x/../etc` must not contain `..`\n\
+         jackin.toml:11:16: workspaces.app.mounts[3].dst: `/data/` is already mounted by mounts[2]\n\
+         jackin.toml:12:16: workspaces.app.mounts[4].dst: `/home/agent/.claude/x` is inside claude's handoff directory /home/agent/.claude, where jackin mounts credentials"
+    );
+    let yaml = BASE_YAML.replace(
+        "  app:\n",
+        "  app:\n    mounts:\n      - src: k\n        dst: /home/agent/.kimi\n",
+    );
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:10:9: workspaces.app.mounts[0].dst: `/home/agent/.kimi` is inside kimi's handoff directory /home/agent/.kimi, where jackin mounts credentials"
+    );
+}
+
+#[test]
+fn env_names_are_checked_in_all_four_layers_and_values_never_shown() {
+    let toml = format!(
+        "{BASE_TOML}[env]\nJACKIN_HOME = \"v1\"\n[roles.smith.env]\n\"1BAD\" = \"v2\"\n[workspaces.app.env]\nDOCKER_HOST = \"v3\"\n[workspaces.app.roles.smith.env]\n\"A-B\" = \"v4\"\n"
+    );
+    let text = msg(&[("jackin.toml", &toml)]);
+    assert_eq!(
+        text,
+        "4 problems in the desired-state file\n\
+         jackin.toml:7:1: env.JACKIN_HOME: `JACKIN_HOME` is reserved for jackin\n\
+         jackin.toml:9:1: roles.smith.env.1BAD: invalid env name: use letters, digits and `_`, not starting with a digit\n\
+         jackin.toml:11:1: workspaces.app.env.DOCKER_HOST: `DOCKER_HOST` is reserved for jackin\n\
+         jackin.toml:13:1: workspaces.app.roles.smith.env.A-B: invalid env name: use letters, digits and `_`, not starting with a digit"
+    );
+    for v in ["v1", "v2", "v3", "v4"] {
+        assert!(!text.contains(&format!("\"{v}\"")), "{text}");
+    }
+}
+
+#[test]
+fn validation_collects_problems_from_every_file_of_a_directory() {
+    let a = "version = 1\n[roles.smith]\nimage = \"i\"\nagents = []\n";
+    let b = "workspaces:\n  app:\n    workdir: rel\n    roles:\n      smith: {}\n";
+    let (text, err) = error_of(&[("a.toml", a), ("b.yaml", b)], Some("."));
+    assert_eq!(
+        text,
+        "2 problems in the desired-state file\n\
+         a.toml:4:1: roles.smith.agents: list at least one agent (kimi, claude, codex, amp, opencode, grok)\n\
+         b.yaml:3:5: workspaces.app.workdir: `rel` must be an absolute path"
+    );
+    assert!(render(&err).starts_with("error[E004]: 2 problems"));
+}

@@ -1,0 +1,368 @@
+//! The semantic rules of SPEC §2 that need no host env, host files or Docker — so CI can lint
+//! a GitOps repo without secrets.
+//!
+//! Every rule runs and every problem is collected (sorted by position), because an operator
+//! fixing a state file wants the whole list at once. Each problem is pointed at the key to
+//! edit and names its scope path, so the same message makes sense without the file open.
+
+use super::diagnose::{closest, render_path};
+use super::error::{Kind, ManifestError, Place, Problem};
+use super::load::Loaded;
+use super::model::{AuthTable, EnvValue, Manifest, Role, Workspace};
+use crate::agents::{AgentKind, AuthMode};
+use crate::naming::container_name;
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+
+/// Env names jackin sets or needs for itself; an operator value would be silently overridden
+/// or, worse, would redirect jackin.
+const RESERVED_ENV: [&str; 3] = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"];
+
+/// Check every rule; `Err` lists all problems found (E004).
+pub fn validate(loaded: &Loaded) -> Result<(), ManifestError> {
+    let mut c = Checker {
+        loaded,
+        problems: Vec::new(),
+    };
+    let m = &loaded.manifest;
+    c.version(m);
+    c.project();
+    c.auth(&["auth"], &m.auth);
+    c.env(&["env"], &m.env);
+    for (name, role) in &m.roles {
+        c.role(name, role);
+    }
+    let mut names = BTreeMap::new();
+    for (name, ws) in &m.workspaces {
+        c.workspace(m, name, ws, &mut names);
+    }
+    if c.problems.is_empty() {
+        return Ok(());
+    }
+    c.problems.sort_by(|a, b| a.place.cmp(&b.place));
+    Err(ManifestError::new(Kind::Invalid, c.problems))
+}
+
+struct Checker<'a> {
+    loaded: &'a Loaded,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    /// The position of `path`, or of its nearest declared ancestor (the shorthand
+    /// `auth.kimi = "oauth_token"` has no `mode` key to point at).
+    fn place(&self, path: &[&str]) -> Place {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| self.loaded.locate(&path[..n]))
+            .map_or_else(|| Place::File(self.loaded.shown_file()), Place::At)
+    }
+
+    fn report(&mut self, path: &[&str], message: String) -> &mut Problem {
+        let place = self.place(path);
+        self.problems.push(Problem::new(place, message));
+        self.problems.last_mut().expect("just pushed")
+    }
+
+    fn version(&mut self, m: &Manifest) {
+        match m.version {
+            Some(1) => {}
+            None => {
+                let file = self.loaded.shown_file();
+                self.problems.push(
+                    Problem::new(Place::File(file), "`version` is missing; it must be 1")
+                        .with_hint("add `version = 1` (YAML: `version: 1`) at the top of the file"),
+                );
+            }
+            Some(v) => {
+                self.report(
+                    &["version"],
+                    format!("version: unsupported version {v}; it must be 1"),
+                )
+                .hint = Some("set `version = 1`".to_owned());
+            }
+        }
+    }
+
+    fn project(&mut self) {
+        let project = &self.loaded.project;
+        if is_project_name(project) {
+            return;
+        }
+        let rule = "letters, digits, `.`, `_` and `-`, starting with a letter or digit";
+        if self.loaded.project_is_default() {
+            let file = self.loaded.shown_file();
+            self.problems.push(
+                Problem::new(
+                    Place::File(file),
+                    format!("the folder name `{project}` is not a valid project name ({rule})"),
+                )
+                .with_hint("set `project = \"my-project\"` in the state file"),
+            );
+        } else {
+            self.report(
+                &["project"],
+                format!("project: invalid project name `{project}`: use {rule}"),
+            );
+        }
+    }
+
+    /// Only `claude` takes `oauth_token`; catching it here beats a failed apply later.
+    fn auth(&mut self, scope: &[&str], table: &AuthTable) {
+        for (agent, spec) in table.iter() {
+            if spec.mode() != Some(AuthMode::OauthToken)
+                || agent.supported_modes().contains(&AuthMode::OauthToken)
+            {
+                continue;
+            }
+            let supported: Vec<&str> = agent.supported_modes().iter().map(|m| m.as_str()).collect();
+            let mut path = scope.to_vec();
+            path.push(agent.name());
+            let message = format!(
+                "{}: auth mode 'oauth_token' is not supported for {agent}; supported: {}",
+                render_path(&path),
+                supported.join(", ")
+            );
+            path.push("mode");
+            self.report(&path, message).hint = Some(format!(
+                "use `api_key` (sets {}) or `sync` for {agent}",
+                agent.info().api_key_env
+            ));
+        }
+    }
+
+    /// Names only: values may be secrets and are never read or printed here.
+    fn env(&mut self, scope: &[&str], env: &BTreeMap<String, EnvValue>) {
+        for name in env.keys() {
+            let mut path = scope.to_vec();
+            path.push(name);
+            if !is_env_name(name) {
+                self.report(
+                    &path,
+                    format!(
+                        "{}: invalid env name: use letters, digits and `_`, not starting with a digit",
+                        render_path(&path)
+                    ),
+                );
+            } else if name.starts_with("JACKIN_") || RESERVED_ENV.contains(&name.as_str()) {
+                self.report(
+                    &path,
+                    format!("{}: `{name}` is reserved for jackin", render_path(&path)),
+                )
+                .hint = Some("rename the variable; JACKIN_* and DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH configure jackin itself".to_owned());
+            }
+        }
+    }
+
+    fn role(&mut self, name: &str, role: &Role) {
+        if !is_name(name) {
+            self.report(
+                &["roles", name],
+                format!("roles.{name}: invalid role name; {NAME_RULE}"),
+            );
+        }
+        match (&role.image, &role.build) {
+            (Some(_), Some(_)) => {
+                self.report(
+                    &["roles", name, "build"],
+                    format!("roles.{name}: set exactly one of `image` and `build`, not both"),
+                );
+            }
+            (None, None) => {
+                self.report(
+                    &["roles", name],
+                    format!("roles.{name}: needs `image` or `build`"),
+                );
+            }
+            _ => {}
+        }
+        if role.agents.is_empty() {
+            let all: Vec<&str> = AgentKind::ALL.iter().map(|a| a.name()).collect();
+            self.report(
+                &["roles", name, "agents"],
+                format!(
+                    "roles.{name}.agents: list at least one agent ({})",
+                    all.join(", ")
+                ),
+            );
+        }
+        for (i, agent) in role.agents.iter().enumerate() {
+            if role.agents[..i].contains(agent) {
+                let index = i.to_string();
+                self.report(
+                    &["roles", name, "agents", &index],
+                    format!("roles.{name}.agents: `{agent}` is listed twice"),
+                );
+            }
+        }
+        self.env(&["roles", name, "env"], &role.env);
+    }
+
+    fn workspace(
+        &mut self,
+        m: &Manifest,
+        w: &str,
+        ws: &Workspace,
+        names: &mut BTreeMap<String, String>,
+    ) {
+        if !is_name(w) {
+            self.report(
+                &["workspaces", w],
+                format!("workspaces.{w}: invalid workspace name; {NAME_RULE}"),
+            );
+        }
+        if let Some(workdir) = &ws.workdir {
+            if !workdir.starts_with('/') {
+                self.report(
+                    &["workspaces", w, "workdir"],
+                    format!("workspaces.{w}.workdir: `{workdir}` must be an absolute path"),
+                );
+            }
+        }
+        self.auth(&["workspaces", w, "auth"], &ws.auth);
+        self.env(&["workspaces", w, "env"], &ws.env);
+
+        let mut agents_in_use = Vec::new();
+        for (r, inst) in &ws.roles {
+            let here = ["workspaces", w, "roles", r.as_str()];
+            self.auth(&[&here[..], &["auth"]].concat(), &inst.auth);
+            self.env(&[&here[..], &["env"]].concat(), &inst.env);
+
+            let container = container_name(w, r);
+            let instance = format!("workspaces.{w}.roles.{r}");
+            if let Some(other) = names.insert(container.clone(), instance.clone()) {
+                self.report(
+                    &here,
+                    format!("{instance} and {other} both map to container name `{container}`"),
+                )
+                .hint = Some("rename one of the workspaces or roles".to_owned());
+            }
+
+            let Some(role) = m.roles.get(r) else {
+                let declared: Vec<&str> = m.roles.keys().map(String::as_str).collect();
+                let guess = closest(r, declared.iter().copied())
+                    .map(|g| format!("did you mean `{g}`? "))
+                    .unwrap_or_default();
+                let list = if declared.is_empty() {
+                    "no roles are declared".to_owned()
+                } else {
+                    format!("declared roles: {}", declared.join(", "))
+                };
+                self.report(
+                    &here,
+                    format!("{instance}: no role `{r}` is declared; {guess}{list}"),
+                );
+                continue;
+            };
+            agents_in_use.extend(role.agents.iter().copied());
+            let listed = || {
+                let names: Vec<&str> = role.agents.iter().map(|a| a.name()).collect();
+                format!("roles.{r}.agents ({})", names.join(", "))
+            };
+            match (inst.agent, ws.agent) {
+                (Some(a), _) if !role.agents.contains(&a) => {
+                    self.report(
+                        &[&here[..], &["agent"]].concat(),
+                        format!("{instance}.agent: `{a}` is not in {}", listed()),
+                    );
+                }
+                // An instance override makes the workspace default irrelevant for it.
+                (None, Some(a)) if !role.agents.contains(&a) => {
+                    self.report(
+                        &["workspaces", w, "agent"],
+                        format!(
+                            "workspaces.{w}.agent: `{a}` is not in {} (instance {instance})",
+                            listed()
+                        ),
+                    )
+                    .hint = Some(format!(
+                        "add `{a}` to roles.{r}.agents, or set `agent` on workspaces.{w}.roles.{r}"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        self.mounts(w, ws, &agents_in_use);
+    }
+
+    fn mounts(&mut self, w: &str, ws: &Workspace, agents: &[AgentKind]) {
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (i, mount) in ws.mounts.iter().enumerate() {
+            let index = i.to_string();
+            let path = ["workspaces", w, "mounts", index.as_str(), "dst"];
+            let shown = render_path(&path);
+            let dst = &mount.dst;
+            if !dst.starts_with('/') {
+                self.report(&path, format!("{shown}: `{dst}` must be an absolute path"));
+                continue;
+            }
+            if Path::new(dst)
+                .components()
+                .any(|c| c == Component::ParentDir)
+            {
+                self.report(&path, format!("{shown}: `{dst}` must not contain `..`"));
+                continue;
+            }
+            let norm = normalize_dst(dst);
+            if let Some((_, j)) = seen.iter().find(|(d, _)| *d == norm) {
+                self.report(
+                    &path,
+                    format!("{shown}: `{dst}` is already mounted by mounts[{j}]"),
+                );
+                continue;
+            }
+            seen.push((norm.clone(), i));
+            let mut reported = Vec::new();
+            for agent in agents {
+                let target = agent.info().target;
+                if reported.contains(agent) {
+                    continue;
+                }
+                if norm == target || norm.starts_with(&format!("{target}/")) {
+                    reported.push(*agent);
+                    self.report(
+                        &path,
+                        format!("{shown}: `{dst}` is inside {agent}'s handoff directory {target}, where jackin mounts credentials"),
+                    )
+                    .hint = Some("mount somewhere outside the agents' handoff directories".to_owned());
+                }
+            }
+        }
+    }
+}
+
+const NAME_RULE: &str = "use lowercase letters, digits and `-`, starting with a letter or digit";
+
+/// Workspace and role names: `[a-z0-9][a-z0-9-]*`.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Project names become lock-file names: `[A-Za-z0-9][A-Za-z0-9._-]*`.
+fn is_project_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `/a//b/./` and `/a/b` are the same mount point.
+fn normalize_dst(dst: &str) -> String {
+    let parts: Vec<&str> = dst
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
