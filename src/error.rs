@@ -85,3 +85,27 @@ pub fn render(err: &dyn Coded) -> String {
     }
     out
 }
+
+/// Any coded error, carried to the edge of the program where it is rendered.
+pub struct Error(Box<dyn Coded + Send + Sync>);
+
+impl<E: Coded + Send + Sync + 'static> From<E> for Error {
+    fn from(e: E) -> Self {
+        Error(Box::new(e))
+    }
+}
+
+impl Error {
+    pub fn code(&self) -> Code {
+        self.0.code()
+    }
+    pub fn render(&self) -> String {
+        render(&*self.0)
+    }
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}

@@ -3,9 +3,21 @@
 //! Data flows one way: `manifest` (parse, validate) → `desired` (resolve scopes, env layers,
 //! provenance, spec hash) → `observed` (one snapshot of Docker, handoff dirs and ledger) →
 //! `plan` (pure, sorted, serialisable) → `exec` (carries no decision logic) → `report`.
-//! `watch` is a loop around the same reconcile.
+//! `reconcile` strings them together for `plan` and `apply`.
 
 pub mod agents;
+pub mod cli;
+pub mod desired;
 pub mod error;
+pub mod exec;
+pub mod fingerprint;
+pub mod ledger;
+pub mod lock;
 pub mod manifest;
 pub mod naming;
+pub mod observed;
+pub mod paths;
+pub mod plan;
+pub mod reconcile;
+pub mod report;
+pub mod runtime;

@@ -1,0 +1,71 @@
+//! Command-line surface (SPEC §6): clap types only, no I/O.
+
+use crate::desired::Target;
+use crate::report::Output;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jackin",
+    version,
+    about = "Declarative reconciler for AI coding agent containers and their credentials"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FileArg {
+    /// State file, or a directory whose *.toml|*.yaml|*.yml files are merged.
+    /// Default: jackin.toml, jackin.yaml or jackin.yml in the working directory.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the state file (no host env, host files or Docker are read).
+    Validate {
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Show what apply would do.
+    Plan {
+        #[command(flatten)]
+        file: FileArg,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+        /// Exit 2 when the plan has changes, 0 when it has none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Only WORKSPACE or WORKSPACE/ROLE.
+        #[arg(long, value_name = "WS[/ROLE]")]
+        target: Option<Target>,
+    },
+    /// Converge containers and credentials to the state file.
+    Apply {
+        #[command(flatten)]
+        file: FileArg,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+        /// Plan only (the same as `plan`).
+        #[arg(long)]
+        dry_run: bool,
+        /// Only WORKSPACE or WORKSPACE/ROLE.
+        #[arg(long, value_name = "WS[/ROLE]")]
+        target: Option<Target>,
+        /// Also delete the handoff state of removed instances.
+        #[arg(long)]
+        purge_removed: bool,
+        /// Allow removing every container of the project.
+        #[arg(long)]
+        allow_empty: bool,
+        /// Seconds to wait for another apply of the same project.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        lock_timeout: u64,
+    },
+    /// Print the JSON Schema of the state file.
+    Schema,
+}

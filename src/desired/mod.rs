@@ -1,0 +1,166 @@
+//! The desired state: one resolved spec per instance (workspace × role), with provenance.
+//!
+//! Resolution turns the operator's layered file into flat facts the planner can compare:
+//! which agents get credentials and in which mode (and which scope said so), the container's
+//! env (and which layer set each var), mounts, command and image. Secret values are held in
+//! [`Secret`], whose `Debug`/`Display` never show them.
+
+mod env;
+mod resolve;
+pub mod spec;
+
+pub use env::{resolve_env_value, EnvSource};
+pub use resolve::{resolve, ResolveError};
+
+use crate::agents::{AgentKind, AuthMode};
+use crate::manifest::model::RestartPolicy;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A value that must never be printed: env values (jackin cannot know which are secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Which scope set an auth value (SPEC §2: workspace×role > workspace > global > default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "path")]
+pub enum Scope {
+    Default,
+    Global(String),
+    Workspace(String),
+    Instance(String),
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Default => f.write_str("default"),
+            Scope::Global(p) | Scope::Workspace(p) | Scope::Instance(p) => f.write_str(p),
+        }
+    }
+}
+
+/// Effective auth for one provisioned agent of one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentAuth {
+    pub agent: AgentKind,
+    pub mode: AuthMode,
+    pub mode_from: Scope,
+    /// Sync source folder (absolute).
+    pub source: PathBuf,
+    pub source_from: Scope,
+}
+
+impl AgentAuth {
+    pub fn source_is_default(&self) -> bool {
+        self.source_from == Scope::Default
+    }
+}
+
+/// One resolved container env var.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub value: Secret,
+    /// The layer that set it (`env`, `roles.R.env`, …) or `catalogue` for fixed agent env.
+    pub layer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MountSpec {
+    pub src: PathBuf,
+    pub dst: String,
+    pub readonly: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    Pull(String),
+    Build {
+        context: PathBuf,
+        dockerfile: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// Container name (`jk-{workspace}-{role}`).
+    pub name: String,
+    pub workspace: String,
+    pub role: String,
+    /// The agent the container launches.
+    pub agent: AgentKind,
+    pub image: ImageSource,
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, EnvVar>,
+    /// Operator mounts, then one handoff directory mount per provisioned agent.
+    pub mounts: Vec<MountSpec>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// Every agent the role lists, in role order: all get credentials provisioned.
+    pub auth: Vec<AgentAuth>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub project: String,
+    pub restart: RestartPolicy,
+    /// Keyed by container name, so iteration (and so plans) are sorted.
+    pub instances: BTreeMap<String, InstanceSpec>,
+    /// Non-fatal findings (e.g. an unset non-credential env reference).
+    pub warnings: Vec<String>,
+}
+
+impl Desired {
+    /// Keep only instances matching `--target WS[/ROLE]`.
+    pub fn retain_target(&mut self, target: &Target) {
+        self.instances
+            .retain(|_, i| target.matches(&i.workspace, &i.role));
+    }
+}
+
+/// `--target WS[/ROLE]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub workspace: String,
+    pub role: Option<String>,
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (ws, role) = match s.split_once('/') {
+            Some((w, r)) => (w, Some(r.to_owned())),
+            None => (s, None),
+        };
+        if ws.is_empty() || role.as_deref() == Some("") {
+            return Err(format!("expected WORKSPACE or WORKSPACE/ROLE, got `{s}`"));
+        }
+        Ok(Target {
+            workspace: ws.to_owned(),
+            role,
+        })
+    }
+}
+
+impl Target {
+    pub fn matches(&self, workspace: &str, role: &str) -> bool {
+        self.workspace == workspace && self.role.as_deref().is_none_or(|r| r == role)
+    }
+}

@@ -1,0 +1,348 @@
+//! Manifest → [`Desired`]: scopes, env layers and provenance (SPEC §2 "Resolution").
+//!
+//! This is the only step of `plan`/`apply` that reads jackin's own environment and env
+//! `{ file }` values. It never touches Docker or credential folders.
+
+use super::env::{resolve_env_value, EnvSource};
+use super::{AgentAuth, Desired, EnvVar, ImageSource, InstanceSpec, MountSpec, Scope, Secret};
+use crate::agents::{AgentKind, AuthMode};
+use crate::error::{Code, Coded};
+use crate::manifest::model::{AuthTable, EnvValue, Manifest};
+use crate::manifest::Loaded;
+use crate::naming::container_name;
+use crate::paths::{self, JackinHome};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Resolution problems, all of them at once, each a self-contained explanation.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", render_problems(.problems))]
+pub struct ResolveError {
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug)]
+pub struct Problem {
+    pub code: Code,
+    pub text: String,
+    pub hint: String,
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let mut out = String::new();
+    if problems.len() > 1 {
+        let _ = writeln!(
+            out,
+            "{} problems resolve the desired state:",
+            problems.len()
+        );
+    }
+    for p in problems {
+        let _ = writeln!(out, "{}", p.text);
+    }
+    out.trim_end().to_owned()
+}
+
+impl Coded for ResolveError {
+    fn code(&self) -> Code {
+        self.problems.first().map_or(Code::E010, |p| p.code)
+    }
+    fn hint(&self) -> Option<String> {
+        let mut hints: Vec<&str> = self.problems.iter().map(|p| p.hint.as_str()).collect();
+        hints.dedup();
+        Some(hints.join("; "))
+    }
+}
+
+/// One env layer, lowest precedence first.
+struct Layer<'a> {
+    name: String,
+    vars: &'a BTreeMap<String, EnvValue>,
+}
+
+pub fn resolve(
+    loaded: &Loaded,
+    home: &Path,
+    jackin_home: &JackinHome,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Desired, ResolveError> {
+    let m: &Manifest = &loaded.manifest;
+    let base = loaded.base_dir.as_path();
+    let mut instances = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+
+    for (ws_name, ws) in &m.workspaces {
+        for (role_name, decl) in &ws.roles {
+            let Some(role) = m.roles.get(role_name) else {
+                continue; // validate() already rejected undeclared roles
+            };
+            let name = container_name(ws_name, role_name);
+            let agent = decl
+                .agent
+                .or(ws.agent)
+                .or_else(|| role.agents.first().copied())
+                .unwrap_or(AgentKind::Kimi);
+
+            let scopes = [
+                (
+                    &decl.auth,
+                    Scope::Instance(format!("workspaces.{ws_name}.roles.{role_name}.auth")),
+                ),
+                (
+                    &ws.auth,
+                    Scope::Workspace(format!("workspaces.{ws_name}.auth")),
+                ),
+                (&m.auth, Scope::Global("auth".into())),
+            ];
+            let auth: Vec<AgentAuth> = role
+                .agents
+                .iter()
+                .map(|&a| resolve_auth(a, &scopes, base, home))
+                .collect();
+
+            let layers = [
+                Layer {
+                    name: "env".into(),
+                    vars: &m.env,
+                },
+                Layer {
+                    name: format!("roles.{role_name}.env"),
+                    vars: &role.env,
+                },
+                Layer {
+                    name: format!("workspaces.{ws_name}.env"),
+                    vars: &ws.env,
+                },
+                Layer {
+                    name: format!("workspaces.{ws_name}.roles.{role_name}.env"),
+                    vars: &decl.env,
+                },
+            ];
+            let mut env = BTreeMap::new();
+            let mut unset = BTreeMap::new();
+            for layer in &layers {
+                for (key, value) in layer.vars {
+                    let (source, read) = resolve_env_value(value, base, home, lookup);
+                    match read {
+                        Ok(Some(v)) => {
+                            unset.remove(key);
+                            env.insert(
+                                key.clone(),
+                                EnvVar {
+                                    value: Secret::new(v),
+                                    layer: layer.name.clone(),
+                                },
+                            );
+                        }
+                        Ok(None) => {
+                            env.remove(key);
+                            unset.insert(key.clone(), (layer.name.clone(), source));
+                        }
+                        Err(e) => problems.push(Problem {
+                            code: Code::E011,
+                            text: format!(
+                                "{name}: env {key} in [{}] reads {source}: {e}",
+                                layer.name
+                            ),
+                            hint: "make the file readable, or change the value".into(),
+                        }),
+                    }
+                }
+            }
+
+            for a in &auth {
+                let info = a.agent.info();
+                match a.agent.credential_env(a.mode) {
+                    Some(var) if env.get(var).is_none_or(|v| v.value.expose().is_empty()) => {
+                        problems.push(missing_credential(&name, a, var, &scopes, &layers, &unset));
+                    }
+                    _ => {}
+                }
+                if a.mode == AuthMode::Ignore {
+                    // "ignore" forwards nothing: not even a key the operator left in a shared layer.
+                    env.remove(info.api_key_env);
+                    if let Some(t) = info.oauth_token_env {
+                        env.remove(t);
+                    }
+                }
+                for (k, v) in info.fixed_env {
+                    env.insert(
+                        (*k).into(),
+                        EnvVar {
+                            value: Secret::new((*v).into()),
+                            layer: "catalogue".into(),
+                        },
+                    );
+                }
+            }
+            for (key, (layer, source)) in &unset {
+                if !auth
+                    .iter()
+                    .any(|a| a.agent.credential_env(a.mode) == Some(key.as_str()))
+                {
+                    warnings.push(format!(
+                        "{name}: env {key} in [{layer}] refers to {source}, which is unset; it is passed empty"
+                    ));
+                    env.insert(
+                        key.clone(),
+                        EnvVar {
+                            value: Secret::new(String::new()),
+                            layer: layer.clone(),
+                        },
+                    );
+                }
+            }
+
+            let info = agent.info();
+            let mut command: Vec<String> = info.launch.iter().map(|s| (*s).to_owned()).collect();
+            if let (Some(flag), Some(model)) = (
+                info.model_flag,
+                role.agent_settings(agent).and_then(|s| s.model.as_ref()),
+            ) {
+                command.push(flag.to_owned());
+                command.push(model.clone());
+            }
+
+            let image = match (&role.image, &role.build) {
+                (Some(r), _) => ImageSource::Pull(r.clone()),
+                (None, Some(b)) => ImageSource::Build {
+                    context: paths::expand(&b.context, base, home),
+                    dockerfile: b.dockerfile.clone(),
+                },
+                (None, None) => continue, // rejected by validate()
+            };
+
+            let handoff_mounts = auth.iter().map(|a| MountSpec {
+                src: jackin_home.handoff_dir(&name, a.agent),
+                dst: a.agent.info().target.to_owned(),
+                readonly: false,
+            });
+            let mounts = ws
+                .mounts
+                .iter()
+                .map(|mt| MountSpec {
+                    src: paths::expand(&mt.src, base, home),
+                    dst: mt.dst.clone(),
+                    readonly: mt.readonly,
+                })
+                .chain(handoff_mounts)
+                .collect();
+
+            instances.insert(
+                name.clone(),
+                InstanceSpec {
+                    name,
+                    workspace: ws_name.clone(),
+                    role: role_name.clone(),
+                    agent,
+                    image,
+                    command,
+                    env,
+                    mounts,
+                    workdir: ws.workdir.clone(),
+                    user: role.user.clone(),
+                    auth,
+                },
+            );
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(ResolveError { problems });
+    }
+    Ok(Desired {
+        project: loaded.project.clone(),
+        restart: m.settings.clone().unwrap_or_default().restart,
+        instances,
+        warnings,
+    })
+}
+
+/// Highest scope wins, independently for `mode` and `source`.
+fn resolve_auth(
+    agent: AgentKind,
+    scopes: &[(&AuthTable, Scope); 3],
+    base: &Path,
+    home: &Path,
+) -> AgentAuth {
+    let at = |scope: &Scope| match scope {
+        Scope::Default => Scope::Default,
+        Scope::Global(p) => Scope::Global(format!("{p}.{agent}")),
+        Scope::Workspace(p) => Scope::Workspace(format!("{p}.{agent}")),
+        Scope::Instance(p) => Scope::Instance(format!("{p}.{agent}")),
+    };
+    let mode = scopes
+        .iter()
+        .find_map(|(t, s)| t.get(agent).and_then(|a| a.mode()).map(|m| (m, at(s))))
+        .unwrap_or((AuthMode::Sync, Scope::Default));
+    let source = scopes
+        .iter()
+        .find_map(|(t, s)| {
+            t.get(agent)
+                .and_then(|a| a.source())
+                .map(|src| (paths::expand(src, base, home), at(s)))
+        })
+        .unwrap_or_else(|| (home.join(agent.info().default_source), Scope::Default));
+    AgentAuth {
+        agent,
+        mode: mode.0,
+        mode_from: mode.1,
+        source: source.0,
+        source_from: source.1,
+    }
+}
+
+/// The E010 explanation: how the mode was chosen, and where the env var was looked for.
+fn missing_credential(
+    container: &str,
+    auth: &AgentAuth,
+    var: &str,
+    scopes: &[(&AuthTable, Scope); 3],
+    layers: &[Layer; 4],
+    unset: &BTreeMap<String, (String, EnvSource)>,
+) -> Problem {
+    let agent = auth.agent;
+    let mut text = format!(
+        "{container}: {agent} uses auth mode {} but {var} is empty or unset",
+        auth.mode
+    );
+    let _ = writeln!(text);
+    let _ = write!(text, "  auth mode resolution for {agent}:");
+    for (table, scope) in scopes {
+        let path = match scope {
+            Scope::Global(p) | Scope::Workspace(p) | Scope::Instance(p) => format!("{p}.{agent}"),
+            Scope::Default => "default".into(),
+        };
+        match table.get(agent).and_then(|a| a.mode()) {
+            Some(m) => {
+                let _ = write!(text, "\n    {path}: {m}");
+            }
+            None => {
+                let _ = write!(text, "\n    {path}: not set");
+            }
+        }
+    }
+    let _ = write!(text, "\n    → {} (from {})", auth.mode, auth.mode_from);
+    let _ = write!(text, "\n  env layers checked for {var} (later wins):");
+    for layer in layers {
+        let state = match layer.vars.get(var) {
+            None => "not set".to_owned(),
+            Some(_) => match unset.get(var) {
+                Some((l, source)) if *l == layer.name => {
+                    format!("refers to {source}, which is unset")
+                }
+                _ => "set, but empty".to_owned(),
+            },
+        };
+        let _ = write!(text, "\n    [{}]: {state}", layer.name);
+    }
+    Problem {
+        code: Code::E010,
+        text,
+        hint: format!(
+            "set {var} in one of those env tables (e.g. `{var} = \"${{{var}}}\"` under [env]) and export the variable it refers to, or choose another auth mode for {agent}"
+        ),
+    }
+}

@@ -1,0 +1,393 @@
+//! The executor: carries out a [`Plan`] step by step and reports each step as an event.
+//!
+//! It decides nothing. Images first, then removals, then each instance: file steps, the
+//! ledger (with `restart_owed` set *before* a restart, so a crash between copying and
+//! restarting is finished by the next apply), then the container step. A failing instance
+//! does not stop the others; the outcome lists what failed.
+
+pub mod store;
+
+use crate::desired::spec::SpecSummary;
+use crate::desired::{Desired, InstanceSpec};
+use crate::error::Coded;
+use crate::fingerprint::{read_host_file, sha256_hex, Fingerprinter};
+use crate::ledger::{now_ns, FileStat, Hashed, Ledger, LedgerEntry};
+use crate::observed::{self, ledger_key, Observed};
+use crate::paths::JackinHome;
+use crate::plan::{
+    ContainerAction, ContainerStep, FileAction, FileStep, ImageAction, InstancePlan, Plan, Summary,
+};
+use crate::report::{Event, Reporter};
+use crate::runtime::{ContainerConfig, Runtime};
+use std::collections::{BTreeMap, HashMap};
+use store::Store;
+
+/// An instance (or image) that failed, with its rendered error.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub container: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub applied: Summary,
+    pub failures: Vec<Failure>,
+}
+
+pub struct Executor<'a> {
+    pub runtime: &'a Runtime,
+    pub home: &'a JackinHome,
+    pub fp: &'a Fingerprinter,
+    pub reporter: &'a mut dyn Reporter,
+}
+
+fn failure(container: Option<&str>, err: &dyn Coded) -> Failure {
+    Failure {
+        container: container.map(str::to_owned),
+        code: err.code().as_str(),
+        message: err.to_string().lines().collect::<Vec<_>>().join("; "),
+    }
+}
+
+impl Executor<'_> {
+    pub async fn execute(
+        &mut self,
+        plan: &Plan,
+        desired: &Desired,
+        observed: &Observed,
+    ) -> Outcome {
+        let mut out = Outcome::default();
+        let mut images: BTreeMap<String, Option<String>> = observed.images.clone();
+        let mut failed_images = std::collections::BTreeSet::new();
+        for step in &plan.images {
+            match self.image(&step.image, &step.action).await {
+                Ok(id) => {
+                    images.insert(step.image.clone(), id);
+                }
+                Err(f) => {
+                    failed_images.insert(step.image.clone());
+                    self.fail(&mut out, f);
+                }
+            }
+        }
+        let store = Store::new(self.home.data());
+        for inst in &plan.instances {
+            let spec = desired.instances.get(&inst.container);
+            let needs_failed_image = inst
+                .container_step
+                .as_ref()
+                .and_then(|s| s.image.as_ref())
+                .is_some_and(|i| failed_images.contains(i));
+            if needs_failed_image {
+                let f = Failure {
+                    container: Some(inst.container.clone()),
+                    code: "E023".into(),
+                    message: "skipped: its image is not available".into(),
+                };
+                self.fail(&mut out, f);
+                continue;
+            }
+            let project = desired.project.as_str();
+            if let Err(f) = self
+                .instance(
+                    inst,
+                    spec,
+                    project,
+                    observed,
+                    &images,
+                    &store,
+                    &mut out.applied,
+                )
+                .await
+            {
+                self.fail(&mut out, f);
+            }
+        }
+        out
+    }
+
+    fn fail(&mut self, out: &mut Outcome, f: Failure) {
+        self.reporter.event(Event::Failed {
+            container: f.container.clone(),
+            code: f.code.clone(),
+            message: f.message.clone(),
+        });
+        out.failures.push(f);
+    }
+
+    async fn image(
+        &mut self,
+        image: &str,
+        action: &ImageAction,
+    ) -> Result<Option<String>, Failure> {
+        match action {
+            ImageAction::Pull => {
+                self.reporter.event(Event::Image {
+                    image: image.into(),
+                    status: "pulling".into(),
+                });
+                let reporter = &mut *self.reporter;
+                let mut last = String::new();
+                self.runtime
+                    .pull(image, |line| {
+                        if line != last {
+                            last = line.to_owned();
+                            reporter.event(Event::Image {
+                                image: image.into(),
+                                status: line.to_owned(),
+                            });
+                        }
+                    })
+                    .await
+                    .map_err(|e| failure(None, &e))?;
+            }
+            ImageAction::Build {
+                context,
+                dockerfile,
+            } => {
+                self.reporter.event(Event::Image {
+                    image: image.into(),
+                    status: format!("building from {context}"),
+                });
+                self.runtime
+                    .build(std::path::Path::new(context), dockerfile, image)
+                    .await
+                    .map_err(|e| failure(None, &e))?;
+            }
+        }
+        self.runtime
+            .image_id(image)
+            .await
+            .map_err(|e| failure(None, &e))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn instance(
+        &mut self,
+        inst: &InstancePlan,
+        spec: Option<&InstanceSpec>,
+        project: &str,
+        observed: &Observed,
+        images: &BTreeMap<String, Option<String>>,
+        store: &Store,
+        applied: &mut Summary,
+    ) -> Result<(), Failure> {
+        let name = inst.container.as_str();
+        let fail = |e: &dyn Coded| failure(Some(name), e);
+        let state = observed.instances.get(name);
+        let mut ledger = state.map(|s| s.ledger.clone()).unwrap_or_default();
+        let ledger_before = ledger.clone();
+        let mut changed_files = false;
+
+        for f in &inst.files {
+            let handoff = self.home.handoff_dir(name, f.agent);
+            let target = handoff.join(&f.path);
+            let key = ledger_key(f.agent, &f.path);
+            match f.action {
+                FileAction::Keep => continue,
+                FileAction::Copy => {
+                    let entry = self.copy(f, &target, store).map_err(|e| fail(&e))?;
+                    ledger.files.insert(key, entry);
+                    changed_files = true;
+                    applied.copy += 1;
+                }
+                FileAction::Purge => {
+                    store.remove(&target, &handoff).map_err(|e| fail(&e))?;
+                    ledger.files.remove(&key);
+                    changed_files = true;
+                    applied.purge += 1;
+                }
+                FileAction::Adopt => {
+                    let files = state.and_then(|s| s.agents.get(&f.agent));
+                    let host = files
+                        .and_then(|a| a.host.as_ref())
+                        .and_then(|h| h.files.get(&f.path));
+                    let t = files.and_then(|a| a.handoff.get(&f.path));
+                    if let (Some(h), Some(t)) = (host, t) {
+                        ledger.files.insert(
+                            key,
+                            LedgerEntry {
+                                source: h.hashed.clone(),
+                                target: t.clone(),
+                            },
+                        );
+                    }
+                }
+                FileAction::Forget => {
+                    ledger.files.remove(&key);
+                }
+            }
+            self.reporter.event(Event::File {
+                container: name.into(),
+                agent: f.agent,
+                path: f.path.clone(),
+                action: f.action,
+                cause: f.cause,
+                fingerprint: f.host.clone().or_else(|| f.handoff.clone()),
+            });
+        }
+
+        let restarting = matches!(
+            inst.container_step,
+            Some(ContainerStep {
+                action: ContainerAction::Restart,
+                ..
+            })
+        );
+        if changed_files {
+            ledger.last_sync = Some(now_ns() / 1_000_000_000);
+        }
+        ledger.restart_owed |= restarting;
+        if ledger != ledger_before && spec.is_some() {
+            self.save_ledger(name, &ledger, store)
+                .map_err(|e| fail(&e))?;
+        }
+
+        let Some(step) = &inst.container_step else {
+            return Ok(());
+        };
+        match step.action {
+            ContainerAction::Remove => {
+                let id = step.id.as_deref().unwrap_or(name);
+                self.runtime.remove(id).await.map_err(|e| fail(&e))?;
+                if step.purge_state {
+                    store
+                        .purge_instance(&self.home.instance_dir(name))
+                        .map_err(|e| fail(&e))?;
+                }
+                applied.remove += 1;
+            }
+            ContainerAction::Start => {
+                self.runtime
+                    .start(step.id.as_deref().unwrap_or(name))
+                    .await
+                    .map_err(|e| fail(&e))?;
+                applied.start += 1;
+            }
+            ContainerAction::Restart => {
+                self.runtime
+                    .restart(step.id.as_deref().unwrap_or(name))
+                    .await
+                    .map_err(|e| fail(&e))?;
+                applied.restart += 1;
+            }
+            ContainerAction::Create | ContainerAction::Recreate => {
+                let spec = spec.expect("create/recreate is planned for declared instances");
+                let image = step.image.clone().unwrap_or_default();
+                let image_id = images.get(&image).cloned().flatten().unwrap_or_default();
+                for auth in &spec.auth {
+                    store
+                        .ensure_dir(&self.home.handoff_dir(name, auth.agent))
+                        .map_err(|e| fail(&e))?;
+                }
+                let cfg = self.config(spec, &image, &image_id, project);
+                if let Some(id) = step.id.as_deref() {
+                    self.runtime.stop(id).await.map_err(|e| fail(&e))?;
+                    self.runtime.remove(id).await.map_err(|e| fail(&e))?;
+                }
+                let id = self.runtime.create(&cfg).await.map_err(|e| fail(&e))?;
+                self.runtime.start(&id).await.map_err(|e| fail(&e))?;
+                if step.action == ContainerAction::Create {
+                    applied.create += 1;
+                } else {
+                    applied.recreate += 1;
+                }
+            }
+        }
+        self.reporter.event(Event::Container {
+            container: name.into(),
+            action: step.action,
+            cause: step.cause.clone(),
+        });
+        if ledger.restart_owed && step.action != ContainerAction::Remove {
+            ledger.restart_owed = false;
+            self.save_ledger(name, &ledger, store)
+                .map_err(|e| fail(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Copy one host file: hash the bytes actually read, write atomically, record both sides.
+    fn copy(
+        &self,
+        f: &FileStep,
+        target: &std::path::Path,
+        store: &Store,
+    ) -> Result<LedgerEntry, observed::HandoffError> {
+        let source = f.source.as_ref().expect("copy steps carry their host path");
+        let io = |e| observed::HandoffError::Io {
+            path: source.clone(),
+            source: e,
+        };
+        let at_ns = now_ns();
+        let bytes = read_host_file(source).map_err(io)?;
+        let host_stat = std::fs::symlink_metadata(source).map_err(io)?;
+        let sha = sha256_hex(&bytes);
+        let (target_stat, _) = store.write(target, &bytes)?;
+        Ok(LedgerEntry {
+            source: Hashed {
+                sha256: sha.clone(),
+                stat: FileStat::of(&host_stat),
+                at_ns,
+            },
+            target: Hashed {
+                sha256: sha,
+                stat: target_stat,
+                at_ns,
+            },
+        })
+    }
+
+    fn save_ledger(
+        &self,
+        name: &str,
+        ledger: &Ledger,
+        store: &Store,
+    ) -> Result<(), observed::HandoffError> {
+        store
+            .write(&self.home.ledger_path(name), &ledger.to_bytes())
+            .map(|_| ())
+    }
+
+    fn config(
+        &self,
+        spec: &InstanceSpec,
+        image: &str,
+        image_id: &str,
+        project: &str,
+    ) -> ContainerConfig {
+        let summary = SpecSummary::new(spec, image, image_id, &spec.mounts, self.fp);
+        let labels: HashMap<String, String> = [
+            (observed::LABEL_MANAGED, "true".to_owned()),
+            (observed::LABEL_PROJECT, project.to_owned()),
+            (observed::LABEL_WORKSPACE, spec.workspace.clone()),
+            (observed::LABEL_ROLE, spec.role.clone()),
+            (observed::LABEL_AGENT, spec.agent.name().to_owned()),
+            (observed::LABEL_SPEC_HASH, summary.hash()),
+            (observed::LABEL_SPEC, summary.to_label()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        ContainerConfig {
+            name: spec.name.clone(),
+            image: image.to_owned(),
+            command: spec.command.clone(),
+            env: spec
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.value.expose()))
+                .collect(),
+            labels,
+            mounts: spec
+                .mounts
+                .iter()
+                .map(|m| (m.src.display().to_string(), m.dst.clone(), m.readonly))
+                .collect(),
+            workdir: spec.workdir.clone(),
+            user: spec.user.clone(),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Reading a host login (SPEC §3): which catalogue entries exist in a source folder, and
+//! their content hashes.
+//!
+//! Host folders are strictly read-only: files are opened `O_NOFOLLOW|O_NOATIME`, symlinks are
+//! skipped with a warning and never followed, and nothing is created, chmod-ed or touched.
+
+use super::hasher::Hasher;
+use crate::agents::{AgentKind, SyncEntry};
+use crate::desired::AgentAuth;
+use crate::error::{Code, Coded};
+use crate::ledger::Hashed;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot read {agent} source folder {path}: {source}")]
+    Unreadable {
+        agent: AgentKind,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{agent} source {path} (set by {scope}) {problem}")]
+    WrongFolder {
+        agent: AgentKind,
+        path: PathBuf,
+        scope: String,
+        problem: String,
+    },
+}
+
+impl Coded for HostError {
+    fn code(&self) -> Code {
+        Code::E012
+    }
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            HostError::Unreadable { .. } => {
+                "make the folder readable by the user running jackin, or change `source`".into()
+            }
+            HostError::WrongFolder { .. } => {
+                "point `source` at the agent's own folder (e.g. ~/.kimi), not a home directory, or remove it to use the default".into()
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFile {
+    pub path: PathBuf,
+    pub hashed: Hashed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostLogin {
+    /// SPEC §3 "a host login is present".
+    pub present: bool,
+    /// Key: path relative to the handoff dir.
+    pub files: BTreeMap<String, HostFile>,
+    pub warnings: Vec<String>,
+}
+
+/// Scan one agent's source. `prior` are the ledger's recorded hashes (stat fast path).
+pub fn scan(
+    auth: &AgentAuth,
+    home: &Path,
+    hasher: &mut Hasher,
+    prior: &dyn Fn(&str) -> Option<Hashed>,
+) -> Result<HostLogin, HostError> {
+    let agent = auth.agent;
+    let src = &auth.source;
+    let unreadable = |path: &Path, source| HostError::Unreadable {
+        agent,
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::symlink_metadata(src) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) if !auth.source_is_default() => {
+            return Err(HostError::WrongFolder {
+                agent,
+                path: src.clone(),
+                scope: auth.source_from.to_string(),
+                problem: "is not a directory".into(),
+            })
+        }
+        Ok(_) => return Ok(HostLogin::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if auth.source_is_default() {
+                return Ok(HostLogin::default());
+            }
+            return Err(HostError::WrongFolder {
+                agent,
+                path: src.clone(),
+                scope: auth.source_from.to_string(),
+                problem: "does not exist".into(),
+            });
+        }
+        Err(e) => return Err(unreadable(src, e)),
+    }
+    // Read the folder once: an unreadable source must fail loudly, not look logged out.
+    std::fs::read_dir(src).map_err(|e| unreadable(src, e))?;
+
+    let info = agent.info();
+    let mut login = HostLogin::default();
+    for entry in info.entries {
+        let host_path = host_path(entry, auth, home);
+        collect(entry.name, &host_path, hasher, prior, &mut login)
+            .map_err(|e| unreadable(&host_path, e))?;
+    }
+    login.present = info.entries.iter().filter(|e| e.login).all(|e| {
+        let p = host_path(e, auth, home);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if e.tree => m.is_dir(),
+            Ok(m) => {
+                m.is_file() && (matches!(agent, AgentKind::Kimi | AgentKind::Claude) || m.len() > 0)
+            }
+            Err(_) => false,
+        }
+    });
+    if !login.present && !auth.source_is_default() {
+        let nested = src.join(info.default_source);
+        if nested.is_dir() {
+            return Err(HostError::WrongFolder {
+                agent,
+                path: src.clone(),
+                scope: auth.source_from.to_string(),
+                problem: format!(
+                    "looks like a home directory (it holds {}); a source is the agent's own folder",
+                    info.default_source
+                ),
+            });
+        }
+    }
+    Ok(login)
+}
+
+/// claude's `.claude.json` lives in `$HOME` when the source is the default folder.
+fn host_path(entry: &SyncEntry, auth: &AgentAuth, home: &Path) -> PathBuf {
+    match entry.default_home_path {
+        Some(p) if auth.source_is_default() => home.join(p),
+        _ => auth.source.join(entry.name),
+    }
+}
+
+fn collect(
+    rel: &str,
+    path: &Path,
+    hasher: &mut Hasher,
+    prior: &dyn Fn(&str) -> Option<Hashed>,
+    login: &mut HostLogin,
+) -> std::io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        login.warnings.push(format!(
+            "skipped symlink {} (symlinks in a host source are never followed)",
+            path.display()
+        ));
+    } else if meta.is_dir() {
+        let mut children: Vec<_> = std::fs::read_dir(path)?.collect::<Result<_, _>>()?;
+        children.sort_by_key(|c| c.file_name());
+        for child in children {
+            let name = child.file_name();
+            let Some(name) = name.to_str() else {
+                login
+                    .warnings
+                    .push(format!("skipped non-UTF-8 name in {}", path.display()));
+                continue;
+            };
+            collect(
+                &format!("{rel}/{name}"),
+                &child.path(),
+                hasher,
+                prior,
+                login,
+            )?;
+        }
+    } else if meta.is_file() {
+        let hashed = hasher.hash(path, &meta, prior(rel).as_ref())?;
+        login.files.insert(
+            rel.to_owned(),
+            HostFile {
+                path: path.to_path_buf(),
+                hashed,
+            },
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The observed state: one snapshot of everything the plan compares against, taken once.
+//!
+//! Docker is asked once for its containers (one list, no per-container inspect) and once per
+//! distinct image; each instance's ledger, handoff directories and host logins are read with
+//! the stat fast path. After this step the planner does no I/O.
+
+mod handoff;
+mod hasher;
+mod host;
+pub mod images;
+
+pub use handoff::HandoffError;
+pub use hasher::Hasher;
+pub use host::{HostError, HostFile, HostLogin};
+
+use crate::agents::{AgentKind, AuthMode};
+use crate::desired::spec::SpecSummary;
+use crate::desired::{Desired, ImageSource};
+use crate::error::{Code, Coded};
+use crate::ledger::{Hashed, Ledger};
+use crate::paths::JackinHome;
+use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const LABEL_MANAGED: &str = "jackin.managed";
+pub const LABEL_PROJECT: &str = "jackin.project";
+pub const LABEL_WORKSPACE: &str = "jackin.workspace";
+pub const LABEL_ROLE: &str = "jackin.role";
+pub const LABEL_AGENT: &str = "jackin.agent";
+pub const LABEL_SPEC_HASH: &str = "jackin.spec-hash";
+pub const LABEL_SPEC: &str = "jackin.spec";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Handoff(#[from] HandoffError),
+    #[error("cannot read build context {path}: {source}")]
+    BuildContext {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl Coded for ObserveError {
+    fn code(&self) -> Code {
+        match self {
+            ObserveError::Runtime(e) => e.code(),
+            ObserveError::Host(e) => e.code(),
+            ObserveError::Handoff(e) => e.code(),
+            ObserveError::BuildContext { .. } => Code::E024,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            ObserveError::Runtime(e) => e.hint(),
+            ObserveError::Host(e) => e.hint(),
+            ObserveError::Handoff(e) => e.hint(),
+            ObserveError::BuildContext { .. } => Some("fix `build.context` of the role".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub workspace: String,
+    pub role: String,
+    pub agent: String,
+    pub running: bool,
+    pub state: String,
+    pub spec_hash: Option<String>,
+    pub spec: Option<SpecSummary>,
+}
+
+impl ObservedContainer {
+    fn from_info(c: ContainerInfo) -> Self {
+        let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+        ObservedContainer {
+            workspace: label(LABEL_WORKSPACE),
+            role: label(LABEL_ROLE),
+            agent: label(LABEL_AGENT),
+            spec_hash: c.labels.get(LABEL_SPEC_HASH).cloned(),
+            spec: c
+                .labels
+                .get(LABEL_SPEC)
+                .and_then(|s| SpecSummary::from_label(s)),
+            id: c.id,
+            name: c.name,
+            running: c.running,
+            state: c.state,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AgentFiles {
+    /// The host login; read only in sync mode.
+    pub host: Option<HostLogin>,
+    /// What the handoff directory holds now, keyed by relative path.
+    pub handoff: BTreeMap<String, Hashed>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InstanceState {
+    /// The image reference the container is created from (a build tag for `build` roles).
+    pub image: String,
+    pub ledger: Ledger,
+    pub agents: BTreeMap<AgentKind, AgentFiles>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// This project's containers (by labels), by name.
+    pub containers: BTreeMap<String, ObservedContainer>,
+    /// Desired container names held by a container that is not this project's.
+    pub conflicts: BTreeMap<String, String>,
+    /// Image reference → ID, `None` when absent.
+    pub images: BTreeMap<String, Option<String>>,
+    /// Per desired instance, by container name.
+    pub instances: BTreeMap<String, InstanceState>,
+    pub api_calls: usize,
+    pub files_hashed: usize,
+    pub bytes_hashed: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Ledger key of a handoff file.
+pub fn ledger_key(agent: AgentKind, rel: &str) -> String {
+    format!("{}/{rel}", agent.name())
+}
+
+/// Read files first (host and handoff), then ask Docker: a bad host folder fails before any
+/// engine round-trip.
+pub async fn observe(
+    desired: &Desired,
+    runtime: &Runtime,
+    jackin_home: &JackinHome,
+    home: &Path,
+) -> Result<Observed, ObserveError> {
+    let mut observed = observe_files(desired, jackin_home, home)?;
+    observe_docker(desired, runtime, &mut observed).await?;
+    Ok(observed)
+}
+
+pub fn observe_files(
+    desired: &Desired,
+    jackin_home: &JackinHome,
+    home: &Path,
+) -> Result<Observed, ObserveError> {
+    let mut observed = Observed::default();
+    let mut hasher = Hasher::default();
+    for (name, spec) in &desired.instances {
+        let (ledger, warning) = Ledger::load(&jackin_home.ledger_path(name));
+        observed.warnings.extend(warning);
+        let mut agents = BTreeMap::new();
+        for auth in &spec.auth {
+            let agent = auth.agent;
+            let prior = |rel: &str, pick: fn(&crate::ledger::LedgerEntry) -> &Hashed| {
+                ledger
+                    .files
+                    .get(&ledger_key(agent, rel))
+                    .map(|e| pick(e).clone())
+            };
+            let host = if auth.mode == AuthMode::Sync {
+                let login = host::scan(auth, home, &mut hasher, &|rel| prior(rel, |e| &e.source))?;
+                observed
+                    .warnings
+                    .extend(login.warnings.iter().map(|w| format!("{name}: {w}")));
+                Some(login)
+            } else {
+                None
+            };
+            let handoff =
+                handoff::scan(&jackin_home.handoff_dir(name, agent), &mut hasher, &|rel| {
+                    prior(rel, |e| &e.target)
+                })?;
+            agents.insert(agent, AgentFiles { host, handoff });
+        }
+        let image = match &spec.image {
+            ImageSource::Pull(r) => r.clone(),
+            ImageSource::Build {
+                context,
+                dockerfile,
+            } => images::build_tag(&desired.project, &spec.role, context, dockerfile).map_err(
+                |source| ObserveError::BuildContext {
+                    path: context.display().to_string(),
+                    source,
+                },
+            )?,
+        };
+        observed.instances.insert(
+            name.clone(),
+            InstanceState {
+                image,
+                ledger,
+                agents,
+            },
+        );
+    }
+    observed.files_hashed = hasher.files_hashed;
+    observed.bytes_hashed = hasher.bytes_hashed;
+    Ok(observed)
+}
+
+pub async fn observe_docker(
+    desired: &Desired,
+    runtime: &Runtime,
+    observed: &mut Observed,
+) -> Result<(), ObserveError> {
+    for c in runtime.list_containers().await? {
+        let ours = c.labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
+            && c.labels.get(LABEL_PROJECT) == Some(&desired.project);
+        if ours {
+            let c = ObservedContainer::from_info(c);
+            observed.containers.insert(c.name.clone(), c);
+        } else if desired.instances.contains_key(&c.name) {
+            observed.conflicts.insert(c.name.clone(), c.id.clone());
+        }
+    }
+    let refs: std::collections::BTreeSet<String> = observed
+        .instances
+        .values()
+        .map(|i| i.image.clone())
+        .collect();
+    for r in refs {
+        let id = runtime.image_id(&r).await?;
+        observed.images.insert(r, id);
+    }
+    observed.api_calls = runtime.api_calls();
+    Ok(())
+}

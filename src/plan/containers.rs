@@ -1,0 +1,167 @@
+//! Container decisions (SPEC §5), as a flat list of early returns.
+
+use super::{
+    ContainerAction, ContainerCause, ContainerStep, ImageAction, ImageStep, InstancePlan,
+    PlanOptions,
+};
+use crate::desired::spec::SpecSummary;
+use crate::desired::{Desired, ImageSource, InstanceSpec};
+use crate::fingerprint::Fingerprinter;
+use crate::manifest::model::RestartPolicy;
+use crate::observed::{InstanceState, Observed};
+
+/// The summary the container would be created with, given what the engine has now.
+pub fn desired_summary(
+    spec: &InstanceSpec,
+    state: &InstanceState,
+    observed: &Observed,
+    fp: &Fingerprinter,
+) -> SpecSummary {
+    let image_id = observed
+        .images
+        .get(&state.image)
+        .cloned()
+        .flatten()
+        .unwrap_or_default();
+    SpecSummary::new(spec, &state.image, &image_id, &spec.mounts, fp)
+}
+
+pub fn plan_container(
+    spec: &InstanceSpec,
+    state: &InstanceState,
+    observed: &Observed,
+    restart: RestartPolicy,
+    handoff_changed: bool,
+    fp: &Fingerprinter,
+) -> Option<ContainerStep> {
+    let step = |action, cause, id: Option<&str>| ContainerStep {
+        action,
+        cause,
+        id: id.map(str::to_owned),
+        image: matches!(action, ContainerAction::Create | ContainerAction::Recreate)
+            .then(|| state.image.clone()),
+        purge_state: false,
+    };
+    if observed.conflicts.contains_key(&spec.name) {
+        return None; // reported as an error before anything runs
+    }
+    let Some(c) = observed.containers.get(&spec.name) else {
+        return Some(step(ContainerAction::Create, ContainerCause::Missing, None));
+    };
+    let want = desired_summary(spec, state, observed, fp);
+    let image_present = observed
+        .images
+        .get(&state.image)
+        .is_some_and(Option::is_some);
+    if !image_present || c.spec_hash.as_deref() != Some(want.hash().as_str()) {
+        let mut changes = match &c.spec {
+            Some(have) if image_present => have.diff(&want),
+            Some(have) => {
+                let mut w = want.clone();
+                w.image_id.clone_from(&have.image_id);
+                let mut d: Vec<String> = have
+                    .diff(&w)
+                    .into_iter()
+                    .filter(|d| d != "container spec changed")
+                    .collect();
+                d.push(format!("image {} is not present locally", state.image));
+                d
+            }
+            None => vec!["container has no jackin spec label".into()],
+        };
+        changes.dedup();
+        return Some(step(
+            ContainerAction::Recreate,
+            ContainerCause::SpecChanged { changes },
+            Some(&c.id),
+        ));
+    }
+    if !c.running {
+        let cause = ContainerCause::NotRunning {
+            state: c.state.clone(),
+        };
+        return Some(step(ContainerAction::Start, cause, Some(&c.id)));
+    }
+    if restart == RestartPolicy::Never {
+        return None;
+    }
+    if handoff_changed {
+        return Some(step(
+            ContainerAction::Restart,
+            ContainerCause::HandoffChanged,
+            Some(&c.id),
+        ));
+    }
+    if state.ledger.restart_owed {
+        return Some(step(
+            ContainerAction::Restart,
+            ContainerCause::RestartOwed,
+            Some(&c.id),
+        ));
+    }
+    None
+}
+
+/// A create/recreate needs its image: pull or build it first when the engine lacks it.
+pub fn need_image(
+    spec: &InstanceSpec,
+    state: &InstanceState,
+    observed: &Observed,
+    images: &mut Vec<ImageStep>,
+) {
+    if observed
+        .images
+        .get(&state.image)
+        .is_some_and(Option::is_some)
+    {
+        return;
+    }
+    let action = match &spec.image {
+        ImageSource::Pull(_) => ImageAction::Pull,
+        ImageSource::Build {
+            context,
+            dockerfile,
+        } => ImageAction::Build {
+            context: context.display().to_string(),
+            dockerfile: dockerfile.clone(),
+        },
+    };
+    images.push(ImageStep {
+        image: state.image.clone(),
+        action,
+    });
+}
+
+/// Our containers that are no longer declared (inventory by labels, never by name).
+pub fn plan_removals(
+    desired: &Desired,
+    observed: &Observed,
+    opts: &PlanOptions,
+) -> Vec<InstancePlan> {
+    observed
+        .containers
+        .values()
+        .filter(|c| !desired.instances.contains_key(&c.name))
+        .filter(|c| {
+            opts.target
+                .as_ref()
+                .is_none_or(|t| t.matches(&c.workspace, &c.role))
+        })
+        .map(|c| InstancePlan {
+            container: c.name.clone(),
+            workspace: c.workspace.clone(),
+            role: c.role.clone(),
+            agent: c.agent.clone(),
+            auth: Vec::new(),
+            container_step: Some(ContainerStep {
+                action: ContainerAction::Remove,
+                cause: ContainerCause::NotDeclared,
+                id: Some(c.id.clone()),
+                image: None,
+                purge_state: opts.purge_removed,
+            }),
+            files: Vec::new(),
+            notes: Vec::new(),
+        })
+        .collect()
+}

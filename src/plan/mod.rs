@@ -1,0 +1,270 @@
+//! The plan: what apply will do, why, and nothing else.
+//!
+//! `plan(&Desired, &Observed, …)` is pure and deterministic (instances sorted by container
+//! name, files by path), so `plan`, `apply --dry-run` and `apply` share it and most behaviour
+//! is unit-testable without Docker. Each step maps to one filesystem or Docker operation and
+//! carries a typed cause. Every "whether to act" decision lives here; the executor only obeys.
+
+mod containers;
+mod files;
+
+use crate::agents::{AgentKind, AuthMode};
+use crate::desired::{Desired, Scope, Target};
+use crate::fingerprint::Fingerprinter;
+use crate::manifest::model::RestartPolicy;
+use crate::observed::Observed;
+use serde::Serialize;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `--purge-removed`: delete handoff state of removed instances.
+    pub purge_removed: bool,
+    /// `--target`: only these instances (and only these orphans) are planned.
+    pub target: Option<Target>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub project: String,
+    pub images: Vec<ImageStep>,
+    pub instances: Vec<InstancePlan>,
+    pub summary: Summary,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageStep {
+    pub image: String,
+    pub action: ImageAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ImageAction {
+    Pull,
+    Build { context: String, dockerfile: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstancePlan {
+    pub container: String,
+    pub workspace: String,
+    pub role: String,
+    pub agent: String,
+    /// Effective auth per provisioned agent, with the scope that set it.
+    pub auth: Vec<AuthView>,
+    pub container_step: Option<ContainerStep>,
+    pub files: Vec<FileStep>,
+    /// Files that changed in the container and are deliberately left alone.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthView {
+    pub agent: AgentKind,
+    pub mode: AuthMode,
+    pub set_by: Scope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerAction {
+    Create,
+    Recreate,
+    Start,
+    Restart,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ContainerCause {
+    /// No container with this name.
+    Missing,
+    SpecChanged {
+        changes: Vec<String>,
+    },
+    NotRunning {
+        state: String,
+    },
+    HandoffChanged,
+    /// An earlier apply changed files but did not get to restart.
+    RestartOwed,
+    /// Ours, but no longer declared.
+    NotDeclared,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerStep {
+    pub action: ContainerAction,
+    pub cause: ContainerCause,
+    /// Existing container ID (recreate, start, restart, remove).
+    pub id: Option<String>,
+    /// Image reference to create from (create, recreate).
+    pub image: Option<String>,
+    /// `--purge-removed`: also delete its handoff state (remove).
+    pub purge_state: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAction {
+    Copy,
+    Purge,
+    Keep,
+    /// Ledger only: the handoff already holds the host bytes; record that jackin owns it.
+    Adopt,
+    /// Ledger only: the file is gone on both sides; drop its record.
+    Forget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileCause {
+    /// First time jackin provisions this file.
+    New,
+    HostChanged,
+    /// Missing from the handoff though the host is unchanged.
+    Repair,
+    /// Changed inside the container while the host did not.
+    RotatedInContainer,
+    /// Gone from the host; jackin's copy was unchanged, so it mirrors the deletion.
+    HostDeleted,
+    /// Gone from the host, but the container changed it.
+    HostDeletedRotated,
+    /// api_key / oauth_token: stale OAuth must not shadow the key.
+    ModeApiKey,
+    ModeOauthToken,
+    ModeIgnore,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileStep {
+    pub agent: AgentKind,
+    /// Relative to the agent's handoff directory.
+    pub path: String,
+    pub action: FileAction,
+    pub cause: FileCause,
+    /// Keyed fingerprint of the host content (copy) / of the handoff content (purge, keep).
+    pub host: Option<String>,
+    pub handoff: Option<String>,
+    /// Absolute host path to copy from (copy only).
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub recreate: usize,
+    pub start: usize,
+    pub restart: usize,
+    pub remove: usize,
+    pub copy: usize,
+    pub purge: usize,
+    pub kept: usize,
+}
+
+impl Summary {
+    /// Whether apply would change anything (what `--detailed-exitcode` reports).
+    pub fn has_changes(&self) -> bool {
+        self.create
+            + self.recreate
+            + self.start
+            + self.restart
+            + self.remove
+            + self.copy
+            + self.purge
+            > 0
+    }
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.images.is_empty() || self.summary.has_changes()
+    }
+}
+
+pub fn plan(
+    desired: &Desired,
+    observed: &Observed,
+    restart: RestartPolicy,
+    opts: &PlanOptions,
+    fp: &Fingerprinter,
+) -> Plan {
+    let mut instances = Vec::new();
+    let mut warnings: Vec<String> = desired.warnings.clone();
+    warnings.extend(observed.warnings.iter().cloned());
+    let mut images = Vec::new();
+
+    for (name, spec) in &desired.instances {
+        let state = &observed.instances[name];
+        let (steps, notes) = files::plan_files(spec, state, fp, &mut warnings);
+        let handoff_changed = steps
+            .iter()
+            .any(|s| matches!(s.action, FileAction::Copy | FileAction::Purge));
+        let container_step =
+            containers::plan_container(spec, state, observed, restart, handoff_changed, fp);
+        if let Some(ContainerStep {
+            action: ContainerAction::Create | ContainerAction::Recreate,
+            ..
+        }) = &container_step
+        {
+            containers::need_image(spec, state, observed, &mut images);
+        }
+        instances.push(InstancePlan {
+            container: name.clone(),
+            workspace: spec.workspace.clone(),
+            role: spec.role.clone(),
+            agent: spec.agent.name().to_owned(),
+            auth: spec
+                .auth
+                .iter()
+                .map(|a| AuthView {
+                    agent: a.agent,
+                    mode: a.mode,
+                    set_by: a.mode_from.clone(),
+                })
+                .collect(),
+            container_step,
+            files: steps,
+            notes,
+        });
+    }
+    instances.extend(containers::plan_removals(desired, observed, opts));
+    instances.sort_by(|a, b| a.container.cmp(&b.container));
+    images.sort_by(|a, b| a.image.cmp(&b.image));
+    images.dedup();
+
+    let mut summary = Summary::default();
+    for i in &instances {
+        if let Some(step) = &i.container_step {
+            match step.action {
+                ContainerAction::Create => summary.create += 1,
+                ContainerAction::Recreate => summary.recreate += 1,
+                ContainerAction::Start => summary.start += 1,
+                ContainerAction::Restart => summary.restart += 1,
+                ContainerAction::Remove => summary.remove += 1,
+            }
+        }
+        for f in &i.files {
+            match f.action {
+                FileAction::Copy => summary.copy += 1,
+                FileAction::Purge => summary.purge += 1,
+                FileAction::Keep => summary.kept += 1,
+                FileAction::Adopt | FileAction::Forget => {}
+            }
+        }
+    }
+    Plan {
+        format_version: FORMAT_VERSION,
+        project: desired.project.clone(),
+        images,
+        instances,
+        summary,
+        warnings,
+    }
+}

@@ -1,0 +1,160 @@
+//! One reconcile: load → validate → resolve → observe → plan → (execute).
+//!
+//! `plan`, `apply --dry-run` and `apply` all go through [`prepare`]; only `apply` hands the
+//! plan to the executor. Guards that must stop an apply before anything changes (name
+//! conflicts, removing every container) are checked here, after planning and before executing.
+
+use crate::desired::{self, Desired, Target};
+use crate::error::{Code, Coded, Error};
+use crate::exec::{Executor, Outcome};
+use crate::fingerprint::Fingerprinter;
+use crate::manifest::{self, Loaded};
+use crate::observed::{self, Observed};
+use crate::paths::JackinHome;
+use crate::plan::{self, ContainerAction, Plan, PlanOptions};
+use crate::report::Reporter;
+use crate::runtime::Runtime;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{} container name(s) are taken by containers jackin does not manage: {}", .names.len(), .names.join(", "))]
+    NameConflict { names: Vec<String> },
+    #[error("the desired state declares no instances{}, but project {project} owns {count} container(s); refusing to remove them all", if *.targeted { " matching --target" } else { "" })]
+    RefuseEmpty {
+        project: String,
+        count: usize,
+        targeted: bool,
+    },
+    #[error("{failed} of the planned instance(s) failed to converge; the others were applied")]
+    Incomplete { failed: usize },
+}
+
+impl Coded for ApplyError {
+    fn code(&self) -> Code {
+        match self {
+            ApplyError::NameConflict { .. } => Code::E022,
+            ApplyError::RefuseEmpty { .. } => Code::E031,
+            ApplyError::Incomplete { .. } => Code::E041,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            ApplyError::NameConflict { .. } => {
+                "rename or remove those containers yourself (jackin never touches what is not its own), or rename the workspace/role".into()
+            }
+            ApplyError::RefuseEmpty { .. } => {
+                "if you really mean to remove every container of the project, rerun with --allow-empty".into()
+            }
+            ApplyError::Incomplete { .. } => {
+                "fix the errors above and rerun apply: it finishes what is left".into()
+            }
+        })
+    }
+}
+
+/// Where jackin runs: the working directory, `$HOME`, `$JACKIN_HOME` and `-f`.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub cwd: PathBuf,
+    pub home: PathBuf,
+    pub jackin_home: JackinHome,
+    pub file: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn from_env(file: Option<PathBuf>) -> Self {
+        Context {
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            home: crate::paths::home_dir(),
+            jackin_home: JackinHome::from_env(),
+            file,
+        }
+    }
+
+    /// Parse and validate: no host env, host files or Docker (what `validate` runs).
+    pub fn load(&self) -> Result<Loaded, Error> {
+        let loaded = manifest::load(self.file.as_deref(), &self.cwd)?;
+        manifest::validate(&loaded)?;
+        Ok(loaded)
+    }
+
+    /// Resolve against jackin's own environment.
+    pub fn resolve(&self, loaded: &Loaded) -> Result<Desired, Error> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        Ok(desired::resolve(
+            loaded,
+            &self.home,
+            &self.jackin_home,
+            &lookup,
+        )?)
+    }
+}
+
+/// Everything a plan was made from, so apply executes exactly what was shown.
+pub struct Prepared {
+    pub desired: Desired,
+    pub observed: Observed,
+    pub plan: Plan,
+    pub fp: Fingerprinter,
+    pub runtime: Runtime,
+}
+
+pub async fn prepare(
+    ctx: &Context,
+    target: Option<&Target>,
+    opts: &PlanOptions,
+) -> Result<Prepared, Error> {
+    let loaded = ctx.load()?;
+    let mut desired = ctx.resolve(&loaded)?;
+    if let Some(t) = target {
+        desired.retain_target(t);
+    }
+    let runtime = Runtime::connect().await?;
+    let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
+    let observed = observed::observe(&desired, &runtime, &ctx.jackin_home, &ctx.home).await?;
+    let restart = loaded.manifest.settings.clone().unwrap_or_default().restart;
+    let plan = plan::plan(&desired, &observed, restart, opts, &fp);
+    Ok(Prepared {
+        desired,
+        observed,
+        plan,
+        fp,
+        runtime,
+    })
+}
+
+/// Errors that must stop an apply before anything changes.
+pub fn guard(p: &Prepared, allow_empty: bool, targeted: bool) -> Result<(), Error> {
+    if !p.observed.conflicts.is_empty() {
+        return Err(ApplyError::NameConflict {
+            names: p.observed.conflicts.keys().cloned().collect(),
+        }
+        .into());
+    }
+    let removing = p
+        .plan
+        .instances
+        .iter()
+        .filter(|i| matches!(&i.container_step, Some(s) if s.action == ContainerAction::Remove))
+        .count();
+    if p.desired.instances.is_empty() && removing > 0 && !allow_empty {
+        return Err(ApplyError::RefuseEmpty {
+            project: p.desired.project.clone(),
+            count: removing,
+            targeted,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub async fn execute(ctx: &Context, p: &Prepared, reporter: &mut dyn Reporter) -> Outcome {
+    let mut executor = Executor {
+        runtime: &p.runtime,
+        home: &ctx.jackin_home,
+        fp: &p.fp,
+        reporter,
+    };
+    executor.execute(&p.plan, &p.desired, &p.observed).await
+}

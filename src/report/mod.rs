@@ -1,0 +1,165 @@
+//! Reporting: one event stream, rendered for humans (text) or machines (NDJSON), and the
+//! plan document (text blocks or versioned JSON).
+//!
+//! Nothing here ever receives a secret value: events and plans carry names, causes and
+//! keyed fingerprints only.
+
+mod text;
+
+pub use text::{render_plan, Style};
+
+use crate::agents::AgentKind;
+use crate::plan::{
+    ContainerAction, ContainerCause, FileAction, FileCause, Summary, FORMAT_VERSION,
+};
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Version {
+        format_version: u32,
+        jackin: &'static str,
+    },
+    Warning {
+        message: String,
+    },
+    Image {
+        image: String,
+        status: String,
+    },
+    File {
+        container: String,
+        agent: AgentKind,
+        path: String,
+        action: FileAction,
+        cause: FileCause,
+        fingerprint: Option<String>,
+    },
+    Container {
+        container: String,
+        action: ContainerAction,
+        cause: ContainerCause,
+    },
+    Failed {
+        container: Option<String>,
+        code: String,
+        message: String,
+    },
+    Summary {
+        applied: Summary,
+        failed: usize,
+        api_calls: usize,
+        files_hashed: usize,
+        duration_ms: u128,
+    },
+}
+
+impl Event {
+    pub fn version() -> Self {
+        Event::Version {
+            format_version: FORMAT_VERSION,
+            jackin: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+pub trait Reporter {
+    fn event(&mut self, event: Event);
+}
+
+/// NDJSON on stdout: first a `version` event, last a `summary`.
+pub struct JsonReporter<W: Write>(pub W);
+
+impl<W: Write> Reporter for JsonReporter<W> {
+    fn event(&mut self, event: Event) {
+        let _ = serde_json::to_writer(&mut self.0, &event);
+        let _ = writeln!(self.0);
+        let _ = self.0.flush();
+    }
+}
+
+/// Human progress lines on stdout; warnings on stderr.
+pub struct TextReporter<W: Write> {
+    pub out: W,
+    pub style: Style,
+}
+
+impl<W: Write> Reporter for TextReporter<W> {
+    fn event(&mut self, event: Event) {
+        let s = self.style;
+        let line = match event {
+            Event::Version { .. } => return,
+            Event::Warning { message } => {
+                eprintln!("{} {message}", s.yellow("warning:"));
+                return;
+            }
+            Event::Image { image, status } => format!("image {image}: {status}"),
+            Event::File {
+                container,
+                agent,
+                path,
+                action,
+                cause,
+                ..
+            } => format!(
+                "{container}: {} {agent}/{path} ({})",
+                text::file_verb(action),
+                text::file_cause(cause)
+            ),
+            Event::Container {
+                container,
+                action,
+                cause,
+            } => format!(
+                "{container}: {} ({})",
+                text::container_verb(action),
+                text::container_cause(&cause)
+            ),
+            Event::Failed {
+                container,
+                code,
+                message,
+            } => {
+                let who = container.map(|c| format!("{c}: ")).unwrap_or_default();
+                eprintln!("{} {who}{message}", s.red(&format!("error[{code}]:")));
+                return;
+            }
+            Event::Summary {
+                applied,
+                failed,
+                duration_ms,
+                ..
+            } => {
+                let head = if failed > 0 {
+                    s.red(&format!("Apply incomplete: {failed} instance(s) failed."))
+                } else {
+                    s.green("Apply complete!")
+                };
+                format!(
+                    "{head} {}, {} started, in {:.1}s.",
+                    text::summary_counts(
+                        &applied,
+                        "created",
+                        "recreated",
+                        "restarted",
+                        "removed",
+                        "copied",
+                        "purged"
+                    ),
+                    applied.start,
+                    duration_ms as f64 / 1000.0
+                )
+            }
+        };
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,203 @@
+//! The text plan (SPEC §6): one block per instance, one line per action with its reason and
+//! fingerprints, and a summary line. Colour only on a terminal, never with `NO_COLOR`.
+
+use crate::plan::{ContainerAction, ContainerCause, FileAction, FileCause, Plan, Summary};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    pub fn plain() -> Self {
+        Style { color: false }
+    }
+
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
+    pub fn detect() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+pub fn container_verb(a: ContainerAction) -> &'static str {
+    match a {
+        ContainerAction::Create => "create",
+        ContainerAction::Recreate => "recreate",
+        ContainerAction::Start => "start",
+        ContainerAction::Restart => "restart",
+        ContainerAction::Remove => "remove",
+    }
+}
+
+pub fn container_cause(c: &ContainerCause) -> String {
+    match c {
+        ContainerCause::Missing => "container does not exist".into(),
+        ContainerCause::SpecChanged { changes } => changes.join("; "),
+        ContainerCause::NotRunning { state } => format!("container is {state}"),
+        ContainerCause::HandoffChanged => "handoff files changed".into(),
+        ContainerCause::RestartOwed => "an interrupted apply owed a restart".into(),
+        ContainerCause::NotDeclared => "no longer declared".into(),
+    }
+}
+
+pub fn file_verb(a: FileAction) -> &'static str {
+    match a {
+        FileAction::Copy => "copy",
+        FileAction::Purge => "purge",
+        FileAction::Keep => "keep",
+        FileAction::Adopt => "adopt",
+        FileAction::Forget => "forget",
+    }
+}
+
+pub fn file_cause(c: FileCause) -> &'static str {
+    match c {
+        FileCause::New => "new on host",
+        FileCause::HostChanged => "changed on host",
+        FileCause::Repair => "missing from handoff",
+        FileCause::RotatedInContainer => "changed inside the container, host unchanged",
+        FileCause::HostDeleted => "deleted on host",
+        FileCause::HostDeletedRotated => "deleted on host, but changed inside the container",
+        FileCause::ModeApiKey => "auth mode api_key",
+        FileCause::ModeOauthToken => "auth mode oauth_token",
+        FileCause::ModeIgnore => "auth mode ignore",
+    }
+}
+
+fn symbol(a: ContainerAction) -> &'static str {
+    match a {
+        ContainerAction::Create => "+",
+        ContainerAction::Recreate => "-/+",
+        ContainerAction::Start | ContainerAction::Restart => "~",
+        ContainerAction::Remove => "-",
+    }
+}
+
+/// `1 to create, 0 to recreate, …` with the verbs given (plan and apply word them apart).
+pub fn summary_counts(
+    s: &Summary,
+    create: &str,
+    recreate: &str,
+    restart: &str,
+    remove: &str,
+    copy: &str,
+    purge: &str,
+) -> String {
+    format!(
+        "{} {create}, {} {recreate}, {} {restart}, {} {remove}; {} files {copy}, {} {purge}, {} kept",
+        s.create, s.recreate, s.restart, s.remove, s.copy, s.purge, s.kept
+    )
+}
+
+pub fn render_plan(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    for image in &plan.images {
+        let what = match &image.action {
+            crate::plan::ImageAction::Pull => "pull".to_owned(),
+            crate::plan::ImageAction::Build { context, .. } => format!("build from {context}"),
+        };
+        let _ = writeln!(out, "image {}: {what}", image.image);
+    }
+    for inst in &plan.instances {
+        let visible: Vec<_> = inst
+            .files
+            .iter()
+            .filter(|f| !matches!(f.action, FileAction::Adopt | FileAction::Forget))
+            .collect();
+        if inst.container_step.is_none() && visible.is_empty() && inst.notes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{} ({} × {}, agent {})",
+            style.bold(&inst.container),
+            inst.workspace,
+            inst.role,
+            inst.agent
+        );
+        if let Some(step) = &inst.container_step {
+            let line = format!(
+                "  {} {} container: {}",
+                symbol(step.action),
+                container_verb(step.action),
+                container_cause(&step.cause)
+            );
+            let line = match step.action {
+                ContainerAction::Create => style.green(&line),
+                ContainerAction::Remove => style.red(&line),
+                _ => style.yellow(&line),
+            };
+            let _ = writeln!(out, "{line}");
+        }
+        for f in visible {
+            let fps = match (f.action, &f.host, &f.handoff) {
+                (FileAction::Copy, Some(h), Some(t)) => format!(" [{t} → {h}]"),
+                (FileAction::Copy, Some(h), None) => format!(" [{h}]"),
+                (FileAction::Keep, Some(h), Some(t)) => format!(" [host {h}, container {t}]"),
+                (_, _, Some(t)) => format!(" [{t}]"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "    {} {}/{}: {}{fps}",
+                file_verb(f.action),
+                f.agent,
+                f.path,
+                file_cause(f.cause)
+            );
+        }
+        for n in &inst.notes {
+            let _ = writeln!(out, "    note: {n}");
+        }
+    }
+    let s = &plan.summary;
+    if !plan.has_changes() {
+        let _ = writeln!(
+            out,
+            "No changes. {} instance(s) match the desired state{}.",
+            plan.instances.len(),
+            if s.kept > 0 {
+                format!(" ({} file(s) kept as changed inside containers)", s.kept)
+            } else {
+                String::new()
+            }
+        );
+        return out;
+    }
+    let start = if s.start > 0 {
+        format!(", {} to start", s.start)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "Plan: {} to create, {} to recreate, {} to restart{start}, {} to remove; {} files to copy, {} to purge, {} kept.",
+        s.create, s.recreate, s.restart, s.remove, s.copy, s.purge, s.kept
+    );
+    out
+}

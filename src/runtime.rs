@@ -1,0 +1,325 @@
+//! The container runtime: the one file that talks to Docker (through bollard).
+//!
+//! It negotiates the API version with the engine (Debian's engine speaks an older API than
+//! bollard's default), counts API calls so benchmarks can show a no-op costs O(1) of them,
+//! and maps failures to coded errors. It makes no decisions.
+
+use crate::error::{Code, Coded};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum};
+use bollard::query_parameters::{
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
+    RemoveContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Seconds a container gets to stop before it is killed (its agent runs under Docker's init).
+const STOP_GRACE_SECS: i32 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot reach the Docker engine at {host}: {source}")]
+    Unreachable {
+        host: String,
+        source: bollard::errors::Error,
+    },
+    #[error("docker {op} failed: {source}")]
+    Api {
+        op: String,
+        source: bollard::errors::Error,
+    },
+    #[error("image {image} is not present and could not be pulled: {reason}")]
+    Pull { image: String, reason: String },
+    #[error("building image {image} failed: {reason}")]
+    Build { image: String, reason: String },
+}
+
+impl Coded for RuntimeError {
+    fn code(&self) -> Code {
+        match self {
+            RuntimeError::Unreachable { .. } => Code::E020,
+            RuntimeError::Api { .. } => Code::E021,
+            RuntimeError::Pull { .. } => Code::E023,
+            RuntimeError::Build { .. } => Code::E024,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            RuntimeError::Unreachable { .. } => {
+                "start the Docker engine, or point DOCKER_HOST at a running one (as with the docker CLI)".into()
+            }
+            RuntimeError::Api { .. } => "check the engine's logs; rerun apply to finish the job".into(),
+            RuntimeError::Pull { image, .. } => format!(
+                "build or load {image} locally (docker build/import/load), or fix the image reference"
+            ),
+            RuntimeError::Build { .. } => "fix the Dockerfile or the build context of the role".into(),
+        })
+    }
+}
+
+/// What one filtered list tells us about a container, without an inspect.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    pub running: bool,
+    pub state: String,
+}
+
+/// Everything needed to create one container. `env` holds secret values: never log it.
+#[derive(Clone)]
+pub struct ContainerConfig {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// (host source, container target, readonly)
+    pub mounts: Vec<(String, String, bool)>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+}
+
+pub struct Runtime {
+    docker: Docker,
+    calls: AtomicUsize,
+}
+
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+impl Runtime {
+    /// Connect to the engine `DOCKER_HOST` names and negotiate the API version.
+    pub async fn connect() -> Result<Self, RuntimeError> {
+        let host = docker_host();
+        let unreachable = |source| RuntimeError::Unreachable {
+            host: host.clone(),
+            source,
+        };
+        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        Ok(Runtime {
+            docker,
+            calls: AtomicUsize::new(1),
+        })
+    }
+
+    /// API calls made so far (including the version negotiation).
+    pub fn api_calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    fn count<T>(&self, op: &str, r: Result<T, bollard::errors::Error>) -> Result<T, RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        r.map_err(|source| RuntimeError::Api {
+            op: op.to_owned(),
+            source,
+        })
+    }
+
+    /// Every container of the engine in one call; the caller partitions by labels.
+    pub async fn list_containers(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        let opts = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let list = self.count(
+            "list containers",
+            self.docker.list_containers(Some(opts)).await,
+        )?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                ContainerInfo {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .map(|n| n.trim_start_matches('/').to_owned())
+                        .unwrap_or_default(),
+                    labels: c.labels.unwrap_or_default(),
+                    running: state == "running",
+                    state,
+                }
+            })
+            .collect())
+    }
+
+    /// The image's ID, or `None` when the engine does not have it.
+    pub async fn image_id(&self, reference: &str) -> Result<Option<String>, RuntimeError> {
+        match self.docker.inspect_image(reference).await {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            r => Ok(self.count("inspect image", r)?.id),
+        }
+    }
+
+    /// Pull an image, reporting progress lines through `progress`.
+    pub async fn pull(
+        &self,
+        reference: &str,
+        mut progress: impl FnMut(&str),
+    ) -> Result<(), RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let opts = CreateImageOptions {
+            from_image: Some(reference.to_owned()),
+            ..Default::default()
+        };
+        let mut stream = self.docker.create_image(Some(opts), None, None);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(e) = info.error {
+                        return Err(RuntimeError::Pull {
+                            image: reference.to_owned(),
+                            reason: e,
+                        });
+                    }
+                    if let Some(status) = info.status {
+                        let line = match info.progress {
+                            Some(p) => format!("{status} {p}"),
+                            None => status,
+                        };
+                        progress(&line);
+                    }
+                }
+                Err(e) => {
+                    return Err(RuntimeError::Pull {
+                        image: reference.to_owned(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Build `context` (sent as a tar stream) into `tag` with the classic builder.
+    pub async fn build(
+        &self,
+        context: &std::path::Path,
+        dockerfile: &str,
+        tag: &str,
+    ) -> Result<(), RuntimeError> {
+        let fail = |reason: String| RuntimeError::Build {
+            image: tag.to_owned(),
+            reason,
+        };
+        let mut archive = tar::Builder::new(Vec::new());
+        archive.follow_symlinks(false);
+        archive
+            .append_dir_all(".", context)
+            .map_err(|e| fail(format!("cannot read context {}: {e}", context.display())))?;
+        let body = archive.into_inner().map_err(|e| fail(e.to_string()))?;
+        let opts = BuildImageOptions {
+            dockerfile: dockerfile.to_owned(),
+            t: Some(tag.to_owned()),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut stream = self.docker.build_image(
+            opts,
+            None,
+            Some(bollard::body_full(bytes::Bytes::from(body))),
+        );
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| fail(e.to_string()))?;
+            if let Some(e) = info.error {
+                return Err(fail(e));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create(&self, cfg: &ContainerConfig) -> Result<String, RuntimeError> {
+        let mounts = cfg
+            .mounts
+            .iter()
+            .map(|(src, dst, ro)| Mount {
+                source: Some(src.clone()),
+                target: Some(dst.clone()),
+                typ: Some(MountTypeEnum::BIND),
+                read_only: Some(*ro),
+                ..Default::default()
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(cfg.image.clone()),
+            cmd: Some(cfg.command.clone()),
+            env: Some(cfg.env.clone()),
+            labels: Some(cfg.labels.clone()),
+            working_dir: cfg.workdir.clone(),
+            user: cfg.user.clone(),
+            tty: Some(true),
+            open_stdin: Some(true),
+            attach_stdin: Some(false),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                mounts: Some(mounts),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: Some(cfg.name.clone()),
+            ..Default::default()
+        };
+        let op = format!("create container {}", cfg.name);
+        let created = self.count(&op, self.docker.create_container(Some(opts), body).await)?;
+        Ok(created.id)
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        let r = self
+            .docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await;
+        self.count(&format!("start container {id}"), r)
+    }
+
+    pub async fn stop(&self, id: &str) -> Result<(), RuntimeError> {
+        let opts = StopContainerOptions {
+            t: Some(STOP_GRACE_SECS),
+            ..Default::default()
+        };
+        match self.docker.stop_container(id, Some(opts)).await {
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            r => self.count(&format!("stop container {id}"), r),
+        }
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        let r = self.docker.remove_container(id, Some(opts)).await;
+        self.count(&format!("remove container {id}"), r)
+    }
+
+    pub async fn restart(&self, id: &str) -> Result<(), RuntimeError> {
+        let opts = RestartContainerOptions {
+            t: Some(STOP_GRACE_SECS),
+            ..Default::default()
+        };
+        let r = self.docker.restart_container(id, Some(opts)).await;
+        self.count(&format!("restart container {id}"), r)
+    }
+}
