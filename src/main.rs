@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             if output == Output::Text {
                 print!("{}", report::render_plan(&p.plan, Style::detect()));
             }
-            if dry_run || !p.plan.has_changes() && !has_ledger_work(&p.plan) {
+            if dry_run {
                 reporter.event(Event::Summary {
                     applied: Default::default(),
                     failed: 0,
@@ -137,11 +137,6 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             }
         }
     }
-}
-
-/// Ledger-only steps (adopt/forget) change no file or container but must still be recorded.
-fn has_ledger_work(plan: &jackin::plan::Plan) -> bool {
-    plan.instances.iter().any(|i| !i.files.is_empty())
 }
 
 fn print_plan(plan: &jackin::plan::Plan, output: Output) {

@@ -177,8 +177,11 @@ impl Executor<'_> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         let state = observed.instances.get(name);
-        let mut ledger = state.map(|s| s.ledger.clone()).unwrap_or_default();
-        let ledger_before = ledger.clone();
+        let ledger_before = state.map(|s| s.ledger.clone()).unwrap_or_default();
+        let mut ledger = ledger_before.clone();
+        if let Some(state) = state {
+            refresh_hashes(&mut ledger, state);
+        }
         let mut changed_files = false;
 
         for f in &inst.files {
@@ -388,6 +391,30 @@ impl Executor<'_> {
                 .collect(),
             workdir: spec.workdir.clone(),
             user: spec.user.clone(),
+        }
+    }
+}
+
+/// Carry fresher stat data for unchanged content into the ledger, so a file hashed while
+/// "racy" (modified in the tick it was hashed) is trusted by the stat fast path next time.
+fn refresh_hashes(ledger: &mut Ledger, state: &observed::InstanceState) {
+    for (agent, files) in &state.agents {
+        let prefix = format!("{}/", agent.name());
+        for (key, entry) in ledger.files.iter_mut() {
+            let Some(rel) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            let host = files.host.as_ref().and_then(|h| h.files.get(rel));
+            if let Some(h) = host.filter(|h| h.hashed.sha256 == entry.source.sha256) {
+                entry.source = h.hashed.clone();
+            }
+            if let Some(t) = files
+                .handoff
+                .get(rel)
+                .filter(|t| t.sha256 == entry.target.sha256)
+            {
+                entry.target = t.clone();
+            }
         }
     }
 }
