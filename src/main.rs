@@ -4,9 +4,9 @@ use clap::Parser;
 use jackin::cli::{Cli, Command};
 use jackin::error::{exit, Error};
 use jackin::plan::PlanOptions;
-use jackin::reconcile::{self, Context};
+use jackin::reconcile::{self, ApplyOptions, Context};
 use jackin::report::{self, Event, JsonReporter, Output, Reporter, Style, TextReporter};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn main() {
     let cli = Cli::parse();
@@ -59,7 +59,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 target: target.clone(),
                 ..Default::default()
             };
-            let p = reconcile::prepare(&ctx, target.as_ref(), &opts).await?;
+            let loaded = ctx.load()?;
+            let p = reconcile::prepare(&ctx, &loaded, target.as_ref(), &opts).await?;
             print_plan(&p.plan, output);
             Ok(if detailed_exitcode && p.plan.has_changes() {
                 exit::CHANGES
@@ -76,57 +77,21 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             allow_empty,
             lock_timeout,
         } => {
-            let started = Instant::now();
             let ctx = Context::from_env(file.file);
-            let opts = PlanOptions {
-                purge_removed,
-                target: target.clone(),
-            };
             // Validate before taking the lock: a typo must not wait on another apply.
             let loaded = ctx.load()?;
-            let _lock = if dry_run {
-                None
-            } else {
-                Some(jackin::lock::acquire(
-                    &ctx.jackin_home.lock_path(&loaded.project),
-                    &loaded.project,
-                    Duration::from_secs(lock_timeout),
-                )?)
+            let opts = ApplyOptions {
+                plan: PlanOptions {
+                    purge_removed,
+                    target,
+                },
+                allow_empty,
+                dry_run,
+                lock_timeout: Duration::from_secs(lock_timeout),
             };
-            let p = reconcile::prepare(&ctx, target.as_ref(), &opts).await?;
-            reconcile::guard(&p, allow_empty, target.is_some())?;
-            let mut reporter: Box<dyn Reporter> = match output {
-                Output::Json => Box::new(JsonReporter(std::io::stdout())),
-                Output::Text => Box::new(TextReporter {
-                    out: std::io::stdout(),
-                    style: Style::detect(),
-                }),
-            };
+            let mut reporter = reporter(output);
             reporter.event(Event::version());
-            for w in &p.plan.warnings {
-                reporter.event(Event::Warning { message: w.clone() });
-            }
-            if output == Output::Text {
-                print!("{}", report::render_plan(&p.plan, Style::detect()));
-            }
-            if dry_run {
-                reporter.event(Event::Summary {
-                    applied: Default::default(),
-                    failed: 0,
-                    api_calls: p.runtime.api_calls(),
-                    files_hashed: p.observed.files_hashed,
-                    duration_ms: started.elapsed().as_millis(),
-                });
-                return Ok(exit::OK);
-            }
-            let outcome = reconcile::execute(&ctx, &p, reporter.as_mut()).await;
-            reporter.event(Event::Summary {
-                applied: outcome.applied,
-                failed: outcome.failures.len(),
-                api_calls: p.runtime.api_calls(),
-                files_hashed: p.observed.files_hashed,
-                duration_ms: started.elapsed().as_millis(),
-            });
+            let outcome = reconcile::apply(&ctx, &loaded, &opts, reporter.as_mut()).await?;
             if outcome.failures.is_empty() {
                 Ok(exit::OK)
             } else {
@@ -136,6 +101,16 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 .into())
             }
         }
+    }
+}
+
+fn reporter(output: Output) -> Box<dyn Reporter> {
+    match output {
+        Output::Json => Box::new(JsonReporter(std::io::stdout())),
+        Output::Text => Box::new(TextReporter {
+            out: std::io::stdout(),
+            style: Style::detect(),
+        }),
     }
 }
 

@@ -8,13 +8,15 @@ use crate::desired::{self, Desired, Target};
 use crate::error::{Code, Coded, Error};
 use crate::exec::{Executor, Outcome};
 use crate::fingerprint::Fingerprinter;
+use crate::lock;
 use crate::manifest::{self, Loaded};
 use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
 use crate::plan::{self, ContainerAction, Plan, PlanOptions};
-use crate::report::Reporter;
+use crate::report::{Event, Reporter};
 use crate::runtime::Runtime;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -102,19 +104,18 @@ pub struct Prepared {
 
 pub async fn prepare(
     ctx: &Context,
+    loaded: &Loaded,
     target: Option<&Target>,
     opts: &PlanOptions,
 ) -> Result<Prepared, Error> {
-    let loaded = ctx.load()?;
-    let mut desired = ctx.resolve(&loaded)?;
+    let mut desired = ctx.resolve(loaded)?;
     if let Some(t) = target {
         desired.retain_target(t);
     }
     let runtime = Runtime::connect().await?;
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
     let observed = observed::observe(&desired, &runtime, &ctx.jackin_home, &ctx.home).await?;
-    let restart = loaded.manifest.settings.clone().unwrap_or_default().restart;
-    let plan = plan::plan(&desired, &observed, restart, opts, &fp);
+    let plan = plan::plan(&desired, &observed, desired.restart, opts, &fp);
     Ok(Prepared {
         desired,
         observed,
@@ -149,12 +150,56 @@ pub fn guard(p: &Prepared, allow_empty: bool, targeted: bool) -> Result<(), Erro
     Ok(())
 }
 
-pub async fn execute(ctx: &Context, p: &Prepared, reporter: &mut dyn Reporter) -> Outcome {
-    let mut executor = Executor {
-        runtime: &p.runtime,
-        home: &ctx.jackin_home,
-        fp: &p.fp,
-        reporter,
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    pub plan: PlanOptions,
+    pub allow_empty: bool,
+    pub dry_run: bool,
+    pub lock_timeout: Duration,
+}
+
+/// One `apply` pass: lock, observe, plan, guard, report the plan, execute, summarise.
+/// `watch` calls this once per pass with the last good `loaded` state.
+pub async fn apply(
+    ctx: &Context,
+    loaded: &Loaded,
+    opts: &ApplyOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(lock::acquire(
+            &ctx.jackin_home.lock_path(&loaded.project),
+            &loaded.project,
+            opts.lock_timeout,
+        )?)
     };
-    executor.execute(&p.plan, &p.desired, &p.observed).await
+    let target = opts.plan.target.as_ref();
+    let p = prepare(ctx, loaded, target, &opts.plan).await?;
+    guard(&p, opts.allow_empty, target.is_some())?;
+    for w in &p.plan.warnings {
+        reporter.event(Event::Warning { message: w.clone() });
+    }
+    reporter.event(Event::Plan(Box::new(p.plan.clone())));
+    let outcome = if opts.dry_run {
+        Outcome::default()
+    } else {
+        let mut executor = Executor {
+            runtime: &p.runtime,
+            home: &ctx.jackin_home,
+            fp: &p.fp,
+            reporter: &mut *reporter,
+        };
+        executor.execute(&p.plan, &p.desired, &p.observed).await
+    };
+    reporter.event(Event::Summary {
+        applied: outcome.applied,
+        failed: outcome.failures.len(),
+        api_calls: p.runtime.api_calls(),
+        files_hashed: p.observed.files_hashed,
+        duration_ms: started.elapsed().as_millis(),
+    });
+    Ok(outcome)
 }

@@ -31,6 +31,8 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// The plan about to be executed (the whole `plan --output json` document).
+    Plan(Box<crate::plan::Plan>),
     Image {
         image: String,
         status: String,
@@ -99,6 +101,10 @@ impl<W: Write> Reporter for TextReporter<W> {
             Event::Version { .. } => return,
             Event::Warning { message } => {
                 eprintln!("{} {message}", s.yellow("warning:"));
+                return;
+            }
+            Event::Plan(plan) => {
+                let _ = write!(self.out, "{}", render_plan(&plan, s));
                 return;
             }
             Event::Image { image, status } => format!("image {image}: {status}"),
