@@ -5,18 +5,18 @@
 //! restarting is finished by the next apply), then the container step. A failing instance
 //! does not stop the others; the outcome lists what failed.
 
+mod files;
 pub mod store;
+
+pub use files::apply as apply_files;
 
 use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, InstanceSpec};
 use crate::error::Coded;
-use crate::fingerprint::{read_host_file, sha256_hex, Fingerprinter};
-use crate::ledger::{now_ns, FileStat, Hashed, Ledger, LedgerEntry};
-use crate::observed::{self, ledger_key, Observed};
+use crate::fingerprint::Fingerprinter;
+use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
-use crate::plan::{
-    ContainerAction, ContainerStep, FileAction, FileStep, ImageAction, InstancePlan, Plan, Summary,
-};
+use crate::plan::{ContainerAction, ImageAction, InstancePlan, Plan, Summary};
 use crate::report::{Event, Reporter};
 use crate::runtime::{ContainerConfig, Runtime};
 use std::collections::{BTreeMap, HashMap};
@@ -177,76 +177,16 @@ impl Executor<'_> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         let state = observed.instances.get(name);
-        let ledger_before = state.map(|s| s.ledger.clone()).unwrap_or_default();
-        let mut ledger = ledger_before.clone();
-        if let Some(state) = state {
-            refresh_hashes(&mut ledger, state);
-        }
-        let mut changed_files = false;
-
-        for f in &inst.files {
-            let handoff = self.home.handoff_dir(name, f.agent);
-            let target = handoff.join(&f.path);
-            let key = ledger_key(f.agent, &f.path);
-            match f.action {
-                FileAction::Keep => continue,
-                FileAction::Copy => {
-                    let entry = self.copy(f, &target, store).map_err(|e| fail(&e))?;
-                    ledger.files.insert(key, entry);
-                    changed_files = true;
-                    applied.copy += 1;
-                }
-                FileAction::Purge => {
-                    store.remove(&target, &handoff).map_err(|e| fail(&e))?;
-                    ledger.files.remove(&key);
-                    changed_files = true;
-                    applied.purge += 1;
-                }
-                FileAction::Adopt => {
-                    let files = state.and_then(|s| s.agents.get(&f.agent));
-                    let host = files
-                        .and_then(|a| a.host.as_ref())
-                        .and_then(|h| h.files.get(&f.path));
-                    let t = files.and_then(|a| a.handoff.get(&f.path));
-                    if let (Some(h), Some(t)) = (host, t) {
-                        ledger.files.insert(
-                            key,
-                            LedgerEntry {
-                                source: h.hashed.clone(),
-                                target: t.clone(),
-                            },
-                        );
-                    }
-                }
-                FileAction::Forget => {
-                    ledger.files.remove(&key);
-                }
-            }
-            self.reporter.event(Event::File {
-                container: name.into(),
-                agent: f.agent,
-                path: f.path.clone(),
-                action: f.action,
-                cause: f.cause,
-                fingerprint: f.host.clone().or_else(|| f.handoff.clone()),
-            });
-        }
-
-        let restarting = matches!(
-            inst.container_step,
-            Some(ContainerStep {
-                action: ContainerAction::Restart,
-                ..
-            })
-        );
-        if changed_files {
-            ledger.last_sync = Some(now_ns() / 1_000_000_000);
-        }
-        ledger.restart_owed |= restarting;
-        if ledger != ledger_before && spec.is_some() {
-            self.save_ledger(name, &ledger, store)
-                .map_err(|e| fail(&e))?;
-        }
+        let mut ledger = files::apply(
+            self.home,
+            store,
+            inst,
+            state,
+            spec.is_some(),
+            &mut *self.reporter,
+            applied,
+        )
+        .map_err(|e| fail(&e))?;
 
         let Some(step) = &inst.container_step else {
             return Ok(());
@@ -306,52 +246,9 @@ impl Executor<'_> {
         });
         if ledger.restart_owed && step.action != ContainerAction::Remove {
             ledger.restart_owed = false;
-            self.save_ledger(name, &ledger, store)
-                .map_err(|e| fail(&e))?;
+            files::save_ledger(self.home, store, name, &ledger).map_err(|e| fail(&e))?;
         }
         Ok(())
-    }
-
-    /// Copy one host file: hash the bytes actually read, write atomically, record both sides.
-    fn copy(
-        &self,
-        f: &FileStep,
-        target: &std::path::Path,
-        store: &Store,
-    ) -> Result<LedgerEntry, observed::HandoffError> {
-        let source = f.source.as_ref().expect("copy steps carry their host path");
-        let io = |e| observed::HandoffError::Io {
-            path: source.clone(),
-            source: e,
-        };
-        let at_ns = now_ns();
-        let bytes = read_host_file(source).map_err(io)?;
-        let host_stat = std::fs::symlink_metadata(source).map_err(io)?;
-        let sha = sha256_hex(&bytes);
-        let (target_stat, _) = store.write(target, &bytes)?;
-        Ok(LedgerEntry {
-            source: Hashed {
-                sha256: sha.clone(),
-                stat: FileStat::of(&host_stat),
-                at_ns,
-            },
-            target: Hashed {
-                sha256: sha,
-                stat: target_stat,
-                at_ns,
-            },
-        })
-    }
-
-    fn save_ledger(
-        &self,
-        name: &str,
-        ledger: &Ledger,
-        store: &Store,
-    ) -> Result<(), observed::HandoffError> {
-        store
-            .write(&self.home.ledger_path(name), &ledger.to_bytes())
-            .map(|_| ())
     }
 
     fn config(
@@ -391,30 +288,6 @@ impl Executor<'_> {
                 .collect(),
             workdir: spec.workdir.clone(),
             user: spec.user.clone(),
-        }
-    }
-}
-
-/// Carry fresher stat data for unchanged content into the ledger, so a file hashed while
-/// "racy" (modified in the tick it was hashed) is trusted by the stat fast path next time.
-fn refresh_hashes(ledger: &mut Ledger, state: &observed::InstanceState) {
-    for (agent, files) in &state.agents {
-        let prefix = format!("{}/", agent.name());
-        for (key, entry) in ledger.files.iter_mut() {
-            let Some(rel) = key.strip_prefix(&prefix) else {
-                continue;
-            };
-            let host = files.host.as_ref().and_then(|h| h.files.get(rel));
-            if let Some(h) = host.filter(|h| h.hashed.sha256 == entry.source.sha256) {
-                entry.source = h.hashed.clone();
-            }
-            if let Some(t) = files
-                .handoff
-                .get(rel)
-                .filter(|t| t.sha256 == entry.target.sha256)
-            {
-                entry.target = t.clone();
-            }
         }
     }
 }
