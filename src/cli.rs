@@ -66,6 +66,13 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         lock_timeout: u64,
     },
+    /// Show every instance: container state, agent, auth and its scope, handoff, drift.
+    Status {
+        #[command(flatten)]
+        file: FileArg,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// Print the JSON Schema of the state file.
     Schema,
 }

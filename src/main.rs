@@ -68,6 +68,20 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 exit::OK
             })
         }
+        Command::Status { file, output } => {
+            let ctx = Context::from_env(file.file);
+            let loaded = ctx.load()?;
+            let p = reconcile::prepare(&ctx, &loaded, None, &PlanOptions::default()).await?;
+            let status = report::Status::new(&p.plan, &p.observed);
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).expect("status serialises")
+                ),
+                Output::Text => print!("{}", status.render(Style::detect())),
+            }
+            Ok(exit::OK)
+        }
         Command::Apply {
             file,
             output,
@@ -96,7 +110,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 Ok(exit::OK)
             } else {
                 Err(reconcile::ApplyError::Incomplete {
-                    failed: outcome.failures.len(),
+                    failed: outcome.failed_instances(),
                 }
                 .into())
             }

@@ -196,7 +196,7 @@ pub async fn apply(
     };
     reporter.event(Event::Summary {
         applied: outcome.applied,
-        failed: outcome.failures.len(),
+        failed: outcome.failed_instances(),
         api_calls: p.runtime.api_calls(),
         files_hashed: p.observed.files_hashed,
         duration_ms: started.elapsed().as_millis(),

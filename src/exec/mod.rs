@@ -36,6 +36,13 @@ pub struct Outcome {
     pub failures: Vec<Failure>,
 }
 
+impl Outcome {
+    /// Instances that did not converge (an image failure is counted through its instances).
+    pub fn failed_instances(&self) -> usize {
+        self.failures.iter().filter(|f| f.container.is_some()).count()
+    }
+}
+
 pub struct Executor<'a> {
     pub runtime: &'a Runtime,
     pub home: &'a JackinHome,
@@ -84,7 +91,7 @@ impl Executor<'_> {
                 let f = Failure {
                     container: Some(inst.container.clone()),
                     code: "E023".into(),
-                    message: "skipped: its image is not available".into(),
+                    message: "skipped: its image is not available (see above)".into(),
                 };
                 self.fail(&mut out, f);
                 continue;

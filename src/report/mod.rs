@@ -4,8 +4,10 @@
 //! Nothing here ever receives a secret value: events and plans carry names, causes and
 //! keyed fingerprints only.
 
+mod status;
 mod text;
 
+pub use status::{InstanceStatus, Status};
 pub use text::{render_plan, Style};
 
 use crate::agents::AgentKind;

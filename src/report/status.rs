@@ -1,0 +1,119 @@
+//! `jackin status`: every instance with its container state, agent, effective auth (and the
+//! scope that set it), handoff file count, last sync and pending drift — built from the same
+//! observation and plan as `apply`, so "drift" means exactly "what apply would do".
+
+use super::text::{container_verb, Style};
+use crate::observed::Observed;
+use crate::plan::{AuthView, ContainerAction, FileAction, Plan, FORMAT_VERSION};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub format_version: u32,
+    pub project: String,
+    pub instances: Vec<InstanceStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceStatus {
+    pub container: String,
+    pub workspace: String,
+    pub role: String,
+    pub agent: String,
+    /// `running`, `exited`, … or `missing`.
+    pub state: String,
+    pub declared: bool,
+    pub auth: Vec<AuthView>,
+    pub handoff_files: usize,
+    /// Unix seconds of the last apply that changed the handoff.
+    pub last_sync: Option<i64>,
+    /// What apply would do, e.g. `restart`, `copy 1 file`; empty when converged.
+    pub drift: Vec<String>,
+}
+
+impl Status {
+    pub fn new(plan: &Plan, observed: &Observed) -> Self {
+        let instances = plan
+            .instances
+            .iter()
+            .map(|i| {
+                let state = observed.instances.get(&i.container);
+                let mut drift = Vec::new();
+                if let Some(step) = &i.container_step {
+                    drift.push(container_verb(step.action).to_owned());
+                }
+                for (action, word) in [(FileAction::Copy, "copy"), (FileAction::Purge, "purge")] {
+                    let n = i.files.iter().filter(|f| f.action == action).count();
+                    if n > 0 {
+                        drift.push(format!("{word} {n} file(s)"));
+                    }
+                }
+                let removing =
+                    matches!(&i.container_step, Some(s) if s.action == ContainerAction::Remove);
+                InstanceStatus {
+                    container: i.container.clone(),
+                    workspace: i.workspace.clone(),
+                    role: i.role.clone(),
+                    agent: i.agent.clone(),
+                    state: observed
+                        .containers
+                        .get(&i.container)
+                        .map_or_else(|| "missing".to_owned(), |c| c.state.clone()),
+                    declared: !removing,
+                    auth: i.auth.clone(),
+                    handoff_files: state
+                        .map_or(0, |s| s.agents.values().map(|a| a.handoff.len()).sum()),
+                    last_sync: state.and_then(|s| s.ledger.last_sync),
+                    drift,
+                }
+            })
+            .collect();
+        Status {
+            format_version: FORMAT_VERSION,
+            project: plan.project.clone(),
+            instances,
+        }
+    }
+
+    pub fn render(&self, style: Style) -> String {
+        let mut out = format!("project {}\n", style.bold(&self.project));
+        for i in &self.instances {
+            let _ = writeln!(
+                out,
+                "{} ({} × {}, agent {}): {}{}",
+                style.bold(&i.container),
+                i.workspace,
+                i.role,
+                i.agent,
+                i.state,
+                if i.declared {
+                    ""
+                } else {
+                    " (no longer declared)"
+                }
+            );
+            for a in &i.auth {
+                let _ = writeln!(out, "    {}: {} (set by {})", a.agent, a.mode, a.set_by);
+            }
+            let synced = i
+                .last_sync
+                .map_or_else(|| "never".to_owned(), |t| format!("at unix time {t}"));
+            let _ = writeln!(
+                out,
+                "    handoff: {} file(s), last sync {synced}",
+                i.handoff_files
+            );
+            if i.drift.is_empty() {
+                let _ = writeln!(out, "    {}", style.green("in sync"));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "    {}",
+                    style.yellow(&format!("drift: {}", i.drift.join(", ")))
+                );
+            }
+        }
+        out
+    }
+}

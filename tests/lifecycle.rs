@@ -1,0 +1,303 @@
+//! Container lifecycle (SPEC §5) and the operator-facing surface (SPEC §6), on the real engine.
+
+mod common;
+
+use common::*;
+use std::fs::File;
+
+/// Two workspaces × role smith; `model_b` is the model of workspace b's instance role.
+struct Two {
+    sb: Sandbox,
+    a: String,
+    b: String,
+}
+
+impl Two {
+    fn new() -> Self {
+        let sb = Sandbox::new();
+        sb.kimi_login(".kimi");
+        let a = sb.workspace("a");
+        let b = sb.workspace("b");
+        Two { sb, a, b }
+    }
+
+    fn write(&self, model_b: &str, extra: &str) {
+        let body = format!(
+            r#"version = 1
+project = "{p}"
+[roles.smith]
+image = "{img}"
+agents = ["kimi"]
+[roles.smith.kimi]
+model = "k1"
+[roles.other]
+image = "{img}"
+agents = ["kimi"]
+[roles.other.kimi]
+model = "{model_b}"
+[workspaces.{a}.roles.smith]
+[workspaces.{b}.roles.other]
+{extra}"#,
+            p = self.sb.project(),
+            img = agent_image(),
+            a = self.a,
+            b = self.b,
+        );
+        self.sb.write("jackin.toml", body);
+    }
+
+    fn ca(&self) -> String {
+        format!("jk-{}-smith", self.a)
+    }
+    fn cb(&self) -> String {
+        format!("jk-{}-other", self.b)
+    }
+}
+
+fn id(c: &str) -> String {
+    inspect(c, "{{.Id}}")
+}
+
+#[test]
+fn a_model_change_recreates_only_that_instance_and_says_why() {
+    let t = Two::new();
+    t.write("k1", "");
+    t.sb.jackin(&["apply"]).expect_ok();
+    let (ida, idb) = (id(&t.ca()), id(&t.cb()));
+
+    t.write("k2", "");
+    let plan = t.sb.jackin(&["plan"]);
+    assert!(
+        plan.stdout.contains("-/+ recreate container: command `kimi --yolo --model k1` → `kimi --yolo --model k2`"),
+        "{plan:?}"
+    );
+    assert!(plan.stdout.contains("Plan: 0 to create, 1 to recreate, 0 to restart, 0 to remove;"), "{plan:?}");
+    t.sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(id(&t.ca()), ida, "the other instance is untouched");
+    assert_ne!(id(&t.cb()), idb, "recreated");
+    assert_eq!(exec(&t.cb(), &["cat", "/tmp/agent.args"]).lines().last(), Some("k2"));
+}
+
+#[test]
+fn a_stopped_container_is_started_not_recreated() {
+    let t = Two::new();
+    t.write("k1", "");
+    t.sb.jackin(&["apply"]).expect_ok();
+    let before = id(&t.ca());
+    docker(&["stop", "-t", "1", &t.ca()]);
+    let plan = t.sb.jackin(&["plan"]);
+    assert!(plan.stdout.contains("~ start container: container is exited"), "{plan:?}");
+    assert!(plan.stdout.contains(", 1 to start, "), "{plan:?}");
+    t.sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(id(&t.ca()), before, "same container");
+    assert!(container_running(&t.ca()));
+}
+
+#[test]
+fn removing_an_instance_removes_its_container_and_keeps_its_handoff_unless_purged() {
+    let t = Two::new();
+    t.write("k1", "");
+    t.sb.jackin(&["apply"]).expect_ok();
+    // Drop workspace b from the file.
+    let body = std::fs::read_to_string(t.sb.work().join("jackin.toml")).unwrap();
+    let without_b: String = body
+        .lines()
+        .filter(|l| !l.contains(&format!("workspaces.{}", t.b)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    t.sb.write("jackin.toml", &without_b);
+    let plan = t.sb.jackin(&["plan"]);
+    assert!(plan.stdout.contains("- remove container: no longer declared"), "{plan:?}");
+    t.sb.jackin(&["apply"]).expect_ok();
+    assert!(!container_exists(&t.cb()));
+    assert!(container_running(&t.ca()), "the declared one stays");
+    let state = t.sb.jackin_home().join("data").join(t.cb());
+    assert!(state.join("handoff/kimi/config.toml").exists(), "handoff kept");
+
+    // Put it back, then remove it with --purge-removed.
+    t.write("k1", "");
+    t.sb.jackin(&["apply"]).expect_ok();
+    t.sb.write("jackin.toml", &without_b);
+    t.sb.jackin(&["apply", "--purge-removed"]).expect_ok();
+    assert!(!state.exists(), "state purged");
+}
+
+#[test]
+fn target_limits_plan_and_apply_to_one_instance() {
+    let t = Two::new();
+    t.write("k1", "");
+    let run = t.sb.jackin(&["apply", "--target", &t.a]);
+    run.expect_ok();
+    assert!(container_running(&t.ca()));
+    assert!(!container_exists(&t.cb()), "outside the target");
+    let plan = t.sb.jackin(&["plan", "--target", &format!("{}/other", t.b), "--detailed-exitcode"]);
+    plan.expect_code(2);
+    assert!(plan.stdout.contains("Plan: 1 to create, 0 to recreate"), "{plan:?}");
+    assert!(!plan.stdout.contains(&t.ca()), "{plan:?}");
+}
+
+#[test]
+fn an_image_that_cannot_be_pulled_fails_its_instance_and_the_others_converge() {
+    let t = Two::new();
+    t.write("k1", "");
+    let body = std::fs::read_to_string(t.sb.work().join("jackin.toml"))
+        .unwrap()
+        .replacen(&format!("image = \"{}\"", agent_image()), "image = \"jackin-test/absent:1\"", 1);
+    t.sb.write("jackin.toml", body);
+    let run = t.sb.jackin(&["apply"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("image jackin-test/absent:1 is not present and could not be pulled"), "{run:?}");
+    assert!(run.stderr.contains("error[E041]: 1 of the planned instance(s) failed"), "{run:?}");
+    assert!(!container_exists(&t.ca()), "its instance failed");
+    assert!(container_running(&t.cb()), "the other converged");
+
+    // Fixed: a rerun finishes the job.
+    t.write("k1", "");
+    t.sb.jackin(&["apply"]).expect_ok();
+    assert!(container_running(&t.ca()));
+}
+
+#[test]
+fn a_build_role_is_built_from_its_context_and_rebuilt_only_when_it_changes() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("build");
+    let c = format!("jk-{ws}-smith");
+    sb.write("ctx/Dockerfile", format!("FROM {}\nCOPY motd /etc/motd\n", agent_image()));
+    sb.write("ctx/motd", "v1\n");
+    sb.write(
+        "jackin.toml",
+        format!(
+            "version = 1\nproject = \"{}\"\n[roles.smith]\nbuild = {{ context = \"ctx\" }}\nagents = [\"kimi\"]\n[workspaces.{ws}.roles.smith]\n",
+            sb.project()
+        ),
+    );
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(run.stdout.contains("image jackin/") && run.stdout.contains(":ctx-"), "{run:?}");
+    assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v1\n");
+    sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
+
+    sb.write("ctx/motd", "v2\n");
+    let plan = sb.jackin(&["plan"]);
+    assert!(plan.stdout.contains("build from"), "{plan:?}");
+    assert!(plan.stdout.contains("recreate container: image jackin/"), "{plan:?}");
+    sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v2\n");
+    let image = inspect(&c, "{{.Config.Image}}");
+    let _ = docker_ok(&["rm", "-f", &c]);
+    let _ = docker_ok(&["rmi", "-f", image.trim()]);
+}
+
+#[test]
+fn a_no_op_apply_costs_the_same_docker_calls_for_one_or_many_instances() {
+    let calls = |n: usize| {
+        let sb = Sandbox::new();
+        sb.kimi_login(".kimi");
+        let mut body = format!(
+            "version = 1\nproject = \"{}\"\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n",
+            sb.project(),
+            agent_image()
+        );
+        for _ in 0..n {
+            body += &format!("[workspaces.{}.roles.smith]\n", sb.workspace("n"));
+        }
+        sb.write("jackin.toml", body);
+        sb.jackin(&["apply"]).expect_ok();
+        let run = sb.jackin(&["apply", "--output", "json"]);
+        run.expect_ok();
+        let summary: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(summary["type"], "summary");
+        summary["api_calls"].as_u64().unwrap()
+    };
+    assert_eq!(calls(1), calls(4));
+}
+
+#[test]
+fn a_second_apply_waits_for_the_lock_and_fails_naming_the_holder() {
+    let t = Two::new();
+    t.write("k1", "");
+    let lock_path = t.sb.jackin_home().join("locks").join(format!("{}.lock", t.sb.project()));
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let holder = File::create(&lock_path).unwrap();
+    std::fs::write(&lock_path, std::process::id().to_string()).unwrap();
+    holder.lock().unwrap();
+    let run = t.sb.jackin(&["apply", "--lock-timeout", "0"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.starts_with(&format!("error[E030]: another jackin apply (pid {}) holds the lock", std::process::id())),
+        "{run:?}"
+    );
+    assert!(!container_exists(&t.ca()), "nothing applied");
+    drop(holder);
+    t.sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
+}
+
+#[test]
+fn two_concurrent_applies_never_interleave() {
+    let t = Two::new();
+    t.write("k1", "");
+    let first = t.sb.jackin_spawn(&["apply", "--output", "json"], &[]);
+    let second = t.sb.jackin_spawn(&["apply", "--output", "json"], &[]);
+    let runs = [first.wait(JACKIN_TIMEOUT), second.wait(JACKIN_TIMEOUT)];
+    let created: Vec<u64> = runs
+        .iter()
+        .map(|r| {
+            r.expect_ok();
+            let s: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+            s["applied"]["create"].as_u64().unwrap()
+        })
+        .collect();
+    let mut sorted = created.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0, 2], "one apply created both, the other found nothing to do: {runs:?}");
+}
+
+#[test]
+fn status_shows_state_auth_provenance_handoff_and_drift() {
+    let t = Two::new();
+    t.write("k1", &format!("[workspaces.{}.auth.kimi]\nmode = \"ignore\"\n", t.b));
+    t.sb.jackin(&["apply"]).expect_ok();
+    docker(&["stop", "-t", "1", &t.ca()]);
+    let run = t.sb.jackin(&["status"]);
+    run.expect_ok();
+    assert!(run.stdout.contains(&format!("{} ({} × smith, agent kimi): exited", t.ca(), t.a)), "{run:?}");
+    assert!(run.stdout.contains("kimi: sync (set by default)"), "{run:?}");
+    assert!(run.stdout.contains(&format!("kimi: ignore (set by workspaces.{}.auth.kimi)", t.b)), "{run:?}");
+    assert!(run.stdout.contains("handoff: 4 file(s), last sync at unix time"), "{run:?}");
+    assert!(run.stdout.contains("drift: start"), "{run:?}");
+    assert!(run.stdout.contains("in sync"), "{run:?}");
+
+    let json = t.sb.jackin(&["status", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["format_version"], 1);
+    let inst = v["instances"].as_array().unwrap();
+    assert_eq!(inst.len(), 2);
+    assert_eq!(inst[0]["state"], "exited");
+    assert_eq!(inst[0]["auth"][0]["set_by"]["scope"], "default");
+}
+
+#[test]
+fn the_json_plan_has_the_documented_shape() {
+    let t = Two::new();
+    t.write("k1", "");
+    let run = t.sb.jackin(&["plan", "--output", "json"]);
+    run.expect_ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["project"], t.sb.project());
+    assert!(v["images"].as_array().unwrap().is_empty());
+    let inst = &v["instances"][0];
+    for key in ["container", "workspace", "role", "agent", "auth", "container_step", "files", "notes"] {
+        assert!(inst.get(key).is_some(), "instance.{key} in {inst}");
+    }
+    assert_eq!(inst["container_step"]["action"], "create");
+    assert_eq!(inst["container_step"]["cause"]["kind"], "missing");
+    let file = &inst["files"][0];
+    assert_eq!(file["action"], "copy");
+    assert_eq!(file["cause"], "new");
+    assert!(file["host"].as_str().unwrap().starts_with("hmac:"));
+    for key in ["create", "recreate", "start", "restart", "remove", "copy", "purge", "kept"] {
+        assert!(v["summary"][key].is_u64(), "summary.{key}");
+    }
+}
