@@ -68,14 +68,23 @@ fn a_model_change_recreates_only_that_instance_and_says_why() {
     t.write("k2", "");
     let plan = t.sb.jackin(&["plan"]);
     assert!(
-        plan.stdout.contains("-/+ recreate container: command `kimi --yolo --model k1` → `kimi --yolo --model k2`"),
+        plan.stdout.contains(
+            "-/+ recreate container: command `kimi --yolo --model k1` → `kimi --yolo --model k2`"
+        ),
         "{plan:?}"
     );
-    assert!(plan.stdout.contains("Plan: 0 to create, 1 to recreate, 0 to restart, 0 to remove;"), "{plan:?}");
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 1 to recreate, 0 to restart, 0 to remove;"),
+        "{plan:?}"
+    );
     t.sb.jackin(&["apply"]).expect_ok();
     assert_eq!(id(&t.ca()), ida, "the other instance is untouched");
     assert_ne!(id(&t.cb()), idb, "recreated");
-    assert_eq!(exec(&t.cb(), &["cat", "/tmp/agent.args"]).lines().last(), Some("k2"));
+    assert_eq!(
+        exec(&t.cb(), &["cat", "/tmp/agent.args"]).lines().last(),
+        Some("k2")
+    );
 }
 
 #[test]
@@ -86,7 +95,11 @@ fn a_stopped_container_is_started_not_recreated() {
     let before = id(&t.ca());
     docker(&["stop", "-t", "1", &t.ca()]);
     let plan = t.sb.jackin(&["plan"]);
-    assert!(plan.stdout.contains("~ start container: container is exited"), "{plan:?}");
+    assert!(
+        plan.stdout
+            .contains("~ start container: container is exited"),
+        "{plan:?}"
+    );
     assert!(plan.stdout.contains(", 1 to start, "), "{plan:?}");
     t.sb.jackin(&["apply"]).expect_ok();
     assert_eq!(id(&t.ca()), before, "same container");
@@ -107,12 +120,19 @@ fn removing_an_instance_removes_its_container_and_keeps_its_handoff_unless_purge
         .collect();
     t.sb.write("jackin.toml", &without_b);
     let plan = t.sb.jackin(&["plan"]);
-    assert!(plan.stdout.contains("- remove container: no longer declared"), "{plan:?}");
+    assert!(
+        plan.stdout
+            .contains("- remove container: no longer declared"),
+        "{plan:?}"
+    );
     t.sb.jackin(&["apply"]).expect_ok();
     assert!(!container_exists(&t.cb()));
     assert!(container_running(&t.ca()), "the declared one stays");
     let state = t.sb.jackin_home().join("data").join(t.cb());
-    assert!(state.join("handoff/kimi/config.toml").exists(), "handoff kept");
+    assert!(
+        state.join("handoff/kimi/config.toml").exists(),
+        "handoff kept"
+    );
 
     // Put it back, then remove it with --purge-removed.
     t.write("k1", "");
@@ -130,9 +150,17 @@ fn target_limits_plan_and_apply_to_one_instance() {
     run.expect_ok();
     assert!(container_running(&t.ca()));
     assert!(!container_exists(&t.cb()), "outside the target");
-    let plan = t.sb.jackin(&["plan", "--target", &format!("{}/other", t.b), "--detailed-exitcode"]);
+    let plan = t.sb.jackin(&[
+        "plan",
+        "--target",
+        &format!("{}/other", t.b),
+        "--detailed-exitcode",
+    ]);
     plan.expect_code(2);
-    assert!(plan.stdout.contains("Plan: 1 to create, 0 to recreate"), "{plan:?}");
+    assert!(
+        plan.stdout.contains("Plan: 1 to create, 0 to recreate"),
+        "{plan:?}"
+    );
     assert!(!plan.stdout.contains(&t.ca()), "{plan:?}");
 }
 
@@ -142,12 +170,24 @@ fn an_image_that_cannot_be_pulled_fails_its_instance_and_the_others_converge() {
     t.write("k1", "");
     let body = std::fs::read_to_string(t.sb.work().join("jackin.toml"))
         .unwrap()
-        .replacen(&format!("image = \"{}\"", agent_image()), "image = \"jackin-test/absent:1\"", 1);
+        .replacen(
+            &format!("image = \"{}\"", agent_image()),
+            "image = \"jackin-test/absent:1\"",
+            1,
+        );
     t.sb.write("jackin.toml", body);
     let run = t.sb.jackin(&["apply"]);
     run.expect_code(1);
-    assert!(run.stderr.contains("image jackin-test/absent:1 is not present and could not be pulled"), "{run:?}");
-    assert!(run.stderr.contains("error[E041]: 1 of the planned instance(s) failed"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("image jackin-test/absent:1 is not present and could not be pulled"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("error[E041]: 1 of the planned instance(s) failed"),
+        "{run:?}"
+    );
     assert!(!container_exists(&t.ca()), "its instance failed");
     assert!(container_running(&t.cb()), "the other converged");
 
@@ -163,7 +203,10 @@ fn a_build_role_is_built_from_its_context_and_rebuilt_only_when_it_changes() {
     sb.kimi_login(".kimi");
     let ws = sb.workspace("build");
     let c = format!("jk-{ws}-smith");
-    sb.write("ctx/Dockerfile", format!("FROM {}\nCOPY motd /etc/motd\n", agent_image()));
+    sb.write(
+        "ctx/Dockerfile",
+        format!("FROM {}\nCOPY motd /etc/motd\n", agent_image()),
+    );
     sb.write("ctx/motd", "v1\n");
     sb.write(
         "jackin.toml",
@@ -174,14 +217,20 @@ fn a_build_role_is_built_from_its_context_and_rebuilt_only_when_it_changes() {
     );
     let run = sb.jackin(&["apply"]);
     run.expect_ok();
-    assert!(run.stdout.contains("image jackin/") && run.stdout.contains(":ctx-"), "{run:?}");
+    assert!(
+        run.stdout.contains("image jackin/") && run.stdout.contains(":ctx-"),
+        "{run:?}"
+    );
     assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v1\n");
     sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
 
     sb.write("ctx/motd", "v2\n");
     let plan = sb.jackin(&["plan"]);
     assert!(plan.stdout.contains("build from"), "{plan:?}");
-    assert!(plan.stdout.contains("recreate container: image jackin/"), "{plan:?}");
+    assert!(
+        plan.stdout.contains("recreate container: image jackin/"),
+        "{plan:?}"
+    );
     sb.jackin(&["apply"]).expect_ok();
     assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v2\n");
     let image = inspect(&c, "{{.Config.Image}}");
@@ -206,7 +255,8 @@ fn a_no_op_apply_costs_the_same_docker_calls_for_one_or_many_instances() {
         sb.jackin(&["apply"]).expect_ok();
         let run = sb.jackin(&["apply", "--output", "json"]);
         run.expect_ok();
-        let summary: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
         assert_eq!(summary["type"], "summary");
         summary["api_calls"].as_u64().unwrap()
     };
@@ -217,7 +267,10 @@ fn a_no_op_apply_costs_the_same_docker_calls_for_one_or_many_instances() {
 fn a_second_apply_waits_for_the_lock_and_fails_naming_the_holder() {
     let t = Two::new();
     t.write("k1", "");
-    let lock_path = t.sb.jackin_home().join("locks").join(format!("{}.lock", t.sb.project()));
+    let lock_path =
+        t.sb.jackin_home()
+            .join("locks")
+            .join(format!("{}.lock", t.sb.project()));
     std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
     let holder = File::create(&lock_path).unwrap();
     std::fs::write(&lock_path, std::process::id().to_string()).unwrap();
@@ -225,7 +278,10 @@ fn a_second_apply_waits_for_the_lock_and_fails_naming_the_holder() {
     let run = t.sb.jackin(&["apply", "--lock-timeout", "0"]);
     run.expect_code(1);
     assert!(
-        run.stderr.starts_with(&format!("error[E030]: another jackin apply (pid {}) holds the lock", std::process::id())),
+        run.stderr.starts_with(&format!(
+            "error[E030]: another jackin apply (pid {}) holds the lock",
+            std::process::id()
+        )),
         "{run:?}"
     );
     assert!(!container_exists(&t.ca()), "nothing applied");
@@ -244,27 +300,52 @@ fn two_concurrent_applies_never_interleave() {
         .iter()
         .map(|r| {
             r.expect_ok();
-            let s: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+            let s: serde_json::Value =
+                serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
             s["applied"]["create"].as_u64().unwrap()
         })
         .collect();
     let mut sorted = created.clone();
     sorted.sort();
-    assert_eq!(sorted, [0, 2], "one apply created both, the other found nothing to do: {runs:?}");
+    assert_eq!(
+        sorted,
+        [0, 2],
+        "one apply created both, the other found nothing to do: {runs:?}"
+    );
 }
 
 #[test]
 fn status_shows_state_auth_provenance_handoff_and_drift() {
     let t = Two::new();
-    t.write("k1", &format!("[workspaces.{}.auth.kimi]\nmode = \"ignore\"\n", t.b));
+    t.write(
+        "k1",
+        &format!("[workspaces.{}.auth.kimi]\nmode = \"ignore\"\n", t.b),
+    );
     t.sb.jackin(&["apply"]).expect_ok();
     docker(&["stop", "-t", "1", &t.ca()]);
     let run = t.sb.jackin(&["status"]);
     run.expect_ok();
-    assert!(run.stdout.contains(&format!("{} ({} × smith, agent kimi): exited", t.ca(), t.a)), "{run:?}");
-    assert!(run.stdout.contains("kimi: sync (set by default)"), "{run:?}");
-    assert!(run.stdout.contains(&format!("kimi: ignore (set by workspaces.{}.auth.kimi)", t.b)), "{run:?}");
-    assert!(run.stdout.contains("handoff: 4 file(s), last sync at unix time"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("{} ({} × smith, agent kimi): exited", t.ca(), t.a)),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("kimi: sync (set by default)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "kimi: ignore (set by workspaces.{}.auth.kimi)",
+            t.b
+        )),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("handoff: 4 file(s), last sync at unix time"),
+        "{run:?}"
+    );
     assert!(run.stdout.contains("drift: start"), "{run:?}");
     assert!(run.stdout.contains("in sync"), "{run:?}");
 
@@ -288,7 +369,16 @@ fn the_json_plan_has_the_documented_shape() {
     assert_eq!(v["project"], t.sb.project());
     assert!(v["images"].as_array().unwrap().is_empty());
     let inst = &v["instances"][0];
-    for key in ["container", "workspace", "role", "agent", "auth", "container_step", "files", "notes"] {
+    for key in [
+        "container",
+        "workspace",
+        "role",
+        "agent",
+        "auth",
+        "container_step",
+        "files",
+        "notes",
+    ] {
         assert!(inst.get(key).is_some(), "instance.{key} in {inst}");
     }
     assert_eq!(inst["container_step"]["action"], "create");
@@ -297,7 +387,9 @@ fn the_json_plan_has_the_documented_shape() {
     assert_eq!(file["action"], "copy");
     assert_eq!(file["cause"], "new");
     assert!(file["host"].as_str().unwrap().starts_with("hmac:"));
-    for key in ["create", "recreate", "start", "restart", "remove", "copy", "purge", "kept"] {
+    for key in [
+        "create", "recreate", "start", "restart", "remove", "copy", "purge", "kept",
+    ] {
         assert!(v["summary"][key].is_u64(), "summary.{key}");
     }
 }

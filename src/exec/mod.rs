@@ -39,7 +39,10 @@ pub struct Outcome {
 impl Outcome {
     /// Instances that did not converge (an image failure is counted through its instances).
     pub fn failed_instances(&self) -> usize {
-        self.failures.iter().filter(|f| f.container.is_some()).count()
+        self.failures
+            .iter()
+            .filter(|f| f.container.is_some())
+            .count()
     }
 }
 

@@ -6,6 +6,7 @@
 //! carries a typed cause. Every "whether to act" decision lives here; the executor only obeys.
 
 mod containers;
+pub use containers::desired_summary;
 mod files;
 
 use crate::agents::{AgentKind, AuthMode};

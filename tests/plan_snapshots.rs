@@ -1,0 +1,215 @@
+//! What the operator reads: the text plan for every kind of action, as snapshots.
+//!
+//! Built through the real loader, resolver and file observer on a temp dir; only the Docker
+//! half of the observation is written by hand here (the planner is pure, so this is exactly
+//! what it would see). Fingerprints use a fixed key so the snapshots are stable.
+
+use jackin::agents::AgentKind;
+use jackin::desired::Desired;
+use jackin::fingerprint::Fingerprinter;
+use jackin::manifest::model::RestartPolicy;
+use jackin::observed::{Observed, ObservedContainer};
+use jackin::paths::JackinHome;
+use jackin::plan::{desired_summary, plan, PlanOptions};
+use jackin::report::{render_plan, Style};
+use std::path::Path;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    fp: Fingerprinter,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Fixture {
+            dir,
+            fp: Fingerprinter::with_key(b"snapshot-key"),
+        };
+        for (rel, body) in [
+            ("home/.kimi/config.toml", "model = 1\n"),
+            ("home/.kimi/credentials/kimi-code.json", "{}\n"),
+            ("home/.kimi/device_id", "dev\n"),
+        ] {
+            f.write(rel, body);
+        }
+        f
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, rel: &str, body: &str) {
+        let p = self.root().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+
+    fn jh(&self) -> JackinHome {
+        JackinHome::at(self.root().join("jh"))
+    }
+
+    fn desired(&self, state: &str) -> Desired {
+        self.write("work/jackin.toml", state);
+        let work = self.root().join("work");
+        let loaded = jackin::manifest::load(Some(&work.join("jackin.toml")), &work).unwrap();
+        jackin::manifest::validate(&loaded).unwrap();
+        let lookup = |n: &str| (n == "KEY").then(|| "sk-1".to_owned());
+        jackin::desired::resolve(&loaded, &self.root().join("home"), &self.jh(), &lookup).unwrap()
+    }
+
+    /// Files observed for real; Docker as given: `running` containers built from `built_from`
+    /// (the state they were created with), all images present.
+    fn observe(&self, desired: &Desired, built_from: Option<&Desired>, running: bool) -> Observed {
+        let mut o = jackin::observed::observe_files(desired, &self.jh(), &self.root().join("home"))
+            .unwrap();
+        for state in o.instances.values() {
+            o.images
+                .insert(state.image.clone(), Some("sha256:1111".into()));
+        }
+        if let Some(old) = built_from {
+            let old_obs =
+                jackin::observed::observe_files(old, &self.jh(), &self.root().join("home"))
+                    .unwrap();
+            let mut old_obs = old_obs;
+            for state in old_obs.instances.values() {
+                old_obs
+                    .images
+                    .insert(state.image.clone(), Some("sha256:1111".into()));
+            }
+            for (name, spec) in &old.instances {
+                let summary = desired_summary(spec, &old_obs.instances[name], &old_obs, &self.fp);
+                o.containers.insert(
+                    name.clone(),
+                    ObservedContainer {
+                        id: format!("id-{name}"),
+                        name: name.clone(),
+                        workspace: spec.workspace.clone(),
+                        role: spec.role.clone(),
+                        agent: spec.agent.name().into(),
+                        running,
+                        state: if running { "running" } else { "exited" }.into(),
+                        spec_hash: Some(summary.hash()),
+                        spec: Some(summary),
+                    },
+                );
+            }
+        }
+        o
+    }
+
+    fn plan_text(&self, desired: &Desired, observed: &Observed) -> String {
+        let p = plan(
+            desired,
+            observed,
+            RestartPolicy::OnHandoffChange,
+            &PlanOptions::default(),
+            &self.fp,
+        );
+        render_plan(&p, Style::plain())
+    }
+
+    /// Apply only the file steps, as if a previous apply had run.
+    fn apply_files(&self, desired: &Desired) {
+        let observed = self.observe(desired, None, true);
+        let p = plan(
+            desired,
+            &observed,
+            RestartPolicy::OnHandoffChange,
+            &PlanOptions::default(),
+            &self.fp,
+        );
+        let store = jackin::exec::store::Store::new(self.jh().data());
+        struct Null;
+        impl jackin::report::Reporter for Null {
+            fn event(&mut self, _: jackin::report::Event) {}
+        }
+        for inst in &p.instances {
+            jackin::exec::apply_files(
+                &self.jh(),
+                &store,
+                inst,
+                observed.instances.get(&inst.container),
+                true,
+                &mut Null,
+                &mut Default::default(),
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn state(model: &str, extra: &str) -> String {
+    format!(
+        "version = 1\nproject = \"snap\"\n[roles.smith]\nimage = \"agent:1\"\nagents = [\"kimi\"]\n[roles.smith.kimi]\nmodel = \"{model}\"\n[workspaces.app]\nworkdir = \"/w\"\n[workspaces.app.roles.smith]\n{extra}"
+    )
+}
+
+#[test]
+fn create_with_new_files() {
+    let f = Fixture::new();
+    let d = f.desired(&state("k1", ""));
+    insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, None, true)));
+}
+
+#[test]
+fn recreate_lists_what_changed_without_values() {
+    let f = Fixture::new();
+    let old = f.desired(&state("k1", ""));
+    f.apply_files(&old);
+    let new = f.desired(&state(
+        "k2",
+        "[workspaces.app.env]\nTOKEN = \"$KEY\"\nLOG = \"debug\"\n",
+    ));
+    let text = f.plan_text(&new, &f.observe(&new, Some(&old), true));
+    assert!(!text.contains("sk-1"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn start_a_stopped_container() {
+    let f = Fixture::new();
+    let d = f.desired(&state("k1", ""));
+    f.apply_files(&d);
+    insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), false)));
+}
+
+#[test]
+fn restart_after_a_host_change_keeps_a_rotation_and_purges_a_deletion() {
+    let f = Fixture::new();
+    let d = f.desired(&state("k1", ""));
+    f.apply_files(&d);
+    f.write("home/.kimi/config.toml", "model = 2\n");
+    std::fs::remove_file(f.root().join("home/.kimi/device_id")).unwrap();
+    let handoff = f.jh().handoff_dir("jk-app-smith", AgentKind::Kimi);
+    std::fs::write(handoff.join("credentials/kimi-code.json"), "rotated").unwrap();
+    insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
+}
+
+#[test]
+fn switching_to_api_key_purges_and_recreates() {
+    let f = Fixture::new();
+    let old = f.desired(&state("k1", ""));
+    f.apply_files(&old);
+    let new = f.desired(&state("k1", "[workspaces.app.auth.kimi]\nmode = \"api_key\"\n[workspaces.app.env]\nKIMI_API_KEY = \"$KEY\"\n"));
+    insta::assert_snapshot!(f.plan_text(&new, &f.observe(&new, Some(&old), true)));
+}
+
+#[test]
+fn remove_an_instance_no_longer_declared_and_pull_a_missing_image() {
+    let f = Fixture::new();
+    let old = f.desired(&state("k1", "[workspaces.api.roles.smith]\n"));
+    let new = f.desired(&state("k1", "").replace("agent:1", "agent:2"));
+    let mut observed = f.observe(&new, Some(&old), true);
+    observed.images.insert("agent:2".into(), None);
+    insta::assert_snapshot!(f.plan_text(&new, &observed));
+}
+
+#[test]
+fn nothing_to_do() {
+    let f = Fixture::new();
+    let d = f.desired(&state("k1", ""));
+    f.apply_files(&d);
+    insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
+}
