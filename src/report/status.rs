@@ -2,7 +2,7 @@
 //! scope that set it), handoff file count, last sync and pending drift — built from the same
 //! observation and plan as `apply`, so "drift" means exactly "what apply would do".
 
-use super::text::{container_verb, Style};
+use super::text::{container_verb, instance_header, Style};
 use crate::observed::Observed;
 use crate::plan::{AuthView, ContainerAction, FileAction, Plan, FORMAT_VERSION};
 use serde::Serialize;
@@ -81,11 +81,8 @@ impl Status {
         for i in &self.instances {
             let _ = writeln!(
                 out,
-                "{} ({} × {}, agent {}): {}{}",
-                style.bold(&i.container),
-                i.workspace,
-                i.role,
-                i.agent,
+                "{}: {}{}",
+                instance_header(style, &i.container, &i.workspace, &i.role, &i.agent),
                 i.state,
                 if i.declared {
                     ""

@@ -114,6 +114,20 @@ pub fn summary_counts(
     )
 }
 
+/// `jk-app-smith (app × smith, agent kimi)`: how plan and status name an instance.
+pub fn instance_header(
+    style: Style,
+    container: &str,
+    workspace: &str,
+    role: &str,
+    agent: &str,
+) -> String {
+    format!(
+        "{} ({workspace} × {role}, agent {agent})",
+        style.bold(container)
+    )
+}
+
 pub fn render_plan(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
     for image in &plan.images {
@@ -134,11 +148,14 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         }
         let _ = writeln!(
             out,
-            "{} ({} × {}, agent {})",
-            style.bold(&inst.container),
-            inst.workspace,
-            inst.role,
-            inst.agent
+            "{}",
+            instance_header(
+                style,
+                &inst.container,
+                &inst.workspace,
+                &inst.role,
+                &inst.agent
+            )
         );
         if let Some(step) = &inst.container_step {
             let line = format!(
