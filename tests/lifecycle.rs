@@ -393,3 +393,33 @@ fn the_json_plan_has_the_documented_shape() {
         assert!(v["summary"][key].is_u64(), "summary.{key}");
     }
 }
+
+#[test]
+fn a_crashed_lock_holder_never_leaves_a_stale_lock() {
+    let t = Two::new();
+    t.write("k1", "");
+    let lock_path =
+        t.sb.jackin_home()
+            .join("locks")
+            .join(format!("{}.lock", t.sb.project()));
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    // Another process takes the same OS lock, then dies without any cleanup.
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock_path)
+        .args(["sleep", "600"])
+        .spawn()
+        .expect("flock(1) from util-linux");
+    wait_until(
+        "the holder has the lock",
+        std::time::Duration::from_secs(10),
+        || {
+            File::open(&lock_path)
+                .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+        },
+    );
+    t.sb.jackin(&["apply", "--lock-timeout", "0"])
+        .expect_code(1);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    t.sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
+}

@@ -213,3 +213,17 @@ fn nothing_to_do() {
     f.apply_files(&d);
     insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
 }
+
+#[test]
+fn restart_owed_by_an_interrupted_apply() {
+    let f = Fixture::new();
+    let d = f.desired(&state("k1", ""));
+    f.apply_files(&d);
+    // An apply copied files and recorded the restart it owed, then died before restarting.
+    let ledger = f.jh().ledger_path("jk-app-smith");
+    let mut l: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ledger).unwrap()).unwrap();
+    l["restart_owed"] = true.into();
+    std::fs::write(&ledger, serde_json::to_vec(&l).unwrap()).unwrap();
+    insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
+}
