@@ -69,14 +69,16 @@ const LOCK_RETRY: Duration = Duration::from_secs(1);
 /// At most this many triggers are named in a pass line (then "… and N more").
 const TRIGGERS_SHOWN: usize = 4;
 
-/// Run until SIGINT/SIGTERM. An invalid state file *at start* is an error (exit 1): there is
-/// no good state to keep in force yet, and a supervisor should see the failure.
+/// Run until SIGINT/SIGTERM. A state file that does not load and resolve *at start* is an
+/// error (exit 1), as for `apply`: there is no good state to keep in force yet, and a
+/// supervisor should see the failure rather than a process that silently does nothing.
 pub async fn run(
     ctx: Context,
     opts: WatchOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<i32, Error> {
     let loaded = ctx.load()?;
+    ctx.resolve(&loaded)?;
     let mut signals = Signals::new();
     let (tx, rx) = unbounded_channel();
     let (fs, warning) = fs::FsWatch::new(tx.clone());
