@@ -63,7 +63,7 @@ stop_watch() {
 }
 
 rss() { # "VmRSS VmHWM" in KiB
-    awk '/^VmRSS|^VmHWM/ {printf "%s ", $2}' "/proc/$WATCH_PID/status"
+    awk '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {print r, h}' "/proc/$WATCH_PID/status"
 }
 
 # ---- phase 1: latency ------------------------------------------------------
