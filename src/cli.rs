@@ -73,6 +73,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Apply, then keep converging on state-file edits, host login changes and Docker events.
+    Watch {
+        #[command(flatten)]
+        file: FileArg,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+        /// Quiet period after the last change before a pass runs (a pass runs at the latest
+        /// after 5× this, even while changes keep coming).
+        #[arg(long, value_name = "MS", default_value_t = 500)]
+        debounce_ms: u64,
+        /// Seconds between full resyncs when nothing else triggered a pass.
+        #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        resync_secs: u64,
+    },
     /// Print the JSON Schema of the state file.
     Schema,
 }

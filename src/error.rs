@@ -102,6 +102,13 @@ impl Error {
     pub fn render(&self) -> String {
         render(&*self.0)
     }
+    /// The headline and detail lines, without code or hint (for structured output).
+    pub fn message(&self) -> String {
+        self.0.to_string()
+    }
+    pub fn hint(&self) -> Option<String> {
+        self.0.hint()
+    }
 }
 
 impl std::fmt::Debug for Error {

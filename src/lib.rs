@@ -3,7 +3,7 @@
 //! Data flows one way: `manifest` (parse, validate) → `desired` (resolve scopes, env layers,
 //! provenance, spec hash) → `observed` (one snapshot of Docker, handoff dirs and ledger) →
 //! `plan` (pure, sorted, serialisable) → `exec` (carries no decision logic) → `report`.
-//! `reconcile` strings them together for `plan` and `apply`.
+//! `reconcile` strings them together for `plan` and `apply`; `watch` loops around it.
 
 pub mod agents;
 pub mod cli;
@@ -21,3 +21,4 @@ pub mod plan;
 pub mod reconcile;
 pub mod report;
 pub mod runtime;
+pub mod watch;

@@ -82,6 +82,22 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(exit::OK)
         }
+        Command::Watch {
+            file,
+            output,
+            debounce_ms,
+            resync_secs,
+        } => {
+            let ctx = Context::from_env(file.file);
+            let opts = jackin::watch::WatchOptions {
+                debounce: Duration::from_millis(debounce_ms),
+                resync: Duration::from_secs(resync_secs),
+                text: output == Output::Text,
+            };
+            let mut reporter = reporter(output);
+            reporter.event(Event::version());
+            jackin::watch::run(ctx, opts, reporter.as_mut()).await
+        }
         Command::Apply {
             file,
             output,

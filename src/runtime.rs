@@ -7,11 +7,12 @@
 use crate::error::{Code, Coded};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum};
 use bollard::query_parameters::{
-    BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
-    RemoveContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, EventsOptionsBuilder,
+    ListContainersOptions, RemoveContainerOptions, RestartContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -81,6 +82,14 @@ pub struct ContainerConfig {
     pub mounts: Vec<(String, String, bool)>,
     pub workdir: Option<String>,
     pub user: Option<String>,
+}
+
+/// One engine event about a container (`die`, `stop`, `destroy`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    pub action: String,
+    /// The container's name (its ID when the engine sent no name).
+    pub container: String,
 }
 
 pub struct Runtime {
@@ -321,5 +330,38 @@ impl Runtime {
         };
         let r = self.docker.restart_container(id, Some(opts)).await;
         self.count(&format!("restart container {id}"), r)
+    }
+
+    /// The engine's event stream for containers carrying `label` (`key=value`), limited to
+    /// `actions`. It ends, or yields an error, when the engine goes away; the caller decides
+    /// whether and when to reconnect.
+    pub fn container_events(
+        &self,
+        label: &str,
+        actions: &[&str],
+    ) -> impl Stream<Item = Result<ContainerEvent, RuntimeError>> + '_ {
+        let filters = HashMap::from([
+            ("type", vec!["container".to_owned()]),
+            ("label", vec![label.to_owned()]),
+            ("event", actions.iter().map(|a| (*a).to_owned()).collect()),
+        ]);
+        let opts = EventsOptionsBuilder::new().filters(&filters).build();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.docker.events(Some(opts)).map(|item| {
+            let msg = item.map_err(|source| RuntimeError::Api {
+                op: "events".into(),
+                source,
+            })?;
+            let actor = msg.actor.unwrap_or_default();
+            let container = actor
+                .attributes
+                .and_then(|mut a| a.remove("name"))
+                .or(actor.id)
+                .unwrap_or_default();
+            Ok(ContainerEvent {
+                action: msg.action.unwrap_or_default(),
+                container,
+            })
+        })
     }
 }

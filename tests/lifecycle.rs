@@ -404,7 +404,9 @@ fn a_crashed_lock_holder_never_leaves_a_stale_lock() {
             .join(format!("{}.lock", t.sb.project()));
     std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
     // Another process takes the same OS lock, then dies without any cleanup.
+    // --no-fork: the lock holder is the process we kill, not a child that would outlive it.
     let mut holder = std::process::Command::new("flock")
+        .arg("--no-fork")
         .arg(&lock_path)
         .args(["sleep", "600"])
         .spawn()

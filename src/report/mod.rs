@@ -64,6 +64,57 @@ pub enum Event {
         files_hashed: usize,
         duration_ms: u128,
     },
+    /// `watch`: what is watched (sent at start and whenever the set changes).
+    Watching {
+        backend: &'static str,
+        paths: Vec<String>,
+        project: String,
+    },
+    /// `watch`: a pass begins. Triggers say why, but every pass is a full reconcile.
+    Pass {
+        pass: u64,
+        triggers: Vec<String>,
+    },
+    /// `watch`: a pass ended (after apply's own `summary`, when it got that far).
+    PassEnd {
+        pass: u64,
+        triggers: Vec<String>,
+        result: PassResult,
+        applied: Summary,
+        duration_ms: u128,
+    },
+    /// `watch`: an error watch survives, and what it does about it.
+    WatchError {
+        code: String,
+        message: String,
+        hint: Option<String>,
+        then: String,
+    },
+    /// `watch`: the loop itself changed state (Docker back, lock busy, stopping, …).
+    Notice {
+        message: String,
+    },
+    /// `watch`: the last event, on SIGINT/SIGTERM.
+    WatchSummary {
+        passes: u64,
+        failed_passes: u64,
+        applied: Summary,
+        signal: String,
+    },
+}
+
+/// How a `watch` pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassResult {
+    /// Something was changed and everything converged.
+    Changed,
+    /// Nothing to do.
+    NoChanges,
+    /// Some instances failed; the others were applied.
+    Incomplete,
+    /// The pass stopped before executing (Docker unreachable, lock busy, guard, …).
+    Failed,
 }
 
 impl Event {
@@ -166,6 +217,65 @@ impl<W: Write> Reporter for TextReporter<W> {
                     duration_ms as f64 / 1000.0
                 )
             }
+            Event::Watching {
+                backend,
+                paths,
+                project,
+            } => format!(
+                "{} watching {} path(s) for project {project} ({backend}): {}",
+                text::clock(),
+                paths.len(),
+                paths.join(", ")
+            ),
+            Event::Pass { .. } => return,
+            Event::PassEnd {
+                pass,
+                triggers,
+                result,
+                applied,
+                duration_ms,
+            } => text::pass_line(pass, &triggers, result, &applied, duration_ms, s),
+            Event::WatchError {
+                code,
+                message,
+                hint,
+                then,
+            } => {
+                let mut lines = message.lines();
+                eprintln!(
+                    "{} {} {}",
+                    text::clock(),
+                    s.red(&format!("error[{code}]:")),
+                    lines.next().unwrap_or_default()
+                );
+                for line in lines {
+                    eprintln!("  {line}");
+                }
+                if let Some(hint) = hint {
+                    eprintln!("  → what to try: {hint}");
+                }
+                eprintln!("  watch: {then}");
+                return;
+            }
+            Event::Notice { message } => format!("{} {message}", text::clock()),
+            Event::WatchSummary {
+                passes,
+                failed_passes,
+                applied,
+                signal,
+            } => format!(
+                "{} {signal}: stopped after {passes} pass(es), {failed_passes} failed; in total {}.",
+                text::clock(),
+                text::summary_counts(
+                    &applied,
+                    "created",
+                    "recreated",
+                    "restarted",
+                    "removed",
+                    "copied",
+                    "purged"
+                )
+            ),
         };
         let _ = writeln!(self.out, "{line}");
         let _ = self.out.flush();

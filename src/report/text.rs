@@ -1,6 +1,7 @@
 //! The text plan (SPEC §6): one block per instance, one line per action with its reason and
 //! fingerprints, and a summary line. Colour only on a terminal, never with `NO_COLOR`.
 
+use super::PassResult;
 use crate::plan::{ContainerAction, ContainerCause, FileAction, FileCause, Plan, Summary};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -217,4 +218,64 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         s.create, s.recreate, s.restart, s.remove, s.copy, s.purge, s.kept
     );
     out
+}
+
+/// `HH:MM:SSZ` (UTC) for watch log lines: a long-running process needs times, and a date
+/// library is not worth it for this one prefix (journald adds full dates anyway).
+pub fn clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let day = secs % 86_400;
+    format!("{:02}:{:02}:{:02}Z", day / 3600, day % 3600 / 60, day % 60)
+}
+
+/// One line per watch pass: when, why, what changed, how long it took.
+pub fn pass_line(
+    pass: u64,
+    triggers: &[String],
+    result: PassResult,
+    applied: &Summary,
+    duration_ms: u128,
+    style: Style,
+) -> String {
+    let what = match result {
+        PassResult::NoChanges => "no changes".to_owned(),
+        PassResult::Failed => style.red("failed"),
+        PassResult::Changed | PassResult::Incomplete => {
+            let mut parts = Vec::new();
+            for (n, verb) in [
+                (applied.create, "created"),
+                (applied.recreate, "recreated"),
+                (applied.start, "started"),
+                (applied.restart, "restarted"),
+                (applied.remove, "removed"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {verb}"));
+                }
+            }
+            for (n, verb) in [(applied.copy, "copied"), (applied.purge, "purged")] {
+                if n > 0 {
+                    parts.push(format!("{n} file(s) {verb}"));
+                }
+            }
+            let head = if result == PassResult::Incomplete {
+                style.red("incomplete")
+            } else {
+                style.green("converged")
+            };
+            if parts.is_empty() {
+                head
+            } else {
+                format!("{head}: {}", parts.join(", "))
+            }
+        }
+    };
+    format!(
+        "{} pass {pass} [{}]: {what} ({duration_ms} ms)",
+        clock(),
+        triggers.join("; ")
+    )
 }

@@ -1,0 +1,54 @@
+//! Docker hints: the engine's event stream for the project's containers.
+//!
+//! A container that dies, is stopped or is destroyed behind jackin's back (an OOM kill, a
+//! `docker rm -f`) is drift, and waiting for the next resync would leave an agent down for
+//! minutes. The stream is followed on its own task; when the engine goes away it reconnects
+//! with capped backoff, and once back it asks for a pass, because events missed during the
+//! outage are gone (the pass re-observes everything, so nothing else needs replaying).
+//! Reporting the outage is left to the passes, which fail with the coded error.
+
+use super::policy::Backoff;
+use super::Trigger;
+use crate::observed::LABEL_PROJECT;
+use crate::runtime::Runtime;
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+/// What makes a running instance diverge; `start`/`create` are usually jackin's own doing.
+const ACTIONS: [&str; 3] = ["die", "stop", "destroy"];
+
+/// A stream that lived this long was a real connection: start the backoff over.
+const HEALTHY: Duration = Duration::from_secs(10);
+
+/// Follow `project`'s container events until the task is aborted.
+pub fn spawn(project: &str, tx: UnboundedSender<Trigger>) -> JoinHandle<()> {
+    let label = format!("{LABEL_PROJECT}={project}");
+    tokio::spawn(async move {
+        let mut backoff = Backoff::default();
+        let mut lost = false;
+        loop {
+            if let Ok(rt) = Runtime::connect().await {
+                if std::mem::take(&mut lost) && tx.send(Trigger::DockerBack).is_err() {
+                    return;
+                }
+                let since = Instant::now();
+                let mut events = std::pin::pin!(rt.container_events(&label, &ACTIONS));
+                while let Some(Ok(ev)) = events.next().await {
+                    if tx.send(Trigger::Docker(ev)).is_err() {
+                        return;
+                    }
+                }
+                if since.elapsed() >= HEALTHY {
+                    backoff.reset();
+                }
+            }
+            lost = true;
+            if tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+    })
+}

@@ -1,0 +1,177 @@
+//! File-system hints through `notify`: inotify, or notify's `PollWatcher` when the kernel's
+//! inotify limits are hit (`max_user_watches` / `max_user_instances` are per user and shared
+//! with every IDE and file indexer on the machine, so a long-running watch must survive them).
+//!
+//! This module only installs watches and forwards raw paths; [`super::interest`] decides
+//! which paths matter. Reads are filtered out here: a pass opens every host file it hashes,
+//! and inotify reports those opens, so passing them on would make every pass trigger the next.
+
+use super::Trigger;
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How often the polling fallback rescans what it watches.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+enum Backend {
+    Native(RecommendedWatcher),
+    Poll(PollWatcher),
+}
+
+/// A watched directory: recursive or not, and the inode it had when the watch was added
+/// (a directory replaced under the same name needs a new watch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Watched {
+    recursive: bool,
+    inode: Option<(u64, u64)>,
+}
+
+pub struct FsWatch {
+    backend: Backend,
+    watched: BTreeMap<PathBuf, Watched>,
+    tx: UnboundedSender<Trigger>,
+}
+
+impl FsWatch {
+    /// inotify when the kernel gives us an instance; otherwise polling, with a warning.
+    pub fn new(tx: UnboundedSender<Trigger>) -> (Self, Option<String>) {
+        match RecommendedWatcher::new(handler(tx.clone()), notify::Config::default()) {
+            Ok(w) => (
+                FsWatch {
+                    backend: Backend::Native(w),
+                    watched: BTreeMap::new(),
+                    tx,
+                },
+                None,
+            ),
+            Err(e) => {
+                let fs = FsWatch {
+                    backend: Backend::Poll(poll_watcher(tx.clone())),
+                    watched: BTreeMap::new(),
+                    tx,
+                };
+                (fs, Some(fallback_warning(&e)))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Native(_) => "inotify",
+            Backend::Poll(_) => "polling",
+        }
+    }
+
+    /// Make the watched set equal `want` (directory → recursive). Returns warnings: the
+    /// switch to polling, or a directory that could not be watched (retried next pass).
+    pub fn sync(&mut self, want: &BTreeMap<PathBuf, bool>) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let stale: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|(p, w)| want.get(*p) != Some(&w.recursive) || inode(p) != w.inode)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in stale {
+            self.watched.remove(&p);
+            // The kernel already dropped the watch of a deleted directory: nothing to undo.
+            let _ = self.watcher().unwatch(&p);
+        }
+        for (path, &recursive) in want {
+            if self.watched.contains_key(path) {
+                continue;
+            }
+            let mode = if recursive {
+                RecursiveMode::Recursive
+            } else {
+                RecursiveMode::NonRecursive
+            };
+            let inode = inode(path);
+            match self.watcher().watch(path, mode) {
+                Ok(()) => {
+                    self.watched
+                        .insert(path.clone(), Watched { recursive, inode });
+                }
+                Err(e) if is_limit(&e) && matches!(self.backend, Backend::Native(_)) => {
+                    warnings.push(fallback_warning(&e));
+                    self.backend = Backend::Poll(poll_watcher(self.tx.clone()));
+                    self.watched.clear();
+                    warnings.extend(self.sync(want));
+                    return warnings;
+                }
+                Err(e) => warnings.push(format!(
+                    "cannot watch {}: {e}; it is checked again at the next pass",
+                    path.display()
+                )),
+            }
+        }
+        warnings
+    }
+
+    /// The watched directories.
+    pub fn paths(&self) -> Vec<String> {
+        self.watched
+            .iter()
+            .map(|(p, w)| {
+                let suffix = if w.recursive { "/**" } else { "" };
+                format!("{}{suffix}", p.display())
+            })
+            .collect()
+    }
+
+    fn watcher(&mut self) -> &mut dyn Watcher {
+        match &mut self.backend {
+            Backend::Native(w) => w,
+            Backend::Poll(w) => w,
+        }
+    }
+}
+
+fn inode(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The inotify watch or instance limit (ENOSPC / EMFILE from the kernel).
+fn is_limit(e: &notify::Error) -> bool {
+    match &e.kind {
+        notify::ErrorKind::MaxFilesWatch => true,
+        notify::ErrorKind::Io(io) => {
+            matches!(io.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EMFILE))
+        }
+        _ => false,
+    }
+}
+
+fn fallback_warning(e: &notify::Error) -> String {
+    format!(
+        "inotify is unavailable ({e}); falling back to polling every {}s. Raise fs.inotify.max_user_watches / max_user_instances (sysctl) for prompt updates",
+        POLL_INTERVAL.as_secs()
+    )
+}
+
+fn poll_watcher(tx: UnboundedSender<Trigger>) -> PollWatcher {
+    let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
+    PollWatcher::new(handler(tx), config).expect("PollWatcher::new does not fail")
+}
+
+/// Forward writes, creations, renames and deletions; drop reads (our own hashing).
+fn handler(tx: UnboundedSender<Trigger>) -> impl Fn(notify::Result<notify::Event>) + Send {
+    move |res| {
+        let trigger = match res {
+            Ok(ev) if ev.need_rescan() => Trigger::Rescan,
+            Ok(ev) => match ev.kind {
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => Trigger::Fs(ev.paths),
+                EventKind::Access(_) => return,
+                _ => Trigger::Fs(ev.paths),
+            },
+            // Lost events (queue overflow and the like): fall back to a full pass.
+            Err(_) => Trigger::Rescan,
+        };
+        let _ = tx.send(trigger);
+    }
+}

@@ -1,0 +1,117 @@
+//! Timing decisions of the watch loop, kept pure so they are unit-tested without clocks:
+//! when a burst of hints becomes a pass ([`Debounce`]) and how long to wait before retrying a
+//! pass that failed ([`Backoff`]).
+
+use std::time::{Duration, Instant};
+
+/// A quiet period with a cap: a pass runs once hints stop for `quiet`, or `max_wait` after
+/// the first hint of the burst, whichever comes first.
+///
+/// The cap is what keeps a file rewritten every 100 ms (a log, an agent's token refresher)
+/// from postponing the pass forever; the quiet period is what turns an editor's
+/// write-temp-then-rename into one pass instead of three.
+#[derive(Debug, Clone)]
+pub struct Debounce {
+    quiet: Duration,
+    max_wait: Duration,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl Debounce {
+    /// `max_wait` is 5× the quiet period.
+    pub fn new(quiet: Duration) -> Self {
+        Debounce {
+            quiet,
+            max_wait: quiet * 5,
+            first: None,
+            last: None,
+        }
+    }
+
+    /// A relevant hint arrived at `now`.
+    pub fn hit(&mut self, now: Instant) {
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+    }
+
+    /// When the pass is due; `None` while no hint is pending.
+    pub fn due(&self) -> Option<Instant> {
+        Some((self.last? + self.quiet).min(self.first? + self.max_wait))
+    }
+
+    pub fn reset(&mut self) {
+        self.first = None;
+        self.last = None;
+    }
+}
+
+/// Capped exponential backoff: 0.5 s, 1 s, 2 s, … 30 s, then 30 s until [`Backoff::reset`].
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub const MIN: Duration = Duration::from_millis(500);
+    pub const MAX: Duration = Duration::from_secs(30);
+
+    /// The delay before the next attempt (and double the one after it).
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (d * 2).min(Self::MAX);
+        d
+    }
+
+    pub fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: Self::MIN }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_burst_runs_one_pass_after_the_quiet_period() {
+        let t0 = Instant::now();
+        let mut d = Debounce::new(100 * MS);
+        assert_eq!(d.due(), None);
+        d.hit(t0);
+        d.hit(t0 + 30 * MS);
+        d.hit(t0 + 60 * MS);
+        assert_eq!(d.due(), Some(t0 + 160 * MS));
+    }
+
+    #[test]
+    fn constant_writes_cannot_postpone_a_pass_past_the_max_wait() {
+        let t0 = Instant::now();
+        let mut d = Debounce::new(100 * MS);
+        for i in 0..100 {
+            d.hit(t0 + i * 50 * MS);
+        }
+        assert_eq!(d.due(), Some(t0 + 500 * MS));
+        d.reset();
+        assert_eq!(d.due(), None);
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_resets() {
+        let mut b = Backoff::default();
+        let delays: Vec<_> = (0..9).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(
+            delays,
+            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+        b.reset();
+        assert_eq!(b.next_delay(), Backoff::MIN);
+    }
+}

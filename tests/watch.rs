@@ -1,0 +1,369 @@
+//! End to end against the real Docker engine: `jackin watch` left running while the
+//! operator (or the world) changes things. Every wait polls observable state with a
+//! deadline; nothing here sleeps for a fixed time or asserts on durations.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Generous: the machine is shared and Docker operations can be slow under load.
+const T: Duration = Duration::from_secs(60);
+
+fn state(sb: &Sandbox, ws: &str, model: &str) -> String {
+    format!(
+        r#"version = 1
+project = "{project}"
+
+[roles.smith]
+image = "{image}"
+agents = ["kimi"]
+
+[roles.smith.kimi]
+model = "{model}"
+
+[workspaces.{ws}]
+workdir = "/workspace"
+
+[workspaces.{ws}.roles.smith]
+"#,
+        project = sb.project(),
+        image = agent_image(),
+    )
+}
+
+fn container(ws: &str) -> String {
+    format!("jk-{ws}-smith")
+}
+
+/// Replace `path` the way editors and token refreshers do: write a temp file, rename it.
+fn write_by_rename(path: &Path, contents: &str) {
+    let tmp = path.with_extension("tmp-jackin-test");
+    fs::write(&tmp, contents).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+/// `docker exec`, or `None` while the container is being recreated.
+fn try_exec(container: &str, cmd: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .arg("exec")
+        .arg(container)
+        .args(cmd)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn try_inspect(container: &str, template: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "-f", template, container])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn model_inside(c: &str) -> Option<String> {
+    try_exec(c, &["cat", "/tmp/agent.args"]).and_then(|a| a.lines().last().map(str::to_owned))
+}
+
+/// A Kimi login, a one-instance state file, and `jackin watch` running past its first pass.
+fn watching(
+    base: &str,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+) -> (Sandbox, String, Spawned, KimiLogin) {
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let ws = sb.workspace(base);
+    sb.write("jackin.toml", state(&sb, &ws, "kimi-k2"));
+    let mut args = vec!["watch", "--debounce-ms", "100"];
+    args.extend_from_slice(extra_args);
+    let w = sb.jackin_spawn(&args, env);
+    (sb, ws, w, login)
+}
+
+fn wait_first_pass_text(w: &Spawned) {
+    w.wait_for_output("pass 1 [start]: converged", T);
+}
+
+#[test]
+fn a_host_credential_rewritten_by_rename_is_handed_off_and_the_container_restarted() {
+    let (sb, ws, w, login) = watching("rotate", &[], &[]);
+    wait_first_pass_text(&w);
+    let c = container(&ws);
+    let started = inspect(&c, "{{.State.StartedAt}}");
+
+    let rotated = format!("{{\"access_token\":\"SECRET-{}-rotated\"}}\n", sb.project());
+    write_by_rename(&login.dir.join("credentials/kimi-code.json"), &rotated);
+
+    let handoff = sb
+        .handoff_dir(&c, "kimi")
+        .join("credentials/kimi-code.json");
+    wait_until("the handoff holds the rotated token", T, || {
+        fs::read_to_string(&handoff).is_ok_and(|s| s == rotated)
+    });
+    wait_until("the container was restarted", T, || {
+        try_inspect(&c, "{{.State.StartedAt}}").is_some_and(|s| s != started)
+    });
+    assert_eq!(
+        try_exec(&c, &["cat", "/home/agent/.kimi/credentials/kimi-code.json"]).as_deref(),
+        Some(rotated.as_str()),
+        "the container reads the new token"
+    );
+    assert!(
+        !sb.handoff_dir(&c, "kimi")
+            .join("credentials/kimi-code.tmp-jackin-test")
+            .exists(),
+        "the writer's temp file never reached the handoff"
+    );
+    w.wait_for_output("host login ~/.kimi/credentials/kimi-code.json", T);
+    login.assert_not_leaked(&w.all());
+    assert!(!w.all().contains("rotated\""), "{}", w.all());
+}
+
+#[test]
+fn an_edited_state_file_converges_the_containers() {
+    let (sb, ws, w, _login) = watching("edit", &[], &[]);
+    wait_first_pass_text(&w);
+    let c = container(&ws);
+    let id = inspect(&c, "{{.Id}}");
+
+    write_by_rename(&sb.work().join("jackin.toml"), &state(&sb, &ws, "kimi-k3"));
+
+    wait_until("the container runs the new model", T, || {
+        model_inside(&c).as_deref() == Some("kimi-k3")
+    });
+    assert_ne!(inspect(&c, "{{.Id}}"), id, "recreated, not restarted");
+    w.wait_for_output("[state file jackin.toml]: converged: 1 recreated", T);
+}
+
+#[test]
+fn an_invalid_edit_is_reported_with_its_position_and_changes_nothing_until_fixed() {
+    let (sb, ws, mut w, _login) = watching("typo", &[], &[]);
+    let sb = &sb;
+    wait_first_pass_text(&w);
+    let c = container(&ws);
+    let id = inspect(&c, "{{.Id}}");
+
+    // A typo that, applied literally, would drop the instance: `roles` misspelt.
+    let broken = state(sb, &ws, "kimi-k2").replace(
+        &format!("[workspaces.{ws}.roles.smith]"),
+        &format!("[workspaces.{ws}.rolez.smith]"),
+    );
+    write_by_rename(&sb.work().join("jackin.toml"), &broken);
+    w.wait_for_output("error[E003]", T);
+    w.wait_for_output("the last good state", T);
+    let err = w.stderr();
+    assert!(err.contains("jackin.toml:"), "a position: {err}");
+    assert!(err.contains("rolez"), "names the bad key: {err}");
+    assert!(!w.exited(), "watch keeps running");
+    assert_eq!(inspect(&c, "{{.Id}}"), id, "the container is kept");
+    assert!(container_running(&c));
+
+    write_by_rename(&sb.work().join("jackin.toml"), &state(sb, &ws, "kimi-k3"));
+    wait_until("the fixed file converges", T, || {
+        model_inside(&c).as_deref() == Some("kimi-k3")
+    });
+    w.wait_for_output("the state file is valid again", T);
+    assert_eq!(
+        w.stderr().matches("error[E003]").count(),
+        1,
+        "reported once"
+    );
+}
+
+#[test]
+fn a_container_removed_behind_jackins_back_is_recreated() {
+    let (_sb, ws, w, _login) = watching("rmf", &[], &[]);
+    wait_first_pass_text(&w);
+    let c = container(&ws);
+    let id = inspect(&c, "{{.Id}}");
+
+    docker(&["rm", "-f", &c]);
+
+    wait_until("the container is back and running", T, || {
+        container_running(&c) && try_inspect(&c, "{{.Id}}").is_some_and(|i| i != id)
+    });
+    w.wait_for_output(&format!("docker destroy {c}"), T);
+}
+
+#[test]
+fn a_login_folder_that_appears_after_start_is_picked_up() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("late");
+    sb.write("jackin.toml", state(&sb, &ws, "kimi-k2"));
+    let w = sb.jackin_spawn(&["watch", "--debounce-ms", "100"], &[]);
+    wait_first_pass_text(&w);
+    let c = container(&ws);
+    let handoff = sb.handoff_dir(&c, "kimi");
+
+    let login = sb.kimi_login(".kimi");
+
+    wait_until("the new login is handed off", T, || {
+        KimiLogin::FILES
+            .iter()
+            .all(|rel| fs::read(handoff.join(rel)).ok() == fs::read(login.dir.join(rel)).ok())
+    });
+    login.assert_not_leaked(&w.all());
+}
+
+#[test]
+fn sigterm_exits_0_releases_the_lock_and_ends_the_json_stream_with_a_summary() {
+    let (sb, _ws, w, _login) = watching("term", &["--output", "json"], &[]);
+    w.wait_for_output(r#""type":"pass_end","pass":1"#, T);
+
+    w.signal(libc::SIGTERM);
+    let run = w.wait(T);
+    run.expect_ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].contains(r#""type":"version""#), "{run:?}");
+    let last = lines.last().unwrap();
+    assert!(last.contains(r#""type":"watch_summary""#), "{run:?}");
+    assert!(last.contains(r#""signal":"SIGTERM""#), "{run:?}");
+    for line in &lines {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+
+    sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
+}
+
+// ---------------------------------------------------------------------------
+// Docker outage
+// ---------------------------------------------------------------------------
+
+/// A unix-socket proxy to the real engine that can be taken down (listener and live
+/// connections, like a dockerd restart) and brought back at the same path.
+struct DockerProxy {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<UnixStream>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+fn engine_socket() -> PathBuf {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if h.starts_with("unix://") => PathBuf::from(&h["unix://".len()..]),
+        _ => PathBuf::from("/var/run/docker.sock"),
+    }
+}
+
+impl DockerProxy {
+    fn start(path: &Path) -> Self {
+        let _ = fs::remove_file(path);
+        let listener = UnixListener::bind(path).expect("bind proxy socket");
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+        let (stop2, conns2) = (Arc::clone(&stop), Arc::clone(&conns));
+        let acceptor = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(engine) = UnixStream::connect(engine_socket()) else {
+                            continue;
+                        };
+                        let mut held = conns2.lock().unwrap();
+                        held.push(client.try_clone().unwrap());
+                        held.push(engine.try_clone().unwrap());
+                        pipe(client.try_clone().unwrap(), engine.try_clone().unwrap());
+                        pipe(engine, client);
+                    }
+                    // Polling the stop flag: std's listener has no other way to be woken.
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        DockerProxy {
+            path: path.to_path_buf(),
+            stop,
+            conns,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// The engine "goes away": no new connections, and every open one is cut.
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.acceptor.take() {
+            t.join().unwrap();
+        }
+        let _ = fs::remove_file(&self.path);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for DockerProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn pipe(mut from: UnixStream, mut to: UnixStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+}
+
+#[test]
+fn docker_going_away_is_reported_once_and_recovered_from_without_a_restart() {
+    let sb = Sandbox::new();
+    let sock = sb.root().join("docker.sock");
+    let mut proxy = DockerProxy::start(&sock);
+    let host = format!("unix://{}", sock.display());
+    let login = sb.kimi_login(".kimi");
+    let ws = sb.workspace("outage");
+    sb.write("jackin.toml", state(&sb, &ws, "kimi-k2"));
+    let w = sb.jackin_spawn(
+        &["watch", "--debounce-ms", "100", "--output", "json"],
+        &[("DOCKER_HOST", &host)],
+    );
+    w.wait_for_output(r#""type":"pass_end","pass":1"#, T);
+    let c = container(&ws);
+    assert!(container_running(&c));
+
+    proxy.stop();
+    // Drift jackin cannot see while the engine is away, and a hint to make it try.
+    docker(&["rm", "-f", &c]);
+    write_by_rename(&login.dir.join("device_id"), "SECRET-new-device");
+    w.wait_for_output(r#""code":"E020""#, T);
+    wait_until("at least two more failed passes (backing off)", T, || {
+        w.stdout().matches(r#""result":"failed""#).count() >= 3
+    });
+    assert_eq!(
+        w.stdout().matches(r#""type":"watch_error""#).count(),
+        1,
+        "the outage is reported once:\n{}",
+        w.stdout()
+    );
+
+    let _proxy = DockerProxy::start(&sock);
+    wait_until(
+        "the container is recreated after the engine is back",
+        T,
+        || container_running(&c),
+    );
+    w.wait_for_output("the Docker engine is reachable again", T);
+    let handoff = sb.handoff_dir(&c, "kimi").join("device_id");
+    wait_until("the change made during the outage is handed off", T, || {
+        fs::read_to_string(&handoff).is_ok_and(|s| s == "SECRET-new-device")
+    });
+}
