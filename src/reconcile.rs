@@ -15,6 +15,7 @@ use crate::paths::JackinHome;
 use crate::plan::{self, ContainerAction, Plan, PlanOptions};
 use crate::report::{Event, Reporter};
 use crate::runtime::Runtime;
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -186,11 +187,11 @@ pub async fn apply(
     let outcome = if opts.dry_run {
         Outcome::default()
     } else {
-        let mut executor = Executor {
+        let executor = Executor {
             runtime: &p.runtime,
             home: &ctx.jackin_home,
             fp: &p.fp,
-            reporter: &mut *reporter,
+            reporter: RefCell::new(&mut *reporter),
         };
         executor.execute(&p.plan, &p.desired, &p.observed).await
     };

@@ -130,10 +130,20 @@ impl Runtime {
         })
     }
 
-    /// Every container of the engine in one call; the caller partitions by labels.
-    pub async fn list_containers(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
+    /// All containers (running or not) matching every filter, e.g. `label=k=v`, `name=x`.
+    pub async fn list_containers(
+        &self,
+        filters: &[(&str, &str)],
+    ) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in filters {
+            map.entry((*k).to_owned())
+                .or_default()
+                .push((*v).to_owned());
+        }
         let opts = ListContainersOptions {
             all: true,
+            filters: Some(map),
             ..Default::default()
         };
         let list = self.count(

@@ -19,6 +19,8 @@ use crate::paths::JackinHome;
 use crate::plan::{ContainerAction, ImageAction, InstancePlan, Plan, Summary};
 use crate::report::{Event, Reporter};
 use crate::runtime::{ContainerConfig, Runtime};
+use futures_util::stream::{self, StreamExt};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use store::Store;
 
@@ -50,8 +52,14 @@ pub struct Executor<'a> {
     pub runtime: &'a Runtime,
     pub home: &'a JackinHome,
     pub fp: &'a Fingerprinter,
-    pub reporter: &'a mut dyn Reporter,
+    /// Shared by the instances converging at once; borrowed only for one event, never across
+    /// an `.await`.
+    pub reporter: RefCell<&'a mut dyn Reporter>,
 }
+
+/// Instances converged at once. Each is a few Docker calls the engine mostly waits on, so a
+/// handful in flight hides their latency without flooding the daemon.
+const PARALLEL_INSTANCES: usize = 8;
 
 fn failure(container: Option<&str>, err: &dyn Coded) -> Failure {
     Failure {
@@ -62,12 +70,11 @@ fn failure(container: Option<&str>, err: &dyn Coded) -> Failure {
 }
 
 impl Executor<'_> {
-    pub async fn execute(
-        &mut self,
-        plan: &Plan,
-        desired: &Desired,
-        observed: &Observed,
-    ) -> Outcome {
+    fn report(&self, event: Event) {
+        self.reporter.borrow_mut().event(event);
+    }
+
+    pub async fn execute(&self, plan: &Plan, desired: &Desired, observed: &Observed) -> Outcome {
         let mut out = Outcome::default();
         let mut images: BTreeMap<String, Option<String>> = observed.images.clone();
         let mut failed_images = std::collections::BTreeSet::new();
@@ -78,73 +85,80 @@ impl Executor<'_> {
                 }
                 Err(f) => {
                     failed_images.insert(step.image.clone());
-                    self.fail(&mut out, f);
+                    out.failures.push(self.fail(f));
                 }
             }
         }
         let store = Store::new(self.home.data());
-        for inst in &plan.instances {
-            let spec = desired.instances.get(&inst.container);
-            let needs_failed_image = inst
-                .container_step
-                .as_ref()
-                .and_then(|s| s.image.as_ref())
-                .is_some_and(|i| failed_images.contains(i));
-            if needs_failed_image {
-                let f = Failure {
-                    container: Some(inst.container.clone()),
-                    code: "E023".into(),
-                    message: "skipped: its image is not available (see above)".into(),
-                };
-                self.fail(&mut out, f);
-                continue;
-            }
-            let project = desired.project.as_str();
-            if let Err(f) = self
-                .instance(
-                    inst,
-                    spec,
-                    project,
-                    observed,
-                    &images,
-                    &store,
-                    &mut out.applied,
-                )
-                .await
-            {
-                self.fail(&mut out, f);
+        let converge =
+            |inst| self.converge(inst, desired, observed, &images, &failed_images, &store);
+        let results: Vec<_> = stream::iter(plan.instances.iter().map(converge))
+            .buffer_unordered(PARALLEL_INSTANCES)
+            .collect()
+            .await;
+        for (applied, result) in results {
+            out.applied += applied;
+            if let Err(f) = result {
+                out.failures.push(f);
             }
         }
         out
     }
 
-    fn fail(&mut self, out: &mut Outcome, f: Failure) {
-        self.reporter.event(Event::Failed {
+    /// One instance, with its own counts (instances run concurrently).
+    async fn converge(
+        &self,
+        inst: &InstancePlan,
+        desired: &Desired,
+        observed: &Observed,
+        images: &BTreeMap<String, Option<String>>,
+        failed_images: &std::collections::BTreeSet<String>,
+        store: &Store,
+    ) -> (Summary, Result<(), Failure>) {
+        let mut applied = Summary::default();
+        let needs_failed_image = inst
+            .container_step
+            .as_ref()
+            .and_then(|s| s.image.as_ref())
+            .is_some_and(|i| failed_images.contains(i));
+        let result = if needs_failed_image {
+            Err(Failure {
+                container: Some(inst.container.clone()),
+                code: "E023".into(),
+                message: "skipped: its image is not available (see above)".into(),
+            })
+        } else {
+            let spec = desired.instances.get(&inst.container);
+            let project = desired.project.as_str();
+            self.instance(inst, spec, project, observed, images, store, &mut applied)
+                .await
+        };
+        (applied, result.map_err(|f| self.fail(f)))
+    }
+
+    /// Report a failure as it happens; the caller records it.
+    fn fail(&self, f: Failure) -> Failure {
+        self.report(Event::Failed {
             container: f.container.clone(),
             code: f.code.clone(),
             message: f.message.clone(),
         });
-        out.failures.push(f);
+        f
     }
 
-    async fn image(
-        &mut self,
-        image: &str,
-        action: &ImageAction,
-    ) -> Result<Option<String>, Failure> {
+    async fn image(&self, image: &str, action: &ImageAction) -> Result<Option<String>, Failure> {
         match action {
             ImageAction::Pull => {
-                self.reporter.event(Event::Image {
+                self.report(Event::Image {
                     image: image.into(),
                     status: "pulling".into(),
                 });
-                let reporter = &mut *self.reporter;
                 let mut last = String::new();
                 self.runtime
                     .pull(image, |line| {
                         if line != last {
                             last = line.to_owned();
-                            reporter.event(Event::Image {
+                            self.report(Event::Image {
                                 image: image.into(),
                                 status: line.to_owned(),
                             });
@@ -157,7 +171,7 @@ impl Executor<'_> {
                 context,
                 dockerfile,
             } => {
-                self.reporter.event(Event::Image {
+                self.report(Event::Image {
                     image: image.into(),
                     status: format!("building from {context}"),
                 });
@@ -175,7 +189,7 @@ impl Executor<'_> {
 
     #[allow(clippy::too_many_arguments)]
     async fn instance(
-        &mut self,
+        &self,
         inst: &InstancePlan,
         spec: Option<&InstanceSpec>,
         project: &str,
@@ -193,7 +207,7 @@ impl Executor<'_> {
             inst,
             state,
             spec.is_some(),
-            &mut *self.reporter,
+            &mut **self.reporter.borrow_mut(),
             applied,
         )
         .map_err(|e| fail(&e))?;
@@ -249,7 +263,7 @@ impl Executor<'_> {
                 }
             }
         }
-        self.reporter.event(Event::Container {
+        self.report(Event::Container {
             container: name.into(),
             action: step.action,
             cause: step.cause.clone(),

@@ -213,14 +213,32 @@ pub async fn observe_docker(
     runtime: &Runtime,
     observed: &mut Observed,
 ) -> Result<(), ObserveError> {
-    for c in runtime.list_containers().await? {
-        let ours = c.labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
-            && c.labels.get(LABEL_PROJECT) == Some(&desired.project);
-        if ours {
-            let c = ObservedContainer::from_info(c);
-            observed.containers.insert(c.name.clone(), c);
-        } else if desired.instances.contains_key(&c.name) {
-            observed.conflicts.insert(c.name.clone(), c.id.clone());
+    // Ownership is by labels only: one filtered list is the whole inventory.
+    let project = format!("{LABEL_PROJECT}={}", desired.project);
+    let ours = [
+        ("label", format!("{LABEL_MANAGED}=true")),
+        ("label", project),
+    ];
+    let ours: Vec<(&str, &str)> = ours.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for c in runtime.list_containers(&ours).await? {
+        let c = ObservedContainer::from_info(c);
+        observed.containers.insert(c.name.clone(), c);
+    }
+    // Names we are about to create may be taken by someone else's container. Only then is a
+    // second (name-filtered) list needed, so a no-op stays at one list call.
+    let missing: Vec<&str> = desired
+        .instances
+        .keys()
+        .filter(|n| !observed.containers.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        let by_name: Vec<(&str, &str)> = missing.iter().map(|n| ("name", *n)).collect();
+        for c in runtime.list_containers(&by_name).await? {
+            // The name filter matches substrings: keep exact names only.
+            if missing.contains(&c.name.as_str()) {
+                observed.conflicts.insert(c.name.clone(), c.id.clone());
+            }
         }
     }
     let refs: std::collections::BTreeSet<String> = observed

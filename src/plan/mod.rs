@@ -169,6 +169,19 @@ pub struct Summary {
     pub kept: usize,
 }
 
+impl std::ops::AddAssign for Summary {
+    fn add_assign(&mut self, o: Summary) {
+        self.create += o.create;
+        self.recreate += o.recreate;
+        self.start += o.start;
+        self.restart += o.restart;
+        self.remove += o.remove;
+        self.copy += o.copy;
+        self.purge += o.purge;
+        self.kept += o.kept;
+    }
+}
+
 impl Summary {
     /// Whether apply would change anything (what `--detailed-exitcode` reports).
     pub fn has_changes(&self) -> bool {
