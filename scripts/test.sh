@@ -48,6 +48,6 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy -j "$JOBS" --all-targets -- -D warnings
 
 step "cargo test --all-targets"
-cargo test -j "$JOBS" --all-targets
+cargo test -j "$JOBS" --no-fail-fast --all-targets
 
 step "all checks passed"

@@ -36,22 +36,33 @@ fn every_example_validates() {
 
 #[test]
 fn the_yaml_quickstart_plans_exactly_like_the_toml_one() {
+    // The examples next to a fake login made here (the demo script writes one in a checkout).
     let sb = Sandbox::new();
-    let toml = sb.jackin(&[
-        "plan",
-        "--output",
-        "json",
-        "-f",
-        &example("quickstart/jackin.toml"),
-    ]);
-    let yaml = sb.jackin(&[
-        "plan",
-        "--output",
-        "json",
-        "-f",
-        &example("quickstart-yaml/jackin.yaml"),
-    ]);
-    toml.expect_ok();
-    yaml.expect_ok();
-    assert_eq!(toml.stdout, yaml.stdout);
+    for rel in ["quickstart/jackin.toml", "quickstart-yaml/jackin.yaml"] {
+        let body = std::fs::read_to_string(example(rel)).unwrap();
+        sb.write(rel, body.replace("jackin-demo-agent:latest", agent_image()));
+    }
+    sb.write("quickstart/demo-home/kimi/config.toml", "fake = true\n");
+    sb.write(
+        "quickstart/demo-home/kimi/credentials/kimi-code.json",
+        "{}\n",
+    );
+    let plan = |rel: &str| {
+        let run = sb.jackin(&[
+            "plan",
+            "--output",
+            "json",
+            "-f",
+            &sb.work().join(rel).display().to_string(),
+        ]);
+        run.expect_ok();
+        run.stdout
+    };
+    let toml = plan("quickstart/jackin.toml");
+    assert!(toml.contains("\"container\": \"jk-demo-smith\""), "{toml}");
+    assert!(
+        toml.contains("\"path\": \"credentials/kimi-code.json\""),
+        "{toml}"
+    );
+    assert_eq!(toml, plan("quickstart-yaml/jackin.yaml"));
 }
