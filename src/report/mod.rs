@@ -204,15 +204,7 @@ impl<W: Write> Reporter for TextReporter<W> {
                 };
                 format!(
                     "{head} {}, {} started, in {:.1}s.",
-                    text::summary_counts(
-                        &applied,
-                        "created",
-                        "recreated",
-                        "restarted",
-                        "removed",
-                        "copied",
-                        "purged"
-                    ),
+                    text::applied_counts(&applied),
                     applied.start,
                     duration_ms as f64 / 1000.0
                 )
@@ -266,15 +258,7 @@ impl<W: Write> Reporter for TextReporter<W> {
             } => format!(
                 "{} {signal}: stopped after {passes} pass(es), {failed_passes} failed; in total {}.",
                 text::clock(),
-                text::summary_counts(
-                    &applied,
-                    "created",
-                    "recreated",
-                    "restarted",
-                    "removed",
-                    "copied",
-                    "purged"
-                )
+                text::applied_counts(&applied)
             ),
         };
         let _ = writeln!(self.out, "{line}");

@@ -99,18 +99,10 @@ fn symbol(a: ContainerAction) -> &'static str {
     }
 }
 
-/// `1 to create, 0 to recreate, …` with the verbs given (plan and apply word them apart).
-pub fn summary_counts(
-    s: &Summary,
-    create: &str,
-    recreate: &str,
-    restart: &str,
-    remove: &str,
-    copy: &str,
-    purge: &str,
-) -> String {
+/// What an apply (or a whole watch) did: `1 created, 0 recreated, … 0 kept`.
+pub fn applied_counts(s: &Summary) -> String {
     format!(
-        "{} {create}, {} {recreate}, {} {restart}, {} {remove}; {} files {copy}, {} {purge}, {} kept",
+        "{} created, {} recreated, {} restarted, {} removed; {} files copied, {} purged, {} kept",
         s.create, s.recreate, s.restart, s.remove, s.copy, s.purge, s.kept
     )
 }
