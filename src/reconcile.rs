@@ -116,7 +116,7 @@ pub async fn prepare(
     let runtime = Runtime::connect().await?;
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
     let observed = observed::observe(&desired, &runtime, &ctx.jackin_home, &ctx.home).await?;
-    let plan = plan::plan(&desired, &observed, desired.restart, opts, &fp);
+    let plan = plan::plan(&desired, &observed, opts, &fp);
     Ok(Prepared {
         desired,
         observed,

@@ -10,7 +10,6 @@
 
 use jackin::exec::{apply_files, store::Store};
 use jackin::fingerprint::Fingerprinter;
-use jackin::manifest::model::RestartPolicy;
 use jackin::paths::JackinHome;
 use jackin::plan::{plan, FileAction, PlanOptions, Summary};
 use jackin::report::{render_plan, Event, Reporter, Style};
@@ -120,13 +119,7 @@ impl World {
         let lookup = |n: &str| (n == "PROP_KEY").then(|| SECRET_KEY.to_owned());
         let desired = jackin::desired::resolve(&loaded, &home, &jh, &lookup).unwrap();
         let observed = jackin::observed::observe_files(&desired, &jh, &home).unwrap();
-        let p = plan(
-            &desired,
-            &observed,
-            RestartPolicy::OnHandoffChange,
-            &PlanOptions::default(),
-            &self.fp,
-        );
+        let p = plan(&desired, &observed, &PlanOptions::default(), &self.fp);
         (desired, observed, p)
     }
 

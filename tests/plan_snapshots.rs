@@ -7,7 +7,6 @@
 use jackin::agents::AgentKind;
 use jackin::desired::Desired;
 use jackin::fingerprint::Fingerprinter;
-use jackin::manifest::model::RestartPolicy;
 use jackin::observed::{Observed, ObservedContainer};
 use jackin::paths::JackinHome;
 use jackin::plan::{desired_summary, plan, PlanOptions};
@@ -100,26 +99,14 @@ impl Fixture {
     }
 
     fn plan_text(&self, desired: &Desired, observed: &Observed) -> String {
-        let p = plan(
-            desired,
-            observed,
-            RestartPolicy::OnHandoffChange,
-            &PlanOptions::default(),
-            &self.fp,
-        );
+        let p = plan(desired, observed, &PlanOptions::default(), &self.fp);
         render_plan(&p, Style::plain())
     }
 
     /// Apply only the file steps, as if a previous apply had run.
     fn apply_files(&self, desired: &Desired) {
         let observed = self.observe(desired, None, true);
-        let p = plan(
-            desired,
-            &observed,
-            RestartPolicy::OnHandoffChange,
-            &PlanOptions::default(),
-            &self.fp,
-        );
+        let p = plan(desired, &observed, &PlanOptions::default(), &self.fp);
         let store = jackin::exec::store::Store::new(self.jh().data());
         struct Null;
         impl jackin::report::Reporter for Null {

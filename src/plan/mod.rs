@@ -12,7 +12,6 @@ mod files;
 use crate::agents::{AgentKind, AuthMode};
 use crate::desired::{Desired, Scope, Target};
 use crate::fingerprint::Fingerprinter;
-use crate::manifest::model::RestartPolicy;
 use crate::observed::Observed;
 use serde::Serialize;
 
@@ -205,7 +204,6 @@ impl Plan {
 pub fn plan(
     desired: &Desired,
     observed: &Observed,
-    restart: RestartPolicy,
     opts: &PlanOptions,
     fp: &Fingerprinter,
 ) -> Plan {
@@ -221,7 +219,7 @@ pub fn plan(
             .iter()
             .any(|s| matches!(s.action, FileAction::Copy | FileAction::Purge));
         let container_step =
-            containers::plan_container(spec, state, observed, restart, handoff_changed, fp);
+            containers::plan_container(spec, state, observed, desired.restart, handoff_changed, fp);
         if let Some(ContainerStep {
             action: ContainerAction::Create | ContainerAction::Recreate,
             ..
