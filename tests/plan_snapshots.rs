@@ -58,25 +58,23 @@ impl Fixture {
         jackin::desired::resolve(&loaded, &self.root().join("home"), &self.jh(), &lookup).unwrap()
     }
 
-    /// Files observed for real; Docker as given: `running` containers built from `built_from`
-    /// (the state they were created with), all images present.
-    fn observe(&self, desired: &Desired, built_from: Option<&Desired>, running: bool) -> Observed {
+    /// Files observed for real, every image present.
+    fn observe_files(&self, desired: &Desired) -> Observed {
         let mut o = jackin::observed::observe_files(desired, &self.jh(), &self.root().join("home"))
             .unwrap();
         for state in o.instances.values() {
             o.images
                 .insert(state.image.clone(), Some("sha256:1111".into()));
         }
+        o
+    }
+
+    /// Files observed for real; Docker as given: `running` containers built from `built_from`
+    /// (the state they were created with), all images present.
+    fn observe(&self, desired: &Desired, built_from: Option<&Desired>, running: bool) -> Observed {
+        let mut o = self.observe_files(desired);
         if let Some(old) = built_from {
-            let old_obs =
-                jackin::observed::observe_files(old, &self.jh(), &self.root().join("home"))
-                    .unwrap();
-            let mut old_obs = old_obs;
-            for state in old_obs.instances.values() {
-                old_obs
-                    .images
-                    .insert(state.image.clone(), Some("sha256:1111".into()));
-            }
+            let old_obs = self.observe_files(old);
             for (name, spec) in &old.instances {
                 let summary = desired_summary(spec, &old_obs.instances[name], &old_obs, &self.fp);
                 o.containers.insert(
