@@ -94,6 +94,10 @@ impl World {
         std::fs::write(p, &secret).unwrap();
         self.secrets.insert(secret);
     }
+    /// SPEC §3: a kimi login is present when the source holds `config.toml` and `credentials/`.
+    fn login_present(&self) -> bool {
+        self.host().join("config.toml").is_file() && self.host().join("credentials").is_dir()
+    }
     fn write_state(&self) {
         let body = format!(
             "version = 1\nproject = \"props\"\n[auth.kimi]\nmode = \"{}\"\n[env]\nKIMI_API_KEY = \"$PROP_KEY\"\n[roles.r]\nimage = \"img\"\nagents = [\"kimi\"]\n[workspaces.w.roles.r]\n",
@@ -155,7 +159,9 @@ proptest! {
     #[test]
     fn handoff_invariants_hold_for_any_sequence(ops in proptest::collection::vec(op(), 1..24)) {
         let mut w = World::new();
-        // Files the container rotated since the last apply, and whether the host changed them since.
+        // Files the container rotated since the last apply, and files the host changed since
+        // jackin last synced (an apply while the login is absent syncs nothing, so a host
+        // change made before it still wins over a later rotation: SPEC §4, "host changed wins").
         let mut rotated: BTreeMap<usize, String> = BTreeMap::new();
         let mut host_changed: BTreeSet<usize> = BTreeSet::new();
         let mut last_applied_mode = "";
@@ -202,7 +208,9 @@ proptest! {
 
                     last_applied_mode = w.mode;
                     rotated.clear();
-                    host_changed.clear();
+                    if w.mode != "sync" || w.login_present() {
+                        host_changed.clear();
+                    }
                 }
             }
         }
