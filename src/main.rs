@@ -137,10 +137,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
 fn reporter(output: Output) -> Box<dyn Reporter> {
     match output {
         Output::Json => Box::new(JsonReporter(std::io::stdout())),
-        Output::Text => Box::new(TextReporter {
-            out: std::io::stdout(),
-            style: Style::detect(),
-        }),
+        Output::Text => Box::new(TextReporter::new(std::io::stdout(), Style::detect())),
     }
 }
 

@@ -92,6 +92,15 @@ pub struct ContainerEvent {
     pub container: String,
 }
 
+/// One message of the engine's pull stream: a layer (or the tag), its state, and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullUpdate {
+    pub layer: Option<String>,
+    pub status: String,
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
 pub struct Runtime {
     docker: Docker,
     calls: AtomicUsize,
@@ -182,11 +191,11 @@ impl Runtime {
         }
     }
 
-    /// Pull an image, reporting progress lines through `progress`.
+    /// Pull an image, passing each of the engine's progress messages to `progress`.
     pub async fn pull(
         &self,
         reference: &str,
-        mut progress: impl FnMut(&str),
+        mut progress: impl FnMut(PullUpdate),
     ) -> Result<(), RuntimeError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let opts = CreateImageOptions {
@@ -204,11 +213,14 @@ impl Runtime {
                         });
                     }
                     if let Some(status) = info.status {
-                        let line = match info.progress {
-                            Some(p) => format!("{status} {p}"),
-                            None => status,
-                        };
-                        progress(&line);
+                        let detail = info.progress_detail.unwrap_or_default();
+                        let bytes = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok());
+                        progress(PullUpdate {
+                            layer: info.id,
+                            status,
+                            current: bytes(detail.current),
+                            total: bytes(detail.total),
+                        });
                     }
                 }
                 Err(e) => {

@@ -205,6 +205,98 @@ fn an_image_that_cannot_be_pulled_fails_its_instance_and_the_others_converge() {
 }
 
 #[test]
+fn an_absent_image_is_pulled_with_progress_and_not_pulled_again() {
+    let registry = common::registry::Registry::serve(agent_image());
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("pull");
+    let c = format!("jk-{ws}-smith");
+    let image = registry.reference.as_str();
+    sb.write(
+        "jackin.toml",
+        format!(
+            "version = 1\nproject = \"{}\"\n[roles.smith]\nimage = \"{image}\"\nagents = [\"kimi\"]\n[workspaces.{ws}.roles.smith]\n",
+            sb.project()
+        ),
+    );
+    let plan = sb.jackin(&["plan"]);
+    assert!(
+        plan.stdout.contains(&format!("image {image}: pull")),
+        "{plan:?}"
+    );
+
+    let run = sb.jackin(&["apply", "--output", "json"]);
+    run.expect_ok();
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |t: &'static str| events.iter().filter(move |e| e["type"] == t);
+    let statuses: Vec<_> = of("image").map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["pulling", "pulled"], "{}", run.stdout);
+    let progress: Vec<_> = of("pull_progress").collect();
+    assert!(
+        progress.iter().all(|e| e["image"] == image),
+        "{}",
+        run.stdout
+    );
+    let last = progress.last().expect("pull progress was reported");
+    let bytes = |e: &serde_json::Value, k: &str| e[k].as_u64().unwrap();
+    // The layer unique to this registry (4 MiB) is always downloaded; the agent image's base
+    // layer may already be known to the engine from an earlier pull and then "Already exists".
+    assert!(bytes(last, "total_bytes") > 4 << 20, "{last}");
+    assert!(bytes(last, "total_bytes") <= registry.layer_bytes, "{last}");
+    assert_eq!(bytes(last, "downloaded_bytes"), bytes(last, "total_bytes"));
+    assert!(
+        bytes(last, "layers") >= 2 && last["layers"] == last["layers_done"],
+        "{last}"
+    );
+    assert!(
+        progress
+            .windows(2)
+            .all(|w| bytes(w[0], "downloaded_bytes") <= bytes(w[1], "downloaded_bytes")),
+        "progress went backwards: {}",
+        run.stdout
+    );
+    assert!(
+        progress.len() <= 30,
+        "progress is throttled: {} events",
+        progress.len()
+    );
+    assert!(
+        registry.blob_fetches() >= 2,
+        "config and the unique layer were fetched"
+    );
+    assert!(container_running(&c));
+    assert_eq!(inspect(&c, "{{.Config.Image}}"), image);
+
+    // Present now: the next apply neither plans nor makes a pull.
+    let served = registry.requests.lock().unwrap().len();
+    sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
+    sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(registry.requests.lock().unwrap().len(), served);
+
+    // Text output off a terminal: a line before and after, no progress lines in between.
+    docker(&["rm", "-f", &c]);
+    docker(&["image", "rm", image]);
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    let image_lines: Vec<_> = run.stdout.lines().filter(|l| l.contains(image)).collect();
+    assert_eq!(
+        image_lines,
+        [
+            format!("image {image}: pull"),
+            format!("image {image}: pulling"),
+            format!("image {image}: pulled"),
+        ],
+        "{run:?}"
+    );
+    assert!(!run.all().contains("Downloading"), "{run:?}");
+    assert!(container_running(&c));
+}
+
+#[test]
 fn a_build_role_is_built_from_its_context_and_rebuilt_only_when_it_changes() {
     let sb = Sandbox::new();
     sb.kimi_login(".kimi");

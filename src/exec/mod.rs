@@ -6,6 +6,7 @@
 //! does not stop the others; the outcome lists what failed.
 
 mod files;
+pub mod pull;
 pub mod store;
 
 pub use files::apply as apply_files;
@@ -153,19 +154,22 @@ impl Executor<'_> {
                     image: image.into(),
                     status: "pulling".into(),
                 });
-                let mut last = String::new();
+                let mut tracker = pull::PullTracker::default();
                 self.runtime
-                    .pull(image, |line| {
-                        if line != last {
-                            last = line.to_owned();
-                            self.report(Event::Image {
+                    .pull(image, |update| {
+                        if let Some(progress) = tracker.update(&update) {
+                            self.report(Event::PullProgress {
                                 image: image.into(),
-                                status: line.to_owned(),
+                                progress,
                             });
                         }
                     })
                     .await
                     .map_err(|e| failure(None, &e))?;
+                self.report(Event::Image {
+                    image: image.into(),
+                    status: "pulled".into(),
+                });
             }
             ImageAction::Build {
                 context,
@@ -179,6 +183,10 @@ impl Executor<'_> {
                     .build(std::path::Path::new(context), dockerfile, image)
                     .await
                     .map_err(|e| failure(None, &e))?;
+                self.report(Event::Image {
+                    image: image.into(),
+                    status: "built".into(),
+                });
             }
         }
         self.runtime

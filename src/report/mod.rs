@@ -39,6 +39,12 @@ pub enum Event {
         image: String,
         status: String,
     },
+    /// A pull moved by a visible step (a layer done, or another tenth of the bytes).
+    PullProgress {
+        image: String,
+        #[serde(flatten)]
+        progress: crate::exec::pull::PullProgress,
+    },
     File {
         container: String,
         agent: AgentKind,
@@ -141,15 +147,57 @@ impl<W: Write> Reporter for JsonReporter<W> {
     }
 }
 
-/// Human progress lines on stdout; warnings on stderr.
+/// Human progress lines on stdout; warnings, errors and the pull progress bar on stderr.
 pub struct TextReporter<W: Write> {
-    pub out: W,
-    pub style: Style,
+    out: W,
+    style: Style,
+    /// The pull in flight (images are pulled one at a time). indicatif draws it only when
+    /// stderr is a terminal, so logs and pipes get the "pulling"/"pulled" lines alone.
+    pull: Option<indicatif::ProgressBar>,
+}
+
+impl<W: Write> TextReporter<W> {
+    pub fn new(out: W, style: Style) -> Self {
+        TextReporter {
+            out,
+            style,
+            pull: None,
+        }
+    }
+}
+
+/// Hidden until the caller has set its figures, so the first frame is never an empty bar.
+fn pull_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::hidden();
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec})",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
 }
 
 impl<W: Write> Reporter for TextReporter<W> {
     fn event(&mut self, event: Event) {
         let s = self.style;
+        if let Event::PullProgress { image, progress } = &event {
+            let fresh = self.pull.is_none();
+            let bar = self.pull.get_or_insert_with(pull_bar);
+            bar.set_length(progress.total_bytes);
+            bar.set_position(progress.downloaded_bytes);
+            bar.set_message(format!(
+                "{image}: {}/{} layers",
+                progress.layers_done, progress.layers
+            ));
+            if fresh {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            return;
+        }
+        if let Some(bar) = self.pull.take() {
+            bar.finish_and_clear();
+        }
         let line = match event {
             Event::Version { .. } => return,
             Event::Warning { message } => {
@@ -161,6 +209,7 @@ impl<W: Write> Reporter for TextReporter<W> {
                 return;
             }
             Event::Image { image, status } => format!("image {image}: {status}"),
+            Event::PullProgress { .. } => return,
             Event::File {
                 container,
                 agent,

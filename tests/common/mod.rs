@@ -7,7 +7,10 @@
 //! - Docker helpers that go through the `docker` CLI, so tests observe the engine
 //!   independently of the code under test.
 //! - [`wait_until`]: poll observable state with a deadline (never fixed sleeps).
+//! - [`registry::Registry`]: a loopback registry serving one local image, for real pulls.
 #![allow(dead_code)]
+
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::fmt;
