@@ -218,6 +218,77 @@ fn a_login_folder_that_appears_after_start_is_picked_up() {
     login.assert_not_leaked(&w.all());
 }
 
+/// `jackin watch` in a user namespace of its own whose inotify `limit` (a per-namespace
+/// ucount under /proc/sys/user) is `value`: the machine's limits stay untouched, so other
+/// tests running at the same time are not affected.
+fn watching_with_inotify_limit(
+    base: &str,
+    limit: &str,
+    value: u32,
+) -> (Sandbox, String, Spawned, KimiLogin) {
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let ws = sb.workspace(base);
+    sb.write("jackin.toml", state(&sb, &ws, "kimi-k2"));
+    let script = format!("echo {value} > /proc/sys/user/{limit} && exec \"$0\" \"$@\"");
+    let wrapper = [
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        script.as_str(),
+    ];
+    let w = sb.jackin_spawn_under(&wrapper, &["watch", "--debounce-ms", "100"], &[]);
+    (sb, ws, w, login)
+}
+
+/// With inotify unavailable (no instance, or no watch left), watch polls and still hands
+/// a rotated host credential off.
+fn falls_back_to_polling_and_converges(base: &str, limit: &str, value: u32) {
+    let (sb, ws, w, login) = watching_with_inotify_limit(base, limit, value);
+    wait_first_pass_text(&w);
+    let err = w.stderr();
+    assert!(
+        err.contains("falling back to polling every 2s"),
+        "{}",
+        w.all()
+    );
+    assert!(
+        err.contains("max_user_watches"),
+        "says what to raise: {err}"
+    );
+    assert!(w.stdout().contains("(polling)"), "{}", w.all());
+
+    let c = container(&ws);
+    let rotated = format!("{{\"access_token\":\"SECRET-{}-polled\"}}\n", sb.project());
+    write_by_rename(&login.dir.join("credentials/kimi-code.json"), &rotated);
+    let handoff = sb
+        .handoff_dir(&c, "kimi")
+        .join("credentials/kimi-code.json");
+    wait_until("the polled change is handed off", T, || {
+        fs::read_to_string(&handoff).is_ok_and(|s| s == rotated)
+    });
+    w.wait_for_output("host login ~/.kimi/credentials/kimi-code.json", T);
+    assert_eq!(
+        w.stderr().matches("falling back to polling").count(),
+        1,
+        "warned once: {}",
+        w.all()
+    );
+    login.assert_not_leaked(&w.all());
+}
+
+#[test]
+fn without_an_inotify_instance_watch_polls_and_still_converges() {
+    falls_back_to_polling_and_converges("noinst", "max_inotify_instances", 0);
+}
+
+#[test]
+fn when_the_inotify_watch_limit_is_hit_watch_polls_and_still_converges() {
+    falls_back_to_polling_and_converges("nowatch", "max_inotify_watches", 1);
+}
+
 #[test]
 fn sigterm_exits_0_releases_the_lock_and_ends_the_json_stream_with_a_summary() {
     let (sb, _ws, w, _login) = watching("term", &["--output", "json"], &[]);

@@ -154,8 +154,14 @@ fn fallback_warning(e: &notify::Error) -> String {
     )
 }
 
+/// Contents are compared, not only mtimes: notify's poller keeps mtimes in whole seconds, so
+/// a token refreshed in the same second as the previous write (a rename, even) would
+/// otherwise go unseen until the next resync. The watched folders are credential folders and
+/// the state file's folder (not recursive), so reading them every interval is cheap.
 fn poll_watcher(tx: UnboundedSender<Trigger>) -> PollWatcher {
-    let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
+    let config = notify::Config::default()
+        .with_poll_interval(POLL_INTERVAL)
+        .with_compare_contents(true);
     PollWatcher::new(handler(tx), config).expect("PollWatcher::new does not fail")
 }
 

@@ -334,8 +334,17 @@ impl Sandbox {
             .join(agent)
     }
 
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackin"));
+    /// `jackin ARGS`, or `WRAPPER... jackin ARGS` when `wrapper` is not empty.
+    fn command(&self, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Command {
+        let jackin = env!("CARGO_BIN_EXE_jackin");
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(jackin),
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(jackin);
+                c
+            }
+        };
         cmd.args(args).current_dir(self.work());
         // Nothing from the developer's own jackin setup may leak in.
         for (key, _) in std::env::vars_os() {
@@ -370,8 +379,19 @@ impl Sandbox {
 
     /// Starts `jackin ARGS` in the background (for `watch`, or lock contention).
     pub fn jackin_spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Spawned {
+        self.jackin_spawn_under(&[], args, env)
+    }
+
+    /// Like [`Sandbox::jackin_spawn`], run through `wrapper` (a program that ends by
+    /// exec-ing its arguments, so signals still reach jackin).
+    pub fn jackin_spawn_under(
+        &self,
+        wrapper: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Spawned {
         let mut child = self
-            .command(args, env)
+            .command(wrapper, args, env)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run jackin {args:?}: {e}"));
         let (stdout, out_reader) = collect(child.stdout.take().unwrap());
