@@ -28,7 +28,7 @@ fn main() {
 async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Schema => {
-            print!("{}", jackin::manifest::schema_json());
+            print!("{}", jackin::schema::Document::State.schema_json());
             Ok(exit::OK)
         }
         Command::Validate { file } => {
