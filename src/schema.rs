@@ -3,22 +3,32 @@
 //! programs use them); a test fails when one is stale.
 
 use crate::manifest::Manifest;
-use schemars::Schema;
+use crate::plan::Plan;
+use crate::report::Status;
+use schemars::generate::SchemaSettings;
+use schemars::transform::RecursiveTransform;
+use schemars::{JsonSchema, Schema};
 
 /// A document jackin reads or prints, with a published schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Document {
     /// The desired-state file jackin reads.
     State,
+    /// What `plan --output json` prints.
+    Plan,
+    /// What `status --output json` prints.
+    Status,
 }
 
 impl Document {
-    pub const ALL: [Document; 1] = [Document::State];
+    pub const ALL: [Document; 3] = [Document::State, Document::Plan, Document::Status];
 
     /// Its checked-in copy, under `schemas/`.
     pub fn file_name(self) -> &'static str {
         match self {
             Document::State => "jackin.schema.json",
+            Document::Plan => "plan.schema.json",
+            Document::Status => "status.schema.json",
         }
     }
 
@@ -26,8 +36,35 @@ impl Document {
     pub fn schema_json(self) -> String {
         let schema = match self {
             Document::State => schemars::schema_for!(Manifest),
+            Document::Plan => output_schema::<Plan>(),
+            Document::Status => output_schema::<Status>(),
         };
         pretty(&schema)
+    }
+}
+
+/// The schema of a document jackin prints, i.e. of what `Serialize` emits: a field is required
+/// unless serde may skip it (an `Option` is always there, as `null` when empty), and objects are
+/// closed (`additionalProperties: false`). Closed, because the schema is regenerated from the
+/// same types as the output, so it describes exactly what this jackin emits, and a test that
+/// validates real output then also catches a field the schema does not describe. Serde's
+/// `deny_unknown_fields` would say the same but is a deserialisation attribute on types that are
+/// never deserialised; one transform here also covers every type added later. (Within a
+/// `format_version` fields are only ever added: consumers should parse leniently and validate
+/// against the schema of the jackin that produced the output.)
+fn output_schema<T: JsonSchema>() -> Schema {
+    SchemaSettings::draft2020_12()
+        .for_serialize()
+        .with_transform(RecursiveTransform(close_objects))
+        .into_generator()
+        .into_root_schema_for::<T>()
+}
+
+fn close_objects(schema: &mut Schema) {
+    if let Some(object) = schema.as_object_mut() {
+        if object.contains_key("properties") {
+            object.entry("additionalProperties").or_insert(false.into());
+        }
     }
 }
 

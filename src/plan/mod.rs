@@ -13,6 +13,7 @@ use crate::agents::{AgentKind, AuthMode};
 use crate::desired::{Desired, Scope, Target};
 use crate::fingerprint::Fingerprinter;
 use crate::observed::Observed;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -25,8 +26,9 @@ pub struct PlanOptions {
     pub target: Option<Target>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Plan {
+    #[schemars(extend("const" = FORMAT_VERSION))]
     pub format_version: u32,
     pub project: String,
     pub images: Vec<ImageStep>,
@@ -35,20 +37,20 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ImageStep {
     pub image: String,
     pub action: ImageAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ImageAction {
     Pull,
     Build { context: String, dockerfile: String },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct InstancePlan {
     pub container: String,
     pub workspace: String,
@@ -62,14 +64,14 @@ pub struct InstancePlan {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AuthView {
     pub agent: AgentKind,
     pub mode: AuthMode,
     pub set_by: Scope,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerAction {
     Create,
@@ -79,7 +81,7 @@ pub enum ContainerAction {
     Remove,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ContainerCause {
     /// No container with this name.
@@ -97,7 +99,7 @@ pub enum ContainerCause {
     NotDeclared,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ContainerStep {
     pub action: ContainerAction,
     pub cause: ContainerCause,
@@ -109,7 +111,7 @@ pub struct ContainerStep {
     pub purge_state: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAction {
     Copy,
@@ -121,7 +123,7 @@ pub enum FileAction {
     Forget,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileCause {
     /// First time jackin provisions this file.
@@ -141,7 +143,7 @@ pub enum FileCause {
     ModeIgnore,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct FileStep {
     pub agent: AgentKind,
     /// Relative to the agent's handoff directory.
@@ -156,7 +158,7 @@ pub struct FileStep {
     pub source: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Summary {
     pub create: usize,
     pub recreate: usize,
