@@ -10,13 +10,13 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
 
 /// A document jackin reads or prints, with a published schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Document {
     /// The desired-state file jackin reads.
     State,
-    /// What `plan --output json` prints.
+    /// The document `plan --output json` prints.
     Plan,
-    /// What `status --output json` prints.
+    /// The document `status --output json` prints.
     Status,
 }
 
