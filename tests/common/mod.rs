@@ -7,7 +7,10 @@
 //! - Docker helpers that go through the `docker` CLI, so tests observe the engine
 //!   independently of the code under test.
 //! - [`wait_until`]: poll observable state with a deadline (never fixed sleeps).
+//! - [`schema::assert_matches_schema`]: JSON output against the checked-in `schemas/` (no Docker).
 #![allow(dead_code)]
+
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::fmt;
