@@ -60,7 +60,7 @@ pub struct InstancePlan {
     pub auth: Vec<AuthView>,
     pub container_step: Option<ContainerStep>,
     pub files: Vec<FileStep>,
-    /// Files that changed in the container and are deliberately left alone.
+    /// Things left alone on purpose, e.g. the handoff kept while the host login is absent.
     pub notes: Vec<String>,
 }
 
@@ -150,8 +150,9 @@ pub struct FileStep {
     pub path: String,
     pub action: FileAction,
     pub cause: FileCause,
-    /// Keyed fingerprint of the host content (copy) / of the handoff content (purge, keep).
+    /// Keyed fingerprint of the host file's content; `null` when there is none.
     pub host: Option<String>,
+    /// Keyed fingerprint of the handoff file's content; `null` when there is none.
     pub handoff: Option<String>,
     /// Absolute host path to copy from (copy only).
     #[serde(skip)]
