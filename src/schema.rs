@@ -47,9 +47,10 @@ impl Document {
 /// unless serde may skip it (an `Option` is always there, as `null` when empty), and objects are
 /// closed (`additionalProperties: false`). Closed, because the schema is regenerated from the
 /// same types as the output, so it describes exactly what this jackin emits, and a test that
-/// validates real output then also catches a field the schema does not describe. Serde's
-/// `deny_unknown_fields` would say the same but is a deserialisation attribute on types that are
-/// never deserialised; one transform here also covers every type added later. (Within a
+/// validates real output then also catches a field the schema does not describe. Not serde's
+/// `deny_unknown_fields` (it changes deserialisation, and these types are never deserialised)
+/// nor `#[schemars(deny_unknown_fields)]` on each type: one transform closes every object,
+/// those of types added later too. (Within a
 /// `format_version` fields are only ever added: consumers should parse leniently and validate
 /// against the schema of the jackin that produced the output.)
 fn output_schema<T: JsonSchema>() -> Schema {
