@@ -2,6 +2,7 @@
 
 use crate::desired::Target;
 use crate::report::Output;
+use crate::schema::Document;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -87,6 +88,9 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         resync_secs: u64,
     },
-    /// Print the JSON Schema of the state file.
-    Schema,
+    /// Print the JSON Schema of the state file, or of the plan or status JSON output.
+    Schema {
+        #[arg(value_enum, default_value_t = Document::State)]
+        document: Document,
+    },
 }

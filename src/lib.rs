@@ -21,4 +21,5 @@ pub mod plan;
 pub mod reconcile;
 pub mod report;
 pub mod runtime;
+pub mod schema;
 pub mod watch;

@@ -27,8 +27,8 @@ fn main() {
 
 async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Schema => {
-            print!("{}", jackin::manifest::schema_json());
+        Command::Schema { document } => {
+            print!("{}", document.schema_json());
             Ok(exit::OK)
         }
         Command::Validate { file } => {

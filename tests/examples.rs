@@ -3,7 +3,9 @@
 
 mod common;
 
+use common::schema::assert_matches_schema;
 use common::*;
+use jackin::schema::Document;
 use std::path::Path;
 
 fn example(rel: &str) -> String {
@@ -65,4 +67,19 @@ fn the_yaml_quickstart_plans_exactly_like_the_toml_one() {
         "{toml}"
     );
     assert_eq!(toml, plan("quickstart-yaml/jackin.yaml"));
+}
+
+/// The README's ```json block is a plan a reader may copy as a fixture.
+#[test]
+fn the_readme_json_plan_matches_the_plan_schema() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```json\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 1, "one ```json block (the plan) in README.md");
+    let plan: serde_json::Value = serde_json::from_str(blocks[0]).unwrap();
+    assert_matches_schema(Document::Plan, &plan);
 }

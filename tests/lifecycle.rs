@@ -2,7 +2,9 @@
 
 mod common;
 
+use common::schema::assert_matches_schema;
 use common::*;
+use jackin::schema::Document;
 use std::fs::File;
 
 /// Two workspaces × role smith; `model_b` is the model of workspace b's instance role.
@@ -330,6 +332,11 @@ fn a_build_role_is_built_from_its_context_and_rebuilt_only_when_it_changes() {
         plan.stdout.contains("recreate container: image jackin/"),
         "{plan:?}"
     );
+    // The only real output with a `build` image step the schema check sees.
+    let json = sb.jackin(&["plan", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_matches_schema(Document::Plan, &v);
+    assert_eq!(v["images"][0]["action"]["kind"], "build", "{v:#}");
     sb.jackin(&["apply"]).expect_ok();
     assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v2\n");
     let image = inspect(&c, "{{.Config.Image}}");
@@ -446,6 +453,7 @@ fn status_shows_state_auth_provenance_handoff_and_drift() {
 
     let json = t.sb.jackin(&["status", "--output", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_matches_schema(Document::Status, &v);
     assert_eq!(v["format_version"], 1);
     let inst = v["instances"].as_array().unwrap();
     assert_eq!(inst.len(), 2);
@@ -460,6 +468,7 @@ fn the_json_plan_has_the_documented_shape() {
     let run = t.sb.jackin(&["plan", "--output", "json"]);
     run.expect_ok();
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_matches_schema(Document::Plan, &v);
     assert_eq!(v["format_version"], 1);
     assert_eq!(v["project"], t.sb.project());
     assert!(v["images"].as_array().unwrap().is_empty());
@@ -486,6 +495,26 @@ fn the_json_plan_has_the_documented_shape() {
         "create", "recreate", "start", "restart", "remove", "copy", "purge", "kept",
     ] {
         assert!(v["summary"][key].is_u64(), "summary.{key}");
+    }
+}
+
+#[test]
+fn schema_prints_the_checked_in_schema_of_each_document() {
+    let sb = Sandbox::new();
+    for (args, doc) in [
+        (&["schema"][..], Document::State),
+        (&["schema", "state"], Document::State),
+        (&["schema", "plan"], Document::Plan),
+        (&["schema", "status"], Document::Status),
+    ] {
+        let run = sb.jackin(args);
+        run.expect_ok();
+        let path = format!("{}/schemas/{}", env!("CARGO_MANIFEST_DIR"), doc.file_name());
+        assert!(
+            run.stdout == std::fs::read_to_string(&path).unwrap(),
+            "`jackin {}` differs from {path}",
+            args.join(" ")
+        );
     }
 }
 

@@ -2,15 +2,21 @@
 //!
 //! Built through the real loader, resolver and file observer on a temp dir; only the Docker
 //! half of the observation is written by hand here (the planner is pure, so this is exactly
-//! what it would see). Fingerprints use a fixed key so the snapshots are stable.
+//! what it would see). Fingerprints use a fixed key so the snapshots are stable. Every plan
+//! built here, and the status derived from it, is also checked against the checked-in JSON
+//! Schemas, so each kind of action is covered there too.
 
+mod common;
+
+use common::schema::{assert_matches_schema, schema_errors};
 use jackin::agents::AgentKind;
 use jackin::desired::Desired;
 use jackin::fingerprint::Fingerprinter;
 use jackin::observed::{Observed, ObservedContainer};
 use jackin::paths::JackinHome;
-use jackin::plan::{desired_summary, plan, PlanOptions};
-use jackin::report::{render_plan, Style};
+use jackin::plan::{desired_summary, plan, Plan, PlanOptions};
+use jackin::report::{render_plan, Status, Style};
+use jackin::schema::Document;
 use std::path::Path;
 
 struct Fixture {
@@ -96,15 +102,23 @@ impl Fixture {
         o
     }
 
-    fn plan_text(&self, desired: &Desired, observed: &Observed) -> String {
+    /// The plan, its JSON and the status JSON built from it checked against `schemas/`.
+    fn plan(&self, desired: &Desired, observed: &Observed) -> Plan {
         let p = plan(desired, observed, &PlanOptions::default(), &self.fp);
-        render_plan(&p, Style::plain())
+        assert_matches_schema(Document::Plan, &serde_json::to_value(&p).unwrap());
+        let status = Status::new(&p, observed);
+        assert_matches_schema(Document::Status, &serde_json::to_value(&status).unwrap());
+        p
+    }
+
+    fn plan_text(&self, desired: &Desired, observed: &Observed) -> String {
+        render_plan(&self.plan(desired, observed), Style::plain())
     }
 
     /// Apply only the file steps, as if a previous apply had run.
     fn apply_files(&self, desired: &Desired) {
         let observed = self.observe(desired, None, true);
-        let p = plan(desired, &observed, &PlanOptions::default(), &self.fp);
+        let p = self.plan(desired, &observed);
         let store = jackin::exec::store::Store::new(self.jh().data());
         struct Null;
         impl jackin::report::Reporter for Null {
@@ -211,4 +225,85 @@ fn restart_owed_by_an_interrupted_apply() {
     l["restart_owed"] = true.into();
     std::fs::write(&ledger, serde_json::to_vec(&l).unwrap()).unwrap();
     insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
+}
+
+/// The schemas are closed and exact, so they reject what jackin never prints. (They are
+/// generated from the serialised types, so a schema that accepted everything would also
+/// "pass" every test above: this proves the checks there mean something.)
+#[test]
+fn the_schemas_reject_what_jackin_never_prints() {
+    let f = Fixture::new();
+    let d = f.desired(&state("k1", ""));
+    let observed = f.observe(&d, None, true);
+    let p = f.plan(&d, &observed);
+    let plan_json = serde_json::to_value(&p).unwrap();
+    let status_json = serde_json::to_value(Status::new(&p, &observed)).unwrap();
+    assert!(
+        plan_json["instances"][0]["files"][0].is_object(),
+        "{plan_json:#}"
+    );
+
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Document, &str, Edit); 12] = [
+        (Document::Plan, "unknown container action", |v| {
+            v["instances"][0]["container_step"]["action"] = "explode".into();
+        }),
+        (Document::Plan, "unknown file cause", |v| {
+            v["instances"][0]["files"][0]["cause"] = "because".into();
+        }),
+        (Document::Plan, "unknown agent", |v| {
+            v["instances"][0]["files"][0]["agent"] = "hal".into();
+        }),
+        (Document::Plan, "missing summary count", |v| {
+            v["summary"].as_object_mut().unwrap().remove("kept");
+        }),
+        (Document::Plan, "missing nullable field", |v| {
+            let step = &mut v["instances"][0]["container_step"];
+            step.as_object_mut().unwrap().remove("id");
+        }),
+        (Document::Plan, "unknown top-level field", |v| {
+            v["extra"] = true.into();
+        }),
+        (Document::Plan, "field of another cause kind", |v| {
+            v["instances"][0]["container_step"]["cause"]["changes"] = serde_json::json!([]);
+        }),
+        (Document::Plan, "path on the default scope", |v| {
+            v["instances"][0]["auth"][0]["set_by"]["path"] = "auth.kimi".into();
+        }),
+        (Document::Plan, "another format version", |v| {
+            v["format_version"] = 2.into();
+        }),
+        (Document::Plan, "negative count", |v| {
+            v["summary"]["copy"] = (-1).into();
+        }),
+        (Document::Status, "missing declared", |v| {
+            v["instances"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("declared");
+        }),
+        (Document::Status, "handoff count as a string", |v| {
+            v["instances"][0]["handoff_files"] = "3".into();
+        }),
+    ];
+    for (doc, what, edit) in cases {
+        let mut v = match doc {
+            Document::Status => status_json.clone(),
+            _ => plan_json.clone(),
+        };
+        edit(&mut v);
+        assert!(
+            !schema_errors(doc, &v).is_empty(),
+            "{what}: accepted by schemas/{}:\n{v:#}",
+            doc.file_name()
+        );
+    }
+
+    // What jackin may print is accepted: no container step, no files, a scope with a path.
+    let mut v = plan_json.clone();
+    v["instances"][0]["container_step"] = serde_json::Value::Null;
+    v["instances"][0]["files"] = serde_json::json!([]);
+    v["instances"][0]["auth"][0]["set_by"] =
+        serde_json::json!({ "scope": "workspace", "path": "workspaces.app.auth.kimi" });
+    assert_matches_schema(Document::Plan, &v);
 }

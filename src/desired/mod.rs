@@ -14,6 +14,7 @@ pub use resolve::{resolve, ResolveError};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::manifest::model::RestartPolicy;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,7 +40,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Which scope set an auth value (SPEC §2: workspace×role > workspace > global > default).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "scope", content = "path")]
 pub enum Scope {
     Default,

@@ -13,6 +13,7 @@ use crate::agents::{AgentKind, AuthMode};
 use crate::desired::{Desired, Scope, Target};
 use crate::fingerprint::Fingerprinter;
 use crate::observed::Observed;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -25,8 +26,9 @@ pub struct PlanOptions {
     pub target: Option<Target>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Plan {
+    #[schemars(extend("const" = FORMAT_VERSION))]
     pub format_version: u32,
     pub project: String,
     pub images: Vec<ImageStep>,
@@ -35,20 +37,20 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ImageStep {
     pub image: String,
     pub action: ImageAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ImageAction {
     Pull,
     Build { context: String, dockerfile: String },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct InstancePlan {
     pub container: String,
     pub workspace: String,
@@ -58,18 +60,18 @@ pub struct InstancePlan {
     pub auth: Vec<AuthView>,
     pub container_step: Option<ContainerStep>,
     pub files: Vec<FileStep>,
-    /// Files that changed in the container and are deliberately left alone.
+    /// Things left alone on purpose, e.g. the handoff kept while the host login is absent.
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AuthView {
     pub agent: AgentKind,
     pub mode: AuthMode,
     pub set_by: Scope,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerAction {
     Create,
@@ -79,7 +81,7 @@ pub enum ContainerAction {
     Remove,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ContainerCause {
     /// No container with this name.
@@ -97,7 +99,7 @@ pub enum ContainerCause {
     NotDeclared,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ContainerStep {
     pub action: ContainerAction,
     pub cause: ContainerCause,
@@ -109,7 +111,7 @@ pub struct ContainerStep {
     pub purge_state: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAction {
     Copy,
@@ -121,7 +123,7 @@ pub enum FileAction {
     Forget,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileCause {
     /// First time jackin provisions this file.
@@ -141,22 +143,23 @@ pub enum FileCause {
     ModeIgnore,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct FileStep {
     pub agent: AgentKind,
     /// Relative to the agent's handoff directory.
     pub path: String,
     pub action: FileAction,
     pub cause: FileCause,
-    /// Keyed fingerprint of the host content (copy) / of the handoff content (purge, keep).
+    /// Keyed fingerprint of the host file's content; `null` when there is none.
     pub host: Option<String>,
+    /// Keyed fingerprint of the handoff file's content; `null` when there is none.
     pub handoff: Option<String>,
     /// Absolute host path to copy from (copy only).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Summary {
     pub create: usize,
     pub recreate: usize,

@@ -5,17 +5,19 @@
 use super::text::{container_verb, instance_header, Style};
 use crate::observed::Observed;
 use crate::plan::{AuthView, ContainerAction, FileAction, Plan, FORMAT_VERSION};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Status {
+    #[schemars(extend("const" = FORMAT_VERSION))]
     pub format_version: u32,
     pub project: String,
     pub instances: Vec<InstanceStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct InstanceStatus {
     pub container: String,
     pub workspace: String,
@@ -28,7 +30,7 @@ pub struct InstanceStatus {
     pub handoff_files: usize,
     /// Unix seconds of the last apply that changed the handoff.
     pub last_sync: Option<i64>,
-    /// What apply would do, e.g. `restart`, `copy 1 file`; empty when converged.
+    /// What apply would do, e.g. `restart`, `copy 1 file(s)`; empty when converged.
     pub drift: Vec<String>,
 }
 

@@ -8,9 +8,11 @@
 //!   independently of the code under test.
 //! - [`wait_until`]: poll observable state with a deadline (never fixed sleeps).
 //! - [`registry::Registry`]: a loopback registry serving one local image, for real pulls.
+//! - [`schema::assert_matches_schema`]: JSON output against the checked-in `schemas/` (no Docker).
 #![allow(dead_code)]
 
 pub mod registry;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::fmt;
