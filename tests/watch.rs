@@ -218,6 +218,73 @@ fn a_login_folder_that_appears_after_start_is_picked_up() {
     login.assert_not_leaked(&w.all());
 }
 
+#[test]
+fn a_rotated_env_file_recreates_the_container_with_the_new_value() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("envfile");
+    let c = container(&ws);
+    let key = sb.write_home(".secrets/token", format!("SECRET-{}-one\n", sb.project()));
+    let body = state(&sb, &ws, "kimi-k2").replace(
+        "[roles.smith.kimi]",
+        "[roles.smith.env]\nTOKEN = { file = \"~/.secrets/token\" }\n\n[roles.smith.kimi]",
+    );
+    sb.write("jackin.toml", body);
+    let w = sb.jackin_spawn(&["watch", "--debounce-ms", "100"], &[]);
+    wait_first_pass_text(&w);
+    let id = inspect(&c, "{{.Id}}");
+    let token = || try_exec(&c, &["sh", "-c", "printf %s \"$TOKEN\""]);
+    assert_eq!(token(), Some(format!("SECRET-{}-one", sb.project())));
+
+    write_by_rename(&key, &format!("SECRET-{}-two\n", sb.project()));
+    wait_until("the container has the new value", T, || {
+        token() == Some(format!("SECRET-{}-two", sb.project()))
+    });
+    assert_ne!(
+        inspect(&c, "{{.Id}}"),
+        id,
+        "recreated: env is fixed at creation"
+    );
+    w.wait_for_output("[env file ~/.secrets/token]: converged: 1 recreated", T);
+    assert!(!w.all().contains("SECRET-"), "{}", w.all());
+}
+
+#[test]
+fn an_edit_in_a_build_context_rebuilds_and_recreates() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("ctx");
+    let c = container(&ws);
+    sb.write(
+        "ctx/Dockerfile",
+        format!("FROM {}\nCOPY motd /etc/motd\n", agent_image()),
+    );
+    sb.write("ctx/motd", "v1\n");
+    let body = state(&sb, &ws, "kimi-k2").replace(
+        &format!("image = \"{}\"", agent_image()),
+        "build = { context = \"ctx\" }",
+    );
+    sb.write("jackin.toml", body);
+    let w = sb.jackin_spawn(&["watch", "--debounce-ms", "100"], &[]);
+    wait_first_pass_text(&w);
+    assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v1\n");
+    let first_image = inspect(&c, "{{.Config.Image}}");
+
+    write_by_rename(&sb.work().join("ctx/motd"), "v2\n");
+    wait_until("the container runs the rebuilt image", T, || {
+        try_exec(&c, &["cat", "/etc/motd"]).as_deref() == Some("v2\n")
+    });
+    // The writer's temp file is the first event in the context, so the trigger may name it.
+    w.wait_for_output("[build context ctx/motd", T);
+    let second_image = inspect(&c, "{{.Config.Image}}");
+    assert_ne!(first_image, second_image, "a new content tag");
+    drop(w);
+    let _ = docker_ok(&["rm", "-f", &c]);
+    for image in [first_image, second_image] {
+        let _ = docker_ok(&["rmi", "-f", &image]);
+    }
+}
+
 /// `jackin watch` in a user namespace of its own whose inotify `limit` (a per-namespace
 /// ucount under /proc/sys/user) is `value`: the machine's limits stay untouched, so other
 /// tests running at the same time are not affected.

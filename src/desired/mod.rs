@@ -126,6 +126,9 @@ pub struct Desired {
     pub instances: BTreeMap<String, InstanceSpec>,
     /// Non-fatal findings (e.g. an unset non-credential env reference).
     pub warnings: Vec<String>,
+    /// Every `{ file = … }` env value read while resolving: `watch` watches them, so a rotated
+    /// key reaches its containers without waiting for the resync.
+    pub env_files: std::collections::BTreeSet<std::path::PathBuf>,
 }
 
 impl Desired {

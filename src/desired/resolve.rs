@@ -72,6 +72,7 @@ pub fn resolve(
     let mut instances = BTreeMap::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    let mut env_files = std::collections::BTreeSet::new();
 
     for (ws_name, ws) in &m.workspaces {
         for (role_name, decl) in &ws.roles {
@@ -125,6 +126,9 @@ pub fn resolve(
             for layer in &layers {
                 for (key, value) in layer.vars {
                     let (source, read) = resolve_env_value(value, base, home, lookup);
+                    if let EnvSource::File(path) = &source {
+                        env_files.insert(path.clone());
+                    }
                     match read {
                         Ok(Some(v)) => {
                             unset.remove(key);
@@ -257,6 +261,7 @@ pub fn resolve(
         restart: m.settings.clone().unwrap_or_default().restart,
         instances,
         warnings,
+        env_files,
     })
 }
 

@@ -1,8 +1,9 @@
 //! Which paths watch cares about, which directories it asks the kernel to watch for them,
 //! and whether a file event is about one of them.
 //!
-//! Interests are exactly what a pass reads from the host: the state file(s) and the
-//! catalogue entries (SPEC §3) of every agent in `sync` mode. A whole source folder is *not*
+//! Interests are exactly what a pass reads from the host: the state file(s), the catalogue
+//! entries (SPEC §3) of every agent in `sync` mode, `{ file = … }` env values and `build`
+//! contexts (hashed for the image tag). A whole source folder is *not*
 //! an interest: `~/.claude` holds an agent's session logs and would trigger a pass on every
 //! keystroke of a host-side agent, while only `.credentials.json` matters.
 //!
@@ -16,7 +17,7 @@
 //! Anything under `$JACKIN_HOME` is dropped too: those are jackin's own writes.
 
 use crate::agents::AuthMode;
-use crate::desired::Desired;
+use crate::desired::{Desired, ImageSource};
 use crate::manifest::Loaded;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,14 +27,16 @@ use std::path::{Path, PathBuf};
 pub enum Kind {
     StateFile,
     HostLogin,
+    EnvFile,
+    BuildContext,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Interest {
     /// This path itself: a file, or a catalogue entry of a source folder.
     Exact(PathBuf, Kind),
-    /// This directory and everything under it (kimi's `credentials/`).
-    Tree(PathBuf),
+    /// This directory and everything under it (kimi's `credentials/`, a build context).
+    Tree(PathBuf, Kind),
     /// The state files of a `-f DIR` set: its direct children with a state-file extension.
     StateDir(PathBuf),
 }
@@ -88,10 +91,20 @@ impl Interests {
                         _ => auth.source.join(entry.name),
                     };
                     items.push(if entry.tree {
-                        Interest::Tree(path)
+                        Interest::Tree(path, Kind::HostLogin)
                     } else {
                         Interest::Exact(path, Kind::HostLogin)
                     });
+                }
+            }
+        }
+        if let Some(d) = desired {
+            for f in &d.env_files {
+                items.push(Interest::Exact(f.clone(), Kind::EnvFile));
+            }
+            for inst in d.instances.values() {
+                if let ImageSource::Build { context, .. } = &inst.image {
+                    items.push(Interest::Tree(context.clone(), Kind::BuildContext));
                 }
             }
         }
@@ -112,7 +125,7 @@ impl Interests {
         let ancestor = |p: &Path| p.starts_with(path) && p != path;
         self.items.iter().find_map(|i| match i {
             Interest::Exact(p, kind) => (p == path || ancestor(p)).then_some(*kind),
-            Interest::Tree(p) => (path.starts_with(p) || ancestor(p)).then_some(Kind::HostLogin),
+            Interest::Tree(p, kind) => (path.starts_with(p) || ancestor(p)).then_some(*kind),
             Interest::StateDir(dir) => {
                 let child = path.parent() == Some(dir.as_path())
                     && path
@@ -138,7 +151,7 @@ impl Interests {
         for i in &self.items {
             match i {
                 Interest::Exact(p, _) => add(p.parent().unwrap_or(p), false),
-                Interest::Tree(p) => {
+                Interest::Tree(p, _) => {
                     add(p.parent().unwrap_or(p), false);
                     if p.is_dir() {
                         add(p, true);
@@ -175,10 +188,16 @@ mod tests {
         let i = interests(vec![
             Interest::Exact("/w/jackin.toml".into(), Kind::StateFile),
             Interest::Exact("/h/.kimi/config.toml".into(), Kind::HostLogin),
-            Interest::Tree("/h/.kimi/credentials".into()),
+            Interest::Tree("/h/.kimi/credentials".into(), Kind::HostLogin),
             Interest::StateDir("/gitops".into()),
+            Interest::Exact("/h/.secrets/openai".into(), Kind::EnvFile),
+            Interest::Tree("/w/roles/smith".into(), Kind::BuildContext),
         ]);
         let c = |p: &str| i.classify(Path::new(p));
+        assert_eq!(c("/h/.secrets/openai"), Some(Kind::EnvFile));
+        assert_eq!(c("/h/.secrets/other"), None);
+        assert_eq!(c("/w/roles/smith/src/a.rs"), Some(Kind::BuildContext));
+        assert_eq!(c("/w/roles/other/Dockerfile"), None);
         assert_eq!(c("/w/jackin.toml"), Some(Kind::StateFile));
         assert_eq!(c("/w/.jackin.toml.swp"), None, "editor swap files");
         assert_eq!(c("/w/jackin.toml~"), None);
@@ -220,7 +239,7 @@ mod tests {
         std::fs::create_dir_all(home.join(".kimi/credentials")).unwrap();
         let i = interests(vec![
             Interest::Exact(home.join(".kimi/config.toml"), Kind::HostLogin),
-            Interest::Tree(home.join(".kimi/credentials")),
+            Interest::Tree(home.join(".kimi/credentials"), Kind::HostLogin),
             Interest::Exact(home.join(".codex/auth.json"), Kind::HostLogin),
         ]);
         let w = i.watches();

@@ -204,6 +204,8 @@ impl Watch<'_> {
                 let what = match self.interests.classify(p)? {
                     Kind::StateFile => "state file",
                     Kind::HostLogin => "host login",
+                    Kind::EnvFile => "env file",
+                    Kind::BuildContext => "build context",
                 };
                 let shown = match p.strip_prefix(&self.ctx.cwd) {
                     Ok(rel) => rel.display().to_string(),
