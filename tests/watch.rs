@@ -377,6 +377,86 @@ fn sigterm_exits_0_releases_the_lock_and_ends_the_json_stream_with_a_summary() {
     sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
 }
 
+/// `jackin watch` whose first pass builds an image with a slow (3 s), uncacheable step, so a
+/// signal can be sent while that pass is in flight: once "building from" is printed.
+fn watching_a_slow_first_pass(base: &str) -> (Sandbox, String, Spawned) {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace(base);
+    sb.write(
+        "ctx/Dockerfile",
+        format!(
+            "FROM {}\nRUN sleep 3 && echo {} > /etc/build-id\n",
+            agent_image(),
+            sb.project()
+        ),
+    );
+    let body = state(&sb, &ws, "kimi-k2").replace(
+        &format!("image = \"{}\"", agent_image()),
+        "build = { context = \"ctx\" }",
+    );
+    sb.write("jackin.toml", body);
+    let w = sb.jackin_spawn(&["watch", "--debounce-ms", "100"], &[]);
+    w.wait_for_output("building from", T);
+    (sb, ws, w)
+}
+
+fn remove_built_image(c: &str) {
+    if let Some(image) = try_inspect(c, "{{.Config.Image}}") {
+        let _ = docker_ok(&["rm", "-f", c]);
+        let _ = docker_ok(&["rmi", "-f", &image]);
+    }
+}
+
+#[test]
+fn sigterm_during_a_pass_finishes_the_pass_then_exits_0() {
+    let (sb, ws, w) = watching_a_slow_first_pass("midpass");
+    let c = container(&ws);
+    w.signal(libc::SIGTERM);
+    let run = w.wait(T);
+    run.expect_ok();
+    assert!(
+        run.stderr.contains("SIGTERM: finishing the pass in flight"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("pass 1 [start]: converged: 1 created"),
+        "{run:?}"
+    );
+    assert!(container_running(&c), "the pass in flight was finished");
+    assert_eq!(
+        exec(&c, &["cat", "/etc/build-id"]).trim(),
+        sb.project(),
+        "with the image it was building"
+    );
+    sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
+    remove_built_image(&c);
+}
+
+#[test]
+fn a_second_sigterm_aborts_the_pass_at_once_and_leaves_no_lock() {
+    let (sb, ws, w) = watching_a_slow_first_pass("abort");
+    let c = container(&ws);
+    w.signal(libc::SIGTERM);
+    w.wait_for_output("finishing the pass in flight", T);
+    w.signal(libc::SIGTERM);
+    let run = w.wait(T);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("SIGTERM again: aborting the pass in flight"),
+        "{run:?}"
+    );
+    assert!(
+        !run.stdout.contains("pass 1 [start]"),
+        "the pass never ended: {run:?}"
+    );
+    // The lock died with the process; the next apply finishes the job.
+    sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
+    assert!(container_running(&c));
+    remove_built_image(&c);
+}
+
 // ---------------------------------------------------------------------------
 // Docker outage
 // ---------------------------------------------------------------------------
