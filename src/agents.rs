@@ -222,6 +222,15 @@ impl AgentKind {
         modes
     }
 
+    /// Whether a handoff path (relative to the agent's handoff dir) is one of the catalogue's
+    /// entries: `config.toml` is one itself, `credentials/a/b` is in kimi's `credentials` tree.
+    pub fn is_entry(self, rel: &str) -> bool {
+        self.info().entries.iter().any(|e| {
+            rel == e.name
+                || (e.tree && rel.strip_prefix(e.name).is_some_and(|r| r.starts_with('/')))
+        })
+    }
+
     /// The env var a credential-carrying mode needs, if any.
     pub fn credential_env(self, mode: AuthMode) -> Option<&'static str> {
         match mode {

@@ -149,6 +149,30 @@ impl World {
     }
 }
 
+/// Files the container creates in its handoff (claude's session logs, say) are its own state:
+/// kept, and never read by jackin, however large they grow.
+#[test]
+fn files_the_container_creates_are_never_read() {
+    let w = World::new();
+    w.write_state();
+    w.apply();
+    let log = w.handoff().join("logs/session.jsonl");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, vec![b'x'; 4 << 20]).unwrap();
+    std::fs::write(w.handoff().join("state.json"), "{}").unwrap();
+
+    let (_, observed, p) = w.plan();
+    assert!(
+        observed.bytes_hashed < 1 << 20,
+        "{} bytes hashed: the container's own files were read",
+        observed.bytes_hashed
+    );
+    let files = &observed.instances["jk-w-r"].agents[&jackin::agents::AgentKind::Kimi];
+    assert_eq!(files.unread, 2);
+    assert!(p.instances.iter().all(|i| i.files.is_empty()), "{p:?}");
+    assert_eq!(read(&log).map(|s| s.len()), Some(4 << 20), "kept");
+}
+
 fn read(p: &Path) -> Option<String> {
     std::fs::read_to_string(p).ok()
 }

@@ -38,24 +38,35 @@ impl Coded for HandoffError {
     }
 }
 
-/// Files under `dir` keyed by path relative to it. A missing dir is empty.
+/// What one scan found: the `wanted` files hashed, keyed by path relative to the handoff
+/// dir, and how many others there are. A missing dir is empty. Every path is checked for
+/// symlinks, wanted or not.
+struct Scan<'a> {
+    hasher: &'a mut Hasher,
+    prior: &'a dyn Fn(&str) -> Option<Hashed>,
+    wanted: &'a dyn Fn(&str) -> bool,
+    found: BTreeMap<String, Hashed>,
+    unread: usize,
+}
+
 pub fn scan(
     dir: &Path,
     hasher: &mut Hasher,
     prior: &dyn Fn(&str) -> Option<Hashed>,
-) -> Result<BTreeMap<String, Hashed>, HandoffError> {
-    let mut out = BTreeMap::new();
-    walk(dir, "", hasher, prior, &mut out)?;
-    Ok(out)
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<(BTreeMap<String, Hashed>, usize), HandoffError> {
+    let mut scan = Scan {
+        hasher,
+        prior,
+        wanted,
+        found: BTreeMap::new(),
+        unread: 0,
+    };
+    walk(dir, "", &mut scan)?;
+    Ok((scan.found, scan.unread))
 }
 
-fn walk(
-    path: &Path,
-    rel: &str,
-    hasher: &mut Hasher,
-    prior: &dyn Fn(&str) -> Option<Hashed>,
-    out: &mut BTreeMap<String, Hashed>,
-) -> Result<(), HandoffError> {
+fn walk(path: &Path, rel: &str, scan: &mut Scan) -> Result<(), HandoffError> {
     let io = |source| HandoffError::Io {
         path: path.to_path_buf(),
         source,
@@ -79,11 +90,14 @@ fn walk(
             } else {
                 format!("{rel}/{name}")
             };
-            walk(&entry.path(), &child, hasher, prior, out)?;
+            walk(&entry.path(), &child, scan)?;
         }
+    } else if meta.is_file() && (scan.wanted)(rel) {
+        let prior = (scan.prior)(rel);
+        let hashed = scan.hasher.hash(path, &meta, prior.as_ref()).map_err(io)?;
+        scan.found.insert(rel.to_owned(), hashed);
     } else if meta.is_file() {
-        let hashed = hasher.hash(path, &meta, prior(rel).as_ref()).map_err(io)?;
-        out.insert(rel.to_owned(), hashed);
+        scan.unread += 1;
     }
     Ok(())
 }

@@ -102,8 +102,12 @@ impl ObservedContainer {
 pub struct AgentFiles {
     /// The host login; read only in sync mode.
     pub host: Option<HostLogin>,
-    /// What the handoff directory holds now, keyed by relative path.
+    /// What the handoff directory holds now, keyed by relative path: the files the planner
+    /// reads (see [`observe_files`]).
     pub handoff: BTreeMap<String, Hashed>,
+    /// Other files in the handoff directory (the container's own state, in `sync` mode):
+    /// counted, never read.
+    pub unread: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -176,11 +180,32 @@ pub fn observe_files(
             } else {
                 None
             };
-            let handoff =
-                handoff::scan(&jackin_home.handoff_dir(name, agent), &mut hasher, &|rel| {
-                    prior(rel, |e| &e.target)
-                })?;
-            agents.insert(agent, AgentFiles { host, handoff });
+            // Only what the rules of SPEC §4 look at is hashed: in sync, paths on the host or in
+            // the ledger (a container's own files — claude's session logs, say — can be large and
+            // are kept whatever they hold); in api_key / oauth_token, the catalogue entries it
+            // purges; in ignore, everything (all of it is purged).
+            let wanted = |rel: &str| match auth.mode {
+                AuthMode::Sync => {
+                    host.as_ref().is_some_and(|h| h.files.contains_key(rel))
+                        || ledger.files.contains_key(&ledger_key(agent, rel))
+                }
+                AuthMode::ApiKey | AuthMode::OauthToken => agent.is_entry(rel),
+                AuthMode::Ignore => true,
+            };
+            let (handoff, unread) = handoff::scan(
+                &jackin_home.handoff_dir(name, agent),
+                &mut hasher,
+                &|rel| prior(rel, |e| &e.target),
+                &wanted,
+            )?;
+            agents.insert(
+                agent,
+                AgentFiles {
+                    host,
+                    handoff,
+                    unread,
+                },
+            );
         }
         let image = match &spec.image {
             ImageSource::Pull(r) => r.clone(),

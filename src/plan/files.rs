@@ -5,7 +5,7 @@
 //! left alone — except in `api_key`/`oauth_token` (catalogue entries) and `ignore` (all).
 
 use super::{FileAction, FileCause, FileStep};
-use crate::agents::{AgentKind, AuthMode};
+use crate::agents::AuthMode;
 use crate::desired::{AgentAuth, InstanceSpec};
 use crate::fingerprint::Fingerprinter;
 use crate::ledger::Hashed;
@@ -49,7 +49,7 @@ pub fn plan_files(
                     FileCause::ModeOauthToken
                 };
                 for (rel, t) in &files.handoff {
-                    if is_catalogue_entry(auth.agent, rel) {
+                    if auth.agent.is_entry(rel) {
                         steps.push(step(rel, FileAction::Purge, cause, None, Some(t)));
                     }
                 }
@@ -70,13 +70,6 @@ pub fn plan_files(
     (steps, notes)
 }
 
-/// `credentials/a/b` belongs to kimi's `credentials` tree; `config.toml` is itself an entry.
-fn is_catalogue_entry(agent: AgentKind, rel: &str) -> bool {
-    agent.info().entries.iter().any(|e| {
-        rel == e.name || (e.tree && rel.strip_prefix(e.name).is_some_and(|r| r.starts_with('/')))
-    })
-}
-
 #[allow(clippy::too_many_arguments)]
 fn sync(
     spec: &InstanceSpec,
@@ -92,7 +85,7 @@ fn sync(
     let host = files.host.clone().unwrap_or_default();
     if !host.present {
         let source = auth.source.display();
-        if files.handoff.is_empty() {
+        if files.handoff.is_empty() && files.unread == 0 {
             warnings.push(format!(
                 "{}: no {agent} login in {source} and the handoff is empty: {agent} starts logged out",
                 spec.name

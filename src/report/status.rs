@@ -64,8 +64,9 @@ impl Status {
                         .map_or_else(|| "missing".to_owned(), |c| c.state.clone()),
                     declared: !removing,
                     auth: i.auth.clone(),
-                    handoff_files: state
-                        .map_or(0, |s| s.agents.values().map(|a| a.handoff.len()).sum()),
+                    handoff_files: state.map_or(0, |s| {
+                        s.agents.values().map(|a| a.handoff.len() + a.unread).sum()
+                    }),
                     last_sync: state.and_then(|s| s.ledger.last_sync),
                     drift,
                 }
