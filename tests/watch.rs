@@ -77,6 +77,18 @@ fn model_inside(c: &str) -> Option<String> {
     try_exec(c, &["cat", "/tmp/agent.args"]).and_then(|a| a.lines().last().map(str::to_owned))
 }
 
+/// Rewrite the host's Kimi token by rename (as a token refresher does) and wait until the
+/// handoff of container `c` holds it. Returns the new contents.
+fn rotate_host_token(sb: &Sandbox, login: &KimiLogin, c: &str, tag: &str) -> String {
+    let rotated = format!("{{\"access_token\":\"SECRET-{}-{tag}\"}}\n", sb.project());
+    write_by_rename(&login.dir.join("credentials/kimi-code.json"), &rotated);
+    let handoff = sb.handoff_dir(c, "kimi").join("credentials/kimi-code.json");
+    wait_until("the handoff holds the rotated token", T, || {
+        fs::read_to_string(&handoff).is_ok_and(|s| s == rotated)
+    });
+    rotated
+}
+
 /// A Kimi login, a one-instance state file, and `jackin watch` running past its first pass.
 fn watching(
     base: &str,
@@ -104,15 +116,7 @@ fn a_host_credential_rewritten_by_rename_is_handed_off_and_the_container_restart
     let c = container(&ws);
     let started = inspect(&c, "{{.State.StartedAt}}");
 
-    let rotated = format!("{{\"access_token\":\"SECRET-{}-rotated\"}}\n", sb.project());
-    write_by_rename(&login.dir.join("credentials/kimi-code.json"), &rotated);
-
-    let handoff = sb
-        .handoff_dir(&c, "kimi")
-        .join("credentials/kimi-code.json");
-    wait_until("the handoff holds the rotated token", T, || {
-        fs::read_to_string(&handoff).is_ok_and(|s| s == rotated)
-    });
+    let rotated = rotate_host_token(&sb, &login, &c, "rotated");
     wait_until("the container was restarted", T, || {
         try_inspect(&c, "{{.State.StartedAt}}").is_some_and(|s| s != started)
     });
@@ -327,15 +331,7 @@ fn falls_back_to_polling_and_converges(base: &str, limit: &str, value: u32) {
     );
     assert!(w.stdout().contains("(polling)"), "{}", w.all());
 
-    let c = container(&ws);
-    let rotated = format!("{{\"access_token\":\"SECRET-{}-polled\"}}\n", sb.project());
-    write_by_rename(&login.dir.join("credentials/kimi-code.json"), &rotated);
-    let handoff = sb
-        .handoff_dir(&c, "kimi")
-        .join("credentials/kimi-code.json");
-    wait_until("the polled change is handed off", T, || {
-        fs::read_to_string(&handoff).is_ok_and(|s| s == rotated)
-    });
+    rotate_host_token(&sb, &login, &container(&ws), "polled");
     w.wait_for_output("host login ~/.kimi/credentials/kimi-code.json", T);
     assert_eq!(
         w.stderr().matches("falling back to polling").count(),
