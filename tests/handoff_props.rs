@@ -6,6 +6,7 @@
 //! - the host login is byte-for-byte and metadata unchanged by jackin;
 //! - planning again right away finds nothing to copy, purge, adopt or forget;
 //! - a file the container rotated is never overwritten unless the host changed it;
+//! - the container's own files (not catalogue entries) are kept in every mode but `ignore`;
 //! - no secret (host file contents, env values) appears in the plan (text or JSON) or events.
 
 use jackin::exec::{apply_files, store::Store};
@@ -32,6 +33,8 @@ enum Op {
     HostWrite(usize, u8),
     HostDelete(usize),
     ContainerWrite(usize, u8),
+    /// The agent writes its own state (not a catalogue entry): never jackin's business.
+    ContainerOwn(u8),
     Mode(&'static str),
     Apply,
 }
@@ -41,6 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..FILES.len(), any::<u8>()).prop_map(|(f, v)| Op::HostWrite(f, v)),
         1 => (0..FILES.len()).prop_map(Op::HostDelete),
         3 => (0..FILES.len(), any::<u8>()).prop_map(|(f, v)| Op::ContainerWrite(f, v)),
+        1 => any::<u8>().prop_map(Op::ContainerOwn),
         1 => prop_oneof![Just("sync"), Just("api_key"), Just("ignore")].prop_map(Op::Mode),
         4 => Just(Op::Apply),
     ]
@@ -187,19 +191,33 @@ proptest! {
         // jackin last synced (an apply while the login is absent syncs nothing, so a host
         // change made before it still wins over a later rotation: SPEC §4, "host changed wins").
         let mut rotated: BTreeMap<usize, String> = BTreeMap::new();
-        let mut host_changed: BTreeSet<usize> = BTreeSet::new();
+        // Nothing is synced yet: every host file is new to jackin.
+        let mut host_changed: BTreeSet<usize> = (0..FILES.len()).collect();
         let mut last_applied_mode = "";
+        // The container's own files: kept in every mode but `ignore`, which purges everything.
+        let mut own: BTreeMap<String, String> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::HostWrite(f, v) => { w.host_write(f, v); host_changed.insert(f); }
                 Op::HostDelete(f) => { let _ = std::fs::remove_file(w.host().join(FILES[f])); }
                 Op::ContainerWrite(f, v) => {
-                    // The agent rotates a file jackin handed over (only meaningful in sync).
+                    // The agent rotates a file jackin handed over, or creates one at a catalogue
+                    // path (its own login), only meaningful in sync.
                     let p = w.handoff().join(FILES[f]);
-                    if last_applied_mode == "sync" && w.mode == "sync" && p.exists() {
+                    if last_applied_mode == "sync" && w.mode == "sync" {
                         let content = format!("rotated-{f}-{v}");
+                        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
                         std::fs::write(&p, &content).unwrap();
                         rotated.insert(f, content);
+                    }
+                }
+                Op::ContainerOwn(v) => {
+                    if !last_applied_mode.is_empty() {
+                        let rel = format!("sessions/log-{v}.jsonl");
+                        let p = w.handoff().join(&rel);
+                        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                        std::fs::write(&p, format!("own-{v}")).unwrap();
+                        own.insert(rel, format!("own-{v}"));
                     }
                 }
                 Op::Mode(m) => { w.mode = m; rotated.clear(); }
@@ -223,6 +241,18 @@ proptest! {
                             prop_assert_eq!(now.as_deref(), Some(content.as_str()),
                                 "rotation of {} overwritten though the host did not change it", FILES[*f]);
                         }
+                    }
+
+                    if w.mode == "ignore" {
+                        for rel in own.keys() {
+                            prop_assert!(!w.handoff().join(rel).exists(), "ignore left {}", rel);
+                        }
+                        own.clear();
+                    }
+                    for (rel, content) in &own {
+                        let now = read(&w.handoff().join(rel));
+                        prop_assert_eq!(now.as_deref(), Some(content.as_str()),
+                            "the container's own {} was touched", rel);
                     }
 
                     let (_, _, again) = w.plan();
