@@ -16,7 +16,7 @@ use crate::agents::{AgentKind, AuthMode};
 use crate::manifest::model::RestartPolicy;
 use schemars::JsonSchema;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -128,7 +128,7 @@ pub struct Desired {
     pub warnings: Vec<String>,
     /// Every `{ file = … }` env value read while resolving: `watch` watches them, so a rotated
     /// key reaches its containers without waiting for the resync.
-    pub env_files: std::collections::BTreeSet<std::path::PathBuf>,
+    pub env_files: BTreeSet<PathBuf>,
 }
 
 impl Desired {

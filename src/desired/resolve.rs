@@ -11,7 +11,7 @@ use crate::manifest::model::{AuthTable, EnvValue, Manifest};
 use crate::manifest::Loaded;
 use crate::naming::container_name;
 use crate::paths::{self, JackinHome};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -72,7 +72,7 @@ pub fn resolve(
     let mut instances = BTreeMap::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    let mut env_files = std::collections::BTreeSet::new();
+    let mut env_files = BTreeSet::new();
 
     for (ws_name, ws) in &m.workspaces {
         for (role_name, decl) in &ws.roles {
