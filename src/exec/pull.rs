@@ -4,7 +4,7 @@
 //! byte counts, "Download complete", "Extracting", "Pull complete", "Already exists"). An
 //! operator wants one bar: bytes downloaded of the bytes known so far, and layers done. The
 //! tracker reports only when that figure moves by a visible step (a layer finished, or another
-//! tenth of the bytes), so the NDJSON stream stays short and deterministic in size.
+//! tenth of the bytes), so the NDJSON stream stays short whatever the image size.
 
 use crate::runtime::PullUpdate;
 use serde::Serialize;
