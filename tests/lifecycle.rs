@@ -262,11 +262,6 @@ fn an_absent_image_is_pulled_with_progress_and_not_pulled_again() {
         run.stdout
     );
     assert!(
-        progress.len() <= 30,
-        "progress is throttled: {} events",
-        progress.len()
-    );
-    assert!(
         registry.blob_fetches() >= 2,
         "config and the unique layer were fetched"
     );
