@@ -88,7 +88,7 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         resync_secs: u64,
     },
-    /// Print the JSON Schema of the state file, or of the plan or status JSON output.
+    /// Print the JSON Schema of the state file, or of the plan, status or events JSON output.
     Schema {
         #[arg(value_enum, default_value_t = Document::State)]
         document: Document,

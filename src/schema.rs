@@ -4,7 +4,7 @@
 
 use crate::manifest::Manifest;
 use crate::plan::Plan;
-use crate::report::Status;
+use crate::report::{Event, Status};
 use schemars::generate::SchemaSettings;
 use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
@@ -18,10 +18,17 @@ pub enum Document {
     Plan,
     /// The document `status --output json` prints.
     Status,
+    /// One line of the NDJSON that `apply`/`watch --output json` print.
+    Events,
 }
 
 impl Document {
-    pub const ALL: [Document; 3] = [Document::State, Document::Plan, Document::Status];
+    pub const ALL: [Document; 4] = [
+        Document::State,
+        Document::Plan,
+        Document::Status,
+        Document::Events,
+    ];
 
     /// Its checked-in copy, under `schemas/`.
     pub fn file_name(self) -> &'static str {
@@ -29,6 +36,7 @@ impl Document {
             Document::State => "jackin.schema.json",
             Document::Plan => "plan.schema.json",
             Document::Status => "status.schema.json",
+            Document::Events => "events.schema.json",
         }
     }
 
@@ -38,6 +46,7 @@ impl Document {
             Document::State => schemars::schema_for!(Manifest),
             Document::Plan => output_schema::<Plan>(),
             Document::Status => output_schema::<Status>(),
+            Document::Events => output_schema::<Event>(),
         };
         pretty(&schema)
     }
@@ -54,17 +63,54 @@ impl Document {
 /// `format_version` fields are only ever added: consumers should parse leniently and validate
 /// against the schema of the jackin that produced the output.)
 fn output_schema<T: JsonSchema>() -> Schema {
-    SchemaSettings::draft2020_12()
+    let mut schema = SchemaSettings::draft2020_12()
         .for_serialize()
         .with_transform(RecursiveTransform(close_objects))
         .into_generator()
-        .into_root_schema_for::<T>()
+        .into_root_schema_for::<T>();
+    open_flattened_targets(&mut schema);
+    schema
 }
 
+/// Closes every object. One exception: an object that also has a `$ref` is serde's internally
+/// tagged newtype variant (the `plan` event: the plan's fields plus `"type"`).
+/// `additionalProperties` cannot see the fields that come through the `$ref`, so such an object
+/// is closed with `unevaluatedProperties`, which can (see [`open_flattened_targets`]).
 fn close_objects(schema: &mut Schema) {
     if let Some(object) = schema.as_object_mut() {
         if object.contains_key("properties") {
-            object.entry("additionalProperties").or_insert(false.into());
+            let key = if object.contains_key("$ref") {
+                "unevaluatedProperties"
+            } else {
+                "additionalProperties"
+            };
+            object.entry(key).or_insert(false.into());
+        }
+    }
+}
+
+/// The definitions such a variant refers to must not be closed themselves (they would reject the
+/// tag); the variant closes them from outside.
+fn open_flattened_targets(schema: &mut Schema) {
+    let Some(root) = schema.as_object_mut() else {
+        return;
+    };
+    let targets: Vec<String> = root
+        .get("oneOf")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("unevaluatedProperties").is_some())
+        .filter_map(|v| v.get("$ref")?.as_str()?.strip_prefix("#/$defs/"))
+        .map(str::to_owned)
+        .collect();
+    for name in targets {
+        if let Some(def) = root
+            .get_mut("$defs")
+            .and_then(|d| d.get_mut(&name))
+            .and_then(|d| d.as_object_mut())
+        {
+            def.remove("additionalProperties");
         }
     }
 }

@@ -229,6 +229,7 @@ fn an_absent_image_is_pulled_with_progress_and_not_pulled_again() {
 
     let run = sb.jackin(&["apply", "--output", "json"]);
     run.expect_ok();
+    common::schema::assert_events_match_schema(&run.stdout);
     let events: Vec<serde_json::Value> = run
         .stdout
         .lines()
@@ -501,6 +502,7 @@ fn schema_prints_the_checked_in_schema_of_each_document() {
         (&["schema", "state"], Document::State),
         (&["schema", "plan"], Document::Plan),
         (&["schema", "status"], Document::Status),
+        (&["schema", "events"], Document::Events),
     ] {
         let run = sb.jackin(args);
         run.expect_ok();

@@ -307,3 +307,37 @@ fn the_schemas_reject_what_jackin_never_prints() {
         serde_json::json!({ "scope": "workspace", "path": "workspaces.app.auth.kimi" });
     assert_matches_schema(Document::Plan, &v);
 }
+
+/// The `plan` event is the plan document plus `"type": "plan"` (serde's internally tagged
+/// newtype variant): the events schema accepts exactly that and stays closed around it.
+#[test]
+fn the_events_schema_takes_the_plan_event_and_rejects_what_jackin_never_prints() {
+    let f = Fixture::new();
+    let d = f.desired(&state("k1", ""));
+    let p = f.plan(&d, &f.observe(&d, None, true));
+    let event = serde_json::to_value(jackin::report::Event::Plan(Box::new(p))).unwrap();
+    assert_eq!(event["type"], "plan");
+    assert_matches_schema(Document::Events, &event);
+
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 4] = [
+        ("unknown field next to the plan's", |v| {
+            v["extra"] = true.into()
+        }),
+        ("plan field missing", |v| {
+            v.as_object_mut().unwrap().remove("instances");
+        }),
+        ("unknown event type", |v| v["type"] = "explosion".into()),
+        ("bad value inside the plan", |v| {
+            v["instances"][0]["container_step"]["action"] = "explode".into();
+        }),
+    ];
+    for (what, edit) in cases {
+        let mut v = event.clone();
+        edit(&mut v);
+        assert!(
+            !schema_errors(Document::Events, &v).is_empty(),
+            "{what}: accepted by schemas/events.schema.json:\n{v:#}"
+        );
+    }
+}

@@ -91,6 +91,7 @@ ROLE_SECRET = "SECRET-role-layer"
     let apply = sb.jackin_env(&["apply", "--output", "json"], &env);
     apply.expect_ok();
     check("apply after rotation", &apply);
+    common::schema::assert_events_match_schema(&apply.stdout);
 
     // Errors: a credential mode with its variable unset, with every other secret in play.
     sb.write(

@@ -365,10 +365,7 @@ fn sigterm_exits_0_releases_the_lock_and_ends_the_json_stream_with_a_summary() {
     let last = lines.last().unwrap();
     assert!(last.contains(r#""type":"watch_summary""#), "{run:?}");
     assert!(last.contains(r#""signal":"SIGTERM""#), "{run:?}");
-    for line in &lines {
-        serde_json::from_str::<serde_json::Value>(line)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-    }
+    common::schema::assert_events_match_schema(&run.stdout);
 
     sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
 }
@@ -580,4 +577,9 @@ fn docker_going_away_is_reported_once_and_recovered_from_without_a_restart() {
     wait_until("the change made during the outage is handed off", T, || {
         fs::read_to_string(&handoff).is_ok_and(|s| s == "SECRET-new-device")
     });
+    // The whole stream, outage and recovery included, is what the events schema says.
+    w.signal(libc::SIGTERM);
+    let run = w.wait(T);
+    run.expect_ok();
+    common::schema::assert_events_match_schema(&run.stdout);
 }

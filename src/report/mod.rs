@@ -14,6 +14,7 @@ use crate::agents::AgentKind;
 use crate::plan::{
     ContainerAction, ContainerCause, FileAction, FileCause, Summary, FORMAT_VERSION,
 };
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::io::Write;
 
@@ -23,7 +24,8 @@ pub enum Output {
     Json,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One line of `apply`/`watch --output json` (NDJSON); its schema is `schemas/events.schema.json`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Version {
@@ -110,7 +112,7 @@ pub enum Event {
 }
 
 /// How a `watch` pass ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PassResult {
     /// Something was changed and everything converged.

@@ -51,3 +51,13 @@ pub fn assert_matches_schema(doc: Document, json: &serde_json::Value) {
         errors.join("\n")
     );
 }
+
+/// Every line of an NDJSON stream (`apply`/`watch --output json`) against the events schema.
+#[track_caller]
+pub fn assert_events_match_schema(ndjson: &str) {
+    for line in ndjson.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert_matches_schema(Document::Events, &event);
+    }
+}
