@@ -95,14 +95,37 @@ fn watching(
     extra_args: &[&str],
     env: &[(&str, &str)],
 ) -> (Sandbox, String, Spawned, KimiLogin) {
+    watching_with(base, &[], extra_args, env, |sb, ws| {
+        state(sb, ws, "kimi-k2")
+    })
+}
+
+/// Like [`watching`], with the state file `body` writes (it may write other files too) and
+/// `jackin watch` started through `wrapper` (empty: directly).
+fn watching_with(
+    base: &str,
+    wrapper: &[&str],
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+    body: impl FnOnce(&Sandbox, &str) -> String,
+) -> (Sandbox, String, Spawned, KimiLogin) {
     let sb = Sandbox::new();
     let login = sb.kimi_login(".kimi");
     let ws = sb.workspace(base);
-    sb.write("jackin.toml", state(&sb, &ws, "kimi-k2"));
+    sb.write("jackin.toml", body(&sb, &ws));
     let mut args = vec!["watch", "--debounce-ms", "100"];
     args.extend_from_slice(extra_args);
-    let w = sb.jackin_spawn(&args, env);
+    let w = sb.jackin_spawn_under(wrapper, &args, env);
     (sb, ws, w, login)
+}
+
+/// The one-instance state with role smith built from `ctx/`, whose Dockerfile is `dockerfile`.
+fn built_from_context(sb: &Sandbox, ws: &str, dockerfile: &str) -> String {
+    sb.write("ctx/Dockerfile", dockerfile);
+    state(sb, ws, "kimi-k2").replace(
+        &format!("image = \"{}\"", agent_image()),
+        "build = { context = \"ctx\" }",
+    )
 }
 
 fn wait_first_pass_text(w: &Spawned) {
@@ -224,17 +247,15 @@ fn a_login_folder_that_appears_after_start_is_picked_up() {
 
 #[test]
 fn a_rotated_env_file_recreates_the_container_with_the_new_value() {
-    let sb = Sandbox::new();
-    sb.kimi_login(".kimi");
-    let ws = sb.workspace("envfile");
+    let (sb, ws, w, _login) = watching_with("envfile", &[], &[], &[], |sb, ws| {
+        sb.write_home(".secrets/token", format!("SECRET-{}-one\n", sb.project()));
+        state(sb, ws, "kimi-k2").replace(
+            "[roles.smith.kimi]",
+            "[roles.smith.env]\nTOKEN = { file = \"~/.secrets/token\" }\n\n[roles.smith.kimi]",
+        )
+    });
     let c = container(&ws);
-    let key = sb.write_home(".secrets/token", format!("SECRET-{}-one\n", sb.project()));
-    let body = state(&sb, &ws, "kimi-k2").replace(
-        "[roles.smith.kimi]",
-        "[roles.smith.env]\nTOKEN = { file = \"~/.secrets/token\" }\n\n[roles.smith.kimi]",
-    );
-    sb.write("jackin.toml", body);
-    let w = sb.jackin_spawn(&["watch", "--debounce-ms", "100"], &[]);
+    let key = sb.home().join(".secrets/token");
     wait_first_pass_text(&w);
     let id = inspect(&c, "{{.Id}}");
     let token = || try_exec(&c, &["sh", "-c", "printf %s \"$TOKEN\""]);
@@ -255,21 +276,12 @@ fn a_rotated_env_file_recreates_the_container_with_the_new_value() {
 
 #[test]
 fn an_edit_in_a_build_context_rebuilds_and_recreates() {
-    let sb = Sandbox::new();
-    sb.kimi_login(".kimi");
-    let ws = sb.workspace("ctx");
+    let (sb, ws, w, _login) = watching_with("ctx", &[], &[], &[], |sb, ws| {
+        sb.write("ctx/motd", "v1\n");
+        let dockerfile = format!("FROM {}\nCOPY motd /etc/motd\n", agent_image());
+        built_from_context(sb, ws, &dockerfile)
+    });
     let c = container(&ws);
-    sb.write(
-        "ctx/Dockerfile",
-        format!("FROM {}\nCOPY motd /etc/motd\n", agent_image()),
-    );
-    sb.write("ctx/motd", "v1\n");
-    let body = state(&sb, &ws, "kimi-k2").replace(
-        &format!("image = \"{}\"", agent_image()),
-        "build = { context = \"ctx\" }",
-    );
-    sb.write("jackin.toml", body);
-    let w = sb.jackin_spawn(&["watch", "--debounce-ms", "100"], &[]);
     wait_first_pass_text(&w);
     assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v1\n");
     let first_image = inspect(&c, "{{.Config.Image}}");
@@ -297,10 +309,6 @@ fn watching_with_inotify_limit(
     limit: &str,
     value: u32,
 ) -> (Sandbox, String, Spawned, KimiLogin) {
-    let sb = Sandbox::new();
-    let login = sb.kimi_login(".kimi");
-    let ws = sb.workspace(base);
-    sb.write("jackin.toml", state(&sb, &ws, "kimi-k2"));
     let script = format!("echo {value} > /proc/sys/user/{limit} && exec \"$0\" \"$@\"");
     let wrapper = [
         "unshare",
@@ -310,8 +318,7 @@ fn watching_with_inotify_limit(
         "-c",
         script.as_str(),
     ];
-    let w = sb.jackin_spawn_under(&wrapper, &["watch", "--debounce-ms", "100"], &[]);
-    (sb, ws, w, login)
+    watching_with(base, &wrapper, &[], &[], |sb, ws| state(sb, ws, "kimi-k2"))
 }
 
 /// With inotify unavailable (no instance, or no watch left), watch polls and still hands
@@ -373,23 +380,14 @@ fn sigterm_exits_0_releases_the_lock_and_ends_the_json_stream_with_a_summary() {
 /// `jackin watch` whose first pass builds an image with a slow (3 s), uncacheable step, so a
 /// signal can be sent while that pass is in flight: once "building from" is printed.
 fn watching_a_slow_first_pass(base: &str) -> (Sandbox, String, Spawned) {
-    let sb = Sandbox::new();
-    sb.kimi_login(".kimi");
-    let ws = sb.workspace(base);
-    sb.write(
-        "ctx/Dockerfile",
-        format!(
+    let (sb, ws, w, _login) = watching_with(base, &[], &[], &[], |sb, ws| {
+        let dockerfile = format!(
             "FROM {}\nRUN sleep 3 && echo {} > /etc/build-id\n",
             agent_image(),
             sb.project()
-        ),
-    );
-    let body = state(&sb, &ws, "kimi-k2").replace(
-        &format!("image = \"{}\"", agent_image()),
-        "build = { context = \"ctx\" }",
-    );
-    sb.write("jackin.toml", body);
-    let w = sb.jackin_spawn(&["watch", "--debounce-ms", "100"], &[]);
+        );
+        built_from_context(sb, ws, &dockerfile)
+    });
     w.wait_for_output("building from", T);
     (sb, ws, w)
 }
