@@ -294,11 +294,6 @@ fn an_edit_in_a_build_context_rebuilds_and_recreates() {
     w.wait_for_output("[build context ctx/motd", T);
     let second_image = inspect(&c, "{{.Config.Image}}");
     assert_ne!(first_image, second_image, "a new content tag");
-    drop(w);
-    let _ = docker_ok(&["rm", "-f", &c]);
-    for image in [first_image, second_image] {
-        let _ = docker_ok(&["rmi", "-f", &image]);
-    }
 }
 
 /// `jackin watch` in a user namespace of its own whose inotify `limit` (a per-namespace
@@ -392,13 +387,6 @@ fn watching_a_slow_first_pass(base: &str) -> (Sandbox, String, Spawned) {
     (sb, ws, w)
 }
 
-fn remove_built_image(c: &str) {
-    if let Some(image) = try_inspect(c, "{{.Config.Image}}") {
-        let _ = docker_ok(&["rm", "-f", c]);
-        let _ = docker_ok(&["rmi", "-f", &image]);
-    }
-}
-
 #[test]
 fn sigterm_during_a_pass_finishes_the_pass_then_exits_0() {
     let (sb, ws, w) = watching_a_slow_first_pass("midpass");
@@ -421,7 +409,6 @@ fn sigterm_during_a_pass_finishes_the_pass_then_exits_0() {
         "with the image it was building"
     );
     sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
-    remove_built_image(&c);
 }
 
 #[test]
@@ -445,7 +432,6 @@ fn a_second_sigterm_aborts_the_pass_at_once_and_leaves_no_lock() {
     // The lock died with the process; the next apply finishes the job.
     sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
     assert!(container_running(&c));
-    remove_built_image(&c);
 }
 
 // ---------------------------------------------------------------------------

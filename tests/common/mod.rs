@@ -470,28 +470,47 @@ impl Sandbox {
     }
 }
 
+/// `docker LIST_ARGS` lists names or IDs; `docker REMOVE_ARGS` each of them. Best effort.
+fn docker_remove_listed(list_args: &[&str], remove_args: &[&str]) {
+    let Ok(out) = Command::new("docker")
+        .args(list_args)
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if !names.is_empty() {
+        let _ = Command::new("docker")
+            .args(remove_args)
+            .args(&names)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let label = format!("label=jackin.project={}", self.project);
-        if let Ok(out) = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &label])
-            .stdin(Stdio::null())
-            .output()
-        {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f"])
-                    .args(&ids)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
+        docker_remove_listed(&["ps", "-aq", "--filter", &label], &["rm", "-f"]);
+        // Images jackin built for `build` roles (`jackin/{project}-{role}:ctx-…`), by tag:
+        // the same content builds the same image ID for other projects, whose tags stay.
+        let images = format!("reference=jackin/{}-*", self.project);
+        docker_remove_listed(
+            &[
+                "images",
+                "--filter",
+                &images,
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ],
+            &["image", "rm"],
+        );
         // Handoff files are written 0600 / dirs 0700 and may be owned by the container
         // user: make the tree removable for TempDir's own cleanup.
         let _ = Command::new("chmod")
