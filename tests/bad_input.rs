@@ -4,14 +4,6 @@ mod common;
 
 use common::*;
 
-fn one_instance(sb: &Sandbox, ws: &str) -> String {
-    format!(
-        "version = 1\nproject = \"{}\"\n\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n\n[workspaces.{ws}.roles.smith]\n",
-        sb.project(),
-        agent_image()
-    )
-}
-
 /// Nothing of jackin's state was written and no container exists for `ws`.
 #[track_caller]
 fn assert_untouched(sb: &Sandbox, ws: &str) {
@@ -23,7 +15,7 @@ fn assert_untouched(sb: &Sandbox, ws: &str) {
 fn an_unknown_key_fails_with_file_line_col_and_a_suggestion() {
     let sb = Sandbox::new();
     let ws = sb.workspace("typo");
-    let body = one_instance(&sb, &ws)
+    let body = minimal_kimi_state(&sb, &ws)
         .replace("agents = [\"kimi\"]", "agents = [\"kimi\"]\nimagee = \"x\"");
     sb.write("jackin.toml", body);
     for cmd in ["validate", "plan", "apply"] {
@@ -83,7 +75,7 @@ fn an_unreachable_docker_engine_is_a_clear_error_that_touches_nothing() {
     let sb = Sandbox::new();
     let login = sb.kimi_login(".kimi");
     let ws = sb.workspace("nodocker");
-    sb.write("jackin.toml", one_instance(&sb, &ws));
+    sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
     let before = snapshot(&login.dir);
     let sock = sb.root().join("no-such-docker.sock");
     let host = format!("unix://{}", sock.display());
@@ -111,7 +103,7 @@ fn a_symlink_planted_in_the_handoff_is_refused_and_nothing_is_written_through_it
     let sb = Sandbox::new();
     let login = sb.kimi_login(".kimi");
     let ws = sb.workspace("symlink");
-    sb.write("jackin.toml", one_instance(&sb, &ws));
+    sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
     sb.jackin(&["apply"]).expect_ok();
 
     // Something replaces a handed-off file with a link to a host file.
@@ -144,7 +136,7 @@ fn symlinks_inside_a_host_source_are_skipped_with_a_warning() {
     let outside = sb.write_home("outside-secret.json", "SECRET-outside\n");
     std::os::unix::fs::symlink(&outside, login.dir.join("credentials/linked.json")).unwrap();
     let ws = sb.workspace("hostlink");
-    sb.write("jackin.toml", one_instance(&sb, &ws));
+    sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
     let run = sb.jackin(&["apply"]);
     run.expect_ok();
     assert!(
@@ -176,7 +168,7 @@ fn a_container_with_the_same_name_that_is_not_ours_is_never_touched() {
         "3600",
     ]);
     let id = inspect(&name, "{{.Id}}");
-    sb.write("jackin.toml", one_instance(&sb, &ws));
+    sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
     let run = sb.jackin(&["apply"]);
     run.expect_code(1);
     assert!(run.stderr.starts_with(&format!("error[E022]: 1 container name(s) are taken by containers jackin does not manage: {name}")), "{run:?}");
@@ -191,7 +183,7 @@ fn an_empty_state_refuses_to_remove_every_container_without_allow_empty() {
     sb.kimi_login(".kimi");
     let ws = sb.workspace("empty");
     let name = format!("jk-{ws}-smith");
-    sb.write("jackin.toml", one_instance(&sb, &ws));
+    sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
     sb.jackin(&["apply"]).expect_ok();
     sb.write(
         "jackin.toml",

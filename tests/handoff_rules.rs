@@ -11,21 +11,12 @@ struct Setup {
     c: String,
 }
 
-/// One kimi instance (default auth: sync) of workspace `ws` × role smith.
-fn one_kimi_instance(sb: &Sandbox, ws: &str) -> String {
-    format!(
-        "version = 1\nproject = \"{}\"\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n[workspaces.{ws}.roles.smith]\n",
-        sb.project(),
-        agent_image()
-    )
-}
-
 /// A synced kimi instance, applied once.
 fn applied() -> Setup {
     let sb = Sandbox::new();
     let login = sb.kimi_login(".kimi");
     let ws = sb.workspace("rules");
-    sb.write("jackin.toml", one_kimi_instance(&sb, &ws));
+    sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
     sb.jackin(&["apply"]).expect_ok();
     Setup {
         c: format!("jk-{ws}-smith"),
@@ -123,7 +114,7 @@ fn a_host_logout_keeps_the_existing_handoff_and_says_so() {
 fn no_login_and_an_empty_handoff_warns_that_the_agent_starts_logged_out() {
     let sb = Sandbox::new();
     let ws = sb.workspace("nologin");
-    sb.write("jackin.toml", one_kimi_instance(&sb, &ws));
+    sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
     let run = sb.jackin(&["apply"]);
     run.expect_ok();
     assert!(

@@ -6,31 +6,9 @@ mod common;
 use common::*;
 use std::os::unix::fs::MetadataExt;
 
-/// A one-instance state file for workspace `ws` × role `smith`, kimi with `auth` lines.
+/// The one-instance kimi state (model `kimi-k2`) with `auth` lines.
 fn state(sb: &Sandbox, ws: &str, auth: &str, extra: &str) -> String {
-    format!(
-        r#"version = 1
-project = "{project}"
-
-[auth.kimi]
-{auth}
-
-[roles.smith]
-image = "{image}"
-agents = ["kimi"]
-
-[roles.smith.kimi]
-model = "kimi-k2"
-
-[workspaces.{ws}]
-workdir = "/workspace"
-
-[workspaces.{ws}.roles.smith]
-{extra}
-"#,
-        project = sb.project(),
-        image = agent_image(),
-    )
+    kimi_state(sb, ws, "kimi-k2", auth, extra)
 }
 
 fn container(ws: &str) -> String {

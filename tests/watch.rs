@@ -18,25 +18,7 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(60);
 
 fn state(sb: &Sandbox, ws: &str, model: &str) -> String {
-    format!(
-        r#"version = 1
-project = "{project}"
-
-[roles.smith]
-image = "{image}"
-agents = ["kimi"]
-
-[roles.smith.kimi]
-model = "{model}"
-
-[workspaces.{ws}]
-workdir = "/workspace"
-
-[workspaces.{ws}.roles.smith]
-"#,
-        project = sb.project(),
-        image = agent_image(),
-    )
+    kimi_state(sb, ws, model, "", "")
 }
 
 fn container(ws: &str) -> String {

@@ -64,6 +64,47 @@ pub fn agent_image() -> &'static str {
     })
 }
 
+/// The smallest one-instance state: workspace `ws` × role `smith` (the agent image, kimi
+/// with default auth, sync). `tests/bad_input.rs` asserts positions in it: `image` is line 7.
+pub fn minimal_kimi_state(sb: &Sandbox, ws: &str) -> String {
+    format!(
+        "version = 1\nproject = \"{}\"\n\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n\n[workspaces.{ws}.roles.smith]\n",
+        sb.project(),
+        agent_image()
+    )
+}
+
+/// A one-instance state file: workspace `ws` × role `smith` (the agent image, kimi only,
+/// launched with `model`), `auth` lines under a global `[auth.kimi]` table (no table when
+/// empty), and `extra` TOML appended.
+pub fn kimi_state(sb: &Sandbox, ws: &str, model: &str, auth: &str, extra: &str) -> String {
+    let auth = if auth.is_empty() {
+        String::new()
+    } else {
+        format!("[auth.kimi]\n{auth}\n\n")
+    };
+    format!(
+        r#"version = 1
+project = "{project}"
+
+{auth}[roles.smith]
+image = "{image}"
+agents = ["kimi"]
+
+[roles.smith.kimi]
+model = "{model}"
+
+[workspaces.{ws}]
+workdir = "/workspace"
+
+[workspaces.{ws}.roles.smith]
+{extra}
+"#,
+        project = sb.project(),
+        image = agent_image(),
+    )
+}
+
 // ---------------------------------------------------------------------------
 // Process results
 // ---------------------------------------------------------------------------
