@@ -10,15 +10,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
-if [[ "$(id -u)" == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
 
-step "busybox-static"
-if [[ ! -x /bin/busybox ]]; then
-    "${SUDO[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq busybox-static
-fi
-
-step "agent image"
+step "agent image (installs busybox-static when missing)"
 bash scripts/agent-image.sh
 
 step "cargo build --release"

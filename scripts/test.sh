@@ -8,14 +8,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n==> %s\n' "$*" >&2; }
 if [[ "$(id -u)" == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
 
-step "busybox-static (for the test agent image)"
-if [[ ! -x /bin/busybox ]]; then
-    "${SUDO[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq busybox-static
-fi
-bb="$(/bin/busybox 2>&1 || true)"
-echo "${bb%%$'\n'*}"
-
 step "Docker engine"
 if ! docker info >/dev/null 2>&1; then
     echo "docker does not answer; starting the engine" >&2
@@ -36,7 +28,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 
-step "test agent image"
+step "test agent image (installs busybox-static when missing)"
 bash scripts/agent-image.sh
 
 JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
