@@ -14,7 +14,7 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     /// State file not found or unreadable.
     E001,
@@ -52,11 +52,40 @@ pub enum Code {
     E040,
     /// Some instances failed to converge.
     E041,
+    /// A handoff entry jackin will not use (link, FIFO, socket, device, directory, oversized
+    /// file) or that the container changed while jackin was working on it.
+    E042,
 }
 
 impl Code {
     pub fn as_str(self) -> String {
         format!("{self:?}")
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// Codes travel in JSON as their stable text (`"E042"`).
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl schemars::JsonSchema for Code {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Code".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^E[0-9]{3}$",
+            "description": "A stable error code (the README lists them)."
+        })
     }
 }
 

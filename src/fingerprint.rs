@@ -9,7 +9,7 @@ use crate::error::{Code, Coded};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,24 +90,6 @@ impl Fingerprinter {
 /// Lowercase hex SHA-256 of a byte slice.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
-}
-
-/// Read a host file without following a symlink at its last component and without updating
-/// its access time where the kernel lets us: host folders are strictly read-only to jackin.
-pub fn read_host_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let open = |flags| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(flags)
-            .open(path)
-    };
-    let mut file = match open(libc::O_NOFOLLOW | libc::O_NOATIME) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(libc::O_NOFOLLOW)?,
-        other => other?,
-    };
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! its token inside the container" from "the file is the container's own". It stores hashes,
 //! never contents, plus the stat data that lets a no-op apply skip re-hashing.
 
+use crate::agents::AgentKind;
+use crate::handoff::RelPath;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -77,29 +79,19 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// A missing ledger is an empty one. An unreadable or corrupt one is also treated as
-    /// empty (with a warning): without it, jackin only ever copies host content, which is safe.
-    pub fn load(path: &Path) -> (Ledger, Option<String>) {
-        match std::fs::read(path) {
-            Ok(bytes) => match serde_json::from_slice::<Ledger>(&bytes) {
-                Ok(l) if l.version == LEDGER_VERSION => (l, None),
-                Ok(l) => (
-                    Ledger::default(),
-                    Some(format!(
-                        "ledger {} has version {}, expected {LEDGER_VERSION}; starting afresh",
-                        path.display(),
-                        l.version
-                    )),
-                ),
-                Err(e) => (
-                    Ledger::default(),
-                    Some(format!(
-                        "ledger {} is unreadable ({e}); starting afresh",
-                        path.display()
-                    )),
-                ),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Ledger::default(), None),
+    /// Parse a ledger read from `path`. A corrupt one (or another version) is treated as empty,
+    /// with a warning: without it, jackin only ever copies host content, which is safe.
+    pub fn parse(bytes: &[u8], path: &Path) -> (Ledger, Option<String>) {
+        match serde_json::from_slice::<Ledger>(bytes) {
+            Ok(l) if l.version == LEDGER_VERSION => (l, None),
+            Ok(l) => (
+                Ledger::default(),
+                Some(format!(
+                    "ledger {} has version {}, expected {LEDGER_VERSION}; starting afresh",
+                    path.display(),
+                    l.version
+                )),
+            ),
             Err(e) => (
                 Ledger::default(),
                 Some(format!(
@@ -110,11 +102,39 @@ impl Ledger {
         }
     }
 
+    /// What jackin wrote at `rel` in `agent`'s handoff.
+    pub fn get(&self, agent: AgentKind, rel: &RelPath) -> Option<&LedgerEntry> {
+        self.files.get(&key(agent, rel))
+    }
+
+    pub fn insert(&mut self, agent: AgentKind, rel: &RelPath, entry: LedgerEntry) {
+        self.files.insert(key(agent, rel), entry);
+    }
+
+    pub fn remove(&mut self, agent: AgentKind, rel: &RelPath) {
+        self.files.remove(&key(agent, rel));
+    }
+
+    /// Every path recorded for `agent`, with its entry.
+    pub fn of(&self, agent: AgentKind) -> impl Iterator<Item = (RelPath, &LedgerEntry)> {
+        let prefix = format!("{}/", agent.name());
+        self.files.iter().filter_map(move |(k, e)| {
+            let rel = RelPath::parse(k.strip_prefix(&prefix)?).ok()?;
+            Some((rel, e))
+        })
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut l = self.clone();
         l.version = LEDGER_VERSION;
         serde_json::to_vec_pretty(&l).expect("ledger serialises")
     }
+}
+
+/// Ledger key of a handoff file: `{agent}/{path}`, the path in its escaped form (so names that
+/// are not UTF-8 survive JSON).
+fn key(agent: AgentKind, rel: &RelPath) -> String {
+    format!("{}/{rel}", agent.name())
 }
 
 pub fn now_ns() -> i64 {
@@ -155,10 +175,8 @@ mod tests {
 
     #[test]
     fn corrupt_ledger_is_empty_with_a_warning() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("ledger.json");
-        std::fs::write(&p, b"{not json").unwrap();
-        let (l, warn) = Ledger::load(&p);
+        let p = Path::new("ledger.json");
+        let (l, warn) = Ledger::parse(b"{not json", p);
         assert!(l.files.is_empty());
         assert!(warn.unwrap().contains("starting afresh"));
     }

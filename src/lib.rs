@@ -6,11 +6,13 @@
 //! `reconcile` strings them together for `plan` and `apply`; `watch` loops around it.
 
 pub mod agents;
+pub mod bounded;
 pub mod cli;
 pub mod desired;
 pub mod error;
 pub mod exec;
 pub mod fingerprint;
+pub mod handoff;
 pub mod ledger;
 pub mod lock;
 pub mod manifest;

@@ -61,7 +61,17 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             };
             let loaded = ctx.load()?;
             let p = reconcile::prepare(&ctx, &loaded, target.as_ref(), &opts).await?;
+            // `plan` is `apply --dry-run`: the same guards and the same exit codes.
+            reconcile::guard(&p, false, target.is_some())?;
             print_plan(&p.plan, output);
+            let failed = p.plan.troubled().count();
+            if failed > 0 {
+                return Err(reconcile::ApplyError::Incomplete {
+                    failed,
+                    applied: false,
+                }
+                .into());
+            }
             Ok(if detailed_exitcode && p.plan.has_changes() {
                 exit::CHANGES
             } else {
@@ -127,6 +137,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             } else {
                 Err(reconcile::ApplyError::Incomplete {
                     failed: outcome.failed_instances(),
+                    applied: !dry_run,
                 }
                 .into())
             }

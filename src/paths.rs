@@ -8,6 +8,11 @@
 use crate::agents::AgentKind;
 use std::path::{Path, PathBuf};
 
+/// `data/{container}/handoff/`: the agents' handoff directories of one instance.
+pub const HANDOFF_DIR: &str = "handoff";
+/// `data/{container}/ledger.json`.
+pub const LEDGER_FILE: &str = "ledger.json";
+
 #[derive(Debug, Clone)]
 pub struct JackinHome {
     root: PathBuf,
@@ -41,12 +46,12 @@ impl JackinHome {
 
     pub fn handoff_dir(&self, container: &str, agent: AgentKind) -> PathBuf {
         self.instance_dir(container)
-            .join("handoff")
+            .join(HANDOFF_DIR)
             .join(agent.name())
     }
 
     pub fn ledger_path(&self, container: &str) -> PathBuf {
-        self.instance_dir(container).join("ledger.json")
+        self.instance_dir(container).join(LEDGER_FILE)
     }
 
     pub fn lock_path(&self, project: &str) -> PathBuf {

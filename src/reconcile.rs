@@ -6,7 +6,7 @@
 
 use crate::desired::{self, Desired, Target};
 use crate::error::{Code, Coded, Error};
-use crate::exec::{Executor, Outcome};
+use crate::exec::{Executor, Failure, Outcome};
 use crate::fingerprint::Fingerprinter;
 use crate::lock;
 use crate::manifest::{self, Loaded};
@@ -29,8 +29,8 @@ pub enum ApplyError {
         count: usize,
         targeted: bool,
     },
-    #[error("{failed} of the planned instance(s) failed to converge; the others were applied")]
-    Incomplete { failed: usize },
+    #[error("{failed} of the planned instance(s) {}", if *.applied { "failed to converge; the others were applied" } else { "cannot converge; see the errors above" })]
+    Incomplete { failed: usize, applied: bool },
 }
 
 impl Coded for ApplyError {
@@ -185,7 +185,17 @@ pub async fn apply(
     }
     reporter.event(Event::Plan(Box::new(p.plan.clone())));
     let outcome = if opts.dry_run {
-        Outcome::default()
+        // A dry run fails where the apply would: on the instances with problems.
+        let mut outcome = Outcome::default();
+        for f in p.plan.instances.iter().filter_map(Failure::of_problems) {
+            reporter.event(Event::Failed {
+                container: f.container.clone(),
+                code: f.code.clone(),
+                message: f.message.clone(),
+            });
+            outcome.failures.push(f);
+        }
+        outcome
     } else {
         let executor = Executor {
             runtime: &p.runtime,

@@ -6,11 +6,14 @@
 //! - the host login is byte-for-byte and metadata unchanged by jackin;
 //! - planning again right away finds nothing to copy, purge, adopt or forget;
 //! - a file the container rotated is never overwritten unless the host changed it;
-//! - the container's own files (not catalogue entries) are kept in every mode but `ignore`;
+//! - the container's own files are kept in every mode (SPEC v2: `ignore` and `api_key` remove
+//!   only what jackin forwarded), and so is a login it made itself at a catalogue path;
+//! - after an apply in `api_key` or `ignore`, nothing jackin forwarded is left in the ledger;
 //! - no secret (host file contents, env values) appears in the plan (text or JSON) or events.
 
-use jackin::exec::{apply_files, store::Store};
+use jackin::exec::apply_files;
 use jackin::fingerprint::Fingerprinter;
+use jackin::handoff::{Owner, Store};
 use jackin::paths::JackinHome;
 use jackin::plan::{plan, FileAction, PlanOptions, Summary};
 use jackin::report::{render_plan, Event, Reporter, Style};
@@ -134,15 +137,15 @@ impl World {
     fn apply(&self) -> (jackin::plan::Plan, Vec<String>) {
         let (_desired, observed, p) = self.plan();
         let jh = JackinHome::at(self.root.join("jh"));
-        let store = Store::new(jh.data());
+        let store = Store::new(&jh);
         let mut events = Collect(Vec::new());
         let mut applied = Summary::default();
         for inst in &p.instances {
             apply_files(
-                &jh,
                 &store,
                 inst,
                 observed.instances.get(&inst.container),
+                Owner::current(),
                 true,
                 &mut events,
                 &mut applied,
@@ -172,7 +175,14 @@ fn files_the_container_creates_are_never_read() {
         observed.bytes_hashed
     );
     let files = &observed.instances["jk-w-r"].agents[&jackin::agents::AgentKind::Kimi];
-    assert_eq!(files.unread, 2);
+    assert!(
+        files
+            .handoff
+            .keys()
+            .all(|p| !p.to_string().contains("logs") && p.to_string() != "state.json"),
+        "the container's own files were probed: {:?}",
+        files.handoff.keys()
+    );
     assert!(p.instances.iter().all(|i| i.files.is_empty()), "{p:?}");
     assert_eq!(read(&log).map(|s| s.len()), Some(4 << 20), "kept");
 }
@@ -194,8 +204,10 @@ proptest! {
         // Nothing is synced yet: every host file is new to jackin.
         let mut host_changed: BTreeSet<usize> = (0..FILES.len()).collect();
         let mut last_applied_mode = "";
-        // The container's own files: kept in every mode but `ignore`, which purges everything.
+        // The container's own files: kept in every mode.
         let mut own: BTreeMap<String, String> = BTreeMap::new();
+        // Logins the container made itself at catalogue paths while not in sync: kept.
+        let mut made: BTreeMap<usize, String> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::HostWrite(f, v) => { w.host_write(f, v); host_changed.insert(f); }
@@ -209,6 +221,11 @@ proptest! {
                         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
                         std::fs::write(&p, &content).unwrap();
                         rotated.insert(f, content);
+                    } else if !last_applied_mode.is_empty() && last_applied_mode != "sync" && w.mode != "sync" {
+                        let content = format!("made-{f}-{v}");
+                        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                        std::fs::write(&p, &content).unwrap();
+                        made.insert(f, content);
                     }
                 }
                 Op::ContainerOwn(v) => {
@@ -220,7 +237,13 @@ proptest! {
                         own.insert(rel, format!("own-{v}"));
                     }
                 }
-                Op::Mode(m) => { w.mode = m; rotated.clear(); }
+                Op::Mode(m) => {
+                    w.mode = m;
+                    rotated.clear();
+                    if m == "sync" {
+                        made.clear();
+                    }
+                }
                 Op::Apply => {
                     let before = common::snapshot(w.host());
                     let (p, events) = w.apply();
@@ -243,11 +266,15 @@ proptest! {
                         }
                     }
 
-                    if w.mode == "ignore" {
-                        for rel in own.keys() {
-                            prop_assert!(!w.handoff().join(rel).exists(), "ignore left {}", rel);
+                    if w.mode != "sync" {
+                        for (f, content) in &made {
+                            let now = read(&w.handoff().join(FILES[*f]));
+                            prop_assert_eq!(now.as_deref(), Some(content.as_str()),
+                                "{} removed the login the container made at {}", w.mode, FILES[*f]);
                         }
-                        own.clear();
+                        let ledger = std::fs::read_to_string(w.root.join("jh/data/jk-w-r/ledger.json"))
+                            .unwrap_or_default();
+                        prop_assert!(!ledger.contains("kimi/"), "{} left forwarded files: {}", w.mode, ledger);
                     }
                     for (rel, content) in &own {
                         let now = read(&w.handoff().join(rel));

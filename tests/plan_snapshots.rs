@@ -119,17 +119,17 @@ impl Fixture {
     fn apply_files(&self, desired: &Desired) {
         let observed = self.observe(desired, None, true);
         let p = self.plan(desired, &observed);
-        let store = jackin::exec::store::Store::new(self.jh().data());
+        let store = jackin::handoff::Store::new(&self.jh());
         struct Null;
         impl jackin::report::Reporter for Null {
             fn event(&mut self, _: jackin::report::Event) {}
         }
         for inst in &p.instances {
             jackin::exec::apply_files(
-                &self.jh(),
                 &store,
                 inst,
                 observed.instances.get(&inst.container),
+                jackin::handoff::Owner::current(),
                 true,
                 &mut Null,
                 &mut Default::default(),

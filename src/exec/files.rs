@@ -2,22 +2,24 @@
 //!
 //! Separate from the container steps so the three-way rules can be exercised end to end on
 //! a real filesystem without Docker (see the property test in `tests/handoff_props.rs`).
+//! Every handoff operation goes through [`crate::handoff`]'s directory handles.
 
-use super::store::Store;
-use crate::fingerprint::{read_host_file, sha256_hex};
+use crate::bounded;
+use crate::fingerprint::sha256_hex;
+use crate::handoff::{HandoffError, Owner, RelPath, Seen, Store};
 use crate::ledger::{now_ns, FileStat, Hashed, Ledger, LedgerEntry};
-use crate::observed::{ledger_key, HandoffError, InstanceState};
-use crate::paths::JackinHome;
+use crate::observed::InstanceState;
 use crate::plan::{ContainerAction, FileAction, FileStep, InstancePlan, Summary};
 use crate::report::{Event, Reporter};
+use std::collections::BTreeMap;
 
 /// Apply `inst`'s file steps, then save the ledger when it changed (for declared instances),
 /// with `restart_owed` set when a restart follows: the intent survives a crash.
 pub fn apply(
-    home: &JackinHome,
     store: &Store,
     inst: &InstancePlan,
     state: Option<&InstanceState>,
+    owner: Owner,
     declared: bool,
     reporter: &mut dyn Reporter,
     applied: &mut Summary,
@@ -28,40 +30,46 @@ pub fn apply(
     if let Some(state) = state {
         refresh_hashes(&mut ledger, state);
     }
+    let mut handoffs = BTreeMap::new();
     let mut changed = false;
     for f in &inst.files {
-        let handoff = home.handoff_dir(name, f.agent);
-        let target = handoff.join(&f.path);
-        let key = ledger_key(f.agent, &f.path);
+        let seen = state
+            .and_then(|s| s.agents.get(&f.agent))
+            .and_then(|a| a.handoff.get(&f.path));
         match f.action {
             FileAction::Keep => applied.kept += 1,
             FileAction::Copy => {
-                ledger.files.insert(key, copy(f, &target, store)?);
+                let dir = handoff(&mut handoffs, store, name, f, owner)?;
+                let entry = copy(f, dir, owner)?;
+                ledger.insert(f.agent, &f.path, entry);
                 changed = true;
                 applied.copy += 1;
             }
             FileAction::Purge => {
-                store.remove(&target, &handoff)?;
-                ledger.files.remove(&key);
-                changed = true;
-                applied.purge += 1;
+                let dir = handoff(&mut handoffs, store, name, f, owner)?;
+                let expect = match seen {
+                    Some(Seen::File(h)) => Some(&h.stat),
+                    _ => None,
+                };
+                let removed = dir.purge(&f.path, expect)?;
+                ledger.remove(f.agent, &f.path);
+                changed |= removed;
+                applied.purge += usize::from(removed);
             }
             FileAction::Adopt => {
                 let files = state.and_then(|s| s.agents.get(&f.agent));
                 let host = files
                     .and_then(|a| a.host.as_ref())
                     .and_then(|h| h.files.get(&f.path));
-                if let (Some(h), Some(t)) = (host, files.and_then(|a| a.handoff.get(&f.path))) {
+                if let (Some(h), Some(Seen::File(t))) = (host, seen) {
                     let entry = LedgerEntry {
                         source: h.hashed.clone(),
                         target: t.clone(),
                     };
-                    ledger.files.insert(key, entry);
+                    ledger.insert(f.agent, &f.path, entry);
                 }
             }
-            FileAction::Forget => {
-                ledger.files.remove(&key);
-            }
+            FileAction::Forget => ledger.remove(f.agent, &f.path),
         }
         reporter.event(Event::File {
             container: name.into(),
@@ -81,42 +89,52 @@ pub fn apply(
         .is_some_and(|s| s.action == ContainerAction::Restart);
     ledger.restart_owed |= restarting;
     if ledger != before && declared {
-        save_ledger(home, store, name, &ledger)?;
+        store.save_ledger(name, &ledger)?;
     }
     Ok(ledger)
 }
 
-pub fn save_ledger(
-    home: &JackinHome,
+/// The agent's handoff directory, opened (and made, for `owner`) once per apply.
+fn handoff<'a>(
+    open: &'a mut BTreeMap<crate::agents::AgentKind, crate::handoff::AgentHandoff>,
     store: &Store,
-    name: &str,
-    ledger: &Ledger,
-) -> Result<(), HandoffError> {
-    store
-        .write(&home.ledger_path(name), &ledger.to_bytes())
-        .map(|_| ())
+    container: &str,
+    f: &FileStep,
+    owner: Owner,
+) -> Result<&'a crate::handoff::AgentHandoff, HandoffError> {
+    use std::collections::btree_map::Entry;
+    Ok(match open.entry(f.agent) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(
+            store
+                .agent(container, f.agent, Some(owner))?
+                .expect("created when missing"),
+        ),
+    })
 }
 
 /// Copy one host file: hash the bytes actually read, write atomically, record both sides.
 fn copy(
     f: &FileStep,
-    target: &std::path::Path,
-    store: &Store,
+    dir: &crate::handoff::AgentHandoff,
+    owner: Owner,
 ) -> Result<LedgerEntry, HandoffError> {
     let source = f.source.as_ref().expect("copy steps carry their host path");
-    let io = |e| HandoffError::Io {
+    let io = |e| HandoffError::Storage {
         path: source.clone(),
         source: e,
     };
     let at_ns = now_ns();
-    let bytes = read_host_file(source).map_err(io)?;
-    let host_stat = std::fs::symlink_metadata(source).map_err(io)?;
+    let mut file = bounded::open_host(source).map_err(io)?;
+    let (bytes, host_meta) = bounded::read(&mut file)
+        .map_err(io)?
+        .map_err(|r| io(r.into_io()))?;
     let sha = sha256_hex(&bytes);
-    let (target_stat, _) = store.write(target, &bytes)?;
+    let (target_stat, _) = dir.write(&f.path, &bytes, owner)?;
     Ok(LedgerEntry {
         source: Hashed {
             sha256: sha.clone(),
-            stat: FileStat::of(&host_stat),
+            stat: FileStat::of(&host_meta),
             at_ns,
         },
         target: Hashed {
@@ -131,22 +149,19 @@ fn copy(
 /// "racy" (modified in the tick it was hashed) is trusted by the stat fast path next time.
 fn refresh_hashes(ledger: &mut Ledger, state: &InstanceState) {
     for (agent, files) in &state.agents {
-        let prefix = format!("{}/", agent.name());
-        for (key, entry) in ledger.files.iter_mut() {
-            let Some(rel) = key.strip_prefix(&prefix) else {
-                continue;
-            };
-            let host = files.host.as_ref().and_then(|h| h.files.get(rel));
+        let recorded: Vec<(RelPath, LedgerEntry)> =
+            ledger.of(*agent).map(|(p, e)| (p, e.clone())).collect();
+        for (rel, mut entry) in recorded {
+            let host = files.host.as_ref().and_then(|h| h.files.get(&rel));
             if let Some(h) = host.filter(|h| h.hashed.sha256 == entry.source.sha256) {
                 entry.source = h.hashed.clone();
             }
-            if let Some(t) = files
-                .handoff
-                .get(rel)
-                .filter(|t| t.sha256 == entry.target.sha256)
-            {
-                entry.target = t.clone();
+            if let Some(Seen::File(t)) = files.handoff.get(&rel) {
+                if t.sha256 == entry.target.sha256 {
+                    entry.target = t.clone();
+                }
             }
+            ledger.insert(*agent, &rel, entry);
         }
     }
 }

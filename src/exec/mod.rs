@@ -7,7 +7,6 @@
 
 mod files;
 pub mod pull;
-pub mod store;
 
 pub use files::apply as apply_files;
 
@@ -15,6 +14,7 @@ use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, InstanceSpec};
 use crate::error::Coded;
 use crate::fingerprint::Fingerprinter;
+use crate::handoff::{Owner, Store};
 use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
 use crate::plan::{ContainerAction, ImageAction, InstancePlan, Plan, Summary};
@@ -23,7 +23,6 @@ use crate::runtime::{ContainerConfig, Runtime};
 use futures_util::stream::{self, StreamExt};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use store::Store;
 
 /// An instance (or image) that failed, with its rendered error.
 #[derive(Debug, Clone)]
@@ -37,6 +36,23 @@ pub struct Failure {
 pub struct Outcome {
     pub applied: Summary,
     pub failures: Vec<Failure>,
+}
+
+impl Failure {
+    /// An instance whose plan carries problems fails with them, applied or not.
+    pub fn of_problems(inst: &InstancePlan) -> Option<Failure> {
+        let first = inst.problems.first()?;
+        Some(Failure {
+            container: Some(inst.container.clone()),
+            code: first.code.as_str(),
+            message: inst
+                .problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
+    }
 }
 
 impl Outcome {
@@ -90,7 +106,7 @@ impl Executor<'_> {
                 }
             }
         }
-        let store = Store::new(self.home.data());
+        let store = Store::new(self.home);
         let converge =
             |inst| self.converge(inst, desired, observed, &images, &failed_images, &store);
         let results: Vec<_> = stream::iter(plan.instances.iter().map(converge))
@@ -209,28 +225,58 @@ impl Executor<'_> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         let state = observed.instances.get(name);
+        let owner = Owner::current();
         let mut ledger = files::apply(
-            self.home,
             store,
             inst,
             state,
+            owner,
             spec.is_some(),
             &mut **self.reporter.borrow_mut(),
             applied,
         )
         .map_err(|e| fail(&e))?;
 
-        let Some(step) = &inst.container_step else {
-            return Ok(());
-        };
+        if let Some(step) = &inst.container_step {
+            self.container(
+                inst,
+                step,
+                spec,
+                project,
+                images,
+                store,
+                owner,
+                &mut ledger,
+                applied,
+            )
+            .await?;
+        }
+        // What the container did to its handoff fails this instance, after everything else
+        // about it converged.
+        Failure::of_problems(inst).map_or(Ok(()), Err)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn container(
+        &self,
+        inst: &InstancePlan,
+        step: &crate::plan::ContainerStep,
+        spec: Option<&InstanceSpec>,
+        project: &str,
+        images: &BTreeMap<String, Option<String>>,
+        store: &Store,
+        owner: Owner,
+        ledger: &mut crate::ledger::Ledger,
+        applied: &mut Summary,
+    ) -> Result<(), Failure> {
+        let name = inst.container.as_str();
+        let fail = |e: &dyn Coded| failure(Some(name), e);
         match step.action {
             ContainerAction::Remove => {
                 let id = step.id.as_deref().unwrap_or(name);
                 self.runtime.remove(id).await.map_err(|e| fail(&e))?;
                 if step.purge_state {
-                    store
-                        .purge_instance(&self.home.instance_dir(name))
-                        .map_err(|e| fail(&e))?;
+                    store.purge_instance(name).map_err(|e| fail(&e))?;
                 }
                 applied.remove += 1;
             }
@@ -254,7 +300,7 @@ impl Executor<'_> {
                 let image_id = images.get(&image).cloned().flatten().unwrap_or_default();
                 for auth in &spec.auth {
                     store
-                        .ensure_dir(&self.home.handoff_dir(name, auth.agent))
+                        .agent(name, auth.agent, Some(owner))
                         .map_err(|e| fail(&e))?;
                 }
                 let cfg = self.config(spec, &image, &image_id, project);
@@ -278,7 +324,7 @@ impl Executor<'_> {
         });
         if ledger.restart_owed && step.action != ContainerAction::Remove {
             ledger.restart_owed = false;
-            files::save_ledger(self.home, store, name, &ledger).map_err(|e| fail(&e))?;
+            store.save_ledger(name, ledger).map_err(|e| fail(&e))?;
         }
         Ok(())
     }

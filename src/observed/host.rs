@@ -8,8 +8,10 @@ use super::hasher::Hasher;
 use crate::agents::{AgentKind, SyncEntry};
 use crate::desired::AgentAuth;
 use crate::error::{Code, Coded};
+use crate::handoff::RelPath;
 use crate::ledger::Hashed;
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +58,7 @@ pub struct HostLogin {
     /// SPEC §3 "a host login is present".
     pub present: bool,
     /// Key: path relative to the handoff dir.
-    pub files: BTreeMap<String, HostFile>,
+    pub files: BTreeMap<RelPath, HostFile>,
     pub warnings: Vec<String>,
 }
 
@@ -65,7 +67,7 @@ pub fn scan(
     auth: &AgentAuth,
     home: &Path,
     hasher: &mut Hasher,
-    prior: &dyn Fn(&str) -> Option<Hashed>,
+    prior: &dyn Fn(&RelPath) -> Option<Hashed>,
 ) -> Result<HostLogin, HostError> {
     let agent = auth.agent;
     let src = &auth.source;
@@ -105,8 +107,14 @@ pub fn scan(
     let mut login = HostLogin::default();
     for entry in info.entries {
         let host_path = host_path(entry, auth, home);
-        collect(entry.name, &host_path, hasher, prior, &mut login)
-            .map_err(|e| unreadable(&host_path, e))?;
+        collect(
+            RelPath::catalogue(entry.name),
+            &host_path,
+            hasher,
+            prior,
+            &mut login,
+        )
+        .map_err(|e| unreadable(&host_path, e))?;
     }
     login.present = info.entries.iter().filter(|e| e.login).all(|e| {
         let p = host_path(e, auth, home);
@@ -144,10 +152,10 @@ fn host_path(entry: &SyncEntry, auth: &AgentAuth, home: &Path) -> PathBuf {
 }
 
 fn collect(
-    rel: &str,
+    rel: RelPath,
     path: &Path,
     hasher: &mut Hasher,
-    prior: &dyn Fn(&str) -> Option<Hashed>,
+    prior: &dyn Fn(&RelPath) -> Option<Hashed>,
     login: &mut HostLogin,
 ) -> std::io::Result<()> {
     let meta = match std::fs::symlink_metadata(path) {
@@ -155,39 +163,35 @@ fn collect(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    if meta.file_type().is_symlink() {
-        login.warnings.push(format!(
-            "skipped symlink {} (symlinks in a host source are never followed)",
-            path.display()
-        ));
-    } else if meta.is_dir() {
+    if meta.is_dir() {
         let mut children: Vec<_> = std::fs::read_dir(path)?.collect::<Result<_, _>>()?;
         children.sort_by_key(|c| c.file_name());
         for child in children {
             let name = child.file_name();
-            let Some(name) = name.to_str() else {
-                login
-                    .warnings
-                    .push(format!("skipped non-UTF-8 name in {}", path.display()));
-                continue;
-            };
-            collect(
-                &format!("{rel}/{name}"),
-                &child.path(),
-                hasher,
-                prior,
-                login,
-            )?;
+            let child_rel = rel
+                .join(name.as_bytes())
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            collect(child_rel, &child.path(), hasher, prior, login)?;
         }
     } else if meta.is_file() {
-        let hashed = hasher.hash(path, &meta, prior(rel).as_ref())?;
+        let hashed = hasher.hash(path, &meta, prior(&rel).as_ref())?;
         login.files.insert(
-            rel.to_owned(),
+            rel,
             HostFile {
                 path: path.to_path_buf(),
                 hashed,
             },
         );
+    } else {
+        let what = if meta.file_type().is_symlink() {
+            "symlink"
+        } else {
+            "special file"
+        };
+        login.warnings.push(format!(
+            "skipped {what} {} (only regular files of a host source are read; links are never followed)",
+            path.display()
+        ));
     }
     Ok(())
 }

@@ -4,12 +4,10 @@
 //! distinct image; each instance's ledger, handoff directories and host logins are read with
 //! the stat fast path. After this step the planner does no I/O.
 
-mod handoff;
 mod hasher;
 mod host;
 pub mod images;
 
-pub use handoff::HandoffError;
 pub use hasher::Hasher;
 pub use host::{HostError, HostFile, HostLogin};
 
@@ -17,7 +15,8 @@ use crate::agents::{AgentKind, AuthMode};
 use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, ImageSource};
 use crate::error::{Code, Coded};
-use crate::ledger::{Hashed, Ledger};
+use crate::handoff::{HandoffError, RelPath, Seen, Store};
+use crate::ledger::Ledger;
 use crate::paths::JackinHome;
 use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
 use std::collections::BTreeMap;
@@ -102,12 +101,12 @@ impl ObservedContainer {
 pub struct AgentFiles {
     /// The host login; read only in sync mode.
     pub host: Option<HostLogin>,
-    /// What the handoff directory holds now, keyed by relative path: the files the planner
-    /// reads (see [`observe_files`]).
-    pub handoff: BTreeMap<String, Hashed>,
-    /// Other files in the handoff directory (the container's own state, in `sync` mode):
-    /// counted, never read.
-    pub unread: usize,
+    /// What each path the rules read ([`crate::plan::managed_paths`]) holds in the handoff
+    /// now; a path with nothing there is absent. Nothing else in the handoff is looked at.
+    pub handoff: BTreeMap<RelPath, Seen>,
+    /// Catalogue login entries present in the handoff that jackin did not put there: a login
+    /// the container made itself.
+    pub own_login: Vec<RelPath>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,11 +133,6 @@ pub struct Observed {
     pub warnings: Vec<String>,
 }
 
-/// Ledger key of a handoff file.
-pub fn ledger_key(agent: AgentKind, rel: &str) -> String {
-    format!("{}/{rel}", agent.name())
-}
-
 /// Read files first (host and handoff), then ask Docker: a bad host folder fails before any
 /// engine round-trip.
 pub async fn observe(
@@ -159,53 +153,19 @@ pub fn observe_files(
 ) -> Result<Observed, ObserveError> {
     let mut observed = Observed::default();
     let mut hasher = Hasher::default();
+    let store = Store::new(jackin_home);
     for (name, spec) in &desired.instances {
-        let (ledger, warning) = Ledger::load(&jackin_home.ledger_path(name));
+        let (ledger, warning) = store.load_ledger(name);
         observed.warnings.extend(warning);
         let mut agents = BTreeMap::new();
         for auth in &spec.auth {
-            let agent = auth.agent;
-            let prior = |rel: &str, pick: fn(&crate::ledger::LedgerEntry) -> &Hashed| {
-                ledger
-                    .files
-                    .get(&ledger_key(agent, rel))
-                    .map(|e| pick(e).clone())
-            };
-            let host = if auth.mode == AuthMode::Sync {
-                let login = host::scan(auth, home, &mut hasher, &|rel| prior(rel, |e| &e.source))?;
+            let files = observe_agent(&store, name, auth, &ledger, home, &mut hasher)?;
+            if let Some(login) = &files.host {
                 observed
                     .warnings
                     .extend(login.warnings.iter().map(|w| format!("{name}: {w}")));
-                Some(login)
-            } else {
-                None
-            };
-            // Only what the rules of SPEC §4 look at is hashed: in sync, paths on the host or in
-            // the ledger (a container's own files — claude's session logs, say — can be large and
-            // are kept whatever they hold); in api_key / oauth_token, the catalogue entries it
-            // purges; in ignore, everything (all of it is purged).
-            let wanted = |rel: &str| match auth.mode {
-                AuthMode::Sync => {
-                    host.as_ref().is_some_and(|h| h.files.contains_key(rel))
-                        || ledger.files.contains_key(&ledger_key(agent, rel))
-                }
-                AuthMode::ApiKey | AuthMode::OauthToken => agent.is_entry(rel),
-                AuthMode::Ignore => true,
-            };
-            let (handoff, unread) = handoff::scan(
-                &jackin_home.handoff_dir(name, agent),
-                &mut hasher,
-                &|rel| prior(rel, |e| &e.target),
-                &wanted,
-            )?;
-            agents.insert(
-                agent,
-                AgentFiles {
-                    host,
-                    handoff,
-                    unread,
-                },
-            );
+            }
+            agents.insert(auth.agent, files);
         }
         let image = match &spec.image {
             ImageSource::Pull(r) => r.clone(),
@@ -231,6 +191,47 @@ pub fn observe_files(
     observed.files_hashed = hasher.files_hashed;
     observed.bytes_hashed = hasher.bytes_hashed;
     Ok(observed)
+}
+
+/// One agent of one instance: its host login (sync only), then exactly the handoff paths the
+/// rules read — whatever else the container keeps there is never looked at, so it costs
+/// nothing and cannot trip jackin.
+fn observe_agent(
+    store: &Store,
+    container: &str,
+    auth: &crate::desired::AgentAuth,
+    ledger: &Ledger,
+    home: &Path,
+    hasher: &mut Hasher,
+) -> Result<AgentFiles, ObserveError> {
+    let agent = auth.agent;
+    let host = if auth.mode == AuthMode::Sync {
+        let prior = |rel: &RelPath| ledger.get(agent, rel).map(|e| e.source.clone());
+        Some(host::scan(auth, home, hasher, &prior)?)
+    } else {
+        None
+    };
+    let mut files = AgentFiles {
+        host,
+        ..AgentFiles::default()
+    };
+    let Some(handoff) = store.agent(container, agent, None)? else {
+        return Ok(files);
+    };
+    for rel in crate::plan::managed_paths(auth.mode, agent, files.host.as_ref(), ledger) {
+        let prior = ledger.get(agent, &rel).map(|e| &e.target);
+        if let Some(seen) = handoff.probe(&rel, prior, hasher) {
+            files.handoff.insert(rel, seen);
+        }
+    }
+    for entry in agent.info().entries.iter().filter(|e| e.login) {
+        let rel = RelPath::catalogue(entry.name);
+        let forwarded = ledger.of(agent).any(|(p, _)| p.is_at_or_below(&rel));
+        if !forwarded && handoff.exists(&rel) {
+            files.own_login.push(rel);
+        }
+    }
+    Ok(files)
 }
 
 pub async fn observe_docker(

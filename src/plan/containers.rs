@@ -162,6 +162,7 @@ pub fn plan_removals(
             }),
             files: Vec::new(),
             notes: Vec::new(),
+            problems: Vec::new(),
         })
         .collect()
 }

@@ -8,10 +8,13 @@
 mod containers;
 pub use containers::desired_summary;
 mod files;
+pub use files::managed_paths;
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::desired::{Desired, Scope, Target};
+use crate::error::Code;
 use crate::fingerprint::Fingerprinter;
+use crate::handoff::{Foreign, RelPath};
 use crate::observed::Observed;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -62,6 +65,20 @@ pub struct InstancePlan {
     pub files: Vec<FileStep>,
     /// Things left alone on purpose, e.g. the handoff kept while the host login is absent.
     pub notes: Vec<String>,
+    /// What keeps this instance from converging (it fails; the others go on).
+    pub problems: Vec<Problem>,
+}
+
+/// Something in one instance's handoff that jackin will not use: that instance's error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Problem {
+    pub code: Code,
+    pub agent: AgentKind,
+    /// Relative to the agent's handoff directory.
+    pub path: RelPath,
+    pub found: Foreign,
+    pub message: String,
+    pub hint: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -147,7 +164,7 @@ pub enum FileCause {
 pub struct FileStep {
     pub agent: AgentKind,
     /// Relative to the agent's handoff directory.
-    pub path: String,
+    pub path: RelPath,
     pub action: FileAction,
     pub cause: FileCause,
     /// Keyed fingerprint of the host file's content; `null` when there is none.
@@ -202,6 +219,11 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.images.is_empty() || self.summary.has_changes()
     }
+
+    /// Instances with a problem: they fail whether or not the plan is applied.
+    pub fn troubled(&self) -> impl Iterator<Item = &InstancePlan> {
+        self.instances.iter().filter(|i| !i.problems.is_empty())
+    }
 }
 
 pub fn plan(
@@ -217,7 +239,11 @@ pub fn plan(
 
     for (name, spec) in &desired.instances {
         let state = &observed.instances[name];
-        let (steps, notes) = files::plan_files(spec, state, fp, &mut warnings);
+        let files::FilePlan {
+            steps,
+            notes,
+            problems,
+        } = files::plan_files(spec, state, fp, &mut warnings);
         let handoff_changed = steps
             .iter()
             .any(|s| matches!(s.action, FileAction::Copy | FileAction::Purge));
@@ -247,6 +273,7 @@ pub fn plan(
             container_step,
             files: steps,
             notes,
+            problems,
         });
     }
     instances.extend(containers::plan_removals(desired, observed, opts));

@@ -50,7 +50,7 @@ pub enum Event {
     File {
         container: String,
         agent: AgentKind,
-        path: String,
+        path: crate::handoff::RelPath,
         action: FileAction,
         cause: FileCause,
         fingerprint: Option<String>,

@@ -4,7 +4,7 @@
 
 use super::text::{container_verb, instance_header, Style};
 use crate::observed::Observed;
-use crate::plan::{AuthView, ContainerAction, FileAction, Plan, FORMAT_VERSION};
+use crate::plan::{AuthView, ContainerAction, FileAction, Plan, Problem, FORMAT_VERSION};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -27,11 +27,14 @@ pub struct InstanceStatus {
     pub state: String,
     pub declared: bool,
     pub auth: Vec<AuthView>,
+    /// Handoff entries jackin manages (forwarded, or to forward) that are present now.
     pub handoff_files: usize,
     /// Unix seconds of the last apply that changed the handoff.
     pub last_sync: Option<i64>,
     /// What apply would do, e.g. `restart`, `copy 1 file(s)`; empty when converged.
     pub drift: Vec<String>,
+    /// What keeps the instance from converging (content its container put in the handoff).
+    pub problems: Vec<Problem>,
 }
 
 impl Status {
@@ -64,11 +67,11 @@ impl Status {
                         .map_or_else(|| "missing".to_owned(), |c| c.state.clone()),
                     declared: !removing,
                     auth: i.auth.clone(),
-                    handoff_files: state.map_or(0, |s| {
-                        s.agents.values().map(|a| a.handoff.len() + a.unread).sum()
-                    }),
+                    handoff_files: state
+                        .map_or(0, |s| s.agents.values().map(|a| a.handoff.len()).sum()),
                     last_sync: state.and_then(|s| s.ledger.last_sync),
                     drift,
+                    problems: i.problems.clone(),
                 }
             })
             .collect();
@@ -104,6 +107,10 @@ impl Status {
                 "    handoff: {} file(s), last sync {synced}",
                 i.handoff_files
             );
+            for p in &i.problems {
+                let line = format!("error[{}]: {}", p.code, p.message);
+                let _ = writeln!(out, "    {}", style.red(&line));
+            }
             if i.drift.is_empty() {
                 let _ = writeln!(out, "    {}", style.green("in sync"));
             } else {

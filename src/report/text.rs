@@ -136,7 +136,11 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             .iter()
             .filter(|f| !matches!(f.action, FileAction::Adopt | FileAction::Forget))
             .collect();
-        if inst.container_step.is_none() && visible.is_empty() && inst.notes.is_empty() {
+        if inst.container_step.is_none()
+            && visible.is_empty()
+            && inst.notes.is_empty()
+            && inst.problems.is_empty()
+        {
             continue;
         }
         let _ = writeln!(
@@ -183,6 +187,10 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         }
         for n in &inst.notes {
             let _ = writeln!(out, "    note: {n}");
+        }
+        for p in &inst.problems {
+            let line = format!("    error[{}]: {}", p.code, p.message);
+            let _ = writeln!(out, "{}", style.red(&line));
         }
     }
     let s = &plan.summary;

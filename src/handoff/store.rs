@@ -1,0 +1,487 @@
+//! The handoff store: every read and write jackin makes under `$JACKIN_HOME/data`.
+//!
+//! `data/{container}/handoff/{agent}/` is bind-mounted into the container; `data/{container}/
+//! ledger.json` is jackin's record of what it wrote there. Everything goes through [`Dir`]
+//! handles (see `dir.rs` for why): [`AgentHandoff::probe`] looks at one name the rules know,
+//! [`AgentHandoff::write`] replaces one file atomically, [`AgentHandoff::purge`] removes one.
+//! None of them lists, walks or follows anything the container made.
+
+use super::dir::{chown, not_a_directory, not_found, Dir, Kind, Owner};
+use super::name::RelPath;
+use crate::agents::AgentKind;
+use crate::bounded::{self, Refused};
+use crate::error::{Code, Coded};
+use crate::ledger::{now_ns, FileStat, Hashed, Ledger};
+use crate::observed::Hasher;
+use crate::paths::{JackinHome, HANDOFF_DIR, LEDGER_FILE};
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+/// Something at a managed handoff path that jackin does not read: the container's doing.
+/// It is kept like any change made inside the container, replaced (by an atomic rename, never
+/// by writing into it) when the host changed, and reported with [`Code::E042`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Foreign {
+    Symlink,
+    Fifo,
+    Socket,
+    Device,
+    Directory,
+    /// Larger than 16 MiB: not a credential.
+    Oversized,
+    /// A directory on the way to it is a link or a file.
+    BehindNonDirectory,
+    /// It could not be examined (permissions, I/O error).
+    Unreadable,
+}
+
+impl Foreign {
+    fn of(refused: Refused) -> Foreign {
+        match refused {
+            Refused::Oversized => Foreign::Oversized,
+            Refused::NotRegular(kind) => Foreign::of_kind(kind),
+        }
+    }
+
+    fn of_kind(kind: Kind) -> Foreign {
+        match kind {
+            Kind::Symlink => Foreign::Symlink,
+            Kind::Fifo => Foreign::Fifo,
+            Kind::Socket => Foreign::Socket,
+            Kind::Device => Foreign::Device,
+            Kind::Directory => Foreign::Directory,
+            Kind::File => Foreign::Unreadable,
+        }
+    }
+
+    /// Whether a purge can remove it as one entry (everything but a directory).
+    pub fn removable(self) -> bool {
+        !matches!(
+            self,
+            Foreign::Directory | Foreign::BehindNonDirectory | Foreign::Unreadable
+        )
+    }
+}
+
+impl fmt::Display for Foreign {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Foreign::Symlink => "a symbolic link",
+            Foreign::Fifo => "a FIFO",
+            Foreign::Socket => "a socket",
+            Foreign::Device => "a device node",
+            Foreign::Directory => "a directory",
+            Foreign::Oversized => "a file larger than 16 MiB",
+            Foreign::BehindNonDirectory => "behind a parent that is not a directory",
+            Foreign::Unreadable => "unreadable",
+        })
+    }
+}
+
+/// What a managed handoff path holds (absent paths are simply not reported).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    File(Hashed),
+    Foreign(Foreign),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    /// jackin's own storage (data/, an instance folder, a ledger) failed.
+    #[error("cannot use {path}: {source}")]
+    Storage { path: PathBuf, source: io::Error },
+    /// The container's handoff got in the way of an operation.
+    #[error("{agent} handoff entry {path} {problem}")]
+    Hostile {
+        agent: AgentKind,
+        path: RelPath,
+        problem: String,
+    },
+}
+
+impl Coded for HandoffError {
+    fn code(&self) -> Code {
+        match self {
+            HandoffError::Storage { .. } => Code::E040,
+            HandoffError::Hostile { .. } => Code::E042,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            HandoffError::Storage { .. } => "check that $JACKIN_HOME is yours and writable".into(),
+            HandoffError::Hostile { .. } => HOSTILE_HINT.into(),
+        })
+    }
+}
+
+/// What an operator can do about content the container put where jackin works.
+pub const HOSTILE_HINT: &str = "the container changed its handoff in a way jackin will not follow (it never follows links or reads anything but small regular files there); remove that entry inside the container, or recreate the instance with `jackin apply --replace WS/ROLE`";
+
+/// `data/` of one `$JACKIN_HOME`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    home: JackinHome,
+}
+
+fn storage(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> HandoffError {
+    let path = path.into();
+    move |source| HandoffError::Storage { path, source }
+}
+
+impl Store {
+    pub fn new(home: &JackinHome) -> Self {
+        Store { home: home.clone() }
+    }
+
+    /// `data/`, made (0700) when `create`; `None` when absent and not created.
+    fn data(&self, create: bool) -> Result<Option<Dir>, HandoffError> {
+        let path = self.home.data();
+        if create {
+            // `$JACKIN_HOME` itself may be a link an operator made; `data` below it never is
+            // (the open below refuses one).
+            use std::os::unix::fs::DirBuilderExt;
+            let made = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&path);
+            made.map_err(storage(&path))?;
+        }
+        match Dir::open(&path) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if not_found(&e) && !create => Ok(None),
+            Err(e) => Err(storage(path)(e)),
+        }
+    }
+
+    /// `data/{container}/`.
+    fn instance(&self, container: &str, create: bool) -> Result<Option<Dir>, HandoffError> {
+        let Some(data) = self.data(create)? else {
+            return Ok(None);
+        };
+        let path = self.home.instance_dir(container);
+        if create {
+            data.create_dir(container.as_bytes())
+                .map_err(storage(&path))?;
+        }
+        match data.open_dir(container.as_bytes()) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if not_found(&e) && !create => Ok(None),
+            Err(e) => Err(storage(path)(e)),
+        }
+    }
+
+    /// An agent's handoff directory. With `create`, it is made (and given to the container's
+    /// user, who must be able to write its own state there); without, `None` when absent.
+    pub fn agent(
+        &self,
+        container: &str,
+        agent: AgentKind,
+        create: Option<Owner>,
+    ) -> Result<Option<AgentHandoff>, HandoffError> {
+        let Some(inst) = self.instance(container, create.is_some())? else {
+            return Ok(None);
+        };
+        let path = self.home.handoff_dir(container, agent);
+        let mut cur = inst;
+        for name in [HANDOFF_DIR.as_bytes(), agent.name().as_bytes()] {
+            if create.is_some() {
+                cur.create_dir(name).map_err(storage(&path))?;
+            }
+            cur = match cur.open_dir(name) {
+                Ok(d) => d,
+                Err(e) if not_found(&e) && create.is_none() => return Ok(None),
+                Err(e) => return Err(storage(&path)(e)),
+            };
+        }
+        if let Some(owner) = create {
+            cur.chown(owner).map_err(storage(&path))?;
+        }
+        Ok(Some(AgentHandoff { root: cur, agent }))
+    }
+
+    /// The instance's ledger. Missing: empty. Unreadable or corrupt: empty with a warning
+    /// (without it jackin only ever copies host content, which is safe).
+    pub fn load_ledger(&self, container: &str) -> (Ledger, Option<String>) {
+        let path = self.home.ledger_path(container);
+        let read = || -> io::Result<Option<Vec<u8>>> {
+            let Ok(Some(inst)) = self.instance(container, false) else {
+                return Ok(None);
+            };
+            let mut file = match inst.open_read(LEDGER_FILE.as_bytes()) {
+                Ok(f) => f,
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            match bounded::read(&mut file)? {
+                Ok((bytes, _)) => Ok(Some(bytes)),
+                Err(refused) => Err(io::Error::other(format!("{refused:?}"))),
+            }
+        };
+        match read() {
+            Ok(None) => (Ledger::default(), None),
+            Ok(Some(bytes)) => Ledger::parse(&bytes, &path),
+            Err(e) => (
+                Ledger::default(),
+                Some(format!(
+                    "ledger {} is unreadable ({e}); starting afresh",
+                    path.display()
+                )),
+            ),
+        }
+    }
+
+    pub fn save_ledger(&self, container: &str, ledger: &Ledger) -> Result<(), HandoffError> {
+        let path = self.home.ledger_path(container);
+        let inst = self
+            .instance(container, true)?
+            .expect("created when missing");
+        replace(&inst, LEDGER_FILE.as_bytes(), &ledger.to_bytes(), None)
+            .map(|_| ())
+            .map_err(storage(path))
+    }
+
+    /// `--purge-removed`: delete an instance's whole folder (its container is gone by now).
+    pub fn purge_instance(&self, container: &str) -> Result<(), HandoffError> {
+        let path = self.home.instance_dir(container);
+        let Some(data) = self.data(false)? else {
+            return Ok(());
+        };
+        super::purge::remove_tree(&data, container.as_bytes()).map_err(storage(path))
+    }
+}
+
+/// One agent's handoff directory, held open.
+#[derive(Debug)]
+pub struct AgentHandoff {
+    root: Dir,
+    agent: AgentKind,
+}
+
+/// Where a walk down a path's parents ended.
+enum Descent {
+    At(Dir),
+    Missing,
+    Blocked,
+}
+
+impl AgentHandoff {
+    fn hostile(&self, path: &RelPath, problem: impl Into<String>) -> HandoffError {
+        HandoffError::Hostile {
+            agent: self.agent,
+            path: path.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    fn io(&self, path: &RelPath) -> impl FnOnce(io::Error) -> HandoffError + '_ {
+        let path = path.clone();
+        move |e| self.hostile(&path, format!("could not be used: {e}"))
+    }
+
+    /// Open the parents of `rel`, one no-follow handle at a time.
+    fn descend<'a>(&self, dirs: impl Iterator<Item = &'a [u8]>) -> io::Result<Descent> {
+        let mut cur: Option<Dir> = None;
+        for name in dirs {
+            let parent = cur.as_ref().unwrap_or(&self.root);
+            cur = Some(match parent.open_dir(name) {
+                Ok(d) => d,
+                Err(e) if not_found(&e) => return Ok(Descent::Missing),
+                Err(e) if not_a_directory(&e) => return Ok(Descent::Blocked),
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(Descent::At(match cur {
+            Some(d) => d,
+            None => self.root.open_dir(b".")?,
+        }))
+    }
+
+    /// Whether anything is at `rel` (of any kind; nothing is opened but its parents).
+    pub fn exists(&self, rel: &RelPath) -> bool {
+        let (dirs, name) = rel.split_last();
+        match self.descend(dirs) {
+            Ok(Descent::At(d)) => d.stat(name).map_or(true, |m| m.is_some()),
+            Ok(Descent::Missing) => false,
+            Ok(Descent::Blocked) | Err(_) => true,
+        }
+    }
+
+    /// What `rel` holds now, hashed (streamed, at most 16 MiB) only when it is a regular
+    /// file whose stat differs from `prior`'s. `None`: nothing there.
+    pub fn probe(
+        &self,
+        rel: &RelPath,
+        prior: Option<&Hashed>,
+        hasher: &mut Hasher,
+    ) -> Option<Seen> {
+        let (dirs, name) = rel.split_last();
+        let parent = match self.descend(dirs) {
+            Ok(Descent::At(d)) => d,
+            Ok(Descent::Missing) => return None,
+            Ok(Descent::Blocked) => return Some(Seen::Foreign(Foreign::BehindNonDirectory)),
+            Err(_) => return Some(Seen::Foreign(Foreign::Unreadable)),
+        };
+        let meta = match parent.stat(name) {
+            Ok(Some(m)) => m,
+            Ok(None) => return None,
+            Err(_) => return Some(Seen::Foreign(Foreign::Unreadable)),
+        };
+        let kind = Kind::of(meta.file_type());
+        if kind != Kind::File {
+            return Some(Seen::Foreign(Foreign::of_kind(kind)));
+        }
+        if meta.len() > bounded::MAX_FILE {
+            return Some(Seen::Foreign(Foreign::Oversized));
+        }
+        let stat = FileStat::of(&meta);
+        if let Some(p) = prior.filter(|p| p.reuse(&stat).is_some()) {
+            return Some(Seen::File(p.clone()));
+        }
+        let at_ns = now_ns();
+        let mut file = match parent.open_read(name) {
+            Ok(f) => f,
+            Err(e) if not_found(&e) => return None,
+            Err(e) if not_a_directory(&e) => return Some(Seen::Foreign(Foreign::Symlink)),
+            Err(_) => return Some(Seen::Foreign(Foreign::Unreadable)),
+        };
+        match bounded::hash(&mut file) {
+            Ok(Ok((sha256, len, meta))) => {
+                hasher.count(len);
+                Some(Seen::File(Hashed {
+                    sha256,
+                    stat: FileStat::of(&meta),
+                    at_ns,
+                }))
+            }
+            Ok(Err(refused)) => Some(Seen::Foreign(Foreign::of(refused))),
+            Err(_) => Some(Seen::Foreign(Foreign::Unreadable)),
+        }
+    }
+
+    /// Make `rel` hold `bytes`, owned by `owner`, mode 0600: a temp file in the same
+    /// directory, fsync, rename over the old entry (a link or FIFO there is replaced, never
+    /// written through), fsync the directory. Missing parents are made 0700 for `owner`; a
+    /// parent the container turned into a link or file is replaced by a directory. Returns
+    /// the file's stat and whether anything was written (identical bytes with the right
+    /// owner are left alone).
+    pub fn write(
+        &self,
+        rel: &RelPath,
+        bytes: &[u8],
+        owner: Owner,
+    ) -> Result<(FileStat, bool), HandoffError> {
+        let (dirs, name) = rel.split_last();
+        let mut parent: Option<Dir> = None;
+        for dir in dirs {
+            let at = parent.as_ref().unwrap_or(&self.root);
+            let next = match at.open_dir(dir) {
+                Ok(d) => d,
+                Err(e) if not_found(&e) || not_a_directory(&e) => {
+                    if not_a_directory(&e) {
+                        at.remove_file(dir).map_err(self.io(rel))?;
+                    }
+                    at.create_dir(dir).map_err(self.io(rel))?;
+                    let d = at.open_dir(dir).map_err(self.io(rel))?;
+                    d.chown(owner).map_err(self.io(rel))?;
+                    d
+                }
+                Err(e) => return Err(self.io(rel)(e)),
+            };
+            parent = Some(next);
+        }
+        let parent = match parent {
+            Some(p) => p,
+            None => self.root.open_dir(b".").map_err(self.io(rel))?,
+        };
+        if let Some(meta) = parent.stat(name).map_err(self.io(rel))? {
+            if Kind::of(meta.file_type()) == Kind::Directory {
+                return Err(self.hostile(rel, "is a directory where jackin writes a file"));
+            }
+        }
+        replace(&parent, name, bytes, Some(owner)).map_err(self.io(rel))
+    }
+
+    /// Remove `rel` (a file, or a link/FIFO/socket/device as one entry; never a directory),
+    /// unless `expect` is given and the entry is no longer that file. Then drop parents left
+    /// empty; the agent's own directory stays (it is a mount source). Returns whether
+    /// anything was removed.
+    pub fn purge(&self, rel: &RelPath, expect: Option<&FileStat>) -> Result<bool, HandoffError> {
+        let (dirs, name) = rel.split_last();
+        let dirs: Vec<&[u8]> = dirs.collect();
+        let mut chain: Vec<Dir> = Vec::with_capacity(dirs.len());
+        for dir in &dirs {
+            let at = chain.last().unwrap_or(&self.root);
+            match at.open_dir(dir) {
+                Ok(d) => chain.push(d),
+                Err(e) if not_found(&e) || not_a_directory(&e) => return Ok(false),
+                Err(e) => return Err(self.io(rel)(e)),
+            }
+        }
+        let parent = chain.last().unwrap_or(&self.root);
+        let Some(meta) = parent.stat(name).map_err(self.io(rel))? else {
+            return Ok(false);
+        };
+        if Kind::of(meta.file_type()) == Kind::Directory {
+            return Err(self.hostile(rel, "is a directory; jackin removes only files it wrote"));
+        }
+        if let Some(expect) = expect {
+            let now = FileStat::of(&meta);
+            if (now.ino, now.dev) != (expect.ino, expect.dev) {
+                return Err(
+                    self.hostile(rel, "was replaced while jackin was applying; rerun apply")
+                );
+            }
+        }
+        match parent.remove_file(name) {
+            Ok(()) => {}
+            Err(e) if not_found(&e) => return Ok(false),
+            Err(e) => return Err(self.io(rel)(e)),
+        }
+        parent.sync().map_err(self.io(rel))?;
+        for (i, dir) in dirs.iter().enumerate().rev() {
+            let at = if i == 0 { &self.root } else { &chain[i - 1] };
+            if at.remove_dir(dir).is_err() {
+                break; // not empty: the container's files stay
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Atomically make `name` in `dir` hold `bytes` (see [`AgentHandoff::write`]).
+fn replace(
+    dir: &Dir,
+    name: &[u8],
+    bytes: &[u8],
+    owner: Option<Owner>,
+) -> io::Result<(FileStat, bool)> {
+    let owner = owner.unwrap_or_else(Owner::current);
+    if let Ok(mut existing) = dir.open_read(name) {
+        if let Ok(Ok((old, meta))) = bounded::read(&mut existing) {
+            use std::os::unix::fs::MetadataExt;
+            if old == bytes && meta.uid() == owner.uid && meta.gid() == owner.gid {
+                return Ok((FileStat::of(&meta), false));
+            }
+        }
+    }
+    let (tmp, mut file) = dir.create_temp()?;
+    let result = (|| {
+        file.write_all(bytes)?;
+        chown(&file, owner)?;
+        file.sync_all()?;
+        dir.rename(&tmp, name)?;
+        dir.sync()?;
+        file.metadata()
+    })();
+    match result {
+        Ok(meta) => Ok((FileStat::of(&meta), true)),
+        Err(e) => {
+            let _ = dir.remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
