@@ -3,12 +3,12 @@
 //! Writes are atomic (temp file in the same directory, fsync, rename, fsync the directory),
 //! skipped when the bytes are identical, and refused when any path component below `data/`
 //! is a symlink (a container could plant one to redirect a write). Directories are 0700,
-//! files 0600.
+//! files 0600, whatever the umask.
 
 use crate::ledger::FileStat;
 use crate::observed::HandoffError;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 pub struct Store {
@@ -30,11 +30,7 @@ impl Store {
 
     /// Create `dir` (under `data/`) and its parents as 0700 directories, refusing symlinks.
     pub fn ensure_dir(&self, dir: &Path) -> Result<(), HandoffError> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.data)
-            .map_err(io(&self.data))?;
+        crate::paths::create_private_dir_all(&self.data).map_err(io(&self.data))?;
         let rel = dir.strip_prefix(&self.data).map_err(|_| HandoffError::Io {
             path: dir.to_path_buf(),
             source: std::io::Error::other("outside jackin's data directory"),
@@ -55,10 +51,11 @@ impl Store {
                     })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::DirBuilder::new()
-                        .mode(0o700)
-                        .create(&cur)
-                        .map_err(io(&cur))?;
+                    // Something that appeared since the lstat is not trusted: fail, as
+                    // mkdir itself would.
+                    if !crate::paths::create_private_dir(&cur).map_err(io(&cur))? {
+                        return Err(io(&cur)(std::io::ErrorKind::AlreadyExists.into()));
+                    }
                 }
                 Err(e) => return Err(io(&cur)(e)),
             }
