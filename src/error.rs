@@ -55,6 +55,13 @@ pub enum Code {
     /// A handoff entry jackin will not use (link, FIFO, socket, device, directory, oversized
     /// file) or that the container changed while jackin was working on it.
     E042,
+    /// jackin's own state is not private: `$JACKIN_HOME`, `data/` or `locks/` owned by
+    /// another user or writable by group or others, or a symlink where jackin keeps its own
+    /// directories or lock files.
+    E044,
+    /// The fingerprint key is not exactly 32 bytes, not a regular file (a symlink, …), not
+    /// owned by the user running jackin, or not mode 0600.
+    E045,
 }
 
 impl Code {

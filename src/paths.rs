@@ -4,14 +4,55 @@
 //! `data/{container}/handoff/{agent}/` (bind-mounted into the container),
 //! `data/{container}/ledger.json` (what jackin last wrote), `locks/{project}.lock` and `key`
 //! (the per-install fingerprint key). Host credential folders are only ever read.
+//!
+//! All of it is private, like ssh's `~/.ssh` under StrictModes: jackin creates its directories
+//! 0700 and its files 0600 whatever the umask, and [`JackinHome::ensure_private`] refuses a
+//! home (or `data/`, `locks/`) that another user owns or could write into.
 
 use crate::agents::AgentKind;
+use crate::error::{Code, Coded};
+use rustix::fs::{Mode, OFlags};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// `data/{container}/handoff/`: the agents' handoff directories of one instance.
 pub const HANDOFF_DIR: &str = "handoff";
 /// `data/{container}/ledger.json`.
 pub const LEDGER_FILE: &str = "ledger.json";
+/// jackin's own state is not private, so it is not used.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("jackin's own directory {path} is not private: {found}")]
+    NotPrivate {
+        path: PathBuf,
+        /// What was found (owner, mode or file type).
+        found: String,
+        /// The command or step that fixes it.
+        fix: String,
+    },
+    #[error("cannot create or inspect jackin's own directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Coded for HomeError {
+    fn code(&self) -> Code {
+        match self {
+            HomeError::NotPrivate { .. } => Code::E044,
+            HomeError::Io { .. } => Code::E040,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            HomeError::NotPrivate { fix, .. } => fix.clone(),
+            HomeError::Io { .. } => {
+                "check that $JACKIN_HOME is writable by the user running jackin".into()
+            }
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct JackinHome {
@@ -54,12 +95,138 @@ impl JackinHome {
         self.instance_dir(container).join(LEDGER_FILE)
     }
 
+    pub fn locks(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
     pub fn lock_path(&self, project: &str) -> PathBuf {
-        self.root.join("locks").join(format!("{project}.lock"))
+        self.locks().join(format!("{project}.lock"))
     }
 
     pub fn key_path(&self) -> PathBuf {
         self.root.join("key")
+    }
+
+    /// Make sure jackin's own state is private before anything in it is read or written:
+    /// creates `$JACKIN_HOME` (0700) when missing, then refuses it, `data/` or `locks/` when
+    /// owned by another user or writable by group or others (the fix is in the error).
+    /// `$JACKIN_HOME` may be a symlink (the directory it points to is checked); `data/` and
+    /// `locks/` must be real directories. A missing `data/` or `locks/` is fine: nobody else
+    /// can create one inside a private home, and jackin creates them 0700 on first write.
+    pub fn ensure_private(&self) -> Result<(), HomeError> {
+        create_private_dir_all(&self.root).map_err(|source| HomeError::Io {
+            path: self.root.clone(),
+            source,
+        })?;
+        check_private_dir(&self.root, true)?;
+        check_private_dir(&self.data(), false)?;
+        check_private_dir(&self.locks(), false)?;
+        Ok(())
+    }
+}
+
+/// The effective uid jackin runs as: the only owner its own files may have.
+pub fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Refuse a directory of jackin's own that is not private. `follow`: whether a symlink at
+/// `path` is followed (only `$JACKIN_HOME` itself); otherwise it is refused. A missing
+/// directory is fine (see [`JackinHome::ensure_private`]).
+fn check_private_dir(path: &Path, follow: bool) -> Result<(), HomeError> {
+    let not_private = |found: String, fix: String| HomeError::NotPrivate {
+        path: path.to_path_buf(),
+        found,
+        fix,
+    };
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) if e == rustix::io::Errno::NOENT && !follow => return Ok(()),
+        Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+            let symlink = std::fs::symlink_metadata(path)
+                .map(|m| m.file_type().is_symlink())
+                .unwrap_or(false);
+            return Err(if symlink && !follow {
+                not_private(
+                    "it is a symlink (data/ and locks/ must be real directories)".into(),
+                    format!(
+                        "replace the symlink {} with a real directory (move what it points to into its place)",
+                        path.display()
+                    ),
+                )
+            } else {
+                not_private(
+                    "it is not a directory".into(),
+                    format!("move {} out of the way", path.display()),
+                )
+            });
+        }
+        Err(e) => {
+            return Err(HomeError::Io {
+                path: path.to_path_buf(),
+                source: e.into(),
+            })
+        }
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| HomeError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    let me = euid();
+    if st.st_uid != me {
+        return Err(not_private(
+            format!("it is owned by uid {}, not by you (uid {me})", st.st_uid),
+            format!(
+                "chown {me} {p} && chmod 700 {p}, or set JACKIN_HOME to a directory you own",
+                p = path.display()
+            ),
+        ));
+    }
+    let mode = st.st_mode & 0o7777;
+    if mode & 0o022 != 0 {
+        let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+            (true, true) => "group and others",
+            (true, false) => "group",
+            _ => "others",
+        };
+        return Err(not_private(
+            format!("it has mode {mode:04o}, writable by {who}"),
+            format!("chmod 700 {}", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Create `path` as a 0700 directory whatever the umask. `Ok(false)`: it already existed
+/// (left as it is).
+pub fn create_private_dir(path: &Path) -> std::io::Result<bool> {
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {
+            // The umask may have taken bits away (never added any): set exactly 0700.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `create_dir_all`, but every directory it creates is 0700 whatever the umask.
+pub fn create_private_dir_all(path: &Path) -> std::io::Result<()> {
+    match create_private_dir(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => create_private_dir_all(parent)?,
+                _ => return Err(e),
+            }
+            create_private_dir(path).map(|_| ())
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -101,5 +268,134 @@ mod tests {
             PathBuf::from("/repo/creds/k")
         );
         assert_eq!(expand("/abs", base, home), PathBuf::from("/abs"));
+    }
+
+    use std::os::unix::fs::MetadataExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// The rendered error: what the operator sees.
+    fn shown(err: &HomeError) -> String {
+        crate::error::render(err)
+    }
+
+    #[test]
+    fn a_missing_home_is_created_0700_with_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = JackinHome::at(dir.path().join("a/b/.jackin"));
+        home.ensure_private().unwrap();
+        assert_eq!(mode(home.root()), 0o700);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert!(
+            !home.data().exists() && !home.locks().exists(),
+            "created on first write"
+        );
+        home.ensure_private().expect("a private home passes again");
+    }
+
+    #[test]
+    fn a_group_writable_home_is_refused_with_chmod_700() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = JackinHome::at(dir.path().join("jh"));
+        std::fs::create_dir(home.root()).unwrap();
+        chmod(home.root(), 0o770);
+        let err = home.ensure_private().unwrap_err();
+        let text = shown(&err);
+        let p = home.root().display();
+        assert!(
+            text.starts_with(&format!(
+                "error[E044]: jackin's own directory {p} is not private: it has mode 0770, writable by group\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("→ what to try: chmod 700 {p}")),
+            "{text}"
+        );
+        assert!(!home.data().exists() && !home.locks().exists());
+        assert_eq!(mode(home.root()), 0o770, "left as found");
+    }
+
+    #[test]
+    fn a_world_writable_locks_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = JackinHome::at(dir.path());
+        std::fs::create_dir(home.locks()).unwrap();
+        chmod(&home.locks(), 0o1777);
+        let text = shown(&home.ensure_private().unwrap_err());
+        assert!(
+            text.contains("locks is not private: it has mode 1777, writable by group and others"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_home_owned_by_another_user_is_refused_with_chown() {
+        if euid() != 0 {
+            return; // only root can give a directory away
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let home = JackinHome::at(dir.path().join("jh"));
+        create_private_dir(home.root()).unwrap();
+        std::os::unix::fs::chown(home.root(), Some(4242), None).unwrap();
+        let text = shown(&home.ensure_private().unwrap_err());
+        assert!(
+            text.contains("is not private: it is owned by uid 4242, not by you (uid 0)"),
+            "{text}"
+        );
+        assert!(text.contains("→ what to try: chown 0 "), "{text}");
+    }
+
+    #[test]
+    fn a_symlinked_data_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let home = JackinHome::at(dir.path());
+        std::os::unix::fs::symlink(elsewhere.path(), home.data()).unwrap();
+        let text = shown(&home.ensure_private().unwrap_err());
+        assert!(
+            text.starts_with(&format!(
+                "error[E044]: jackin's own directory {} is not private: it is a symlink",
+                home.data().display()
+            )),
+            "{text}"
+        );
+        assert!(text.contains("replace the symlink"), "{text}");
+    }
+
+    #[test]
+    fn a_file_where_locks_should_be_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = JackinHome::at(dir.path());
+        std::fs::write(home.locks(), b"").unwrap();
+        let text = shown(&home.ensure_private().unwrap_err());
+        assert!(
+            text.contains("is not private: it is not a directory"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_symlinked_home_is_followed_and_the_directory_it_points_to_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        create_private_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let home = JackinHome::at(&link);
+        home.ensure_private()
+            .expect("a link to a private directory is fine");
+        chmod(&real, 0o777);
+        let text = shown(&home.ensure_private().unwrap_err());
+        assert!(
+            text.contains("it has mode 0777, writable by group and others"),
+            "{text}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! One reconcile: load → validate → resolve → observe → plan → (execute).
 //!
-//! `plan`, `apply --dry-run` and `apply` all go through [`prepare`]; only `apply` hands the
-//! plan to the executor. Guards that must stop an apply before anything changes (name
+//! `plan`, `apply --dry-run` and `apply` all first check that `$JACKIN_HOME` is private, then
+//! resolve, observe and plan the same way; only `apply` hands the plan to the executor. Guards that must stop an apply before anything changes (name
 //! conflicts, removing every container) are checked here, after planning and before executing.
 
 use crate::desired::{self, Desired, Target};
@@ -103,7 +103,19 @@ pub struct Prepared {
     pub runtime: Runtime,
 }
 
+/// `plan` and `status`: check that jackin's own state is private, then observe and plan.
 pub async fn prepare(
+    ctx: &Context,
+    loaded: &Loaded,
+    target: Option<&Target>,
+    opts: &PlanOptions,
+) -> Result<Prepared, Error> {
+    ctx.jackin_home.ensure_private()?;
+    observe_and_plan(ctx, loaded, target, opts).await
+}
+
+/// Resolve, observe and plan; `$JACKIN_HOME` has been checked by the caller.
+async fn observe_and_plan(
     ctx: &Context,
     loaded: &Loaded,
     target: Option<&Target>,
@@ -159,8 +171,8 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
 }
 
-/// One `apply` pass: lock, observe, plan, guard, report the plan, execute, summarise.
-/// `watch` calls this once per pass with the last good `loaded` state.
+/// One `apply` pass: check `$JACKIN_HOME`, lock, observe, plan, guard, report the plan,
+/// execute, summarise. `watch` calls this once per pass with the last good `loaded` state.
 pub async fn apply(
     ctx: &Context,
     loaded: &Loaded,
@@ -168,6 +180,7 @@ pub async fn apply(
     reporter: &mut dyn Reporter,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
+    ctx.jackin_home.ensure_private()?;
     let _lock = if opts.dry_run {
         None
     } else {
@@ -178,7 +191,7 @@ pub async fn apply(
         )?)
     };
     let target = opts.plan.target.as_ref();
-    let p = prepare(ctx, loaded, target, &opts.plan).await?;
+    let p = observe_and_plan(ctx, loaded, target, &opts.plan).await?;
     guard(&p, opts.allow_empty, target.is_some())?;
     for w in &p.plan.warnings {
         reporter.event(Event::Warning { message: w.clone() });

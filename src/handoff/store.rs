@@ -143,12 +143,7 @@ impl Store {
         if create {
             // `$JACKIN_HOME` itself may be a link an operator made; `data` below it never is
             // (the open below refuses one).
-            use std::os::unix::fs::DirBuilderExt;
-            let made = std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&path);
-            made.map_err(storage(&path))?;
+            crate::paths::create_private_dir_all(&path).map_err(storage(&path))?;
         }
         match Dir::open(&path) {
             Ok(d) => Ok(Some(d)),

@@ -315,6 +315,13 @@ impl Sandbox {
         for dir in ["home", "jackin_home", "work"] {
             fs::create_dir(root.path().join(dir)).expect("create sandbox dir");
         }
+        // jackin refuses a `$JACKIN_HOME` that group or others can write (E044), whatever
+        // the umask the tests run under: make it private, as jackin itself would.
+        fs::set_permissions(
+            root.path().join("jackin_home"),
+            fs::Permissions::from_mode(0o700),
+        )
+        .expect("chmod 700 sandbox JACKIN_HOME");
         Sandbox {
             root,
             project,
