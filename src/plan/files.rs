@@ -156,7 +156,12 @@ impl Rules<'_> {
         for rel in &paths {
             let h = host.files.get(rel);
             let l = self.ledger.get(agent, rel);
-            let t = self.files.handoff.get(rel);
+            let t = match self.files.handoff.get(rel) {
+                // Writing the host copy replaces the parent that is in the way, so for a
+                // path the host holds this is "missing" (repaired), not something to keep.
+                Some(Seen::Foreign(Foreign::BehindNonDirectory)) if h.is_some() => None,
+                t => t,
+            };
             let same = |b: &Hashed| matches!(t, Some(Seen::File(a)) if a.sha256 == b.sha256);
             let is_dir = matches!(t, Some(Seen::Foreign(Foreign::Directory)));
             let (action, cause) = match (h, l) {
