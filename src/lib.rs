@@ -21,6 +21,7 @@ pub mod observed;
 pub mod paths;
 pub mod plan;
 pub mod reconcile;
+pub mod redact;
 pub mod report;
 pub mod runtime;
 pub mod schema;

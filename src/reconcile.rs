@@ -122,10 +122,12 @@ async fn observe_and_plan(
     opts: &PlanOptions,
 ) -> Result<Prepared, Error> {
     let mut desired = ctx.resolve(loaded)?;
+    // Every instance's values, targeted or not: the engine may echo any of them.
+    let redactor = desired.redactor();
     if let Some(t) = target {
         desired.retain_target(t);
     }
-    let runtime = Runtime::connect().await?;
+    let runtime = Runtime::connect(redactor).await?;
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
     let observed = observed::observe(&desired, &runtime, &ctx.jackin_home, &ctx.home).await?;
     let plan = plan::plan(&desired, &observed, opts, &fp);

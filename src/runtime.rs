@@ -5,6 +5,7 @@
 //! and maps failures to coded errors. It makes no decisions.
 
 use crate::error::{Code, Coded};
+use crate::redact::Redactor;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum};
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, EventsOptionsBuilder,
@@ -21,16 +22,11 @@ const STOP_GRACE_SECS: i32 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("cannot reach the Docker engine at {host}: {source}")]
-    Unreachable {
-        host: String,
-        source: bollard::errors::Error,
-    },
-    #[error("docker {op} failed: {source}")]
-    Api {
-        op: String,
-        source: bollard::errors::Error,
-    },
+    #[error("cannot reach the Docker engine at {host}: {detail}")]
+    Unreachable { host: String, detail: String },
+    /// `detail` is the engine's text, already redacted.
+    #[error("docker {op} failed: {detail}")]
+    Api { op: String, detail: String },
     #[error("image {image} is not present and could not be pulled: {reason}")]
     Pull { image: String, reason: String },
     #[error("building image {image} failed: {reason}")]
@@ -104,6 +100,8 @@ pub struct PullUpdate {
 pub struct Runtime {
     docker: Docker,
     calls: AtomicUsize,
+    /// Every piece of engine text passes it before it can reach output.
+    redactor: Redactor,
 }
 
 fn docker_host() -> String {
@@ -111,19 +109,28 @@ fn docker_host() -> String {
 }
 
 impl Runtime {
-    /// Connect to the engine `DOCKER_HOST` names and negotiate the API version.
-    pub async fn connect() -> Result<Self, RuntimeError> {
+    /// Connect to the engine `DOCKER_HOST` names and negotiate the API version. Engine text
+    /// in errors passes `redactor`.
+    pub async fn connect(redactor: Redactor) -> Result<Self, RuntimeError> {
         let host = docker_host();
-        let unreachable = |source| RuntimeError::Unreachable {
+        let unreachable = |e: bollard::errors::Error| RuntimeError::Unreachable {
             host: host.clone(),
-            source,
+            detail: redactor.redact(&e.to_string()),
         };
         let docker = Docker::connect_with_defaults().map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         Ok(Runtime {
             docker,
             calls: AtomicUsize::new(1),
+            redactor,
         })
+    }
+
+    fn api_error(&self, op: &str, e: &bollard::errors::Error) -> RuntimeError {
+        RuntimeError::Api {
+            op: op.to_owned(),
+            detail: self.redactor.redact(&e.to_string()),
+        }
     }
 
     /// API calls made so far (including the version negotiation).
@@ -133,10 +140,7 @@ impl Runtime {
 
     fn count<T>(&self, op: &str, r: Result<T, bollard::errors::Error>) -> Result<T, RuntimeError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        r.map_err(|source| RuntimeError::Api {
-            op: op.to_owned(),
-            source,
-        })
+        r.map_err(|e| self.api_error(op, &e))
     }
 
     /// All containers (running or not) matching every filter, e.g. `label=k=v`, `name=x`.
@@ -209,7 +213,7 @@ impl Runtime {
                     if let Some(e) = info.error {
                         return Err(RuntimeError::Pull {
                             image: reference.to_owned(),
-                            reason: e,
+                            reason: self.redactor.redact(&e),
                         });
                     }
                     if let Some(status) = info.status {
@@ -226,7 +230,7 @@ impl Runtime {
                 Err(e) => {
                     return Err(RuntimeError::Pull {
                         image: reference.to_owned(),
-                        reason: e.to_string(),
+                        reason: self.redactor.redact(&e.to_string()),
                     })
                 }
             }
@@ -243,7 +247,7 @@ impl Runtime {
     ) -> Result<(), RuntimeError> {
         let fail = |reason: String| RuntimeError::Build {
             image: tag.to_owned(),
-            reason,
+            reason: self.redactor.redact(&reason),
         };
         let mut archive = tar::Builder::new(Vec::new());
         archive.follow_symlinks(false);
@@ -370,10 +374,7 @@ impl Runtime {
         let opts = EventsOptionsBuilder::new().filters(&filters).build();
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.docker.events(Some(opts)).map(|item| {
-            let msg = item.map_err(|source| RuntimeError::Api {
-                op: "events".into(),
-                source,
-            })?;
+            let msg = item.map_err(|e| self.api_error("events", &e))?;
             let actor = msg.actor.unwrap_or_default();
             let container = actor
                 .attributes

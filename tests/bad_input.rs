@@ -138,9 +138,14 @@ fn a_container_with_the_same_name_that_is_not_ours_is_never_touched() {
     ]);
     let id = inspect(&name, "{{.Id}}");
     sb.write("jackin.toml", minimal_kimi_state(&sb, &ws));
-    let run = sb.jackin(&["apply"]);
-    run.expect_code(1);
-    assert!(run.stderr.starts_with(&format!("error[E022]: 1 container name(s) are taken by containers jackin does not manage: {name}")), "{run:?}");
+    // `plan` is `apply --dry-run`: the same guard, the same exit code, nothing printed of a
+    // plan that could never run.
+    for args in [&["plan"][..], &["apply", "--dry-run"], &["apply"]] {
+        let run = sb.jackin(args);
+        run.expect_code(1);
+        assert!(run.stderr.starts_with(&format!("error[E022]: 1 container name(s) are taken by containers jackin does not manage: {name}")), "{args:?}: {run:?}");
+        assert!(!run.stdout.contains("copy"), "{args:?}: {run:?}");
+    }
     assert_eq!(inspect(&name, "{{.Id}}"), id, "same container");
     assert!(container_running(&name), "still running");
     assert!(!sb.jackin_home().join("data").exists());
@@ -158,10 +163,12 @@ fn an_empty_state_refuses_to_remove_every_container_without_allow_empty() {
         "jackin.toml",
         format!("version = 1\nproject = \"{}\"\n", sb.project()),
     );
-    let run = sb.jackin(&["apply"]);
-    run.expect_code(1);
-    assert!(run.stderr.starts_with("error[E031]:"), "{run:?}");
-    assert!(run.stderr.contains("--allow-empty"), "{run:?}");
+    for args in [&["plan"][..], &["apply", "--dry-run"], &["apply"]] {
+        let run = sb.jackin(args);
+        run.expect_code(1);
+        assert!(run.stderr.starts_with("error[E031]:"), "{args:?}: {run:?}");
+        assert!(run.stderr.contains("--allow-empty"), "{run:?}");
+    }
     assert!(container_running(&name));
 
     sb.jackin(&["apply", "--allow-empty"]).expect_ok();

@@ -113,3 +113,97 @@ ROLE_SECRET = "SECRET-role-layer"
     }
     assert_eq!(snapshot(&host), before, "errors changed the host");
 }
+
+/// An engine that repeats what it was sent when it refuses it (the real one does so for an
+/// env value it cannot take): enough of the API for one apply, answering the create with the
+/// request body in its error, as text the engine controls.
+struct EchoingEngine {
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl EchoingEngine {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let path = request.split_whitespace().nth(1).unwrap_or("");
+                let (status, reply) = if path.contains("/containers/create") {
+                    let echoed = String::from_utf8_lossy(&body).replace('"', "'");
+                    (
+                        "400 Bad Request",
+                        format!("{{\"message\":\"invalid spec: {echoed}\"}}"),
+                    )
+                } else if path.contains("/containers/json") {
+                    ("200 OK", "[]".to_owned())
+                } else if path.contains("/images/") {
+                    ("200 OK", "{\"Id\":\"sha256:feed\"}".to_owned())
+                } else {
+                    (
+                        "200 OK",
+                        "{\"ApiVersion\":\"1.41\",\"Version\":\"20.10.24\"}".to_owned(),
+                    )
+                };
+                let mut conn = conn;
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nApi-Version: 1.41\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        EchoingEngine { socket, _dir: dir }
+    }
+}
+
+#[test]
+fn env_values_the_engine_repeats_in_an_error_are_redacted() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("echo");
+    sb.write(
+        "jackin.toml",
+        format!(
+            "version = 1\nproject = \"{p}\"\n[env]\nTOKEN = \"SECRET-echoed-literal\"\nFROM_ENV = \"$JT_ECHO\"\n[roles.smith]\nimage = \"{img}\"\nagents = [\"kimi\"]\n[auth.kimi]\nmode = \"ignore\"\n[workspaces.{ws}.roles.smith]\n",
+            p = sb.project(),
+            img = agent_image(),
+        ),
+    );
+    let engine = EchoingEngine::start();
+    let host = format!("unix://{}", engine.socket.display());
+    for output in ["text", "json"] {
+        let run = sb.jackin_env(
+            &["apply", "--output", output],
+            &[("DOCKER_HOST", &host), ("JT_ECHO", "SECRET-echoed-env")],
+        );
+        run.expect_code(1);
+        let all = run.all();
+        assert!(
+            all.contains("invalid spec") && all.contains("[redacted]"),
+            "{run:?}"
+        );
+        for secret in ["SECRET-echoed-literal", "SECRET-echoed-env"] {
+            assert!(!all.contains(secret), "{secret} leaked: {run:?}");
+        }
+    }
+}

@@ -132,6 +132,17 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// A redactor of every env value of every instance (all of them: jackin cannot know
+    /// which are secret), for the engine's text.
+    pub fn redactor(&self) -> crate::redact::Redactor {
+        crate::redact::Redactor::new(self.instances.values().flat_map(|i| {
+            i.env
+                .values()
+                .map(|v| v.value.expose().to_owned())
+                .collect::<Vec<_>>()
+        }))
+    }
+
     /// Keep only instances matching `--target WS[/ROLE]`.
     pub fn retain_target(&mut self, target: &Target) {
         self.instances

@@ -29,7 +29,7 @@ pub fn spawn(project: &str, tx: UnboundedSender<Trigger>) -> JoinHandle<()> {
         let mut backoff = Backoff::default();
         let mut lost = false;
         loop {
-            if let Ok(rt) = Runtime::connect().await {
+            if let Ok(rt) = Runtime::connect(crate::redact::Redactor::default()).await {
                 if std::mem::take(&mut lost) && tx.send(Trigger::DockerBack).is_err() {
                     return;
                 }
