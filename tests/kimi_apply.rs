@@ -170,7 +170,7 @@ fn api_key_mode_purges_synced_files_and_sets_the_env_var_without_printing_it() {
 }
 
 #[test]
-fn ignore_mode_purges_the_whole_handoff_including_container_files() {
+fn ignore_mode_purges_what_jackin_forwarded_and_keeps_the_agents_own_files() {
     let sb = Sandbox::new();
     sb.kimi_login(".kimi");
     let ws = sb.workspace("ignore");
@@ -185,11 +185,13 @@ fn ignore_mode_purges_the_whole_handoff_including_container_files() {
     sb.write("jackin.toml", state(&sb, &ws, r#"mode = "ignore""#, ""));
     let run = sb.jackin(&["apply"]);
     run.expect_ok();
-    assert!(
-        run.stdout.contains("5 files to purge") || run.stdout.contains("5 to purge"),
-        "{run:?}"
+    assert!(run.stdout.contains("4 to purge"), "{run:?}");
+    // SPEC v2 §4: only what jackin forwarded goes; the agent's history is its own.
+    assert_eq!(
+        exec(&c, &["ls", "-A", "/home/agent/.kimi"]).trim(),
+        "history.jsonl"
     );
-    assert_eq!(exec(&c, &["ls", "-A", "/home/agent/.kimi"]).trim(), "");
+    sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
 
 #[test]

@@ -119,7 +119,7 @@ impl Coded for HandoffError {
 }
 
 /// What an operator can do about content the container put where jackin works.
-pub const HOSTILE_HINT: &str = "the container changed its handoff in a way jackin will not follow (it never follows links or reads anything but small regular files there); remove that entry inside the container, or recreate the instance with `jackin apply --replace WS/ROLE`";
+pub const HOSTILE_HINT: &str = "the container changed its handoff in a way jackin will not follow (it never follows links or reads anything but small regular files there); remove that entry inside the container (docker exec CONTAINER rm -rf PATH) and rerun apply";
 
 /// `data/` of one `$JACKIN_HOME`.
 #[derive(Debug, Clone)]
