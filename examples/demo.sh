@@ -36,8 +36,8 @@ ls -la "$LOGIN" "$LOGIN/credentials"
 step "$JACKIN apply -f examples/quickstart/jackin.toml"
 "$JACKIN" apply -f examples/quickstart/jackin.toml
 
-step "docker exec jk-demo-smith ls -la /home/agent/.kimi"
-docker exec jk-demo-smith ls -la /home/agent/.kimi
+step "docker exec jk-demo-smith ls -la /jackin/kimi"
+docker exec jk-demo-smith ls -la /jackin/kimi
 
 printf '\nNext: edit %s/config.toml and run the apply again, or try\n' "$LOGIN" >&2
 printf '  %s plan -f examples/quickstart/jackin.toml\n  %s status -f examples/quickstart/jackin.toml\n' "$JACKIN" "$JACKIN" >&2

@@ -89,10 +89,18 @@ pub struct AgentInfo {
     pub default_source: &'static str,
     pub entries: &'static [SyncEntry],
     /// Handoff target inside the container (a directory bind mount).
+    ///
+    /// The handoff never hides the image (SPEC v2 §3): an agent with a data-dir variable gets
+    /// its handoff at a jackin path (`/jackin/{agent}`) and the variable pointed at it, so
+    /// whatever the image installed in the agent's usual folder (Grok and Kimi Code put their
+    /// binaries there) stays visible; an agent without one gets the handoff at no more than its
+    /// data folder.
     pub target: &'static str,
+    /// The agent's data-dir variable, set to [`AgentInfo::target`] in the container.
+    pub data_dir_env: Option<&'static str>,
     pub api_key_env: &'static str,
     pub oauth_token_env: Option<&'static str>,
-    /// Extra env set whenever the agent is provisioned (claude's config dir).
+    /// Extra env set whenever the agent is provisioned.
     pub fixed_env: &'static [(&'static str, &'static str)],
     pub launch: &'static [&'static str],
     /// Flag that passes the model; `None` when the agent has no model flag.
@@ -115,7 +123,9 @@ pub static CATALOGUE: [AgentInfo; 6] = [
             },
             file("device_id", false),
         ],
-        target: "/home/agent/.kimi",
+        // kimi-cli `share.py`: `KIMI_SHARE_DIR`, else `~/.kimi`.
+        target: "/jackin/kimi",
+        data_dir_env: Some("KIMI_SHARE_DIR"),
         api_key_env: "KIMI_API_KEY",
         oauth_token_env: None,
         fixed_env: &[],
@@ -135,10 +145,13 @@ pub static CATALOGUE: [AgentInfo; 6] = [
                 default_home_path: Some(".claude.json"),
             },
         ],
-        target: "/home/agent/.claude",
+        // Claude Code docs (claude-directory): with `CLAUDE_CONFIG_DIR` set, every `~/.claude`
+        // path, `.claude.json` and `.credentials.json` included, lives under it.
+        target: "/jackin/claude",
+        data_dir_env: Some("CLAUDE_CONFIG_DIR"),
         api_key_env: "ANTHROPIC_API_KEY",
         oauth_token_env: Some("CLAUDE_CODE_OAUTH_TOKEN"),
-        fixed_env: &[("CLAUDE_CONFIG_DIR", "/home/agent/.claude")],
+        fixed_env: &[],
         launch: &["claude", "--dangerously-skip-permissions"],
         model_flag: Some("--model"),
     },
@@ -147,7 +160,10 @@ pub static CATALOGUE: [AgentInfo; 6] = [
         name: "codex",
         default_source: ".codex",
         entries: &[file("auth.json", true)],
-        target: "/home/agent/.codex",
+        // Codex docs (environment variables): `CODEX_HOME`, default `~/.codex`, holds config
+        // and auth.json; it must exist (the mount makes it).
+        target: "/jackin/codex",
+        data_dir_env: Some("CODEX_HOME"),
         api_key_env: "OPENAI_API_KEY",
         oauth_token_env: None,
         fixed_env: &[],
@@ -159,7 +175,10 @@ pub static CATALOGUE: [AgentInfo; 6] = [
         name: "amp",
         default_source: ".local/share/amp",
         entries: &[file("secrets.json", true)],
+        // No documented data-dir variable: the handoff covers only the data folder (the
+        // binary lives in ~/.amp/bin).
         target: "/home/agent/.local/share/amp",
+        data_dir_env: None,
         api_key_env: "AMP_API_KEY",
         oauth_token_env: None,
         fixed_env: &[],
@@ -171,7 +190,10 @@ pub static CATALOGUE: [AgentInfo; 6] = [
         name: "opencode",
         default_source: ".local/share/opencode",
         entries: &[file("auth.json", true)],
+        // Only XDG_DATA_HOME moves it, which would move every other tool's data too: the
+        // handoff covers only opencode's data folder (its binary lives in ~/.opencode/bin).
         target: "/home/agent/.local/share/opencode",
+        data_dir_env: None,
         api_key_env: "OPENCODE_API_KEY",
         oauth_token_env: None,
         fixed_env: &[],
@@ -183,7 +205,10 @@ pub static CATALOGUE: [AgentInfo; 6] = [
         name: "grok",
         default_source: ".grok",
         entries: &[file("auth.json", true)],
-        target: "/home/agent/.grok",
+        // docs.x.ai/build/settings: `$GROK_HOME` moves the home folder; the installer puts
+        // the binary in ~/.grok/bin, which a mount over ~/.grok would hide.
+        target: "/jackin/grok",
+        data_dir_env: Some("GROK_HOME"),
         api_key_env: "XAI_API_KEY",
         oauth_token_env: None,
         fixed_env: &[],
@@ -270,7 +295,15 @@ mod tests {
     fn every_agent_has_a_login_entry_and_an_absolute_target() {
         for info in &CATALOGUE {
             assert!(info.entries.iter().any(|e| e.login), "{}", info.name);
-            assert!(info.target.starts_with("/home/agent/"), "{}", info.name);
+            assert!(info.target.starts_with('/'), "{}", info.name);
+            // A jackin path is only used together with the variable that points the agent at
+            // it; without one, the agent would not find its login.
+            assert_eq!(
+                info.target.starts_with("/jackin/"),
+                info.data_dir_env.is_some(),
+                "{}",
+                info.name
+            );
         }
     }
 }

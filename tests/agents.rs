@@ -34,25 +34,25 @@ fn claude_gets_its_credentials_and_home_claude_json_when_the_source_is_default()
     run.expect_ok();
     assert!(!run.all().contains("SECRET-"), "{run:?}");
     assert_eq!(
-        exec(&c, &["cat", "/home/agent/.claude/.credentials.json"]),
+        exec(&c, &["cat", "/jackin/claude/.credentials.json"]),
         "{\"claudeAiOauth\":\"SECRET-claude-oauth\"}"
     );
     assert_eq!(
-        exec(&c, &["cat", "/home/agent/.claude/.claude.json"]),
+        exec(&c, &["cat", "/jackin/claude/.claude.json"]),
         "{\"userID\":\"SECRET-claude-json\"}"
     );
     assert!(
-        !exec(&c, &["ls", "-A", "/home/agent/.claude"]).contains("settings.json"),
+        !exec(&c, &["ls", "-A", "/jackin/claude"]).contains("settings.json"),
         "only catalogue entries"
     );
     assert_eq!(
-        exec(&c, &["cat", "/home/agent/.codex/auth.json"]),
+        exec(&c, &["cat", "/jackin/codex/auth.json"]),
         "{\"OPENAI\":\"SECRET-codex\"}",
         "every listed agent is provisioned"
     );
     assert!(exec(&c, &["env"])
         .lines()
-        .any(|l| l == "CLAUDE_CONFIG_DIR=/home/agent/.claude"));
+        .any(|l| l == "CLAUDE_CONFIG_DIR=/jackin/claude"));
     assert_eq!(
         exec(&c, &["cat", "/tmp/agent.args"])
             .lines()
@@ -79,11 +79,11 @@ fn a_claude_source_override_takes_claude_json_from_that_folder() {
     sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", auth));
     sb.jackin(&["apply"]).expect_ok();
     assert_eq!(
-        exec(&c, &["cat", "/home/agent/.claude/.credentials.json"]),
+        exec(&c, &["cat", "/jackin/claude/.credentials.json"]),
         "work-creds"
     );
     assert_eq!(
-        exec(&c, &["cat", "/home/agent/.claude/.claude.json"]),
+        exec(&c, &["cat", "/jackin/claude/.claude.json"]),
         "work-json"
     );
 }
@@ -96,7 +96,7 @@ fn claude_oauth_token_mode_purges_the_login_and_sets_the_token_env() {
     let c = format!("jk-{ws}-smith");
     sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", ""));
     sb.jackin(&["apply"]).expect_ok();
-    assert!(exec(&c, &["ls", "-A", "/home/agent/.claude"]).contains(".credentials.json"));
+    assert!(exec(&c, &["ls", "-A", "/jackin/claude"]).contains(".credentials.json"));
 
     let token = format!("SECRET-token-{}", sb.project());
     let auth =
@@ -113,7 +113,7 @@ fn claude_oauth_token_mode_purges_the_login_and_sets_the_token_env() {
             .contains("purge claude/.credentials.json: auth mode oauth_token"),
         "{run:?}"
     );
-    assert_eq!(exec(&c, &["ls", "-A", "/home/agent/.claude"]).trim(), "");
+    assert_eq!(exec(&c, &["ls", "-A", "/jackin/claude"]).trim(), "");
     assert!(exec(&c, &["env"])
         .lines()
         .any(|l| l == format!("CLAUDE_CODE_OAUTH_TOKEN={token}")));
@@ -181,10 +181,7 @@ fn single_file_agents_sync_their_one_file_to_their_target() {
         exec(&c, &["cat", "/home/agent/.local/share/opencode/auth.json"]),
         "opencode-auth"
     );
-    assert_eq!(
-        exec(&c, &["cat", "/home/agent/.grok/auth.json"]),
-        "grok-auth"
-    );
+    assert_eq!(exec(&c, &["cat", "/jackin/grok/auth.json"]), "grok-auth");
     assert_eq!(
         exec(&c, &["cat", "/tmp/agent.args"])
             .lines()

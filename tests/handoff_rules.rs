@@ -26,7 +26,7 @@ fn applied() -> Setup {
 }
 
 fn kimi(rel: &str) -> String {
-    format!("/home/agent/.kimi/{rel}")
+    format!("/jackin/kimi/{rel}")
 }
 
 #[test]

@@ -122,7 +122,7 @@ agents = ["kimi"]
     fn token_in(&self, container: &str) -> String {
         exec(
             container,
-            &["cat", "/home/agent/.kimi/credentials/kimi-code.json"],
+            &["cat", "/jackin/kimi/credentials/kimi-code.json"],
         )
     }
 }
@@ -264,7 +264,7 @@ fn racing_purges(mode: &str, env: &str) {
     assert_eq!(snapshot(&two.victim), victim, "the victim folder changed");
     two.mode(mode);
     two.sb.jackin(&["apply"]).expect_ok();
-    let left = exec(&two.other, &["ls", "-A", "/home/agent/.kimi"]);
+    let left = exec(&two.other, &["ls", "-A", "/jackin/kimi"]);
     assert!(
         !left.contains("config.toml"),
         "{mode} purged the other: {left}"
@@ -565,7 +565,7 @@ fn names_that_are_not_utf8_are_synced_as_bytes_and_container_ones_change_nothing
         run.stdout.contains("kimi/credentials/caf\\xe9.json"),
         "{run:?}"
     );
-    let listed = docker(&["exec", &two.other, "ls", "/home/agent/.kimi/credentials"]);
+    let listed = docker(&["exec", &two.other, "ls", "/jackin/kimi/credentials"]);
     assert!(listed.contains("caf"), "{listed}");
     let synced = std::fs::read(
         two.sb

@@ -34,7 +34,7 @@ fn fresh_apply_creates_a_container_that_reads_the_host_kimi_login() {
     let c = container(&ws);
     assert!(container_running(&c), "container {c} runs");
     for rel in KimiLogin::FILES {
-        let inside = exec(&c, &["cat", &format!("/home/agent/.kimi/{rel}")]);
+        let inside = exec(&c, &["cat", &format!("/jackin/kimi/{rel}")]);
         let host = std::fs::read_to_string(login.dir.join(rel)).unwrap();
         assert_eq!(inside, host, "{rel} as the container sees it");
     }
@@ -116,12 +116,9 @@ fn api_key_mode_purges_synced_files_and_sets_the_env_var_without_printing_it() {
     let c = container(&ws);
     sb.write("jackin.toml", state(&sb, &ws, r#"mode = "sync""#, ""));
     sb.jackin(&["apply"]).expect_ok();
-    assert!(exec(&c, &["ls", "/home/agent/.kimi"]).contains("config.toml"));
+    assert!(exec(&c, &["ls", "/jackin/kimi"]).contains("config.toml"));
     // A file the agent created itself is container-owned state.
-    exec(
-        &c,
-        &["sh", "-c", "echo mine > /home/agent/.kimi/history.jsonl"],
-    );
+    exec(&c, &["sh", "-c", "echo mine > /jackin/kimi/history.jsonl"]);
 
     let key = format!("sk-SECRET-{}", sb.project());
     let with_key = format!(
@@ -150,7 +147,7 @@ fn api_key_mode_purges_synced_files_and_sets_the_env_var_without_printing_it() {
         "recreate says why: {plan:?}"
     );
 
-    let listing = exec(&c, &["ls", "-A", "/home/agent/.kimi"]);
+    let listing = exec(&c, &["ls", "-A", "/jackin/kimi"]);
     assert_eq!(
         listing.trim(),
         "history.jsonl",
@@ -177,10 +174,7 @@ fn ignore_mode_purges_what_jackin_forwarded_and_keeps_the_agents_own_files() {
     let c = container(&ws);
     sb.write("jackin.toml", state(&sb, &ws, r#"mode = "sync""#, ""));
     sb.jackin(&["apply"]).expect_ok();
-    exec(
-        &c,
-        &["sh", "-c", "echo mine > /home/agent/.kimi/history.jsonl"],
-    );
+    exec(&c, &["sh", "-c", "echo mine > /jackin/kimi/history.jsonl"]);
 
     sb.write("jackin.toml", state(&sb, &ws, r#"mode = "ignore""#, ""));
     let run = sb.jackin(&["apply"]);
@@ -188,7 +182,7 @@ fn ignore_mode_purges_what_jackin_forwarded_and_keeps_the_agents_own_files() {
     assert!(run.stdout.contains("4 to purge"), "{run:?}");
     // SPEC v2 §4: only what jackin forwarded goes; the agent's history is its own.
     assert_eq!(
-        exec(&c, &["ls", "-A", "/home/agent/.kimi"]).trim(),
+        exec(&c, &["ls", "-A", "/jackin/kimi"]).trim(),
         "history.jsonl"
     );
     sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
@@ -266,7 +260,7 @@ fn host_changes_win_and_container_rotations_are_kept() {
         &[
             "sh",
             "-c",
-            "echo rotated > /home/agent/.kimi/credentials/kimi-code.json",
+            "echo rotated > /jackin/kimi/credentials/kimi-code.json",
         ],
     );
     let started = inspect(&c, "{{.State.StartedAt}}");
@@ -279,7 +273,7 @@ fn host_changes_win_and_container_rotations_are_kept() {
         "{run:?}"
     );
     assert_eq!(
-        exec(&c, &["cat", "/home/agent/.kimi/credentials/kimi-code.json"]),
+        exec(&c, &["cat", "/jackin/kimi/credentials/kimi-code.json"]),
         "rotated\n"
     );
     assert_eq!(
@@ -308,7 +302,7 @@ fn host_changes_win_and_container_rotations_are_kept() {
         "{run:?}"
     );
     assert_eq!(
-        exec(&c, &["cat", "/home/agent/.kimi/credentials/kimi-code.json"]),
+        exec(&c, &["cat", "/jackin/kimi/credentials/kimi-code.json"]),
         "fresh-host-login\n"
     );
     assert_ne!(inspect(&c, "{{.State.StartedAt}}"), started, "restarted");
@@ -321,5 +315,5 @@ fn host_changes_win_and_container_rotations_are_kept() {
         run.stdout.contains("purge kimi/device_id: deleted on host"),
         "{run:?}"
     );
-    assert!(!exec(&c, &["ls", "/home/agent/.kimi"]).contains("device_id"));
+    assert!(!exec(&c, &["ls", "/jackin/kimi"]).contains("device_id"));
 }

@@ -126,7 +126,7 @@ fn a_host_credential_rewritten_by_rename_is_handed_off_and_the_container_restart
         try_inspect(&c, "{{.State.StartedAt}}").is_some_and(|s| s != started)
     });
     assert_eq!(
-        try_exec(&c, &["cat", "/home/agent/.kimi/credentials/kimi-code.json"]).as_deref(),
+        try_exec(&c, &["cat", "/jackin/kimi/credentials/kimi-code.json"]).as_deref(),
         Some(rotated.as_str()),
         "the container reads the new token"
     );

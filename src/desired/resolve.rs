@@ -171,11 +171,12 @@ pub fn resolve(
                         env.remove(t);
                     }
                 }
-                for (k, v) in info.fixed_env {
+                let data_dir = info.data_dir_env.map(|var| (var, info.target));
+                for (k, v) in info.fixed_env.iter().copied().chain(data_dir) {
                     env.insert(
-                        (*k).into(),
+                        k.into(),
                         EnvVar {
-                            value: Secret::new((*v).into()),
+                            value: Secret::new(v.into()),
                             layer: "catalogue".into(),
                         },
                     );

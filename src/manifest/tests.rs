@@ -536,7 +536,7 @@ fn two_instances_with_one_container_name_are_an_error_naming_both() {
 fn mount_destinations_must_be_absolute_clean_unique_and_clear_of_handoff_dirs() {
     let toml = BASE_TOML.replace(
         "[workspaces.app.roles.smith]",
-        "[workspaces.app]\nworkdir = \"w\"\nmounts = [\n  { src = \"a\", dst = \"rel\" },\n  { src = \"b\", dst = \"/x/../etc\" },\n  { src = \"c\", dst = \"/data\" },\n  { src = \"d\", dst = \"/data/\" },\n  { src = \"e\", dst = \"/home/agent/.claude/x\" },\n  { src = \"f\", dst = \"/home/agent\" },\n]\n[workspaces.app.roles.smith]",
+        "[workspaces.app]\nworkdir = \"w\"\nmounts = [\n  { src = \"a\", dst = \"rel\" },\n  { src = \"b\", dst = \"/x/../etc\" },\n  { src = \"c\", dst = \"/data\" },\n  { src = \"d\", dst = \"/data/\" },\n  { src = \"e\", dst = \"/jackin/claude/x\" },\n  { src = \"f\", dst = \"/home/agent\" },\n]\n[workspaces.app.roles.smith]",
     );
     assert_eq!(
         msg(&[("jackin.toml", &toml)]),
@@ -545,15 +545,15 @@ fn mount_destinations_must_be_absolute_clean_unique_and_clear_of_handoff_dirs() 
          jackin.toml:8:16: workspaces.app.mounts[0].dst: `rel` must be an absolute path\n\
          jackin.toml:9:16: workspaces.app.mounts[1].dst: `/x/../etc` must not contain `..`\n\
          jackin.toml:11:16: workspaces.app.mounts[3].dst: `/data/` is already mounted by mounts[2]\n\
-         jackin.toml:12:16: workspaces.app.mounts[4].dst: `/home/agent/.claude/x` is inside claude's handoff directory /home/agent/.claude, where jackin mounts credentials"
+         jackin.toml:12:16: workspaces.app.mounts[4].dst: `/jackin/claude/x` is inside claude's handoff directory /jackin/claude, where jackin mounts credentials"
     );
     let yaml = BASE_YAML.replace(
         "  app:\n",
-        "  app:\n    mounts:\n      - src: k\n        dst: /home/agent/.kimi\n",
+        "  app:\n    mounts:\n      - src: k\n        dst: /jackin/kimi\n",
     );
     assert_eq!(
         msg(&[("jackin.yaml", &yaml)]),
-        "jackin.yaml:10:9: workspaces.app.mounts[0].dst: `/home/agent/.kimi` is inside kimi's handoff directory /home/agent/.kimi, where jackin mounts credentials"
+        "jackin.yaml:10:9: workspaces.app.mounts[0].dst: `/jackin/kimi` is inside kimi's handoff directory /jackin/kimi, where jackin mounts credentials"
     );
 }
 
