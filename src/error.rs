@@ -55,6 +55,9 @@ pub enum Code {
     /// A handoff entry jackin will not use (link, FIFO, socket, device, directory, oversized
     /// file) or that the container changed while jackin was working on it.
     E042,
+    /// The container's user cannot own its handoff: it cannot be resolved, or jackin runs as
+    /// a regular user whose uid differs from the container's (only root can give files away).
+    E046,
     /// jackin's own state is not private: `$JACKIN_HOME`, `data/` or `locks/` owned by
     /// another user or writable by group or others, or a symlink where jackin keeps its own
     /// directories or lock files.

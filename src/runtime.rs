@@ -80,6 +80,14 @@ pub struct ContainerConfig {
     pub user: Option<String>,
 }
 
+/// What one image inspect tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub id: String,
+    /// The image's `USER` (empty: root).
+    pub user: String,
+}
+
 /// One engine event about a container (`die`, `stop`, `destroy`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerEvent {
@@ -184,6 +192,11 @@ impl Runtime {
 
     /// The image's ID, or `None` when the engine does not have it.
     pub async fn image_id(&self, reference: &str) -> Result<Option<String>, RuntimeError> {
+        Ok(self.image(reference).await?.map(|i| i.id))
+    }
+
+    /// The image's ID and the user it declares (`USER`; empty: root), from one inspect.
+    pub async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, RuntimeError> {
         match self.docker.inspect_image(reference).await {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
@@ -191,8 +204,84 @@ impl Runtime {
                 self.calls.fetch_add(1, Ordering::Relaxed);
                 Ok(None)
             }
-            r => Ok(self.count("inspect image", r)?.id),
+            r => {
+                let inspect = self.count("inspect image", r)?;
+                Ok(Some(ImageInfo {
+                    id: inspect.id.unwrap_or_default(),
+                    user: inspect.config.and_then(|c| c.user).unwrap_or_default(),
+                }))
+            }
         }
+    }
+
+    /// The image's `/etc/passwd` and `/etc/group` (empty when it has none), read from a
+    /// container that is created, never started, and removed again: what Docker resolves a
+    /// user name against. Each file is capped at 1 MiB.
+    pub async fn image_user_files(&self, image: &str) -> Result<(String, String), RuntimeError> {
+        let body = ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd: Some(vec!["/jackin-never-started".to_owned()]),
+            entrypoint: Some(vec![]),
+            labels: Some(HashMap::from([(
+                "jackin.probe".to_owned(),
+                "passwd".to_owned(),
+            )])),
+            ..Default::default()
+        };
+        let created = self.count(
+            "create container (reading /etc/passwd)",
+            self.docker
+                .create_container(None::<CreateContainerOptions>, body)
+                .await,
+        )?;
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for path in ["/etc/passwd", "/etc/group"] {
+            match self.read_file(&created.id, path).await {
+                Ok(text) => out.push(text),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let opts = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        let removed = self.docker.remove_container(&created.id, Some(opts)).await;
+        self.count("remove container", removed)?;
+        result?;
+        let group = out.pop().unwrap_or_default();
+        Ok((out.pop().unwrap_or_default(), group))
+    }
+
+    /// One small text file from a container's filesystem (empty when absent).
+    async fn read_file(&self, id: &str, path: &str) -> Result<String, RuntimeError> {
+        const CAP: usize = 1 << 20;
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut stream = self.docker.download_from_container(id, Some(opts));
+        let mut tar_bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) if tar_bytes.len() + b.len() <= CAP + 4096 => tar_bytes.extend_from_slice(&b),
+                Ok(_) => break,
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return Ok(String::new()),
+                Err(e) => return Err(self.api_error(&format!("read {path}"), &e)),
+            }
+        }
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let mut text = String::new();
+        if let Some(Ok(entry)) = archive.entries().ok().and_then(|mut e| e.next()) {
+            use std::io::Read;
+            let _ = entry.take(CAP as u64).read_to_string(&mut text);
+        }
+        Ok(text)
     }
 
     /// Pull an image, passing each of the engine's progress messages to `progress`.

@@ -8,6 +8,7 @@
 mod env;
 mod resolve;
 pub mod spec;
+pub mod user;
 
 pub use env::{resolve_env_value, EnvSource};
 pub use resolve::{resolve, ResolveError};
@@ -113,7 +114,8 @@ pub struct InstanceSpec {
     /// Operator mounts, then one handoff directory mount per provisioned agent.
     pub mounts: Vec<MountSpec>,
     pub workdir: Option<String>,
-    pub user: Option<String>,
+    /// Who the container runs as; the handoff belongs to that user.
+    pub user: user::UserSpec,
     /// Every agent the role lists, in role order: all get credentials provisioned.
     pub auth: Vec<AgentAuth>,
 }

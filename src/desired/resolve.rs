@@ -247,7 +247,9 @@ pub fn resolve(
                     env,
                     mounts,
                     workdir: ws.workdir.clone(),
-                    user: role.user.clone(),
+                    // Validation has parsed it already.
+                    user: super::user::UserSpec::parse(role.user.as_deref())
+                        .unwrap_or(super::user::UserSpec::Image),
                     auth,
                 },
             );

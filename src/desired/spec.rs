@@ -7,6 +7,7 @@
 
 use super::{InstanceSpec, MountSpec};
 use crate::fingerprint::{sha256_hex, Fingerprinter};
+use crate::handoff::Owner;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,18 +23,26 @@ pub struct SpecSummary {
     /// Sorted by dst; includes the handoff mounts.
     pub mounts: Vec<MountSpec>,
     pub workdir: Option<String>,
+    /// Docker's `User` (`None`: the image's own).
     pub user: Option<String>,
+    /// The uid:gid the container runs as, resolved, so also the handoff's owner (absent in
+    /// labels written before v2).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl SpecSummary {
+    /// `host` is jackin's own uid:gid (what `user = "host"` means); `owner` the resolved
+    /// uid:gid the container runs as, when known.
     pub fn new(
         spec: &InstanceSpec,
         image: &str,
         image_id: &str,
-        mounts: &[MountSpec],
+        host: Owner,
+        owner: Option<Owner>,
         fp: &Fingerprinter,
     ) -> Self {
-        let mut mounts = mounts.to_vec();
+        let mut mounts = spec.mounts.clone();
         mounts.sort_by(|a, b| a.dst.cmp(&b.dst));
         SpecSummary {
             image: image.to_owned(),
@@ -46,8 +55,18 @@ impl SpecSummary {
                 .collect(),
             mounts,
             workdir: spec.workdir.clone(),
-            user: spec.user.clone(),
+            user: spec.user.docker_user(host),
+            owner: owner.map(|o| format!("{}:{}", o.uid, o.gid)),
         }
+    }
+
+    /// The owner recorded in a label, when there is one.
+    pub fn owner(&self) -> Option<Owner> {
+        let (uid, gid) = self.owner.as_deref()?.split_once(':')?;
+        Some(Owner {
+            uid: uid.parse().ok()?,
+            gid: gid.parse().ok()?,
+        })
     }
 
     /// Canonical JSON: struct field order and BTreeMap keys make it deterministic.
@@ -132,6 +151,13 @@ impl SpecSummary {
                 new.user.as_deref().unwrap_or("(image default)")
             ));
         }
+        if self.owner != new.owner {
+            out.push(format!(
+                "runs as {} → {}",
+                self.owner.as_deref().unwrap_or("(unrecorded)"),
+                new.owner.as_deref().unwrap_or("(unknown)")
+            ));
+        }
         if out.is_empty() {
             out.push("container spec changed".into());
         }
@@ -160,6 +186,7 @@ mod tests {
             mounts: vec![mount("/h/kimi", "/home/agent/.kimi", false)],
             workdir: None,
             user: None,
+            owner: Some("1000:1000".into()),
         }
     }
 

@@ -224,8 +224,15 @@ impl Executor<'_> {
     ) -> Result<(), Failure> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
+        if inst.files.is_empty() && inst.container_step.is_none() {
+            return Failure::of_problems(inst).map_or(Ok(()), Err);
+        }
         let state = observed.instances.get(name);
-        let owner = Owner::current();
+        let owner = match (spec, state) {
+            (Some(spec), Some(state)) => self.owner(name, spec, state, observed).await?,
+            // A removed instance: only what jackin forwarded is purged; nothing is handed on.
+            _ => observed.jackin,
+        };
         let mut ledger = files::apply(
             store,
             inst,
@@ -245,7 +252,7 @@ impl Executor<'_> {
                 project,
                 images,
                 store,
-                owner,
+                (observed.jackin, owner),
                 &mut ledger,
                 applied,
             )
@@ -265,7 +272,7 @@ impl Executor<'_> {
         project: &str,
         images: &BTreeMap<String, Option<String>>,
         store: &Store,
-        owner: Owner,
+        (host, owner): (Owner, Owner),
         ledger: &mut crate::ledger::Ledger,
         applied: &mut Summary,
     ) -> Result<(), Failure> {
@@ -298,12 +305,17 @@ impl Executor<'_> {
                 let spec = spec.expect("create/recreate is planned for declared instances");
                 let image = step.image.clone().unwrap_or_default();
                 let image_id = images.get(&image).cloned().flatten().unwrap_or_default();
+                // The container may run as someone new: its handoff (and what jackin
+                // forwarded there) is given to that user before it starts.
                 for auth in &spec.auth {
-                    store
+                    let handoff = store
                         .agent(name, auth.agent, Some(owner))
-                        .map_err(|e| fail(&e))?;
+                        .map_err(|e| fail(&e))?
+                        .expect("created when missing");
+                    let forwarded: Vec<_> = ledger.of(auth.agent).map(|(p, _)| p).collect();
+                    handoff.give(&forwarded, owner).map_err(|e| fail(&e))?;
                 }
-                let cfg = self.config(spec, &image, &image_id, project);
+                let cfg = self.config(spec, &image, &image_id, project, host, owner);
                 if let Some(id) = step.id.as_deref() {
                     self.runtime.stop(id).await.map_err(|e| fail(&e))?;
                     self.runtime.remove(id).await.map_err(|e| fail(&e))?;
@@ -329,14 +341,67 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// Who the instance's container runs as: observed, or resolved now when its image was
+    /// only just pulled or built.
+    async fn owner(
+        &self,
+        name: &str,
+        spec: &InstanceSpec,
+        state: &crate::observed::InstanceState,
+        observed: &Observed,
+    ) -> Result<Owner, Failure> {
+        let fail = |e: &dyn Coded| failure(Some(name), e);
+        let resolved = match &state.owner {
+            Some(owner) => owner.clone(),
+            None => {
+                let info = self
+                    .runtime
+                    .image(&state.image)
+                    .await
+                    .map_err(|e| fail(&e))?
+                    .unwrap_or_else(|| crate::runtime::ImageInfo {
+                        id: String::new(),
+                        user: String::new(),
+                    });
+                let mut files = observed::owner::UserFiles::default();
+                observed::owner::resolve(
+                    self.runtime,
+                    &spec.user,
+                    &state.image,
+                    &info,
+                    observed.jackin,
+                    None,
+                    &mut files,
+                )
+                .await
+                .map_err(|e| fail(&e))?
+            }
+        };
+        let problem = match resolved {
+            Ok(owner) => match crate::plan::owner_mismatch(observed.jackin, owner) {
+                None => return Ok(owner),
+                Some(p) => p,
+            },
+            Err(why) => crate::plan::Problem::owner(why, String::new()),
+        };
+        Err(Failure {
+            container: Some(name.to_owned()),
+            code: problem.code.as_str(),
+            message: problem.message,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn config(
         &self,
         spec: &InstanceSpec,
         image: &str,
         image_id: &str,
         project: &str,
+        host: Owner,
+        owner: Owner,
     ) -> ContainerConfig {
-        let summary = SpecSummary::new(spec, image, image_id, &spec.mounts, self.fp);
+        let summary = SpecSummary::new(spec, image, image_id, host, Some(owner), self.fp);
         let labels: HashMap<String, String> = [
             (observed::LABEL_MANAGED, "true".to_owned()),
             (observed::LABEL_PROJECT, project.to_owned()),
@@ -365,7 +430,7 @@ impl Executor<'_> {
                 .map(|m| (m.src.display().to_string(), m.dst.clone(), m.readonly))
                 .collect(),
             workdir: spec.workdir.clone(),
-            user: spec.user.clone(),
+            user: spec.user.docker_user(host),
         }
     }
 }

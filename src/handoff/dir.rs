@@ -49,7 +49,7 @@ impl Kind {
 }
 
 /// The uid:gid a handoff belongs to: the user the container runs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Owner {
     pub uid: u32,
     pub gid: u32,
@@ -187,6 +187,19 @@ impl Dir {
     /// Give this directory to `owner` (a no-op when it already is theirs).
     pub fn chown(&self, owner: Owner) -> io::Result<()> {
         chown(&self.0, owner)
+    }
+
+    /// Give the entry `name` to `owner` without following it (a link changes as a link).
+    pub fn chown_entry(&self, name: &[u8], owner: Owner) -> io::Result<()> {
+        let uid = rustix::fs::Uid::from_raw(owner.uid);
+        let gid = rustix::fs::Gid::from_raw(owner.gid);
+        Ok(rfs::chownat(
+            &self.0,
+            name,
+            Some(uid),
+            Some(gid),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
     }
 
     /// The names in this directory (not `.`/`..`). Only jackin's own trees are listed: a

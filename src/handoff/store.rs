@@ -400,6 +400,39 @@ impl AgentHandoff {
         replace(&parent, name, bytes, Some(owner)).map_err(self.io(rel))
     }
 
+    /// Give `paths` (what jackin forwarded) and the directories on the way to `owner`: on a
+    /// create or recreate the container may run as someone new. Nothing is followed; a path
+    /// that is gone or behind a non-directory is skipped.
+    pub fn give(&self, paths: &[RelPath], owner: Owner) -> Result<(), HandoffError> {
+        for rel in paths {
+            let (dirs, name) = rel.split_last();
+            let mut parent: Option<Dir> = None;
+            let mut reachable = true;
+            for dir in dirs {
+                let at = parent.as_ref().unwrap_or(&self.root);
+                match at.open_dir(dir) {
+                    Ok(d) => {
+                        d.chown(owner).map_err(self.io(rel))?;
+                        parent = Some(d);
+                    }
+                    Err(e) if not_found(&e) || not_a_directory(&e) => {
+                        reachable = false;
+                        break;
+                    }
+                    Err(e) => return Err(self.io(rel)(e)),
+                }
+            }
+            if reachable {
+                let at = parent.as_ref().unwrap_or(&self.root);
+                match at.chown_entry(name, owner) {
+                    Err(e) if !not_found(&e) => return Err(self.io(rel)(e)),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Remove `rel` (a file, or a link/FIFO/socket/device as one entry; never a directory),
     /// unless `expect` is given and the entry is no longer that file. Then drop parents left
     /// empty; the agent's own directory stays (it is a mount source). Returns whether

@@ -195,6 +195,12 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Err(problem) = crate::desired::user::UserSpec::parse(role.user.as_deref()) {
+            self.report(
+                &["roles", name, "user"],
+                format!("roles.{name}.user: {problem}"),
+            );
+        }
         self.env(&["roles", name, "env"], &role.env);
     }
 

@@ -7,6 +7,7 @@
 mod hasher;
 mod host;
 pub mod images;
+pub mod owner;
 
 pub use hasher::Hasher;
 pub use host::{HostError, HostFile, HostLogin};
@@ -113,6 +114,10 @@ pub struct AgentFiles {
 pub struct InstanceState {
     /// The image reference the container is created from (a build tag for `build` roles).
     pub image: String,
+    /// Who the container runs as (so who owns its handoff): `None` until the image is
+    /// present (the executor resolves it after pulling or building), `Err` when the user
+    /// cannot be resolved.
+    pub owner: Option<Result<crate::handoff::Owner, String>>,
     pub ledger: Ledger,
     pub agents: BTreeMap<AgentKind, AgentFiles>,
 }
@@ -125,6 +130,8 @@ pub struct Observed {
     pub conflicts: BTreeMap<String, String>,
     /// Image reference → ID, `None` when absent.
     pub images: BTreeMap<String, Option<String>>,
+    /// The user jackin runs as (what `user = "host"` means, and who can own what).
+    pub jackin: crate::handoff::Owner,
     /// Per desired instance, by container name.
     pub instances: BTreeMap<String, InstanceState>,
     pub api_calls: usize,
@@ -151,7 +158,10 @@ pub fn observe_files(
     jackin_home: &JackinHome,
     home: &Path,
 ) -> Result<Observed, ObserveError> {
-    let mut observed = Observed::default();
+    let mut observed = Observed {
+        jackin: crate::handoff::Owner::current(),
+        ..Observed::default()
+    };
     let mut hasher = Hasher::default();
     let store = Store::new(jackin_home);
     for (name, spec) in &desired.instances {
@@ -183,6 +193,7 @@ pub fn observe_files(
             name.clone(),
             InstanceState {
                 image,
+                owner: None,
                 ledger,
                 agents,
             },
@@ -272,9 +283,35 @@ pub async fn observe_docker(
         .values()
         .map(|i| i.image.clone())
         .collect();
+    let mut infos = BTreeMap::new();
     for r in refs {
-        let id = runtime.image_id(&r).await?;
-        observed.images.insert(r, id);
+        let info = runtime.image(&r).await?;
+        observed
+            .images
+            .insert(r.clone(), info.as_ref().map(|i| i.id.clone()));
+        infos.insert(r, info);
+    }
+    let mut files = owner::UserFiles::default();
+    for (name, spec) in &desired.instances {
+        let state = observed
+            .instances
+            .get_mut(name)
+            .expect("observed per instance");
+        let Some(Some(info)) = infos.get(&state.image) else {
+            continue; // pulled or built first; the executor resolves it then
+        };
+        let label = observed.containers.get(name).and_then(|c| c.spec.as_ref());
+        let owner = owner::resolve(
+            runtime,
+            &spec.user,
+            &state.image,
+            info,
+            observed.jackin,
+            label,
+            &mut files,
+        )
+        .await?;
+        state.owner = Some(owner);
     }
     observed.api_calls = runtime.api_calls();
     Ok(())

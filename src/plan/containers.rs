@@ -23,7 +23,8 @@ pub fn desired_summary(
         .cloned()
         .flatten()
         .unwrap_or_default();
-    SpecSummary::new(spec, &state.image, &image_id, &spec.mounts, fp)
+    let owner = state.owner.clone().and_then(Result::ok);
+    SpecSummary::new(spec, &state.image, &image_id, observed.jackin, owner, fp)
 }
 
 pub fn plan_container(

@@ -124,9 +124,9 @@ impl Rules<'_> {
             )),
             _ => self.out.problems.push(Problem {
                 code: Code::E042,
-                agent,
-                path: rel.clone(),
-                found,
+                agent: Some(agent),
+                path: Some(rel.clone()),
+                found: Some(found),
                 message: format!(
                     "{agent} handoff entry {rel} is {found}; jackin keeps it and never reads it"
                 ),

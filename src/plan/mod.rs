@@ -14,7 +14,7 @@ use crate::agents::{AgentKind, AuthMode};
 use crate::desired::{Desired, Scope, Target};
 use crate::error::Code;
 use crate::fingerprint::Fingerprinter;
-use crate::handoff::{Foreign, RelPath};
+use crate::handoff::{Foreign, Owner, RelPath};
 use crate::observed::Observed;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -69,16 +69,49 @@ pub struct InstancePlan {
     pub problems: Vec<Problem>,
 }
 
-/// Something in one instance's handoff that jackin will not use: that instance's error.
+/// What keeps one instance from converging: that instance's error, the others go on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Problem {
     pub code: Code,
-    pub agent: AgentKind,
-    /// Relative to the agent's handoff directory.
-    pub path: RelPath,
-    pub found: Foreign,
+    /// The agent whose handoff holds the entry (handoff problems only).
+    pub agent: Option<AgentKind>,
+    /// Relative to the agent's handoff directory (handoff problems only).
+    pub path: Option<RelPath>,
+    /// What was found there (handoff problems only).
+    pub found: Option<Foreign>,
     pub message: String,
     pub hint: String,
+}
+
+impl Problem {
+    /// An instance whose handoff cannot be given to the user its container runs as.
+    pub fn owner(message: String, hint: String) -> Problem {
+        Problem {
+            code: Code::E046,
+            agent: None,
+            path: None,
+            found: None,
+            message,
+            hint,
+        }
+    }
+}
+
+/// Why the handoff cannot belong to `owner` when jackin runs as `jackin` (`None`: it can).
+/// Only root can give files away; a regular user can only hand over its own.
+pub fn owner_mismatch(jackin: Owner, owner: Owner) -> Option<Problem> {
+    (jackin.uid != 0 && jackin.uid != owner.uid).then(|| {
+        Problem::owner(
+            format!(
+                "the container runs as uid {}, but jackin runs as uid {} and cannot give the handoff to another user",
+                owner.uid, jackin.uid
+            ),
+            format!(
+                "set `user = \"host\"` on the role (the container then runs as uid {}), or run jackin as uid {} or as root",
+                jackin.uid, owner.uid
+            ),
+        )
+    })
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -226,6 +259,17 @@ impl Plan {
     }
 }
 
+fn auth_views(spec: &crate::desired::InstanceSpec) -> Vec<AuthView> {
+    spec.auth
+        .iter()
+        .map(|a| AuthView {
+            agent: a.agent,
+            mode: a.mode,
+            set_by: a.mode_from.clone(),
+        })
+        .collect()
+}
+
 pub fn plan(
     desired: &Desired,
     observed: &Observed,
@@ -239,6 +283,30 @@ pub fn plan(
 
     for (name, spec) in &desired.instances {
         let state = &observed.instances[name];
+        // A handoff its agent could not read is no handoff: such an instance is not touched.
+        let owner_problem = match &state.owner {
+            Some(Err(why)) => Some(Problem::owner(
+                why.clone(),
+                "set `user` on the role to \"UID:GID\", a user the image defines, or \"host\""
+                    .into(),
+            )),
+            Some(Ok(owner)) => owner_mismatch(observed.jackin, *owner),
+            None => None,
+        };
+        if let Some(problem) = owner_problem {
+            instances.push(InstancePlan {
+                container: name.clone(),
+                workspace: spec.workspace.clone(),
+                role: spec.role.clone(),
+                agent: spec.agent.name().to_owned(),
+                auth: auth_views(spec),
+                container_step: None,
+                files: Vec::new(),
+                notes: Vec::new(),
+                problems: vec![problem],
+            });
+            continue;
+        }
         let files::FilePlan {
             steps,
             notes,
@@ -261,15 +329,7 @@ pub fn plan(
             workspace: spec.workspace.clone(),
             role: spec.role.clone(),
             agent: spec.agent.name().to_owned(),
-            auth: spec
-                .auth
-                .iter()
-                .map(|a| AuthView {
-                    agent: a.agent,
-                    mode: a.mode,
-                    set_by: a.mode_from.clone(),
-                })
-                .collect(),
+            auth: auth_views(spec),
             container_step,
             files: steps,
             notes,

@@ -1,0 +1,190 @@
+//! Who a container runs as, and so who must own its handoff (SPEC v2 §4).
+//!
+//! The agent must be able to read and rewrite its login whatever user the image declares, so
+//! the handoff belongs to the container's uid:gid. [`UserSpec`] is what the state file says
+//! (`user = "1000:1000"`, `"agent"`, `"host"`, or nothing: the image's own `USER`);
+//! [`resolve`] turns it into numbers, looking names up in the image's `/etc/passwd` and
+//! `/etc/group` the way Docker does.
+
+use crate::handoff::Owner;
+
+/// The `user` of a role, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UserSpec {
+    /// No `user`: whatever the image declares (root when it declares nothing).
+    Image,
+    /// `"host"`: jackin's own uid:gid.
+    Host,
+    /// `"UID[:GID]"`, `"NAME[:GROUP]"` or a mix, as Docker takes it.
+    Given(String),
+}
+
+impl UserSpec {
+    /// Parse the state file's `user`; `Err` says what is wrong (validation reports it).
+    pub fn parse(user: Option<&str>) -> Result<UserSpec, String> {
+        match user {
+            None => Ok(UserSpec::Image),
+            Some("host") => Ok(UserSpec::Host),
+            Some(s) => {
+                let (user, group) = split(s);
+                let ok = |p: &str| {
+                    !p.is_empty()
+                        && (p.bytes().all(|b| b.is_ascii_digit())
+                            || (p.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                                && p.bytes().all(|b| {
+                                    b.is_ascii_lowercase()
+                                        || b.is_ascii_digit()
+                                        || matches!(b, b'_' | b'-' | b'.')
+                                })))
+                };
+                if ok(user) && group.is_none_or(ok) {
+                    Ok(UserSpec::Given(s.to_owned()))
+                } else {
+                    Err(format!(
+                        "`{s}` is not a user: use \"UID[:GID]\", a user name the image knows (\"agent\", \"agent:staff\"), or \"host\""
+                    ))
+                }
+            }
+        }
+    }
+
+    /// What Docker's `User` is set to (`None`: the image's own).
+    pub fn docker_user(&self, host: Owner) -> Option<String> {
+        match self {
+            UserSpec::Image => None,
+            UserSpec::Host => Some(format!("{}:{}", host.uid, host.gid)),
+            UserSpec::Given(s) => Some(s.clone()),
+        }
+    }
+}
+
+fn split(s: &str) -> (&str, Option<&str>) {
+    match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    }
+}
+
+/// Whether resolving `effective` needs the image's `/etc/passwd` (a name, or a uid alone).
+pub fn needs_lookup(effective: &str) -> bool {
+    let (user, group) = split(effective);
+    let numeric = |s: &str| s.parse::<u32>().is_ok();
+    !user.is_empty() && !(numeric(user) && group.is_some_and(numeric))
+}
+
+/// Resolve the effective user string (the state's `user`, else the image's `USER`) to numbers.
+/// `files` reads the image's `/etc/passwd` and `/etc/group`; it is only called when a name,
+/// or a uid without a gid, has to be looked up. `Err` explains what could not be resolved.
+pub fn resolve(
+    effective: &str,
+    files: impl FnOnce() -> Result<(String, String), String>,
+) -> Result<Owner, String> {
+    let (user, group) = split(effective);
+    if user.is_empty() {
+        return Ok(Owner { uid: 0, gid: 0 });
+    }
+    let numeric = |s: &str| s.parse::<u32>().ok();
+    if let (Some(uid), Some(gid)) = (numeric(user), group.and_then(numeric)) {
+        return Ok(Owner { uid, gid });
+    }
+    let (passwd, groups) = files()?;
+    // passwd: name:x:uid:gid:…   group: name:x:gid:…
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == user || (numeric(user).is_some() && f[2] == user)));
+    let uid = match (numeric(user), &entry) {
+        (Some(uid), _) => uid,
+        (None, Some(f)) => f[2]
+            .parse()
+            .map_err(|_| format!("the image's /etc/passwd has a bad uid for `{user}`"))?,
+        (None, None) => {
+            return Err(format!(
+                "the image has no user `{user}` in /etc/passwd; use a numeric \"UID:GID\" or a user the image defines"
+            ))
+        }
+    };
+    let gid = match group {
+        Some(g) => match numeric(g) {
+            Some(gid) => gid,
+            None => groups
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| format!("the image has no group `{g}` in /etc/group"))?,
+        },
+        // Docker's rule: the user's primary group, or root's group for an unknown uid.
+        None => entry.and_then(|f| f[3].parse().ok()).unwrap_or(0),
+    };
+    Ok(Owner { uid, gid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1001:agent:/home/agent:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nstaff:x:50:\nagent:x:1001:\n";
+
+    fn files() -> Result<(String, String), String> {
+        Ok((PASSWD.into(), GROUP.into()))
+    }
+
+    fn never() -> Result<(String, String), String> {
+        panic!("numbers need no lookup")
+    }
+
+    #[test]
+    fn names_resolve_against_the_images_passwd_and_group() {
+        assert_eq!(
+            resolve("agent", files),
+            Ok(Owner {
+                uid: 1000,
+                gid: 1001
+            })
+        );
+        assert_eq!(
+            resolve("agent:staff", files),
+            Ok(Owner { uid: 1000, gid: 50 })
+        );
+        assert_eq!(
+            resolve("1000", files),
+            Ok(Owner {
+                uid: 1000,
+                gid: 1001
+            })
+        );
+        assert_eq!(resolve("4242", files), Ok(Owner { uid: 4242, gid: 0 }));
+        assert_eq!(
+            resolve("4242:4242", never),
+            Ok(Owner {
+                uid: 4242,
+                gid: 4242
+            })
+        );
+        assert_eq!(resolve("", never), Ok(Owner { uid: 0, gid: 0 }));
+        assert!(resolve("nobody", files)
+            .unwrap_err()
+            .contains("no user `nobody`"));
+        assert!(resolve("agent:wheel", files)
+            .unwrap_err()
+            .contains("no group `wheel`"));
+    }
+
+    #[test]
+    fn the_state_files_user_is_uid_gid_a_name_or_host() {
+        assert_eq!(UserSpec::parse(None), Ok(UserSpec::Image));
+        assert_eq!(UserSpec::parse(Some("host")), Ok(UserSpec::Host));
+        for ok in ["1000", "1000:1000", "agent", "agent:staff", "_svc", "a.b-c"] {
+            assert!(UserSpec::parse(Some(ok)).is_ok(), "{ok}");
+        }
+        for bad in ["", ":1", "1:", "Agent", "a b", "1000:1000:1", "../x"] {
+            assert!(UserSpec::parse(Some(bad)).is_err(), "{bad}");
+        }
+        let host = Owner { uid: 7, gid: 8 };
+        assert_eq!(UserSpec::Host.docker_user(host).as_deref(), Some("7:8"));
+        assert_eq!(UserSpec::Image.docker_user(host), None);
+    }
+}
