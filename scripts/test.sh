@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs jackin's whole test suite on a fresh machine:
-# busybox-static, a Docker engine that answers, the local agent image, then
+# busybox-static, a Docker engine that answers, the local agent image, the images with the
+# real Kimi CLI (debootstrap + PyPI), then
 # cargo fmt --check, clippy (warnings are errors) and every test target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,6 +31,9 @@ docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})
 
 step "test agent image (installs busybox-static when missing)"
 bash scripts/agent-image.sh
+
+step "real Kimi CLI images (debootstrap + PyPI; about two minutes the first time, cached by tag)"
+bash scripts/real-kimi-image.sh all
 
 JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 

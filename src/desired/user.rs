@@ -69,7 +69,7 @@ fn split(s: &str) -> (&str, Option<&str>) {
 pub fn needs_lookup(effective: &str) -> bool {
     let (user, group) = split(effective);
     let numeric = |s: &str| s.parse::<u32>().is_ok();
-    !user.is_empty() && !(numeric(user) && group.is_some_and(numeric))
+    !(user.is_empty() || numeric(user) && group.is_some_and(numeric))
 }
 
 /// Resolve the effective user string (the state's `user`, else the image's `USER`) to numbers.

@@ -191,14 +191,23 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         for p in &inst.problems {
             let line = format!("    error[{}]: {}", p.code, p.message);
             let _ = writeln!(out, "{}", style.red(&line));
+            if !p.hint.is_empty() {
+                let _ = writeln!(out, "      → what to try: {}", p.hint);
+            }
         }
     }
     let s = &plan.summary;
+    let troubled = plan.troubled().count();
     if !plan.has_changes() {
         let _ = writeln!(
             out,
-            "No changes. {} instance(s) match the desired state{}.",
-            plan.instances.len(),
+            "No changes. {} instance(s) match the desired state{}{}.",
+            plan.instances.len() - troubled,
+            if troubled > 0 {
+                format!("; {troubled} cannot converge (errors above)")
+            } else {
+                String::new()
+            },
             if s.kept > 0 {
                 format!(" ({} file(s) kept as changed inside containers)", s.kept)
             } else {

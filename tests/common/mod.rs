@@ -18,11 +18,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
+use std::io::ErrorKind;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -795,4 +797,88 @@ pub fn wait_until(desc: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+// ---------------------------------------------------------------------------
+// A proxy to the engine
+// ---------------------------------------------------------------------------
+
+/// A unix-socket proxy to the real engine that can be taken down (listener and live
+/// connections, like a dockerd restart) and brought back at the same path.
+pub struct DockerProxy {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<UnixStream>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+fn engine_socket() -> PathBuf {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if h.starts_with("unix://") => PathBuf::from(&h["unix://".len()..]),
+        _ => PathBuf::from("/var/run/docker.sock"),
+    }
+}
+
+impl DockerProxy {
+    pub fn start(path: &Path) -> Self {
+        let _ = fs::remove_file(path);
+        let listener = UnixListener::bind(path).expect("bind proxy socket");
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+        let (stop2, conns2) = (Arc::clone(&stop), Arc::clone(&conns));
+        let acceptor = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(engine) = UnixStream::connect(engine_socket()) else {
+                            continue;
+                        };
+                        let mut held = conns2.lock().unwrap();
+                        held.push(client.try_clone().unwrap());
+                        held.push(engine.try_clone().unwrap());
+                        pipe(client.try_clone().unwrap(), engine.try_clone().unwrap());
+                        pipe(engine, client);
+                    }
+                    // Polling the stop flag: std's listener has no other way to be woken.
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        DockerProxy {
+            path: path.to_path_buf(),
+            stop,
+            conns,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// The engine "goes away": no new connections, and every open one is cut.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.acceptor.take() {
+            t.join().unwrap();
+        }
+        let _ = fs::remove_file(&self.path);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for DockerProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn pipe(mut from: UnixStream, mut to: UnixStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
 }

@@ -1,0 +1,311 @@
+//! The agent really gets the login (issue 10): the real Kimi CLI (`kimi-cli` 1.52.0 from
+//! PyPI, in an image built by `scripts/real-kimi-image.sh`) runs as the image's non-root
+//! user, and its own code — `kimi_cli.config.load_config`, `kimi_cli.auth.oauth.load_tokens`,
+//! `get_device_id`, `save_tokens`, `kimi_cli.llm.augment_provider_with_env_vars` — reads what
+//! jackin handed over, inside the container, as the user the container runs as.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The real-client image (built and cached by tag; about two minutes the first time).
+fn real_kimi_image() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/real-kimi-image.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("kimi")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run real-kimi-image.sh");
+        assert!(
+            out.status.success(),
+            "real-kimi-image.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .expect("a tag")
+            .trim()
+            .to_owned()
+    })
+}
+
+/// A login as `kimi login` writes it: the model, the OAuth token, the device id.
+struct RealLogin {
+    token: String,
+    device: String,
+    model: &'static str,
+}
+
+fn real_login(sb: &Sandbox) -> RealLogin {
+    let login = RealLogin {
+        token: format!("at-{}", sb.project()),
+        device: format!("dev{}", sb.project()),
+        model: "kimi-code/kimi-for-coding",
+    };
+    sb.write_home(
+        ".kimi/config.toml",
+        format!(
+            r#"default_model = "{model}"
+
+[models."{model}"]
+provider = "managed:kimi-code"
+model = "kimi-for-coding"
+max_context_size = 262144
+
+[providers."managed:kimi-code"]
+type = "kimi"
+base_url = "https://api.kimi.com/coding/v1"
+api_key = ""
+oauth = {{ storage = "file", key = "oauth/kimi-code" }}
+"#,
+            model = login.model
+        ),
+    );
+    write_token(sb, &login.token);
+    sb.write_home(".kimi/device_id", &login.device);
+    login
+}
+
+fn write_token(sb: &Sandbox, token: &str) {
+    sb.write_home(
+        ".kimi/credentials/kimi-code.json",
+        format!(
+            r#"{{"access_token": "{token}", "refresh_token": "rt-{token}", "expires_at": 4102444800.0, "scope": "kimi-code", "token_type": "Bearer", "expires_in": 900.0}}"#
+        ),
+    );
+}
+
+/// One instance of the real image; `user` and `auth` lines go into the role and the global
+/// `[auth.kimi]` table.
+fn state(sb: &Sandbox, ws: &str, user: &str, auth: &str, env: &str) -> String {
+    format!(
+        r#"version = 1
+project = "{project}"
+
+[auth.kimi]
+{auth}
+
+[env]
+{env}
+
+[roles.smith]
+image = "{image}"
+agents = ["kimi"]
+{user}
+
+[workspaces.{ws}.roles.smith]
+"#,
+        project = sb.project(),
+        image = real_kimi_image(),
+    )
+}
+
+/// What the real client reads, as the container's user: default model, access token and
+/// device id, one per line.
+const READ_LOGIN: &str = "from kimi_cli.config import load_config\nfrom kimi_cli.auth.oauth import load_tokens, get_device_id\nc = load_config()\np = c.providers[c.models[c.default_model].provider]\nt = load_tokens(p.oauth)\nprint(c.default_model)\nprint(t.access_token if t else 'NO-TOKEN')\nprint(get_device_id())";
+
+fn python(container: &str, code: &str) -> String {
+    exec(container, &["/opt/kimi/bin/python", "-c", code])
+}
+
+#[track_caller]
+fn reads_login(container: &str, login: &RealLogin, token: &str) {
+    let out = python(container, READ_LOGIN);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, [login.model, token, login.device.as_str()], "{out}");
+}
+
+#[test]
+fn the_real_kimi_cli_reads_the_handed_off_login_as_the_images_non_root_user() {
+    let sb = Sandbox::new();
+    let login = real_login(&sb);
+    let ws = sb.workspace("real");
+    let c = format!("jk-{ws}-smith");
+    sb.write("jackin.toml", state(&sb, &ws, "", "mode = \"sync\"", ""));
+    sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(
+        exec(&c, &["id", "-u"]).trim(),
+        "1000",
+        "the image's own user"
+    );
+    reads_login(&c, &login, &login.token);
+    assert!(
+        docker(&["logs", &c]).contains("--yolo"),
+        "the agent was launched"
+    );
+}
+
+#[test]
+fn a_token_refresh_inside_the_container_is_kept_and_a_host_relogin_then_wins() {
+    let sb = Sandbox::new();
+    let login = real_login(&sb);
+    let ws = sb.workspace("rotate");
+    let c = format!("jk-{ws}-smith");
+    sb.write("jackin.toml", state(&sb, &ws, "", "mode = \"sync\"", ""));
+    sb.jackin(&["apply"]).expect_ok();
+    let started = inspect(&c, "{{.State.StartedAt}}");
+
+    // The agent refreshes its token the way kimi-cli does (temp file, rename).
+    python(
+        &c,
+        "from kimi_cli.config import load_config\nfrom kimi_cli.auth.oauth import load_tokens, save_tokens\nc = load_config()\nref = c.providers[c.models[c.default_model].provider].oauth\nt = load_tokens(ref)\nt.access_token = 'at-refreshed-inside'\nsave_tokens(ref, t)",
+    );
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("keep kimi/credentials/kimi-code.json: changed inside the container"),
+        "{run:?}"
+    );
+    assert_eq!(inspect(&c, "{{.State.StartedAt}}"), started, "no restart");
+    reads_login(&c, &login, "at-refreshed-inside");
+
+    write_token(&sb, "at-host-relogin");
+    sb.jackin(&["apply"]).expect_ok();
+    reads_login(&c, &login, "at-host-relogin");
+}
+
+#[test]
+fn ignore_keeps_the_agents_own_sessions_and_api_key_keeps_its_own_login_with_a_warning() {
+    let sb = Sandbox::new();
+    real_login(&sb);
+    let ws = sb.workspace("modes");
+    let c = format!("jk-{ws}-smith");
+    let key = format!("sk-{}", sb.project());
+    let env = format!("KIMI_API_KEY = \"{key}\"");
+    sb.write("jackin.toml", state(&sb, &ws, "", "mode = \"sync\"", &env));
+    sb.jackin(&["apply"]).expect_ok();
+    exec(
+        &c,
+        &["sh", "-c", "mkdir -p $KIMI_SHARE_DIR/sessions/s1 && echo hi > $KIMI_SHARE_DIR/sessions/s1/context.jsonl"],
+    );
+
+    sb.write(
+        "jackin.toml",
+        state(&sb, &ws, "", "mode = \"ignore\"", &env),
+    );
+    sb.jackin(&["apply"]).expect_ok();
+    let left = exec(
+        &c,
+        &["sh", "-c", "cd $KIMI_SHARE_DIR && find . -type f | sort"],
+    );
+    assert_eq!(left.trim(), "./sessions/s1/context.jsonl", "{left}");
+
+    // api_key: the agent logs in by itself; jackin keeps that login and warns.
+    sb.write(
+        "jackin.toml",
+        state(&sb, &ws, "", "mode = \"api_key\"", &env),
+    );
+    sb.jackin(&["apply"]).expect_ok();
+    python(
+        &c,
+        "from kimi_cli.config import OAuthRef\nfrom kimi_cli.auth.oauth import save_tokens, OAuthToken\nsave_tokens(OAuthRef(storage='file', key='oauth/kimi-code'), OAuthToken(access_token='at-own', refresh_token='rt', expires_at=4102444800.0, scope='kimi-code', token_type='Bearer'))",
+    );
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(
+        run.all().contains("has its own kimi login at credentials")
+            && run.all().contains("may use it instead of KIMI_API_KEY"),
+        "{run:?}"
+    );
+    assert!(exec(
+        &c,
+        &["sh", "-c", "cat $KIMI_SHARE_DIR/credentials/kimi-code.json"]
+    )
+    .contains("at-own"));
+    let seen = python(
+        &c,
+        "from kimi_cli.config import LLMProvider, LLMModel\nfrom kimi_cli.llm import augment_provider_with_env_vars as a\np = LLMProvider(type='kimi', base_url='', api_key='')\nm = LLMModel(provider='', model='', max_context_size=1)\na(p, m)\nprint(p.api_key.get_secret_value())",
+    );
+    assert_eq!(seen.trim(), key);
+}
+
+#[test]
+fn a_uid_the_image_does_not_know_still_reads_its_login() {
+    let sb = Sandbox::new();
+    let login = real_login(&sb);
+    let ws = sb.workspace("uid");
+    let c = format!("jk-{ws}-smith");
+    sb.write(
+        "jackin.toml",
+        state(&sb, &ws, "user = \"4242:4242\"", "mode = \"sync\"", ""),
+    );
+    sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(exec(&c, &["id", "-u"]).trim(), "4242");
+    reads_login(&c, &login, &login.token);
+}
+
+/// jackin as a regular user (uid 4343): `user = "host"` runs the container as that uid,
+/// which can then read what jackin wrote; without it, the image's uid 1000 could not, and
+/// the plan says so with both uids and the fix.
+#[test]
+fn jackin_as_a_regular_user_hands_over_with_user_host_and_explains_the_mismatch_without() {
+    let sb = Sandbox::new();
+    let login = real_login(&sb);
+    let ws = sb.workspace("nonroot");
+    let c = format!("jk-{ws}-smith");
+    // The sandbox becomes the regular user's: its folders, and an engine socket it may use.
+    const UID: u32 = 4343;
+    std::fs::set_permissions(sb.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for dir in [sb.home(), sb.jackin_home(), sb.work()] {
+        chown_tree(&dir, UID);
+    }
+    let sock_dir = sb.root().join("engine");
+    std::fs::create_dir(&sock_dir).unwrap();
+    let sock = sock_dir.join("docker.sock");
+    let _proxy = DockerProxy::start(&sock);
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let host = format!("unix://{}", sock.display());
+    let as_user = [
+        "setpriv",
+        "--reuid=4343",
+        "--regid=4343",
+        "--clear-groups",
+        "--",
+    ];
+
+    sb.write("jackin.toml", state(&sb, &ws, "", "mode = \"sync\"", ""));
+    chown_tree(&sb.work(), UID);
+    let run = sb
+        .jackin_spawn_under(&as_user, &["apply"], &[("DOCKER_HOST", &host)])
+        .wait(JACKIN_TIMEOUT);
+    run.expect_code(1);
+    assert!(
+        run.all()
+            .contains("the container runs as uid 1000, but jackin runs as uid 4343"),
+        "{run:?}"
+    );
+    assert!(
+        run.all().contains("user = \\\"host\\\"") || run.all().contains("user = \"host\""),
+        "{run:?}"
+    );
+    assert!(!container_exists(&c), "nothing was created");
+
+    sb.write(
+        "jackin.toml",
+        state(&sb, &ws, "user = \"host\"", "mode = \"sync\"", ""),
+    );
+    chown_tree(&sb.work(), UID);
+    sb.jackin_spawn_under(&as_user, &["apply"], &[("DOCKER_HOST", &host)])
+        .wait(JACKIN_TIMEOUT)
+        .expect_ok();
+    assert_eq!(exec(&c, &["id", "-u"]).trim(), "4343");
+    reads_login(&c, &login, &login.token);
+}
+
+fn chown_tree(path: &Path, uid: u32) {
+    chown(path, Some(uid), Some(uid)).unwrap();
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid);
+        }
+    }
+}
