@@ -31,7 +31,7 @@ pub enum Code {
     E006,
     /// A credential env var (api_key / oauth_token) resolves to empty or unset.
     E010,
-    /// An env `{ file = … }` could not be read.
+    /// An env `{ file = … }` could not be read, or holds a NUL byte.
     E011,
     /// A host source folder is unusable (unreadable, wrong structure).
     E012,

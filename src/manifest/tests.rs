@@ -590,7 +590,35 @@ fn validation_collects_problems_from_every_file_of_a_directory() {
     assert!(render(&err).starts_with("error[E004]: 2 problems"));
 }
 
-// ---- [v2] input limits ------------------------------------------------------------
+// ---- [v2] NUL bytes and input limits -------------------------------------------------
+
+#[test]
+fn a_nul_in_a_literal_env_value_is_e004_naming_the_variable_never_the_value() {
+    let toml =
+        format!("{BASE_TOML}[workspaces.app.roles.smith.env]\nTOKEN = \"s3cr3t\\u0000tail\"\n");
+    let yaml = format!("{BASE_YAML}env:\n  TOKEN: \"s3cr3t\\0tail\"\n");
+    for (file, text, at) in [
+        ("jackin.toml", toml.as_str(), "jackin.toml:7:1"),
+        ("jackin.yaml", yaml.as_str(), "jackin.yaml:11:3"),
+    ] {
+        let (shown, err) = error_of(&[(file, text)], None);
+        let scope = if file.ends_with("toml") {
+            "workspaces.app.roles.smith.env.TOKEN"
+        } else {
+            "env.TOKEN"
+        };
+        assert_eq!(
+            shown,
+            format!("{at}: {scope}: the value contains a NUL byte, which an environment variable cannot hold")
+        );
+        assert_eq!(err.code().as_str(), "E004");
+        let rendered = render(&err);
+        assert!(
+            !rendered.contains("s3cr3t") && !rendered.contains("tail"),
+            "{rendered}"
+        );
+    }
+}
 
 #[test]
 fn a_fifo_named_like_the_state_file_is_e006_not_a_missing_file() {

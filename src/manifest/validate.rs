@@ -131,11 +131,23 @@ impl Checker<'_> {
         }
     }
 
-    /// Names only: values may be secrets and are never read or printed here.
+    /// Names, and literal values only for a NUL byte: values may be secrets, so a problem
+    /// names the variable and never shows its value.
     fn env(&mut self, scope: &[&str], env: &BTreeMap<String, EnvValue>) {
-        for name in env.keys() {
+        for (name, value) in env {
             let mut path = scope.to_vec();
             path.push(name);
+            if matches!(value, EnvValue::Value(v) if v.contains('\0')) {
+                // The engine cannot pass it, and its error would quote the value.
+                self.report(
+                    &path,
+                    format!(
+                        "{}: the value contains a NUL byte, which an environment variable cannot hold",
+                        render_path(&path)
+                    ),
+                )
+                .hint = Some("remove the NUL byte (written \\0 or \\u0000) from the value".to_owned());
+            }
             if !is_env_name(name) {
                 self.report(
                     &path,
