@@ -26,9 +26,12 @@ pub enum Code {
     E004,
     /// A key defined in two files of a `-f DIR` set.
     E005,
+    /// A state file exceeds an input limit (size, nesting, YAML alias expansion) or is not a
+    /// regular file (FIFO, socket, device, directory).
+    E006,
     /// A credential env var (api_key / oauth_token) resolves to empty or unset.
     E010,
-    /// An env `{ file = … }` could not be read.
+    /// An env `{ file = … }` could not be read, or holds a NUL byte.
     E011,
     /// A host source folder is unusable (unreadable, wrong structure).
     E012,

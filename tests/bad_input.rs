@@ -178,3 +178,194 @@ fn an_empty_state_refuses_to_remove_every_container_without_allow_empty() {
         "handoff kept"
     );
 }
+
+// ---- [v2] input limits and NUL bytes (SPEC §2) ---------------------------------------
+
+/// Runs `validate`, `plan` and `apply`: each exits 1 with stderr starting with `expected`
+/// and the hint `hint`, and nothing changes: no container, no handoff, `$HOME` as it was.
+/// Each run is bounded by the harness's JACKIN_TIMEOUT, so a hang fails instead of waiting.
+#[track_caller]
+fn assert_every_command_refuses(sb: &Sandbox, ws: &str, expected: &str, hint: &str) {
+    let home = snapshot(sb.home());
+    for cmd in ["validate", "plan", "apply"] {
+        let run = sb.jackin(&[cmd]);
+        run.expect_code(1);
+        assert!(run.stderr.starts_with(expected), "{cmd}: {run:?}");
+        assert!(
+            run.stderr.contains(&format!("→ what to try: {hint}")),
+            "{cmd}: {run:?}"
+        );
+    }
+    assert_untouched(sb, ws);
+    assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
+}
+
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// `n` nested flow sequences around one value: `[[…[1]…]]`.
+fn nested(n: usize) -> String {
+    format!("{}1{}", "[".repeat(n), "]".repeat(n))
+}
+
+/// A one-instance YAML state (workspace `ws` × role `smith`) with `extra` at the top level.
+fn yaml_state(sb: &Sandbox, ws: &str, extra: &str) -> String {
+    format!(
+        "version: 1\nproject: {}\n{extra}\nroles:\n  smith:\n    image: {}\n    agents: [kimi]\nworkspaces:\n  {ws}:\n    roles:\n      smith: {{}}\n",
+        sb.project(),
+        agent_image()
+    )
+}
+
+const LIMIT_HINT: &str = "flatten the structure: a state file needs about 6 levels";
+const NOT_REGULAR_HINT: &str = "point jackin at a regular file (a symlink to one is fine)";
+
+#[test]
+fn a_fifo_as_the_state_file_is_refused_at_once_not_waited_on() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("fifo");
+    mkfifo(&sb.work().join("jackin.toml"));
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        "error[E006]: jackin.toml is a FIFO, not a regular file\n",
+        NOT_REGULAR_HINT,
+    );
+}
+
+#[test]
+fn a_state_file_linked_to_dev_zero_is_refused_not_read() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("zero");
+    std::os::unix::fs::symlink("/dev/zero", sb.work().join("jackin.toml")).unwrap();
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        "error[E006]: jackin.toml is a character device, not a regular file\n",
+        NOT_REGULAR_HINT,
+    );
+}
+
+#[test]
+fn a_5_mib_state_file_is_refused_naming_its_size_and_the_limit() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("huge");
+    let mut body = minimal_kimi_state(&sb, &ws);
+    let padding = 5 * 1024 * 1024 - body.len() - 1;
+    body.push_str(&"#".repeat(padding));
+    body.push('\n');
+    sb.write("jackin.toml", body);
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        "error[E006]: jackin.toml is 5.0 MiB; state files are limited to 4 MiB\n",
+        "split the state into several files in one folder and load them with `-f DIR`",
+    );
+}
+
+#[test]
+fn toml_inline_arrays_65_deep_are_refused_at_their_line() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("deeptoml");
+    let body =
+        minimal_kimi_state(&sb, &ws).replacen("\n\n", &format!("\ndeep = {}\n\n", nested(65)), 1);
+    sb.write("jackin.toml", body);
+    // `deep = ` is 7 characters; the 65th bracket is column 72.
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        "error[E006]: jackin.toml nests more than 64 levels deep at line 3, column 72; the limit is 64\n",
+        LIMIT_HINT,
+    );
+}
+
+#[test]
+fn yaml_nested_65_deep_is_refused_at_its_line() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("deepyaml");
+    let deep = format!("deep: {}", nested(65));
+    sb.write("jackin.yaml", yaml_state(&sb, &ws, &deep));
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        "error[E006]: jackin.yaml nests more than 64 levels deep at line 3, column 71; the limit is 64\n",
+        LIMIT_HINT,
+    );
+}
+
+/// 200,000 levels once cost libyaml minutes (its time is quadratic in depth); the check in
+/// front of it stops at level 65. Only liveness is asserted: the harness's JACKIN_TIMEOUT.
+#[test]
+fn yaml_nested_200k_deep_is_refused_without_parsing_it() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("deeper");
+    let deep = format!("deep: {}", nested(200_000));
+    sb.write("jackin.yaml", yaml_state(&sb, &ws, &deep));
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        "error[E006]: jackin.yaml nests more than 64 levels deep at line 3,",
+        LIMIT_HINT,
+    );
+}
+
+#[test]
+fn a_nul_in_a_literal_env_value_fails_validate_naming_the_variable_not_the_value() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("nul");
+    let secret = format!("SECRET-{}", sb.project());
+    let body = format!(
+        "{}[workspaces.{ws}.roles.smith.env]\nTOKEN = \"{secret}\\u0000b\"\n",
+        minimal_kimi_state(&sb, &ws)
+    );
+    sb.write("jackin.toml", body);
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        &format!("error[E004]: jackin.toml:10:1: workspaces.{ws}.roles.smith.env.TOKEN: the value contains a NUL byte, which an environment variable cannot hold\n"),
+        "remove the NUL byte (written \\0 or \\u0000) from the value",
+    );
+    for cmd in ["validate", "plan", "apply"] {
+        let run = sb.jackin(&[cmd]);
+        assert!(!run.all().contains(&secret), "{cmd}: {run:?}");
+    }
+}
+
+/// `validate` never reads env files, so it passes; `plan` and `apply` resolve the value and
+/// refuse before the engine is asked for anything (whose error used to print the value and
+/// leave the container in Created).
+#[test]
+fn a_nul_in_an_env_file_fails_plan_and_apply_naming_the_variable_not_the_value() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("nulfile");
+    let secret = format!("SECRET-{}", sb.project());
+    let token = sb.write_home("token", format!("{secret}\0tail\n"));
+    let body = format!(
+        "{}[workspaces.{ws}.roles.smith.env]\nTOKEN = {{ file = \"~/token\" }}\n",
+        minimal_kimi_state(&sb, &ws)
+    );
+    sb.write("jackin.toml", body);
+    sb.jackin(&["validate"]).expect_ok();
+    let home = snapshot(sb.home());
+    for cmd in ["plan", "apply"] {
+        let run = sb.jackin(&[cmd]);
+        run.expect_code(1);
+        let expected = format!(
+            "error[E011]: jk-{ws}-smith: env TOKEN in [workspaces.{ws}.roles.smith.env] reads file {}, which contains a NUL byte; an environment variable cannot hold one\n",
+            token.display()
+        );
+        assert!(run.stderr.starts_with(&expected), "{cmd}: {run:?}");
+        assert!(
+            run.stderr
+                .contains("→ what to try: remove the NUL byte from the file"),
+            "{cmd}: {run:?}"
+        );
+        assert!(!run.all().contains(&secret), "{cmd}: {run:?}");
+    }
+    assert_untouched(&sb, &ws);
+    assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
+}

@@ -130,6 +130,16 @@ pub fn resolve(
                         env_files.insert(path.clone());
                     }
                     match read {
+                        // Only a file can hold one here: validate() rejects literals with a
+                        // NUL, and jackin's own environment cannot contain one.
+                        Ok(Some(v)) if v.contains('\0') => problems.push(Problem {
+                            code: Code::E011,
+                            text: format!(
+                                "{name}: env {key} in [{}] reads {source}, which contains a NUL byte; an environment variable cannot hold one",
+                                layer.name
+                            ),
+                            hint: "remove the NUL byte from the file, or point the value at another file".into(),
+                        }),
                         Ok(Some(v)) => {
                             unset.remove(key);
                             env.insert(
@@ -352,5 +362,40 @@ fn missing_credential(
         hint: format!(
             "set {var} in one of those env tables (e.g. `{var} = \"${{{var}}}\"` under [env]) and export the variable it refers to, or choose another auth mode for {agent}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `{ file }` value whose file holds a NUL byte is E011 naming the variable, the layer
+    /// and the file, never the contents: the engine would refuse it and quote the value.
+    #[test]
+    fn a_nul_in_an_env_file_is_e011_without_the_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("proj");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("token"), b"s3cr3t\0tail\n").unwrap();
+        std::fs::write(
+            root.join("jackin.toml"),
+            "version = 1\n[roles.smith]\nimage = \"img\"\nagents = [\"kimi\"]\n\
+             [workspaces.app.roles.smith.env]\nTOKEN = { file = \"token\" }\n",
+        )
+        .unwrap();
+        let loaded = crate::manifest::load(None, &root).unwrap();
+        crate::manifest::validate(&loaded).unwrap();
+        let home = JackinHome::at(dir.path().join("jh"));
+        let err = resolve(&loaded, dir.path(), &home, &|_| None).unwrap_err();
+        let text = crate::error::render(&err);
+        assert_eq!(err.code(), Code::E011);
+        assert!(
+            text.starts_with(&format!(
+                "error[E011]: jk-app-smith: env TOKEN in [workspaces.app.roles.smith.env] reads file {}, which contains a NUL byte",
+                root.join("token").display()
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t") && !text.contains("tail"), "{text}");
     }
 }

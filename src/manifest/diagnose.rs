@@ -32,17 +32,17 @@ pub(crate) fn strip_yaml_decoration(msg: &str, has_location: bool) -> &str {
 
 /// jackin's message for a type-check failure reported by serde at `pos` in the file of `map`.
 pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
-    let key_path = || pos.and_then(|p| map.path_of_key(p)).unwrap_or(&[]);
+    let key_path = || pos.and_then(|p| map.path_of_key(p)).unwrap_or_default();
     let value_path = || {
         pos.and_then(|p| map.path_of_value(p).or_else(|| map.path_of_key(p)))
-            .unwrap_or(&[])
+            .unwrap_or_default()
     };
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
         let path = key_path();
         let parent = match path.split_last() {
             Some((last, parent)) if last == field => parent,
-            _ => path,
+            _ => &path[..],
         };
         let expected = backticked(rest);
         return format!(
@@ -56,7 +56,7 @@ pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
         let expected = backticked(rest);
         return format!(
             "unknown value `{variant}` for {}{}",
-            render_path(value_path()),
+            render_path(&value_path()),
             choices(variant, &expected)
         );
     }
@@ -70,7 +70,7 @@ pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
                 .map_or("", |i| &rest[i + ", expected ".len()..]);
             return format!(
                 "{what} for {}: expected {expected}, found {}",
-                render_path(value_path()),
+                render_path(&value_path()),
                 kind_of(rest)
             );
         }
@@ -79,12 +79,12 @@ pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
         let expected = rest.split_once(", expected ").map_or("", |(_, e)| e);
         return format!(
             "wrong number of items for {}: expected {expected}",
-            render_path(value_path())
+            render_path(&value_path())
         );
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let field = rest.split_once('`').map_or(rest, |(f, _)| f);
-        return format!("missing key `{field}` in {}", render_path(value_path()));
+        return format!("missing key `{field}` in {}", render_path(&value_path()));
     }
     if let Some(rest) = msg.strip_prefix("duplicate field `") {
         let field = rest.split_once('`').map_or(rest, |(f, _)| f);

@@ -79,6 +79,8 @@ pub enum Kind {
     Invalid,
     /// E005: a key defined in two files of a `-f DIR` set.
     Conflict,
+    /// E006: a state file that is not a regular file, or exceeds an input limit.
+    Limit,
 }
 
 /// All problems of one load or validation. Display: a headline, then one problem per line
@@ -111,6 +113,7 @@ impl fmt::Display for ManifestError {
             Kind::Schema => "unknown keys or wrong types in the desired-state file",
             Kind::Invalid => "problems in the desired-state file",
             Kind::Conflict => "keys defined in more than one file",
+            Kind::Limit => "state files that are not regular files or exceed an input limit",
         };
         write!(f, "{} {what}", self.problems.len())?;
         for p in &self.problems {
@@ -128,6 +131,7 @@ impl Coded for ManifestError {
             Kind::Schema => Code::E003,
             Kind::Invalid => Code::E004,
             Kind::Conflict => Code::E005,
+            Kind::Limit => Code::E006,
         }
     }
 
@@ -150,6 +154,9 @@ impl Coded for ManifestError {
                     "fix each problem at the position shown, then run `jackin validate`"
                 }
                 Kind::Conflict => "define each key in only one file: remove or rename one of them",
+                Kind::Limit => {
+                    "state files must be regular files of at most 4 MiB, nesting at most 64 levels deep"
+                }
             }
             .to_owned(),
         )

@@ -5,9 +5,11 @@
 //! map) and the merged value deserialised once more. A leaf set in two files is a conflict,
 //! never "last one wins": a silent override in a GitOps repo is a bug waiting to happen.
 
+use super::depth::{toml_too_deep, yaml_check, Breach, YamlStop};
 use super::diagnose::{describe, render_path, strip_yaml_decoration};
 use super::error::{file_problem, Kind, Location, ManifestError, Place, Problem};
-use super::locate::{toml_map, yaml_map, LineIndex, SourceMap};
+use super::limits::{read_state_file, MAX_DEPTH, MAX_YAML_VALUES};
+use super::locate::{toml_map, yaml_map, LineIndex, Pos, SourceMap};
 use super::model::Manifest;
 use serde_json::{Map, Value};
 use std::path::{Component, Path, PathBuf};
@@ -120,9 +122,11 @@ pub fn load(path: Option<&Path>, cwd: &Path) -> Result<Loaded, ManifestError> {
 }
 
 fn discover(cwd: &Path) -> Result<PathBuf, ManifestError> {
+    // Any entry by these names counts, not only regular files: a FIFO or a directory named
+    // jackin.toml gets a clear "not a regular file" error, not a misleading "no jackin.toml".
     let found: Vec<&str> = DEFAULT_NAMES
         .into_iter()
-        .filter(|n| cwd.join(n).is_file())
+        .filter(|n| std::fs::symlink_metadata(cwd.join(n)).is_ok())
         .collect();
     match found.as_slice() {
         [one] => Ok(cwd.join(one)),
@@ -154,10 +158,12 @@ fn discover(cwd: &Path) -> Result<PathBuf, ManifestError> {
 fn list_dir(dir: &Path, cwd: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| file_problem(Kind::NotFound, &shown(cwd, dir), io_reason(&e)))?;
+    // Every entry named like a state file except folders: a FIFO or device among them is an
+    // error when read, never silently skipped (a skipped file is a silently different state).
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_file() && format_of(p).is_some())
+        .filter(|p| format_of(p).is_some() && !p.is_dir())
         .collect();
     files.sort();
     if files.is_empty() {
@@ -184,8 +190,9 @@ fn format_of(path: &Path) -> Option<Format> {
     }
 }
 
-/// One file: read, syntax-check (E002), type-check against [`Manifest`] (E003), and return it
-/// as a JSON value with its source map.
+/// One file: read within the input limits and check its nesting (E006) before any parser
+/// sees it, syntax-check (E002), type-check against [`Manifest`] (E003), and return it as a
+/// JSON value with its source map.
 fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Problem)> {
     let at_file = |kind, msg: String| (kind, Problem::new(Place::File(shown.to_owned()), msg));
     let format = format_of(file).ok_or_else(|| {
@@ -194,7 +201,7 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
             "unsupported file type; use .toml, .yaml or .yml".to_owned(),
         )
     })?;
-    let text = std::fs::read_to_string(file).map_err(|e| at_file(Kind::NotFound, io_reason(&e)))?;
+    let text = read_state_file(file).map_err(|f| f.problem(shown))?;
     let located = |kind, pos: (usize, usize), msg: String| {
         let loc = Location {
             file: shown.to_owned(),
@@ -206,6 +213,9 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
     match format {
         Format::Toml => {
             let index = LineIndex::new(&text);
+            if let Some(offset) = toml_too_deep(&text) {
+                return Err(breach(shown, Breach::TooDeep(index.pos(offset))));
+            }
             let toml_error = |kind, e: toml::de::Error, map: &SourceMap| {
                 let pos = e.span().map(|s| index.pos(s.start));
                 let msg = match kind {
@@ -227,6 +237,15 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
             Ok((value, map))
         }
         Format::Yaml => {
+            match yaml_check(&text) {
+                Ok(()) => {}
+                Err(YamlStop::Limit(b)) => return Err(breach(shown, b)),
+                Err(YamlStop::Syntax(e)) => {
+                    let at = e.marker();
+                    let pos = (at.line(), at.col() + 1);
+                    return Err(located(Kind::Syntax, pos, e.info().to_owned()));
+                }
+            }
             let yaml_error = |kind, e: serde_yaml::Error, map: &SourceMap| {
                 let pos = e.location().map(|l| (l.line(), l.column()));
                 let raw = e.to_string();
@@ -254,6 +273,28 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
             Ok((value, map))
         }
     }
+}
+
+/// The E006 problem for a limit crossed at `pos` of the file shown as `shown`.
+fn breach(shown: &Path, breach: Breach<Pos>) -> (Kind, Problem) {
+    let name = shown.display();
+    let problem = match breach {
+        Breach::TooDeep((line, col)) => Problem::new(
+            Place::Nowhere,
+            format!(
+                "{name} nests more than {MAX_DEPTH} levels deep at line {line}, column {col}; the limit is {MAX_DEPTH}"
+            ),
+        )
+        .with_hint("flatten the structure: a state file needs about 6 levels"),
+        Breach::TooManyValues((line, col)) => Problem::new(
+            Place::Nowhere,
+            format!(
+                "{name} expands to more than {MAX_YAML_VALUES} values through YAML aliases at line {line}, column {col}; the limit is {MAX_YAML_VALUES}"
+            ),
+        )
+        .with_hint("write the repeated values out, or alias smaller pieces"),
+    };
+    (Kind::Limit, problem)
 }
 
 /// Deep merge: tables merge recursively; anything else set in two files is a conflict,
@@ -330,7 +371,7 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+pub(super) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),

@@ -3,8 +3,10 @@
 //! generated from `model` in `crate::schema`. Nothing here reads host env, host files beyond
 //! the state files, or Docker.
 
+mod depth;
 mod diagnose;
 mod error;
+mod limits;
 mod load;
 mod locate;
 pub mod model;

@@ -589,3 +589,120 @@ fn validation_collects_problems_from_every_file_of_a_directory() {
     );
     assert!(render(&err).starts_with("error[E004]: 2 problems"));
 }
+
+// ---- [v2] NUL bytes and input limits -------------------------------------------------
+
+#[test]
+fn a_nul_in_a_literal_env_value_is_e004_naming_the_variable_never_the_value() {
+    let toml =
+        format!("{BASE_TOML}[workspaces.app.roles.smith.env]\nTOKEN = \"s3cr3t\\u0000tail\"\n");
+    let yaml = format!("{BASE_YAML}env:\n  TOKEN: \"s3cr3t\\0tail\"\n");
+    for (file, text, at) in [
+        ("jackin.toml", toml.as_str(), "jackin.toml:7:1"),
+        ("jackin.yaml", yaml.as_str(), "jackin.yaml:11:3"),
+    ] {
+        let (shown, err) = error_of(&[(file, text)], None);
+        let scope = if file.ends_with("toml") {
+            "workspaces.app.roles.smith.env.TOKEN"
+        } else {
+            "env.TOKEN"
+        };
+        assert_eq!(
+            shown,
+            format!("{at}: {scope}: the value contains a NUL byte, which an environment variable cannot hold")
+        );
+        assert_eq!(err.code().as_str(), "E004");
+        let rendered = render(&err);
+        assert!(
+            !rendered.contains("s3cr3t") && !rendered.contains("tail"),
+            "{rendered}"
+        );
+    }
+}
+
+#[test]
+fn a_fifo_named_like_the_state_file_is_e006_not_a_missing_file() {
+    let r = repo(&[]);
+    let fifo = std::ffi::CString::new(r.root.join("jackin.toml").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let err = load(None, &r.root).unwrap_err();
+    assert_eq!(err.to_string(), "jackin.toml is a FIFO, not a regular file");
+    assert_eq!(err.code().as_str(), "E006");
+}
+
+#[test]
+fn a_fifo_in_a_directory_set_is_an_error_not_skipped() {
+    let r = repo(&[("a.toml", BASE_TOML)]);
+    let fifo = std::ffi::CString::new(r.root.join("b.yaml").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir(r.root.join("old.toml")).unwrap();
+    let err = load(Some(Path::new(".")), &r.root).unwrap_err();
+    assert_eq!(err.to_string(), "b.yaml is a FIFO, not a regular file");
+}
+
+#[test]
+fn nesting_past_64_levels_is_e006_with_the_line() {
+    let deep =
+        |open: &str, close: &str, n: usize| format!("{}1{}", open.repeat(n), close.repeat(n));
+    // Table `env` is level 1, so the 64th bracket of X's value is level 65.
+    let toml = format!("{BASE_TOML}[env]\nX = {}\n", deep("[", "]", 64));
+    let (text, err) = error_of(&[("jackin.toml", &toml)], None);
+    assert_eq!(
+        text,
+        "jackin.toml nests more than 64 levels deep at line 7, column 68; the limit is 64"
+    );
+    assert_eq!(err.code().as_str(), "E006");
+    assert_eq!(
+        err.hint().unwrap(),
+        "flatten the structure: a state file needs about 6 levels"
+    );
+    let yaml = format!("{BASE_YAML}env: {}\n", deep("[", "]", 65));
+    let (text, err) = error_of(&[("jackin.yaml", &yaml)], None);
+    assert_eq!(
+        text,
+        "jackin.yaml nests more than 64 levels deep at line 10, column 70; the limit is 64"
+    );
+    assert_eq!(err.code().as_str(), "E006");
+    // 64 levels are a type error, not a limit.
+    let yaml = format!("{BASE_YAML}env: {}\n", deep("[", "]", 64));
+    assert_eq!(
+        error_of(&[("jackin.yaml", &yaml)], None).1.code().as_str(),
+        "E003"
+    );
+}
+
+#[test]
+fn a_yaml_alias_bomb_is_e006_before_anything_expands_it() {
+    let wide = vec!["1"; 1000].join(",");
+    let refs = |name: &str| vec![format!("*{name}"); 1000].join(",");
+    let yaml = format!(
+        "{BASE_YAML}x: &a [{wide}]\ny: &b [{}]\nz: [{}]\n",
+        refs("a"),
+        refs("b")
+    );
+    let (text, err) = error_of(&[("jackin.yaml", &yaml)], None);
+    assert!(
+        text.starts_with(
+            "jackin.yaml expands to more than 4194304 values through YAML aliases at line 12"
+        ),
+        "{text}"
+    );
+    assert_eq!(err.code().as_str(), "E006");
+}
+
+// ---- linear time on large input ---------------------------------------------------
+
+/// A 256 KiB key above 100k values: the source map stores each key once, and a position
+/// costs no more than a short line's (before, each value copied the key: 25 GiB of copying).
+#[test]
+fn a_huge_key_above_many_values_is_handled_in_linear_time() {
+    let toml = format!(
+        "version = 1\n\"{}\" = [{}]\n",
+        "k".repeat(256 << 10),
+        vec!["1"; 100_000].join(",")
+    );
+    let (_, err) = error_of(&[("jackin.toml", &toml)], None);
+    assert_eq!(err.code().as_str(), "E003");
+}

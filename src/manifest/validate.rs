@@ -11,7 +11,7 @@ use super::load::Loaded;
 use super::model::{AuthTable, EnvValue, Manifest, Role, Workspace};
 use crate::agents::{AgentKind, AuthMode};
 use crate::naming::container_name;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
 /// Env names jackin sets or needs for itself; an operator value would be silently overridden
@@ -131,11 +131,23 @@ impl Checker<'_> {
         }
     }
 
-    /// Names only: values may be secrets and are never read or printed here.
+    /// Names, and literal values only for a NUL byte: values may be secrets, so a problem
+    /// names the variable and never shows its value.
     fn env(&mut self, scope: &[&str], env: &BTreeMap<String, EnvValue>) {
-        for name in env.keys() {
+        for (name, value) in env {
             let mut path = scope.to_vec();
             path.push(name);
+            if matches!(value, EnvValue::Value(v) if v.contains('\0')) {
+                // The engine cannot pass it, and its error would quote the value.
+                self.report(
+                    &path,
+                    format!(
+                        "{}: the value contains a NUL byte, which an environment variable cannot hold",
+                        render_path(&path)
+                    ),
+                )
+                .hint = Some("remove the NUL byte (written \\0 or \\u0000) from the value".to_owned());
+            }
             if !is_env_name(name) {
                 self.report(
                     &path,
@@ -186,8 +198,9 @@ impl Checker<'_> {
                 ),
             );
         }
+        let mut seen = BTreeSet::new();
         for (i, agent) in role.agents.iter().enumerate() {
-            if role.agents[..i].contains(agent) {
+            if !seen.insert(*agent) {
                 let index = i.to_string();
                 self.report(
                     &["roles", name, "agents", &index],
@@ -228,7 +241,7 @@ impl Checker<'_> {
         self.auth(&["workspaces", w, "auth"], &ws.auth);
         self.env(&["workspaces", w, "env"], &ws.env);
 
-        let mut agents_in_use = Vec::new();
+        let mut agents_in_use = BTreeSet::new();
         for (r, inst) in &ws.roles {
             let here = ["workspaces", w, "roles", r.as_str()];
             self.auth(&[&here[..], &["auth"]].concat(), &inst.auth);
@@ -291,8 +304,9 @@ impl Checker<'_> {
         self.mounts(w, ws, &agents_in_use);
     }
 
-    fn mounts(&mut self, w: &str, ws: &Workspace, agents: &[AgentKind]) {
-        let mut seen: Vec<(String, usize)> = Vec::new();
+    fn mounts(&mut self, w: &str, ws: &Workspace, agents: &BTreeSet<AgentKind>) {
+        // Normalised dst → index of the first mount using it.
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for (i, mount) in ws.mounts.iter().enumerate() {
             let index = i.to_string();
             let path = ["workspaces", w, "mounts", index.as_str(), "dst"];
@@ -310,22 +324,17 @@ impl Checker<'_> {
                 continue;
             }
             let norm = normalize_dst(dst);
-            if let Some((_, j)) = seen.iter().find(|(d, _)| *d == norm) {
+            if let Some(j) = seen.get(&norm) {
                 self.report(
                     &path,
                     format!("{shown}: `{dst}` is already mounted by mounts[{j}]"),
                 );
                 continue;
             }
-            seen.push((norm.clone(), i));
-            let mut reported = Vec::new();
+            seen.insert(norm.clone(), i);
             for agent in agents {
                 let target = agent.info().target;
-                if reported.contains(agent) {
-                    continue;
-                }
                 if norm == target || norm.starts_with(&format!("{target}/")) {
-                    reported.push(*agent);
                     self.report(
                         &path,
                         format!("{shown}: `{dst}` is inside {agent}'s handoff directory {target}, where jackin mounts credentials"),
