@@ -36,6 +36,16 @@ impl Refused {
     }
 }
 
+/// Open an operator-named file (an env `{ file }`) for reading: a link the operator made is
+/// followed, but a FIFO never blocks and a device is refused by the caller's type check.
+pub fn open_host_following(path: &std::path::Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
 /// Open a host file for reading: not through a final link, never blocking on a FIFO, and
 /// without updating its access time where the kernel lets us (host folders are read-only to
 /// jackin, atime included).

@@ -369,3 +369,33 @@ fn a_nul_in_an_env_file_fails_plan_and_apply_naming_the_variable_not_the_value()
     assert_untouched(&sb, &ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
 }
+
+#[test]
+fn an_env_file_that_is_a_fifo_fails_plan_and_apply_instead_of_hanging() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("fifofile");
+    let fifo = sb.home().join("token");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        0,
+    )
+    .unwrap();
+    let body = format!(
+        "{}[workspaces.{ws}.roles.smith.env]\nTOKEN = {{ file = \"~/token\" }}\n",
+        minimal_kimi_state(&sb, &ws)
+    );
+    sb.write("jackin.toml", body);
+    let home = snapshot(sb.home());
+    for cmd in ["plan", "apply"] {
+        // The harness's liveness bound fails the test if the run hangs on the FIFO.
+        let run = sb.jackin(&[cmd]);
+        run.expect_code(1);
+        assert!(run.stderr.starts_with("error[E011]:"), "{cmd}: {run:?}");
+        assert!(run.stderr.contains("not a regular file"), "{cmd}: {run:?}");
+    }
+    assert_untouched(&sb, &ws);
+    assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
+}

@@ -38,15 +38,25 @@ pub fn resolve_env_value(
     match value {
         EnvValue::File(f) => {
             let path = paths::expand(&f.file, base, home);
-            let read = std::fs::read_to_string(&path).map(|mut s| {
-                if s.ends_with('\n') {
-                    s.pop();
-                    if s.ends_with('\r') {
+            // An operator file, read like a host login: never blocking on a FIFO, never
+            // more than 16 MiB.
+            let read = crate::bounded::open_host_following(&path)
+                .and_then(|mut f| crate::bounded::read(&mut f))
+                .and_then(|r| r.map_err(crate::bounded::Refused::into_io))
+                .and_then(|(bytes, _)| {
+                    String::from_utf8(bytes).map_err(|_| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+                    })
+                })
+                .map(|mut s| {
+                    if s.ends_with('\n') {
                         s.pop();
+                        if s.ends_with('\r') {
+                            s.pop();
+                        }
                     }
-                }
-                Some(s)
-            });
+                    Some(s)
+                });
             (EnvSource::File(path), read)
         }
         EnvValue::Value(s) => match reference(s) {
