@@ -124,15 +124,8 @@ impl Fingerprinter {
             Err(e) => return Err(err(e)),
         };
         let meta = file.metadata().map_err(err)?;
-        if !meta.is_file() {
-            return Err(invalid("is not a regular file".into()));
-        }
-        let me = crate::paths::euid();
-        if meta.uid() != me {
-            return Err(invalid(format!(
-                "is owned by uid {}, not by you (uid {me})",
-                meta.uid()
-            )));
+        if let Some(problem) = crate::paths::foreign_own_file(&meta) {
+            return Err(invalid(problem));
         }
         let mode = meta.mode() & 0o7777;
         if mode != 0o600 {

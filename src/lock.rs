@@ -20,7 +20,7 @@ pub enum LockError {
         pid: String,
         waited: u64,
     },
-    #[error("refusing to use lock file {path}: {problem}")]
+    #[error("refusing to use lock file {path}: it {problem}")]
     Unsafe { path: PathBuf, problem: String },
     #[error("cannot open lock file {path}: {source}")]
     Io {
@@ -82,20 +82,13 @@ pub fn acquire(path: &Path, project: &str, timeout: Duration) -> Result<ProjectL
         .open(path)
     {
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(unsafe_file("it is a symlink".into()))
+            return Err(unsafe_file("is a symlink".into()))
         }
         other => other.map_err(io)?,
     };
     let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(unsafe_file("it is not a regular file".into()));
-    }
-    let me = crate::paths::euid();
-    if meta.uid() != me {
-        return Err(unsafe_file(format!(
-            "it is owned by uid {}, not by you (uid {me})",
-            meta.uid()
-        )));
+    if let Some(problem) = crate::paths::foreign_own_file(&meta) {
+        return Err(unsafe_file(problem));
     }
     // 0600 whatever the umask (and for lock files an older jackin made 0644).
     if meta.mode() & 0o7777 != 0o600 {

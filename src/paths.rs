@@ -130,6 +130,18 @@ pub fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
+/// Why an opened file of jackin's own (the key, a lock file) cannot be trusted: not a
+/// regular file, or not owned by the user running jackin, as a predicate ("is not a regular
+/// file"). `None`: it is fine.
+pub fn foreign_own_file(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if !meta.is_file() {
+        return Some("is not a regular file".into());
+    }
+    let me = euid();
+    (meta.uid() != me).then(|| format!("is owned by uid {}, not by you (uid {me})", meta.uid()))
+}
+
 /// Refuse a directory of jackin's own that is not private. `follow`: whether a symlink at
 /// `path` is followed (only `$JACKIN_HOME` itself); otherwise it is refused. A missing
 /// directory is fine (see [`JackinHome::ensure_private`]).

@@ -293,18 +293,19 @@ pub fn plan(
             Some(Ok(owner)) => owner_mismatch(observed.jackin, *owner),
             None => None,
         };
+        let declared = |container_step, files, notes, problems| InstancePlan {
+            container: name.clone(),
+            workspace: spec.workspace.clone(),
+            role: spec.role.clone(),
+            agent: spec.agent.name().to_owned(),
+            auth: auth_views(spec),
+            container_step,
+            files,
+            notes,
+            problems,
+        };
         if let Some(problem) = owner_problem {
-            instances.push(InstancePlan {
-                container: name.clone(),
-                workspace: spec.workspace.clone(),
-                role: spec.role.clone(),
-                agent: spec.agent.name().to_owned(),
-                auth: auth_views(spec),
-                container_step: None,
-                files: Vec::new(),
-                notes: Vec::new(),
-                problems: vec![problem],
-            });
+            instances.push(declared(None, Vec::new(), Vec::new(), vec![problem]));
             continue;
         }
         let files::FilePlan {
@@ -324,17 +325,7 @@ pub fn plan(
         {
             containers::need_image(spec, state, observed, &mut images);
         }
-        instances.push(InstancePlan {
-            container: name.clone(),
-            workspace: spec.workspace.clone(),
-            role: spec.role.clone(),
-            agent: spec.agent.name().to_owned(),
-            auth: auth_views(spec),
-            container_step,
-            files: steps,
-            notes,
-            problems,
-        });
+        instances.push(declared(container_step, steps, notes, problems));
     }
     instances.extend(containers::plan_removals(desired, observed, opts));
     instances.sort_by(|a, b| a.container.cmp(&b.container));
