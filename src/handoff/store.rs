@@ -487,12 +487,18 @@ fn replace(
     bytes: &[u8],
     owner: Option<Owner>,
 ) -> io::Result<(FileStat, bool)> {
+    use std::os::unix::fs::MetadataExt;
     let owner = owner.unwrap_or_else(Owner::current);
-    if let Ok(mut existing) = dir.open_read(name) {
-        if let Ok(Ok((old, meta))) = bounded::read(&mut existing) {
-            use std::os::unix::fs::MetadataExt;
-            if old == bytes && meta.uid() == owner.uid && meta.gid() == owner.gid {
-                return Ok((FileStat::of(&meta), false));
+    // Only a regular file of the same size is opened to compare: a device is never opened.
+    let same_size = dir
+        .stat(name)?
+        .is_some_and(|m| Kind::of(m.file_type()) == Kind::File && m.len() == bytes.len() as u64);
+    if same_size {
+        if let Ok(mut existing) = dir.open_read(name) {
+            if let Ok(Ok((old, meta))) = bounded::read(&mut existing) {
+                if old == bytes && meta.uid() == owner.uid && meta.gid() == owner.gid {
+                    return Ok((FileStat::of(&meta), false));
+                }
             }
         }
     }
