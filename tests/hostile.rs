@@ -597,3 +597,38 @@ fn names_that_are_not_utf8_are_synced_as_bytes_and_container_ones_change_nothing
         .join(std::ffi::OsStr::from_bytes(b"\xff\xfe"))
         .exists());
 }
+
+#[test]
+fn watch_reports_a_lasting_handoff_problem_once_and_keeps_converging_the_rest() {
+    let two = Two::new("sync", "");
+    two.sb.jackin(&["apply"]).expect_ok();
+    mkfifo(&two.handoff().join("device_id"));
+    let mut watch = two
+        .sb
+        .jackin_spawn(&["watch", "--debounce-ms", "20", "--resync-secs", "1"], &[]);
+    watch.wait_for_output("watching", Duration::from_secs(60));
+    let other = two.sb.handoff_dir(&two.other, "kimi");
+    for i in 0..5 {
+        let token = two.rotate_host_token(&format!("p{i}"));
+        wait_until(
+            "the other instance converges",
+            Duration::from_secs(60),
+            || {
+                std::fs::read_to_string(other.join("credentials/kimi-code.json"))
+                    .is_ok_and(|t| t.contains(&token))
+            },
+        );
+    }
+    assert!(!watch.exited(), "watch keeps going: {}", watch.all());
+    watch.signal(libc::SIGTERM);
+    let run = watch.wait(JACKIN_TIMEOUT);
+    let reported = run
+        .all()
+        .matches("kimi handoff entry device_id is a FIFO")
+        .count();
+    // Once in the first pass's plan and once as that pass's failure; never again.
+    assert!(
+        (1..=2).contains(&reported),
+        "reported {reported} times: {run:?}"
+    );
+}

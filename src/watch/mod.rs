@@ -460,8 +460,25 @@ struct PassReporter<'a> {
     applied: Summary,
 }
 
+impl PassReporter<'_> {
+    /// Whether `key` was shown by the previous pass (it is remembered for the next either way).
+    fn seen(&mut self, key: String) -> bool {
+        let seen = self.shown.contains(&key);
+        self.now_shown.insert(key);
+        seen
+    }
+}
+
 impl Reporter for PassReporter<'_> {
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, mut event: Event) {
+        // A lasting problem of one instance's handoff is told once, not in every pass's plan.
+        if let Event::Plan(plan) = &mut event {
+            for inst in &mut plan.instances {
+                let container = inst.container.clone();
+                inst.problems
+                    .retain(|p| !self.seen(format!("p:{container}{}{}", p.code, p.message)));
+            }
+        }
         let repeatable = match &event {
             Event::Warning { message } => Some(format!("w:{message}")),
             Event::Failed {
@@ -472,9 +489,7 @@ impl Reporter for PassReporter<'_> {
             _ => None,
         };
         if let Some(key) = repeatable {
-            let seen = self.shown.contains(&key);
-            self.now_shown.insert(key);
-            if seen {
+            if self.seen(key) {
                 return;
             }
         }
