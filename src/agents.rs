@@ -128,8 +128,8 @@ pub struct AgentInfo {
     pub model_flag: Option<&'static str>,
 }
 
-/// SPEC §3, one row per agent, in the spec's order. Every fact carries its source; the
-/// research behind them is summarised in the README ("Agent catalogue").
+/// SPEC §3, one row per agent, in the spec's order. Every fact carries its source (a URL, or
+/// a repository and path); where a fact is known to be incomplete, the comment says so.
 pub static CATALOGUE: [AgentInfo; 7] = [
     // kimi: the Python Kimi CLI (MoonshotAI/kimi-cli, archived after 1.52.0).
     AgentInfo {
