@@ -4,6 +4,8 @@ mod common;
 
 use common::*;
 
+const ONBOARDED: &str = "{\"hasCompletedOnboarding\":true}";
+
 fn role_state(sb: &Sandbox, ws: &str, agents: &str, extra: &str) -> String {
     format!(
         "version = 1\nproject = \"{}\"\n{extra}\n[roles.smith]\nimage = \"{}\"\nagents = {agents}\n[roles.smith.claude]\nmodel = \"opus\"\n[workspaces.{ws}.roles.smith]\n",
@@ -59,6 +61,8 @@ fn claude_gets_its_credentials_and_home_claude_json_when_the_source_is_default()
             .collect::<Vec<_>>(),
         [
             "claude",
+            "--settings",
+            "{\"skipDangerousModePermissionPrompt\":true}",
             "--dangerously-skip-permissions",
             "--model",
             "opus"
@@ -92,6 +96,7 @@ fn a_claude_source_override_takes_claude_json_from_that_folder() {
 fn claude_oauth_token_mode_purges_the_login_and_sets_the_token_env() {
     let sb = Sandbox::new();
     sb.write_home(".claude/.credentials.json", "SECRET-old-oauth");
+    sb.write_home(".claude.json", "{\"userID\":\"SECRET-old-json\"}");
     let ws = sb.workspace("oauth");
     let c = format!("jk-{ws}-smith");
     sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", ""));
@@ -108,12 +113,19 @@ fn claude_oauth_token_mode_purges_the_login_and_sets_the_token_env() {
         !run.all().contains(&token) && !run.all().contains("SECRET-old-oauth"),
         "{run:?}"
     );
-    assert!(
-        run.stdout
-            .contains("purge claude/.credentials.json: auth mode oauth_token"),
-        "{run:?}"
+    for line in [
+        "purge claude/.credentials.json: auth mode oauth_token",
+        "purge claude/.claude.json: auth mode oauth_token",
+        "seed claude/.claude.json: first-run setting",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {run:?}");
+    }
+    // The forwarded account file made room for the onboarding seed in the same apply.
+    assert_eq!(
+        exec(&c, &["ls", "-A", "/jackin/claude"]).trim(),
+        ".claude.json"
     );
-    assert_eq!(exec(&c, &["ls", "-A", "/jackin/claude"]).trim(), "");
+    assert_eq!(exec(&c, &["cat", "/jackin/claude/.claude.json"]), ONBOARDED);
     assert!(exec(&c, &["env"])
         .lines()
         .any(|l| l == format!("CLAUDE_CODE_OAUTH_TOKEN={token}")));
@@ -182,10 +194,193 @@ fn single_file_agents_sync_their_one_file_to_their_target() {
         "opencode-auth"
     );
     assert_eq!(exec(&c, &["cat", "/jackin/grok/auth.json"]), "grok-auth");
+    assert!(
+        exec(&c, &["env"])
+            .lines()
+            .any(|l| l == "OPENCODE_CONFIG_CONTENT={\"permission\":\"allow\"}"),
+        "opencode allows every tool without asking"
+    );
     assert_eq!(
         exec(&c, &["cat", "/tmp/agent.args"])
             .lines()
             .collect::<Vec<_>>(),
         ["grok", "--always-approve"]
     );
+}
+
+fn kimi_code_state(sb: &Sandbox, ws: &str, extra: &str) -> String {
+    format!(
+        "version = 1\nproject = \"{}\"\n{extra}\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi-code\"]\n[roles.smith.kimi-code]\nmodel = \"k2\"\n[workspaces.{ws}.roles.smith]\n",
+        sb.project(),
+        agent_image()
+    )
+}
+
+fn args(c: &str) -> Vec<String> {
+    exec(c, &["cat", "/tmp/agent.args"])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn kimi_code_syncs_to_jackin_kimi_code_with_kimi_code_home_set() {
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi-code");
+    let ws = sb.workspace("kimicode");
+    let c = format!("jk-{ws}-smith");
+    sb.write("jackin.toml", kimi_code_state(&sb, &ws, ""));
+    let home_before = snapshot(sb.home());
+
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    login.assert_not_leaked(&run.all());
+    assert!(
+        run.stdout
+            .contains("copy kimi-code/config.toml: new on host"),
+        "{run:?}"
+    );
+    assert_eq!(
+        exec(&c, &["cat", "/jackin/kimi-code/device_id"]),
+        login.device_id
+    );
+    assert!(exec(
+        &c,
+        &["cat", "/jackin/kimi-code/credentials/nested/extra.json"]
+    )
+    .contains(&login.nested));
+    assert!(exec(&c, &["env"])
+        .lines()
+        .any(|l| l == "KIMI_CODE_HOME=/jackin/kimi-code"));
+    // Nothing is mounted over ~/.kimi-code, where Kimi Code installs its binary.
+    let mounts = inspect(&c, "{{range .Mounts}}{{.Destination}} {{end}}");
+    assert_eq!(mounts.trim(), "/jackin/kimi-code");
+    assert_eq!(args(&c), ["kimi", "--yolo", "--model", "k2"]);
+    assert_eq!(snapshot(sb.home()), home_before, "host unchanged");
+    assert!(sb.jackin(&["plan"]).stdout.starts_with("No changes."));
+}
+
+#[test]
+fn kimi_code_api_key_sets_kimi_model_api_key_and_name_and_no_model_flag() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("kimicodekey");
+    let c = format!("jk-{ws}-smith");
+    let key = format!("SECRET-kimi-code-key-{}", sb.project());
+    let auth = "[auth.kimi-code]\nmode = \"api_key\"\n[env]\nKIMI_MODEL_API_KEY = \"${JT_KEY}\"";
+    sb.write("jackin.toml", kimi_code_state(&sb, &ws, auth));
+    let run = sb.jackin_env(&["apply"], &[("JT_KEY", &key)]);
+    run.expect_ok();
+    assert!(!run.all().contains(&key), "{run:?}");
+    let env = exec(&c, &["env"]);
+    for line in [
+        format!("KIMI_MODEL_API_KEY={key}"),
+        "KIMI_MODEL_NAME=k2".to_owned(),
+        "KIMI_CODE_HOME=/jackin/kimi-code".to_owned(),
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} missing");
+    }
+    assert!(!env.contains("KIMI_API_KEY="), "Kimi Code does not read it");
+    assert_eq!(
+        args(&c),
+        ["kimi", "--yolo"],
+        "--model would override the env model"
+    );
+
+    // Without a model (and no KIMI_MODEL_NAME of the operator's), the state is invalid.
+    let no_model = kimi_code_state(&sb, &ws, auth).replace("model = \"k2\"\n", "");
+    sb.write("jackin.toml", no_model);
+    let run = sb.jackin(&["validate"]);
+    run.expect_code(1);
+    assert!(run.stderr.starts_with("error[E004]: "), "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "kimi-code uses auth mode 'api_key' (set by auth.kimi-code) but has no model"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("under [roles.smith.kimi-code]"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn codex_gets_its_workdir_trusted_once_and_the_seed_is_the_containers_after() {
+    let sb = Sandbox::new();
+    sb.write_home(".codex/auth.json", "{\"OPENAI\":\"SECRET-codex\"}");
+    let ws = sb.workspace("codexseed");
+    let c = format!("jk-{ws}-smith");
+    let workdir = format!("[workspaces.{ws}]\nworkdir = \"/workspace\"");
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"codex\"]", &workdir));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("seed codex/config.toml: first-run setting"),
+        "{run:?}"
+    );
+    let trusted = "[projects.\"/workspace\"]\ntrust_level = \"trusted\"\n";
+    assert_eq!(exec(&c, &["cat", "/jackin/codex/config.toml"]), trusted);
+
+    // The container owns it now: its edit stays, and a second apply has nothing to do.
+    exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "echo 'model = \"o9\"' >> /jackin/codex/config.toml",
+        ],
+    );
+    let edited = format!("{trusted}model = \"o9\"\n");
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(run.stdout.contains("No changes."), "{run:?}");
+    assert_eq!(exec(&c, &["cat", "/jackin/codex/config.toml"]), edited);
+
+    // ignore removes what jackin forwarded, never the seed.
+    let ignore = format!("{workdir}\n[auth.codex]\nmode = \"ignore\"");
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"codex\"]", &ignore));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("purge codex/auth.json: auth mode ignore"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("codex/config.toml"), "{run:?}");
+    assert_eq!(exec(&c, &["cat", "/jackin/codex/config.toml"]), edited);
+}
+
+#[test]
+fn claude_oauth_token_seeds_its_onboarding_once() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("oauthseed");
+    let c = format!("jk-{ws}-smith");
+    let token = format!("SECRET-token-{}", sb.project());
+    let auth =
+        "[auth.claude]\nmode = \"oauth_token\"\n[env]\nCLAUDE_CODE_OAUTH_TOKEN = \"${JT_TOKEN}\"";
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", auth));
+    let env = [("JT_TOKEN", token.as_str())];
+    let run = sb.jackin_env(&["apply"], &env);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("seed claude/.claude.json: first-run setting"),
+        "{run:?}"
+    );
+    assert_eq!(exec(&c, &["cat", "/jackin/claude/.claude.json"]), ONBOARDED);
+    // Claude rewrites its account file as it runs; jackin never seeds over it again.
+    let rewritten = "{\"hasCompletedOnboarding\":true,\"numStartups\":3}";
+    exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            &format!("printf '%s' '{rewritten}' > /jackin/claude/.claude.json"),
+        ],
+    );
+    let run = sb.jackin_env(&["apply"], &env);
+    run.expect_ok();
+    assert!(run.stdout.contains("No changes."), "{run:?}");
+    assert_eq!(exec(&c, &["cat", "/jackin/claude/.claude.json"]), rewritten);
 }

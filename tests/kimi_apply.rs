@@ -99,7 +99,7 @@ fn a_second_apply_plans_nothing_and_plan_exits_0_with_detailed_exitcode() {
     again.expect_ok();
     let summary = again.stdout.lines().last().unwrap();
     assert!(summary.contains("\"type\":\"summary\""), "{again:?}");
-    assert!(summary.contains("\"applied\":{\"create\":0,\"recreate\":0,\"start\":0,\"restart\":0,\"remove\":0,\"copy\":0,\"purge\":0,\"kept\":0}"), "{summary}");
+    assert!(summary.contains("\"applied\":{\"create\":0,\"recreate\":0,\"start\":0,\"restart\":0,\"remove\":0,\"copy\":0,\"purge\":0,\"seed\":0,\"kept\":0}"), "{summary}");
     assert_eq!(
         inspect(&container(&ws), "{{.State.StartedAt}}"),
         started,

@@ -227,6 +227,33 @@ fn restart_owed_by_an_interrupted_apply() {
     insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
 }
 
+fn first_run_state() -> String {
+    "version = 1\nproject = \"snap\"\n[roles.smith]\nimage = \"agent:1\"\nagents = [\"codex\", \"claude\"]\n[auth.claude]\nmode = \"oauth_token\"\n[env]\nCLAUDE_CODE_OAUTH_TOKEN = \"$KEY\"\n[workspaces.app]\nworkdir = \"/w\"\n[workspaces.app.roles.smith]\n".into()
+}
+
+#[test]
+fn first_run_settings_are_seeded_for_a_new_container() {
+    let f = Fixture::new();
+    let d = f.desired(&first_run_state());
+    insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, None, true)));
+}
+
+/// A seed belongs to the container: once there it is never planned again, whatever it holds;
+/// deleted inside a running container, it is put back without a restart (the agent reads it
+/// only when it starts).
+#[test]
+fn a_seed_the_container_deleted_is_put_back_without_a_restart() {
+    let f = Fixture::new();
+    let d = f.desired(&first_run_state());
+    f.apply_files(&d);
+    let codex = f.jh().handoff_dir("jk-app-smith", AgentKind::Codex);
+    std::fs::write(codex.join("config.toml"), "model = \"mine\"\n").unwrap();
+    let text = f.plan_text(&d, &f.observe(&d, Some(&d), true));
+    assert!(text.starts_with("No changes."), "{text}");
+    std::fs::remove_file(codex.join("config.toml")).unwrap();
+    insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
+}
+
 /// The schemas are closed and exact, so they reject what jackin never prints. (They are
 /// generated from the serialised types, so a schema that accepted everything would also
 /// "pass" every test above: this proves the checks there mean something.)

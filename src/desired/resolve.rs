@@ -166,19 +166,59 @@ pub fn resolve(
                 }
             }
 
+            let is_empty = |env: &BTreeMap<String, EnvVar>, var: &str| {
+                env.get(var).is_none_or(|v| v.value.expose().is_empty())
+            };
             for a in &auth {
                 let info = a.agent.info();
                 match a.agent.credential_env(a.mode) {
-                    Some(var) if env.get(var).is_none_or(|v| v.value.expose().is_empty()) => {
-                        problems.push(missing_credential(&name, a, var, &scopes, &layers, &unset));
+                    Some(var) if is_empty(&env, var) => {
+                        problems.push(missing_credential(
+                            &name, a, var, &scopes, &layers, &unset, None,
+                        ));
                     }
                     _ => {}
                 }
+                // The model through env (kimi-code in api_key mode): the operator's value if
+                // an env layer sets one, else the role's `model`.
+                if let Some(var) = a.agent.model_env(a.mode).filter(|v| is_empty(&env, v)) {
+                    match role.agent_settings(a.agent).and_then(|s| s.model.as_ref()) {
+                        Some(model) => {
+                            unset.remove(var);
+                            env.insert(
+                                var.into(),
+                                EnvVar {
+                                    value: Secret::new(model.clone()),
+                                    layer: format!("roles.{role_name}.{}.model", a.agent),
+                                },
+                            );
+                        }
+                        None => {
+                            let fix = format!(
+                                "set `model` under [roles.{role_name}.{}] (jackin passes it as {var})",
+                                a.agent
+                            );
+                            problems.push(missing_credential(
+                                &name,
+                                a,
+                                var,
+                                &scopes,
+                                &layers,
+                                &unset,
+                                Some(fix),
+                            ));
+                        }
+                    }
+                }
                 if a.mode == AuthMode::Ignore {
-                    // "ignore" forwards nothing: not even a key the operator left in a shared layer.
+                    // "ignore" forwards nothing: not even a key the operator left in a shared
+                    // layer, nor the switch that would make the agent look for one.
                     env.remove(info.api_key_env);
                     if let Some(t) = info.oauth_token_env {
                         env.remove(t);
+                    }
+                    if let Some(m) = a.agent.model_env(AuthMode::ApiKey) {
+                        env.remove(m);
                     }
                 }
                 let data_dir = info.data_dir_env.map(|var| (var, info.target));
@@ -193,10 +233,11 @@ pub fn resolve(
                 }
             }
             for (key, (layer, source)) in &unset {
-                if !auth
-                    .iter()
-                    .any(|a| a.agent.credential_env(a.mode) == Some(key.as_str()))
-                {
+                let required = |a: &AgentAuth| {
+                    [a.agent.credential_env(a.mode), a.agent.model_env(a.mode)]
+                        .contains(&Some(key.as_str()))
+                };
+                if !auth.iter().any(required) {
                     warnings.push(format!(
                         "{name}: env {key} in [{layer}] refers to {source}, which is unset; it is passed empty"
                     ));
@@ -212,9 +253,16 @@ pub fn resolve(
 
             let info = agent.info();
             let mut command: Vec<String> = info.launch.iter().map(|s| (*s).to_owned()).collect();
-            if let (Some(flag), Some(model)) = (
+            let launched_mode = auth
+                .iter()
+                .find(|a| a.agent == agent)
+                .map_or(AuthMode::Sync, |a| a.mode);
+            // An agent that takes its model from env in this mode gets no flag (kimi-code's
+            // `--model` names a config.toml alias and would override the env model).
+            if let (Some(flag), Some(model), None) = (
                 info.model_flag,
                 role.agent_settings(agent).and_then(|s| s.model.as_ref()),
+                agent.model_env(launched_mode),
             ) {
                 command.push(flag.to_owned());
                 command.push(model.clone());
@@ -320,6 +368,7 @@ fn missing_credential(
     scopes: &[(&AuthTable, Scope); 3],
     layers: &[Layer; 4],
     unset: &BTreeMap<String, (String, EnvSource)>,
+    other_fix: Option<String>,
 ) -> Problem {
     let agent = auth.agent;
     let mut text = format!(
@@ -360,7 +409,8 @@ fn missing_credential(
         code: Code::E010,
         text,
         hint: format!(
-            "set {var} in one of those env tables (e.g. `{var} = \"${{{var}}}\"` under [env]) and export the variable it refers to, or choose another auth mode for {agent}"
+            "set {var} in one of those env tables (e.g. `{var} = \"${{{var}}}\"` under [env]) and export the variable it refers to, {}or choose another auth mode for {agent}",
+            other_fix.map(|f| format!("{f}, ")).unwrap_or_default()
         ),
     }
 }
@@ -397,5 +447,128 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t") && !text.contains("tail"), "{text}");
+    }
+
+    const KIMI_CODE: &str = "version = 1\nproject = \"p\"\n[roles.smith]\nimage = \"i\"\nagents = [\"kimi-code\"]\n[workspaces.app.roles.smith]\n";
+
+    fn resolve_toml(toml: &str, vars: &[(&str, &str)]) -> Result<Desired, ResolveError> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("proj");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("jackin.toml"), toml).unwrap();
+        let loaded = crate::manifest::load(Some(&root.join("jackin.toml")), &root).unwrap();
+        crate::manifest::validate(&loaded).unwrap();
+        let jh = JackinHome::at(dir.path().join("jh"));
+        let lookup = |n: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        resolve(&loaded, dir.path(), &jh, &lookup)
+    }
+
+    fn env_of(d: &Desired) -> BTreeMap<&str, (&str, &str)> {
+        d.instances["jk-app-smith"]
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), (v.value.expose(), v.layer.as_str())))
+            .collect()
+    }
+
+    #[test]
+    fn kimi_code_api_key_passes_the_model_as_kimi_model_name_and_no_flag() {
+        let toml = format!("{KIMI_CODE}[roles.smith.kimi-code]\nmodel = \"k2\"\n[auth]\nkimi-code = \"api_key\"\n[env]\nKIMI_MODEL_API_KEY = \"$K\"\n");
+        let d = resolve_toml(&toml, &[("K", "sk-1")]).unwrap();
+        let env = env_of(&d);
+        assert_eq!(env["KIMI_MODEL_API_KEY"], ("sk-1", "env"));
+        assert_eq!(
+            env["KIMI_MODEL_NAME"],
+            ("k2", "roles.smith.kimi-code.model")
+        );
+        assert_eq!(env["KIMI_CODE_HOME"], ("/jackin/kimi-code", "catalogue"));
+        assert_eq!(d.instances["jk-app-smith"].command, ["kimi", "--yolo"]);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn kimi_code_in_sync_takes_the_model_flag_and_no_model_env() {
+        let toml = format!("{KIMI_CODE}[roles.smith.kimi-code]\nmodel = \"k2\"\n");
+        let d = resolve_toml(&toml, &[]).unwrap();
+        assert!(!env_of(&d).contains_key("KIMI_MODEL_NAME"));
+        assert_eq!(
+            d.instances["jk-app-smith"].command,
+            ["kimi", "--yolo", "--model", "k2"]
+        );
+    }
+
+    #[test]
+    fn the_operators_kimi_model_name_wins_over_the_roles_model() {
+        let toml = format!("{KIMI_CODE}[roles.smith.kimi-code]\nmodel = \"k2\"\n[auth]\nkimi-code = \"api_key\"\n[env]\nKIMI_MODEL_API_KEY = \"$K\"\n[workspaces.app.env]\nKIMI_MODEL_NAME = \"mine\"\n");
+        let d = resolve_toml(&toml, &[("K", "sk-1")]).unwrap();
+        assert_eq!(
+            env_of(&d)["KIMI_MODEL_NAME"],
+            ("mine", "workspaces.app.env")
+        );
+    }
+
+    #[test]
+    fn an_unset_kimi_model_name_without_a_model_is_e010_with_both_fixes() {
+        let toml = format!("{KIMI_CODE}[auth]\nkimi-code = \"api_key\"\n[env]\nKIMI_MODEL_API_KEY = \"$K\"\nKIMI_MODEL_NAME = \"$M\"\n");
+        let err = resolve_toml(&toml, &[("K", "sk-1")]).unwrap_err();
+        assert_eq!(err.code(), Code::E010);
+        assert!(
+            err.to_string().starts_with(
+                "jk-app-smith: kimi-code uses auth mode api_key but KIMI_MODEL_NAME is empty or unset"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("[env]: refers to ${M} from jackin's environment, which is unset"),
+            "{err}"
+        );
+        assert!(
+            err.hint().unwrap().contains(
+                "set `model` under [roles.smith.kimi-code] (jackin passes it as KIMI_MODEL_NAME)"
+            ),
+            "{:?}",
+            err.hint()
+        );
+        // With a model, the unset reference gives way to it, without a warning.
+        let toml = format!("{toml}[roles.smith.kimi-code]\nmodel = \"k2\"\n");
+        let d = resolve_toml(&toml, &[("K", "sk-1")]).unwrap();
+        assert_eq!(env_of(&d)["KIMI_MODEL_NAME"].0, "k2");
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn ignore_drops_the_whole_kimi_model_channel() {
+        let toml = format!("{KIMI_CODE}[auth]\nkimi-code = \"ignore\"\n[env]\nKIMI_MODEL_API_KEY = \"k\"\nKIMI_MODEL_NAME = \"m\"\n");
+        let env_keys: Vec<String> = env_of(&resolve_toml(&toml, &[]).unwrap())
+            .keys()
+            .map(|k| (*k).to_owned())
+            .collect();
+        assert_eq!(env_keys, ["KIMI_CODE_HOME"]);
+    }
+
+    #[test]
+    fn claude_launches_with_the_bypass_prompt_settings_and_opencode_allows_all() {
+        let toml = "version = 1\nproject = \"p\"\n[roles.smith]\nimage = \"i\"\nagents = [\"claude\", \"opencode\"]\n[roles.smith.claude]\nmodel = \"opus\"\n[workspaces.app.roles.smith]\n";
+        let d = resolve_toml(toml, &[]).unwrap();
+        assert_eq!(
+            d.instances["jk-app-smith"].command,
+            [
+                "claude",
+                "--settings",
+                "{\"skipDangerousModePermissionPrompt\":true}",
+                "--dangerously-skip-permissions",
+                "--model",
+                "opus"
+            ]
+        );
+        assert_eq!(
+            env_of(&d)["OPENCODE_CONFIG_CONTENT"],
+            ("{\"permission\":\"allow\"}", "catalogue")
+        );
     }
 }

@@ -70,6 +70,13 @@ pub fn apply(
                 }
             }
             FileAction::Forget => ledger.remove(f.agent, &f.path),
+            FileAction::Seed => {
+                // Never replaces: whatever the container made there since observe stays. Not
+                // recorded in the ledger, so no mode ever purges it.
+                let dir = handoff(&mut handoffs, store, name, f, owner)?;
+                let bytes = f.seed.as_deref().expect("seed steps carry their content");
+                applied.seed += usize::from(dir.create_new(&f.path, bytes, owner)?);
+            }
         }
         reporter.event(Event::File {
             container: name.into(),

@@ -164,6 +164,28 @@ impl Dir {
         Ok(rfs::renameat(&self.0, from, &self.0, to)?)
     }
 
+    /// Move `from` to `to` (both in this directory) only when nothing is at `to`, of any
+    /// kind: `renameat2(RENAME_NOREPLACE)`. `Ok(false)`: something is there; nothing moved and
+    /// `from` is still in place. A filesystem without that flag gets the same guarantee from
+    /// `linkat`, which never replaces a name either.
+    pub fn rename_noreplace(&self, from: &[u8], to: &[u8]) -> io::Result<bool> {
+        match rfs::renameat_with(&self.0, from, &self.0, to, rfs::RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => Ok(false),
+            Err(Errno::INVAL | Errno::NOSYS) => {
+                match rfs::linkat(&self.0, from, &self.0, to, AtFlags::empty()) {
+                    Ok(()) => {
+                        self.remove_file(from)?;
+                        Ok(true)
+                    }
+                    Err(Errno::EXIST) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Move `from` in this directory to `to` in `dest`.
     pub fn rename_into(&self, from: &[u8], dest: &Dir, to: &[u8]) -> io::Result<()> {
         Ok(rfs::renameat(&self.0, from, &dest.0, to)?)
@@ -272,6 +294,33 @@ mod tests {
         );
         let opened = dir.open_read(b"f").unwrap();
         assert_eq!(Kind::of(opened.metadata().unwrap().file_type()), Kind::Fifo);
+    }
+
+    #[test]
+    fn rename_noreplace_never_replaces_any_kind_of_entry() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim"), b"host").unwrap();
+        std::fs::write(root.path().join("file"), b"theirs").unwrap();
+        symlink(outside.path().join("victim"), root.path().join("link")).unwrap();
+        symlink("/nonexistent", root.path().join("dangling")).unwrap();
+        std::fs::create_dir(root.path().join("dir")).unwrap();
+        let dir = Dir::open(root.path()).unwrap();
+        for to in [&b"file"[..], b"link", b"dangling", b"dir"] {
+            let (tmp, _f) = dir.create_temp().unwrap();
+            assert!(!dir.rename_noreplace(&tmp, to).unwrap());
+            assert!(dir.stat(&tmp).unwrap().is_some(), "the temp file stays");
+            dir.remove_file(&tmp).unwrap();
+        }
+        assert_eq!(std::fs::read(root.path().join("file")).unwrap(), b"theirs");
+        assert_eq!(
+            std::fs::read(outside.path().join("victim")).unwrap(),
+            b"host"
+        );
+        let (tmp, _f) = dir.create_temp().unwrap();
+        assert!(dir.rename_noreplace(&tmp, b"new").unwrap());
+        assert!(dir.stat(&tmp).unwrap().is_none());
+        assert!(root.path().join("new").is_file());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! `data/{container}/handoff/{agent}/` is bind-mounted into the container; `data/{container}/
 //! ledger.json` is jackin's record of what it wrote there. Everything goes through [`Dir`]
 //! handles (see `dir.rs` for why): [`AgentHandoff::probe`] looks at one name the rules know,
-//! [`AgentHandoff::write`] replaces one file atomically, [`AgentHandoff::purge`] removes one.
-//! None of them lists, walks or follows anything the container made.
+//! [`AgentHandoff::write`] replaces one file atomically, [`AgentHandoff::create_new`] creates
+//! one only where nothing is (a first-run seed), [`AgentHandoff::purge`] removes one. None of
+//! them lists, walks or follows anything the container made.
 
 use super::dir::{chown, not_a_directory, not_found, Dir, Kind, Owner};
 use super::name::RelPath;
@@ -433,6 +434,64 @@ impl AgentHandoff {
         Ok(())
     }
 
+    /// Create `rel` holding `bytes` (owned by `owner`, 0600) only when nothing is there: a
+    /// temp file, fsync, then `renameat2(RENAME_NOREPLACE)`, so whatever the container put at
+    /// that name — a file, a link, anything, even a moment ago — stays as it is. Missing
+    /// parents are made 0700 for `owner`; a parent that is anything but a directory is the
+    /// container's, and nothing is written. Returns whether it wrote: `false` is not an error.
+    pub fn create_new(
+        &self,
+        rel: &RelPath,
+        bytes: &[u8],
+        owner: Owner,
+    ) -> Result<bool, HandoffError> {
+        let (dirs, name) = rel.split_last();
+        let mut parent: Option<Dir> = None;
+        for dir in dirs {
+            let at = parent.as_ref().unwrap_or(&self.root);
+            let mut made = false;
+            if let Err(e) = at.open_dir(dir) {
+                if !not_found(&e) {
+                    return if not_a_directory(&e) {
+                        Ok(false)
+                    } else {
+                        Err(self.io(rel)(e))
+                    };
+                }
+                made = at.create_dir(dir).map_err(self.io(rel))?;
+            }
+            let next = match at.open_dir(dir) {
+                Ok(d) => d,
+                // Replaced between the two opens: the container's, left alone.
+                Err(e) if not_a_directory(&e) || not_found(&e) => return Ok(false),
+                Err(e) => return Err(self.io(rel)(e)),
+            };
+            if made {
+                next.chown(owner).map_err(self.io(rel))?;
+            }
+            parent = Some(next);
+        }
+        let parent = match parent {
+            Some(p) => p,
+            None => self.root.open_dir(b".").map_err(self.io(rel))?,
+        };
+        let (tmp, mut file) = parent.create_temp().map_err(self.io(rel))?;
+        let result = (|| {
+            file.write_all(bytes)?;
+            chown(&file, owner)?;
+            file.sync_all()?;
+            let placed = parent.rename_noreplace(&tmp, name)?;
+            if placed {
+                parent.sync()?;
+            }
+            Ok(placed)
+        })();
+        if !matches!(result, Ok(true)) {
+            let _ = parent.remove_file(&tmp);
+        }
+        result.map_err(self.io(rel))
+    }
+
     /// Remove `rel` (a file, or a link/FIFO/socket/device as one entry; never a directory),
     /// unless `expect` is given and the entry is no longer that file. Then drop parents left
     /// empty; the agent's own directory stays (it is a mount source). Returns whether
@@ -517,5 +576,70 @@ fn replace(
             let _ = dir.remove_file(&tmp);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn handoff(home: &std::path::Path) -> (AgentHandoff, PathBuf) {
+        let jh = JackinHome::at(home.join("jh"));
+        let dir = jh.handoff_dir("jk-a-b", AgentKind::Codex);
+        let store = Store::new(&jh);
+        let h = store
+            .agent("jk-a-b", AgentKind::Codex, Some(Owner::current()))
+            .unwrap()
+            .unwrap();
+        (h, dir)
+    }
+
+    #[test]
+    fn create_new_writes_a_private_file_where_nothing_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (h, dir) = handoff(tmp.path());
+        let rel = RelPath::catalogue("config.toml");
+        assert!(h.create_new(&rel, b"seed", Owner::current()).unwrap());
+        let meta = std::fs::metadata(dir.join("config.toml")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(dir.join("config.toml")).unwrap(), b"seed");
+        let nested = RelPath::parse("a/b/c.json").unwrap();
+        assert!(h.create_new(&nested, b"x", Owner::current()).unwrap());
+        let meta = std::fs::metadata(dir.join("a/b")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn create_new_never_replaces_what_is_there_nor_leaves_the_handoff() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim"), b"host").unwrap();
+        let (h, dir) = handoff(tmp.path());
+        std::fs::write(dir.join("file"), b"container's").unwrap();
+        symlink(outside.path().join("victim"), dir.join("link")).unwrap();
+        symlink(outside.path().join("missing"), dir.join("dangling")).unwrap();
+        std::fs::create_dir(dir.join("dir")).unwrap();
+        symlink(outside.path(), dir.join("parent")).unwrap();
+        for name in ["file", "link", "dangling", "dir", "parent/new"] {
+            let rel = RelPath::parse(name).unwrap();
+            assert!(
+                !h.create_new(&rel, b"seed", Owner::current()).unwrap(),
+                "{name}"
+            );
+        }
+        assert_eq!(std::fs::read(dir.join("file")).unwrap(), b"container's");
+        assert_eq!(
+            std::fs::read(outside.path().join("victim")).unwrap(),
+            b"host"
+        );
+        assert!(!outside.path().join("missing").exists());
+        assert!(!outside.path().join("new").exists());
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".jackin-"))
+            .collect();
+        assert!(left.is_empty(), "temp files left behind: {left:?}");
     }
 }

@@ -68,6 +68,8 @@ pub struct AuthTable {
     pub opencode: Option<AuthSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grok: Option<AuthSpec>,
+    #[serde(rename = "kimi-code", default, skip_serializing_if = "Option::is_none")]
+    pub kimi_code: Option<AuthSpec>,
 }
 
 impl AuthTable {
@@ -79,6 +81,7 @@ impl AuthTable {
             AgentKind::Amp => self.amp.as_ref(),
             AgentKind::Opencode => self.opencode.as_ref(),
             AgentKind::Grok => self.grok.as_ref(),
+            AgentKind::KimiCode => self.kimi_code.as_ref(),
         }
     }
 
@@ -230,6 +233,9 @@ pub struct Role {
     pub opencode: Option<AgentSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grok: Option<AgentSettings>,
+    /// `[roles.R.kimi-code]`. In api_key mode its `model` is passed as `KIMI_MODEL_NAME`.
+    #[serde(rename = "kimi-code", default, skip_serializing_if = "Option::is_none")]
+    pub kimi_code: Option<AgentSettings>,
 }
 
 impl Role {
@@ -241,6 +247,7 @@ impl Role {
             AgentKind::Amp => self.amp.as_ref(),
             AgentKind::Opencode => self.opencode.as_ref(),
             AgentKind::Grok => self.grok.as_ref(),
+            AgentKind::KimiCode => self.kimi_code.as_ref(),
         }
     }
 }

@@ -288,7 +288,7 @@ fn unknown_agent_in_a_role_is_an_unknown_value() {
     let toml = "version = 1\n[roles.smith]\nimage = \"i\"\nagents = [\"kimi\", \"claud\"]\n";
     assert_eq!(
         msg(&[("jackin.toml", toml)]),
-        "jackin.toml:4:19: unknown value `claud` for roles.smith.agents[1]; did you mean `claude`? expected one of: kimi, claude, codex, amp, opencode, grok"
+        "jackin.toml:4:19: unknown value `claud` for roles.smith.agents[1]; did you mean `claude`? expected one of: kimi, claude, codex, amp, opencode, grok, kimi-code"
     );
 }
 
@@ -374,7 +374,7 @@ fn each_file_of_a_directory_is_type_checked_with_its_own_positions() {
     );
     assert_eq!(
         text,
-        "b.yaml:3:5: unknown key `imag` in roles.r; did you mean `image`? expected one of: image, build, agents, user, env, kimi, claude, codex, amp, opencode, grok"
+        "b.yaml:3:5: unknown key `imag` in roles.r; did you mean `image`? expected one of: image, build, agents, user, env, kimi, claude, codex, amp, opencode, grok, kimi-code"
     );
 }
 
@@ -452,7 +452,7 @@ fn agents_must_be_non_empty_and_unique() {
     let empty = BASE_TOML.replace("[\"kimi\", \"claude\"]", "[]");
     assert_eq!(
         msg(&[("jackin.toml", &empty)]),
-        "jackin.toml:4:1: roles.smith.agents: list at least one agent (kimi, claude, codex, amp, opencode, grok)"
+        "jackin.toml:4:1: roles.smith.agents: list at least one agent (kimi, claude, codex, amp, opencode, grok, kimi-code)"
     );
     let dup = BASE_YAML.replace("[kimi, claude]", "[kimi, claude, kimi]");
     assert_eq!(
@@ -499,6 +499,71 @@ fn oauth_token_is_rejected_for_every_agent_but_claude_naming_the_scope() {
         msg(&[("jackin.yaml", &yaml)]),
         "jackin.yaml:13:9: workspaces.other.auth.grok: auth mode 'oauth_token' is not supported for grok; supported: sync, api_key, ignore"
     );
+}
+
+const KIMI_CODE_TOML: &str = r#"version = 1
+[roles.smith]
+image = "img"
+agents = ["kimi-code"]
+[workspaces.app.roles.smith]
+"#;
+
+#[test]
+fn kimi_code_is_written_with_its_dash_in_roles_auth_and_settings() {
+    let toml = format!(
+        "{KIMI_CODE_TOML}[roles.smith.kimi-code]\nmodel = \"kimi-k2\"\n[auth]\nkimi-code = \"api_key\"\n"
+    );
+    let loaded = ok(&[("jackin.toml", &toml)], None);
+    let m = &loaded.manifest;
+    assert_eq!(m.roles["smith"].agents, [AgentKind::KimiCode]);
+    assert_eq!(
+        m.auth.get(AgentKind::KimiCode),
+        Some(&AuthSpec::Mode(AuthMode::ApiKey))
+    );
+    assert_eq!(
+        m.roles["smith"]
+            .agent_settings(AgentKind::KimiCode)
+            .and_then(|s| s.model.as_deref()),
+        Some("kimi-k2")
+    );
+    let yaml = "version: 1\nroles:\n  smith:\n    image: img\n    agents: [kimi-code]\n    kimi-code:\n      model: k2\nauth:\n  kimi-code: api_key\nworkspaces:\n  app:\n    roles:\n      smith: {}\n";
+    ok(&[("jackin.yaml", yaml)], None);
+}
+
+#[test]
+fn kimi_code_in_api_key_mode_needs_a_model_naming_the_scope_and_the_fix() {
+    let toml = format!(
+        "{KIMI_CODE_TOML}[workspaces.app.roles.smith.auth.kimi-code]\nmode = \"api_key\"\n"
+    );
+    let (text, err) = error_of(&[("jackin.toml", &toml)], None);
+    assert_eq!(
+        text,
+        "jackin.toml:7:1: workspaces.app.roles.smith: kimi-code uses auth mode 'api_key' (set by workspaces.app.roles.smith.auth.kimi-code) but has no model; in that mode kimi-code reads its model from KIMI_MODEL_NAME next to KIMI_MODEL_API_KEY"
+    );
+    assert_eq!(err.code().as_str(), "E004");
+    assert_eq!(
+        err.hint().unwrap(),
+        "set `model = \"…\"` under [roles.smith.kimi-code] (jackin passes it as KIMI_MODEL_NAME), or set KIMI_MODEL_NAME in one of the instance's env tables"
+    );
+    // A model, or the operator's own KIMI_MODEL_NAME in any env layer of the instance: fine.
+    ok(
+        &[(
+            "jackin.toml",
+            &format!("{toml}[roles.smith.kimi-code]\nmodel = \"k2\"\n"),
+        )],
+        None,
+    );
+    ok(
+        &[(
+            "jackin.toml",
+            &format!("{toml}[workspaces.app.env]\nKIMI_MODEL_NAME = \"$M\"\n"),
+        )],
+        None,
+    );
+    // Another workspace's env does not count; sync (the default) passes no model at all.
+    let other = format!("{toml}[workspaces.other.env]\nKIMI_MODEL_NAME = \"k2\"\n");
+    assert!(msg(&[("jackin.toml", &other)]).contains("has no model"));
+    ok(&[("jackin.toml", KIMI_CODE_TOML)], None);
 }
 
 #[test]
@@ -584,7 +649,7 @@ fn validation_collects_problems_from_every_file_of_a_directory() {
     assert_eq!(
         text,
         "2 problems in the desired-state file\n\
-         a.toml:4:1: roles.smith.agents: list at least one agent (kimi, claude, codex, amp, opencode, grok)\n\
+         a.toml:4:1: roles.smith.agents: list at least one agent (kimi, claude, codex, amp, opencode, grok, kimi-code)\n\
          b.yaml:3:5: workspaces.app.workdir: `rel` must be an absolute path"
     );
     assert!(render(&err).starts_with("error[E004]: 2 problems"));

@@ -274,6 +274,7 @@ impl Checker<'_> {
                 continue;
             };
             agents_in_use.extend(role.agents.iter().copied());
+            self.model_env(m, w, ws, r, role);
             let listed = || {
                 let names: Vec<&str> = role.agents.iter().map(|a| a.name()).collect();
                 format!("roles.{r}.agents ({})", names.join(", "))
@@ -302,6 +303,50 @@ impl Checker<'_> {
             }
         }
         self.mounts(w, ws, &agents_in_use);
+    }
+
+    /// An agent that takes its model from env in its mode (kimi-code in api_key mode: Kimi
+    /// Code reads `KIMI_MODEL_NAME` next to `KIMI_MODEL_API_KEY`, and neither works alone)
+    /// needs the role's `model` or the variable in one of the instance's env layers. Only
+    /// names are looked at: whether the variable resolves non-empty is `plan`'s business.
+    fn model_env(&mut self, m: &Manifest, w: &str, ws: &Workspace, r: &str, role: &Role) {
+        let inst = &ws.roles[r];
+        let layers = [&m.env, &role.env, &ws.env, &inst.env];
+        for &agent in &role.agents {
+            let scopes: [(&AuthTable, Vec<&str>); 3] = [
+                (&inst.auth, vec!["workspaces", w, "roles", r, "auth"]),
+                (&ws.auth, vec!["workspaces", w, "auth"]),
+                (&m.auth, vec!["auth"]),
+            ];
+            let Some((mode, mut path)) = scopes
+                .into_iter()
+                .find_map(|(t, p)| t.get(agent).and_then(|a| a.mode()).map(|mode| (mode, p)))
+            else {
+                continue; // the default, sync, passes the model as a flag
+            };
+            let Some(var) = agent.model_env(mode) else {
+                continue;
+            };
+            let has_model = role
+                .agent_settings(agent)
+                .is_some_and(|s| s.model.is_some());
+            if has_model || layers.iter().any(|l| l.contains_key(var)) {
+                continue;
+            }
+            path.push(agent.name());
+            let scope = render_path(&path);
+            path.push("mode");
+            self.report(
+                &path,
+                format!(
+                    "workspaces.{w}.roles.{r}: {agent} uses auth mode '{mode}' (set by {scope}) but has no model; in that mode {agent} reads its model from {var} next to {}",
+                    agent.info().api_key_env
+                ),
+            )
+            .hint = Some(format!(
+                "set `model = \"…\"` under [roles.{r}.{agent}] (jackin passes it as {var}), or set {var} in one of the instance's env tables"
+            ));
+        }
     }
 
     fn mounts(&mut self, w: &str, ws: &Workspace, agents: &BTreeSet<AgentKind>) {

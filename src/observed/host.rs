@@ -121,7 +121,11 @@ pub fn scan(
         match std::fs::symlink_metadata(&p) {
             Ok(m) if e.tree => m.is_dir(),
             Ok(m) => {
-                m.is_file() && (matches!(agent, AgentKind::Kimi | AgentKind::Claude) || m.len() > 0)
+                m.is_file()
+                    && (matches!(
+                        agent,
+                        AgentKind::Kimi | AgentKind::KimiCode | AgentKind::Claude
+                    ) || m.len() > 0)
             }
             Err(_) => false,
         }

@@ -20,7 +20,7 @@ use crate::handoff::{HandoffError, RelPath, Seen, Store};
 use crate::ledger::Ledger;
 use crate::paths::JackinHome;
 use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub const LABEL_MANAGED: &str = "jackin.managed";
@@ -108,6 +108,9 @@ pub struct AgentFiles {
     /// Catalogue login entries present in the handoff that jackin did not put there: a login
     /// the container made itself.
     pub own_login: Vec<RelPath>,
+    /// Seed paths ([`crate::plan::seeds`]) where something is, of any kind. Only presence is
+    /// looked at: a seeded file is the container's and is never read.
+    pub occupied: BTreeSet<RelPath>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,7 +172,8 @@ pub fn observe_files(
         observed.warnings.extend(warning);
         let mut agents = BTreeMap::new();
         for auth in &spec.auth {
-            let files = observe_agent(&store, name, auth, &ledger, home, &mut hasher)?;
+            let seeds = crate::plan::seeds(spec, auth);
+            let files = observe_agent(&store, name, auth, &seeds, &ledger, home, &mut hasher)?;
             if let Some(login) = &files.host {
                 observed
                     .warnings
@@ -205,12 +209,13 @@ pub fn observe_files(
 }
 
 /// One agent of one instance: its host login (sync only), then exactly the handoff paths the
-/// rules read — whatever else the container keeps there is never looked at, so it costs
-/// nothing and cannot trip jackin.
+/// rules read, and whether anything is at its seed paths — whatever else the container keeps
+/// there is never looked at, so it costs nothing and cannot trip jackin.
 fn observe_agent(
     store: &Store,
     container: &str,
     auth: &crate::desired::AgentAuth,
+    seeds: &[crate::agents::Seed],
     ledger: &Ledger,
     home: &Path,
     hasher: &mut Hasher,
@@ -240,6 +245,12 @@ fn observe_agent(
         let forwarded = ledger.of(agent).any(|(p, _)| p.is_at_or_below(&rel));
         if !forwarded && handoff.exists(&rel) {
             files.own_login.push(rel);
+        }
+    }
+    for seed in seeds {
+        let rel = RelPath::catalogue(seed.path);
+        if files.handoff.contains_key(&rel) || handoff.exists(&rel) {
+            files.occupied.insert(rel);
         }
     }
     Ok(files)

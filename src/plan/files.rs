@@ -1,9 +1,12 @@
-//! The three-way file rules of SPEC §4: host (H), ledger (L), handoff (T).
+//! The three-way file rules of SPEC §4: host (H), ledger (L), handoff (T), and the first-run
+//! seeds of SPEC v2 §3.
 //!
 //! The whole table is this file, and so is the list of paths it reads
-//! ([`managed_paths`]): observe probes exactly those, so nothing else the container keeps in
-//! its handoff is ever looked at. Host changes win; a change made inside the container is
-//! kept while the host is unchanged; jackin only ever removes what it forwarded.
+//! ([`managed_paths`], plus the [`seeds`] paths, whose presence alone is looked at): observe
+//! probes exactly those, so nothing else the container keeps in its handoff is ever looked
+//! at. Host changes win; a change made inside the container is kept while the host is
+//! unchanged; jackin only ever removes what it forwarded. A seed is written only where
+//! nothing is, is never recorded in the ledger, and so is never overwritten nor removed.
 //!
 //! Something other than a small regular file at a managed path ([`Foreign`]: a link, FIFO,
 //! directory, …) is the container's doing and is treated like a change made inside it: kept,
@@ -12,7 +15,7 @@
 //! the instance's problem ([`Code::E042`]) so the operator sees it.
 
 use super::{FileAction, FileCause, FileStep, Problem};
-use crate::agents::{AgentKind, AuthMode};
+use crate::agents::{AgentKind, AuthMode, Seed};
 use crate::desired::{AgentAuth, InstanceSpec};
 use crate::error::Code;
 use crate::fingerprint::Fingerprinter;
@@ -36,6 +39,12 @@ pub fn managed_paths(
         }
     }
     paths
+}
+
+/// The first-run files of one agent of one instance: observe records whether anything is at
+/// their paths (without reading it: it is the container's), the planner seeds what is not.
+pub fn seeds(spec: &InstanceSpec, auth: &AgentAuth) -> Vec<Seed> {
+    auth.agent.seeds(auth.mode, spec.workdir.as_deref())
 }
 
 /// Keyed fingerprint of a recorded sha256 (fingerprints are of hashes, never of content
@@ -72,6 +81,7 @@ pub fn plan_files(
             AuthMode::Sync => rules.sync(spec, auth, warnings),
             mode => rules.remove_forwarded(mode, warnings, &spec.name),
         }
+        rules.seed(seeds(spec, auth));
     }
     out
 }
@@ -108,7 +118,36 @@ impl Rules<'_> {
             host: fpr(self.fp, host.map(|h| &h.hashed)),
             handoff: fpr(self.fp, t_hash),
             source: host.map(|h| h.path.clone()),
+            seed: None,
         });
+    }
+
+    /// Seed each first-run file where nothing is. Anything at its path, of any kind, is the
+    /// container's and stays; only an entry this plan purges (claude's forwarded
+    /// `.claude.json` when it leaves sync for oauth_token) makes room for one.
+    fn seed(&mut self, seeds: Vec<Seed>) {
+        let agent = self.agent;
+        for seed in seeds {
+            let rel = RelPath::catalogue(seed.path);
+            let purged = self
+                .out
+                .steps
+                .iter()
+                .any(|s| s.agent == agent && s.path == rel && s.action == FileAction::Purge);
+            if self.files.occupied.contains(&rel) && !purged {
+                continue;
+            }
+            self.out.steps.push(FileStep {
+                agent,
+                path: rel,
+                action: FileAction::Seed,
+                cause: FileCause::FirstRun,
+                host: None,
+                handoff: None,
+                source: None,
+                seed: Some(seed.content),
+            });
+        }
     }
 
     /// A [`Foreign`] entry is noted when jackin replaces or removes it, and is the instance's
@@ -221,5 +260,174 @@ impl Rules<'_> {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{ImageSource, Scope};
+    use crate::ledger::{FileStat, LedgerEntry};
+    use std::collections::BTreeMap;
+
+    fn hashed(sha: &str) -> Hashed {
+        Hashed {
+            sha256: sha.into(),
+            stat: FileStat {
+                size: 1,
+                mtime_ns: 1,
+                ctime_ns: 1,
+                ino: 1,
+                dev: 1,
+            },
+            at_ns: 1,
+        }
+    }
+
+    fn spec(agent: AgentKind, mode: AuthMode, workdir: Option<&str>) -> InstanceSpec {
+        InstanceSpec {
+            name: "jk-app-smith".into(),
+            workspace: "app".into(),
+            role: "smith".into(),
+            agent,
+            image: ImageSource::Pull("i".into()),
+            command: vec![],
+            env: BTreeMap::new(),
+            mounts: vec![],
+            workdir: workdir.map(Into::into),
+            user: crate::desired::user::UserSpec::Image,
+            auth: vec![AgentAuth {
+                agent,
+                mode,
+                mode_from: Scope::Default,
+                source: "/nonexistent".into(),
+                source_from: Scope::Default,
+            }],
+        }
+    }
+
+    /// The file steps for one agent, given what is in the ledger and the handoff.
+    fn steps(
+        spec: &InstanceSpec,
+        forwarded: &[&str],
+        handoff: &[&str],
+        occupied: &[&str],
+    ) -> Vec<(String, FileAction, FileCause, Option<Vec<u8>>)> {
+        let agent = spec.agent;
+        let mut ledger = Ledger::default();
+        for p in forwarded {
+            let entry = LedgerEntry {
+                source: hashed("h"),
+                target: hashed("h"),
+            };
+            ledger.insert(agent, &RelPath::parse(p).unwrap(), entry);
+        }
+        let files = AgentFiles {
+            handoff: handoff
+                .iter()
+                .map(|p| (RelPath::parse(p).unwrap(), Seen::File(hashed("h"))))
+                .collect(),
+            occupied: occupied
+                .iter()
+                .map(|p| RelPath::parse(p).unwrap())
+                .collect(),
+            ..AgentFiles::default()
+        };
+        let state = InstanceState {
+            image: "i".into(),
+            owner: None,
+            ledger,
+            agents: [(agent, files)].into(),
+        };
+        let fp = Fingerprinter::with_key(b"k");
+        plan_files(spec, &state, &fp, &mut Vec::new())
+            .steps
+            .into_iter()
+            .map(|s| (s.path.to_string(), s.action, s.cause, s.seed))
+            .collect()
+    }
+
+    const TRUST: &[u8] = b"[projects.\"/w\"]\ntrust_level = \"trusted\"\n";
+
+    #[test]
+    fn a_seed_is_planned_where_nothing_is_in_every_mode() {
+        for mode in AgentKind::Codex.supported_modes() {
+            let s = spec(AgentKind::Codex, mode, Some("/w"));
+            assert_eq!(
+                steps(&s, &[], &[], &[]),
+                [(
+                    "config.toml".into(),
+                    FileAction::Seed,
+                    FileCause::FirstRun,
+                    Some(TRUST.to_vec())
+                )],
+                "{mode}"
+            );
+        }
+        let no_workdir = spec(AgentKind::Codex, AuthMode::Sync, None);
+        assert!(steps(&no_workdir, &[], &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn a_seed_never_overwrites() {
+        for mode in AgentKind::Codex.supported_modes() {
+            let s = spec(AgentKind::Codex, mode, Some("/w"));
+            assert!(steps(&s, &[], &[], &["config.toml"]).is_empty(), "{mode}");
+        }
+        let s = spec(AgentKind::Claude, AuthMode::OauthToken, None);
+        assert!(steps(&s, &[], &[], &[".claude.json"]).is_empty());
+    }
+
+    #[test]
+    fn ignore_and_api_key_never_purge_a_seed() {
+        for mode in [AuthMode::Ignore, AuthMode::ApiKey] {
+            let s = spec(AgentKind::Codex, mode, Some("/w"));
+            let got = steps(&s, &["auth.json"], &["auth.json"], &["config.toml"]);
+            let cause = if mode == AuthMode::Ignore {
+                FileCause::ModeIgnore
+            } else {
+                FileCause::ModeApiKey
+            };
+            assert_eq!(
+                got,
+                [("auth.json".into(), FileAction::Purge, cause, None)],
+                "{mode}"
+            );
+        }
+    }
+
+    #[test]
+    fn claude_seeds_its_onboarding_only_in_oauth_token_mode() {
+        for mode in [AuthMode::Sync, AuthMode::ApiKey, AuthMode::Ignore] {
+            let s = spec(AgentKind::Claude, mode, Some("/w"));
+            assert!(steps(&s, &[], &[], &[]).is_empty(), "{mode}");
+        }
+        let s = spec(AgentKind::Claude, AuthMode::OauthToken, Some("/w"));
+        assert_eq!(
+            steps(&s, &[], &[], &[]),
+            [(
+                ".claude.json".into(),
+                FileAction::Seed,
+                FileCause::FirstRun,
+                Some(br#"{"hasCompletedOnboarding":true}"#.to_vec())
+            )]
+        );
+    }
+
+    #[test]
+    fn leaving_sync_for_oauth_token_purges_the_forwarded_claude_json_then_seeds_it() {
+        let s = spec(AgentKind::Claude, AuthMode::OauthToken, None);
+        let forwarded = [".claude.json", ".credentials.json"];
+        let got = steps(&s, &forwarded, &forwarded, &[".claude.json"]);
+        let actions: Vec<(&str, FileAction)> =
+            got.iter().map(|(p, a, _, _)| (p.as_str(), *a)).collect();
+        assert_eq!(
+            actions,
+            [
+                (".claude.json", FileAction::Purge),
+                (".credentials.json", FileAction::Purge),
+                (".claude.json", FileAction::Seed),
+            ]
+        );
     }
 }

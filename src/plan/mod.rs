@@ -8,7 +8,7 @@
 mod containers;
 pub use containers::desired_summary;
 mod files;
-pub use files::managed_paths;
+pub use files::{managed_paths, seeds};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::desired::{Desired, Scope, Target};
@@ -171,6 +171,9 @@ pub enum FileAction {
     Adopt,
     /// Ledger only: the file is gone on both sides; drop its record.
     Forget,
+    /// Write a first-run file where nothing is (never replacing anything); it belongs to the
+    /// container afterwards and is not recorded in the ledger.
+    Seed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -191,6 +194,8 @@ pub enum FileCause {
     ModeApiKey,
     ModeOauthToken,
     ModeIgnore,
+    /// A setting the agent needs to start without a prompt (SPEC v2 §3).
+    FirstRun,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -207,6 +212,9 @@ pub struct FileStep {
     /// Absolute host path to copy from (copy only).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
+    /// The bytes to write (seed only).
+    #[serde(skip)]
+    pub seed: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
@@ -218,6 +226,8 @@ pub struct Summary {
     pub remove: usize,
     pub copy: usize,
     pub purge: usize,
+    /// First-run files written where nothing was.
+    pub seed: usize,
     pub kept: usize,
 }
 
@@ -230,6 +240,7 @@ impl std::ops::AddAssign for Summary {
         self.remove += o.remove;
         self.copy += o.copy;
         self.purge += o.purge;
+        self.seed += o.seed;
         self.kept += o.kept;
     }
 }
@@ -244,6 +255,7 @@ impl Summary {
             + self.remove
             + self.copy
             + self.purge
+            + self.seed
             > 0
     }
 }
@@ -313,6 +325,9 @@ pub fn plan(
             notes,
             problems,
         } = files::plan_files(spec, state, fp, &mut warnings);
+        // A seed is not a handoff change: it is read when the agent starts, so a created or
+        // recreated container has it, and a running one (whose agent is past its first run)
+        // is not restarted for a file the container deleted and jackin puts back.
         let handoff_changed = steps
             .iter()
             .any(|s| matches!(s.action, FileAction::Copy | FileAction::Purge));
@@ -347,6 +362,7 @@ pub fn plan(
             match f.action {
                 FileAction::Copy => summary.copy += 1,
                 FileAction::Purge => summary.purge += 1,
+                FileAction::Seed => summary.seed += 1,
                 FileAction::Keep => summary.kept += 1,
                 FileAction::Adopt | FileAction::Forget => {}
             }

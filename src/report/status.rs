@@ -48,7 +48,11 @@ impl Status {
                 if let Some(step) = &i.container_step {
                     drift.push(container_verb(step.action).to_owned());
                 }
-                for (action, word) in [(FileAction::Copy, "copy"), (FileAction::Purge, "purge")] {
+                for (action, word) in [
+                    (FileAction::Copy, "copy"),
+                    (FileAction::Purge, "purge"),
+                    (FileAction::Seed, "seed"),
+                ] {
                     let n = i.files.iter().filter(|f| f.action == action).count();
                     if n > 0 {
                         drift.push(format!("{word} {n} file(s)"));

@@ -73,6 +73,7 @@ pub fn file_verb(a: FileAction) -> &'static str {
         FileAction::Keep => "keep",
         FileAction::Adopt => "adopt",
         FileAction::Forget => "forget",
+        FileAction::Seed => "seed",
     }
 }
 
@@ -87,6 +88,7 @@ pub fn file_cause(c: FileCause) -> &'static str {
         FileCause::ModeApiKey => "auth mode api_key",
         FileCause::ModeOauthToken => "auth mode oauth_token",
         FileCause::ModeIgnore => "auth mode ignore",
+        FileCause::FirstRun => "first-run setting",
     }
 }
 
@@ -99,11 +101,27 @@ fn symbol(a: ContainerAction) -> &'static str {
     }
 }
 
+/// `, 2 seeded`-style part shown only when there is something to say.
+fn optional(n: usize, what: &str) -> String {
+    if n > 0 {
+        format!(", {n} {what}")
+    } else {
+        String::new()
+    }
+}
+
 /// What an apply (or a whole watch) did: `1 created, 0 recreated, … 0 kept`.
 pub fn applied_counts(s: &Summary) -> String {
     format!(
-        "{} created, {} recreated, {} restarted, {} removed; {} files copied, {} purged, {} kept",
-        s.create, s.recreate, s.restart, s.remove, s.copy, s.purge, s.kept
+        "{} created, {} recreated, {} restarted, {} removed; {} files copied, {} purged{}, {} kept",
+        s.create,
+        s.recreate,
+        s.restart,
+        s.remove,
+        s.copy,
+        s.purge,
+        optional(s.seed, "seeded"),
+        s.kept
     )
 }
 
@@ -216,15 +234,18 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         );
         return out;
     }
-    let start = if s.start > 0 {
-        format!(", {} to start", s.start)
-    } else {
-        String::new()
-    };
     let _ = writeln!(
         out,
-        "Plan: {} to create, {} to recreate, {} to restart{start}, {} to remove; {} files to copy, {} to purge, {} kept.",
-        s.create, s.recreate, s.restart, s.remove, s.copy, s.purge, s.kept
+        "Plan: {} to create, {} to recreate, {} to restart{}, {} to remove; {} files to copy, {} to purge{}, {} kept.",
+        s.create,
+        s.recreate,
+        s.restart,
+        optional(s.start, "to start"),
+        s.remove,
+        s.copy,
+        s.purge,
+        optional(s.seed, "to seed"),
+        s.kept
     );
     out
 }
@@ -265,7 +286,11 @@ pub fn pass_line(
                     parts.push(format!("{n} {verb}"));
                 }
             }
-            for (n, verb) in [(applied.copy, "copied"), (applied.purge, "purged")] {
+            for (n, verb) in [
+                (applied.copy, "copied"),
+                (applied.purge, "purged"),
+                (applied.seed, "seeded"),
+            ] {
                 if n > 0 {
                     parts.push(format!("{n} file(s) {verb}"));
                 }

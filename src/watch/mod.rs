@@ -516,6 +516,7 @@ fn add(a: Summary, b: Summary) -> Summary {
         remove: a.remove + b.remove,
         copy: a.copy + b.copy,
         purge: a.purge + b.purge,
+        seed: a.seed + b.seed,
         kept: a.kept + b.kept,
     }
 }
