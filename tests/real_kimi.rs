@@ -15,26 +15,35 @@ use std::sync::OnceLock;
 /// The real-client image (built and cached by tag; about two minutes the first time).
 fn real_kimi_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/real-kimi-image.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("kimi")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run real-kimi-image.sh");
-        assert!(
-            out.status.success(),
-            "real-kimi-image.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .expect("a tag")
-            .trim()
-            .to_owned()
-    })
+    TAG.get_or_init(|| build_image("kimi"))
+}
+
+/// The same base with the agent binary where the Kimi Code installer puts it
+/// (`~/.kimi-code/bin/kimi`, first on PATH).
+fn real_kimi_code_image() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| build_image("kimi-code"))
+}
+
+fn build_image(which: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/real-kimi-image.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(which)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run real-kimi-image.sh");
+    assert!(
+        out.status.success(),
+        "real-kimi-image.sh failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .expect("a tag")
+        .trim()
+        .to_owned()
 }
 
 /// A login as `kimi login` writes it: the model, the OAuth token, the device id.
@@ -308,4 +317,50 @@ fn chown_tree(path: &Path, uid: u32) {
             chown_tree(&entry.unwrap().path(), uid);
         }
     }
+}
+
+#[test]
+fn kimi_code_launches_from_its_own_folder_and_finds_its_login_under_kimi_code_home() {
+    let sb = Sandbox::new();
+    let token = format!("at-code-{}", sb.project());
+    sb.write_home(".kimi-code/config.toml", "default_model = \"k\"\n");
+    sb.write_home(
+        ".kimi-code/credentials/kimi-code.json",
+        format!("{{\"access_token\": \"{token}\"}}"),
+    );
+    sb.write_home(".kimi-code/device_id", "dev-code");
+    let ws = sb.workspace("code");
+    let c = format!("jk-{ws}-smith");
+    sb.write(
+        "jackin.toml",
+        format!(
+            "version = 1\nproject = \"{p}\"\n[roles.smith]\nimage = \"{img}\"\nagents = [\"kimi-code\"]\n[workspaces.{ws}.roles.smith]\n",
+            p = sb.project(),
+            img = real_kimi_code_image(),
+        ),
+    );
+    sb.jackin(&["apply"]).expect_ok();
+    assert!(container_running(&c));
+    let logs = docker(&["logs", &c]);
+    assert!(
+        logs.contains("kimi-recorder: /home/agent/.kimi-code/bin/kimi") && logs.contains("--yolo"),
+        "the image's own binary launched: {logs}"
+    );
+    let seen = exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "echo $KIMI_CODE_HOME; cat \"$KIMI_CODE_HOME/credentials/kimi-code.json\"; id -u",
+        ],
+    );
+    assert!(seen.starts_with("/jackin/kimi-code\n"), "{seen}");
+    assert!(
+        seen.contains(&token) && seen.trim_end().ends_with("1000"),
+        "{seen}"
+    );
+    assert!(
+        exec(&c, &["ls", "/home/agent/.kimi-code/bin"]).contains("kimi"),
+        "the handoff hides nothing the image installed"
+    );
 }
