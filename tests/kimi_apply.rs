@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
 
 /// The one-instance kimi state (model `kimi-k2`) with `auth` lines.
 fn state(sb: &Sandbox, ws: &str, auth: &str, extra: &str) -> String {
@@ -316,4 +317,68 @@ fn host_changes_win_and_container_rotations_are_kept() {
         "{run:?}"
     );
     assert!(!exec(&c, &["ls", "/jackin/kimi"]).contains("device_id"));
+}
+
+#[test]
+fn a_purge_that_finds_nothing_to_remove_is_not_a_change_and_restarts_nothing() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("nothing");
+    let c = container(&ws);
+    sb.write("jackin.toml", state(&sb, &ws, r#"mode = "sync""#, ""));
+    sb.jackin(&["apply"]).expect_ok();
+    // The agent already deleted everything jackin handed it.
+    exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "cd /jackin/kimi && rm -rf config.toml credentials device_id",
+        ],
+    );
+    let started = inspect(&c, "{{.State.StartedAt}}");
+
+    sb.write("jackin.toml", state(&sb, &ws, r#"mode = "ignore""#, ""));
+    let plan = sb.jackin(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "nothing to purge is no change: {plan:?}");
+    sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(
+        inspect(&c, "{{.State.StartedAt}}"),
+        started,
+        "not restarted"
+    );
+    let ledger =
+        std::fs::read_to_string(sb.jackin_home().join("data").join(&c).join("ledger.json"))
+            .unwrap();
+    assert!(
+        !ledger.contains("kimi/"),
+        "the records are forgotten: {ledger}"
+    );
+}
+
+/// SPEC §8: a no-op re-hashes no file whose stat data is unchanged — on the host and in the
+/// handoff. jackin distrusts stat data taken within 2 s of a file's last change (its ctime,
+/// which no test can move back), so no-op applies repeat until that window has passed; from
+/// then on one must read nothing. A no-op that forgets to record fresher stat data never
+/// gets there, and the liveness bound fails the test.
+#[test]
+fn a_no_op_apply_hashes_no_file_once_stat_data_is_recorded() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("noop");
+    sb.write("jackin.toml", state(&sb, &ws, r#"mode = "sync""#, ""));
+    sb.jackin(&["apply"]).expect_ok();
+    let hashed = || -> u64 {
+        let run = sb.jackin(&["apply", "--output", "json"]);
+        run.expect_ok();
+        let summary = run.stdout.lines().last().unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(summary).expect("summary line");
+        v["files_hashed"].as_u64().expect("files_hashed")
+    };
+    wait_until(
+        "a no-op apply hashes nothing",
+        Duration::from_secs(60),
+        || hashed() == 0,
+    );
+    assert_eq!(hashed(), 0, "and stays at nothing");
 }

@@ -225,6 +225,14 @@ fn ignore_keeps_the_agents_own_sessions_and_api_key_keeps_its_own_login_with_a_w
             && run.all().contains("may use it instead of KIMI_API_KEY"),
         "{run:?}"
     );
+    let status = sb.jackin(&["status"]);
+    assert!(
+        status.stdout.contains("warning:")
+            && status
+                .stdout
+                .contains("has its own kimi login at credentials"),
+        "status warns too: {status:?}"
+    );
     assert!(exec(
         &c,
         &["sh", "-c", "cat $KIMI_SHARE_DIR/credentials/kimi-code.json"]

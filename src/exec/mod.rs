@@ -224,13 +224,12 @@ impl Executor<'_> {
     ) -> Result<(), Failure> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
-        if inst.files.is_empty() && inst.container_step.is_none() {
-            return Failure::of_problems(inst).map_or(Ok(()), Err);
-        }
         let state = observed.instances.get(name);
+        let idle = inst.files.is_empty() && inst.container_step.is_none();
         let owner = match (spec, state) {
-            (Some(spec), Some(state)) => self.owner(name, spec, state, observed).await?,
-            // A removed instance: only what jackin forwarded is purged; nothing is handed on.
+            (Some(spec), Some(state)) if !idle => self.owner(name, spec, state, observed).await?,
+            // Nothing is written for an idle instance (its ledger may still take fresher stat
+            // data), and a removed one only loses what jackin forwarded: nothing is handed on.
             _ => observed.jackin,
         };
         let mut ledger = files::apply(

@@ -15,6 +15,8 @@ pub struct Status {
     pub format_version: u32,
     pub project: String,
     pub instances: Vec<InstanceStatus>,
+    /// The plan's warnings (e.g. a login the container made that may shadow its api key).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -83,11 +85,15 @@ impl Status {
             format_version: FORMAT_VERSION,
             project: plan.project.clone(),
             instances,
+            warnings: plan.warnings.clone(),
         }
     }
 
     pub fn render(&self, style: Style) -> String {
         let mut out = format!("project {}\n", style.bold(&self.project));
+        for w in &self.warnings {
+            let _ = writeln!(out, "{}", style.yellow(&format!("warning: {w}")));
+        }
         for i in &self.instances {
             let _ = writeln!(
                 out,
