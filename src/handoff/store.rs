@@ -214,7 +214,7 @@ impl Store {
             };
             match bounded::read(&mut file)? {
                 Ok((bytes, _)) => Ok(Some(bytes)),
-                Err(refused) => Err(io::Error::other(format!("{refused:?}"))),
+                Err(refused) => Err(refused.into_io()),
             }
         };
         match read() {
