@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod bounded;
 pub mod cli;
+pub mod commands;
 pub mod desired;
 pub mod error;
 pub mod exec;

@@ -1,0 +1,58 @@
+//! One module per command: each turns its parsed arguments into calls of the library and an
+//! exit code. `main.rs` only parses, dispatches here and renders an error.
+
+mod reconcile_cmds;
+
+use crate::cli::{Cli, Command};
+use crate::error::{exit, Error};
+use crate::report::{JsonReporter, Output, Reporter, Style, TextReporter};
+
+/// Run one command; `Ok` is the exit code.
+pub async fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Schema { document } => {
+            print!("{}", document.schema_json());
+            Ok(exit::OK)
+        }
+        Command::Validate { file } => reconcile_cmds::validate(file),
+        Command::Plan {
+            file,
+            output,
+            detailed_exitcode,
+            target,
+        } => reconcile_cmds::plan(file, output, detailed_exitcode, target).await,
+        Command::Status { file, output } => reconcile_cmds::status(file, output).await,
+        Command::Watch {
+            file,
+            output,
+            debounce_ms,
+            resync_secs,
+        } => reconcile_cmds::watch(file, output, debounce_ms, resync_secs).await,
+        Command::Apply {
+            file,
+            output,
+            dry_run,
+            target,
+            purge_removed,
+            allow_empty,
+            lock_timeout,
+        } => {
+            let opts = reconcile_cmds::ApplyArgs {
+                dry_run,
+                target,
+                purge_removed,
+                allow_empty,
+                lock_timeout,
+            };
+            reconcile_cmds::apply(file, output, opts).await
+        }
+    }
+}
+
+/// The event renderer `--output` asks for.
+fn reporter(output: Output) -> Box<dyn Reporter> {
+    match output {
+        Output::Json => Box::new(JsonReporter(std::io::stdout())),
+        Output::Text => Box::new(TextReporter::new(std::io::stdout(), Style::detect())),
+    }
+}

@@ -1,0 +1,142 @@
+//! The commands around one reconcile: `validate`, `plan`, `apply`, `status`, `watch`.
+
+use super::reporter;
+use crate::cli::FileArg;
+use crate::desired::Target;
+use crate::error::{exit, Error};
+use crate::plan::PlanOptions;
+use crate::reconcile::{self, ApplyOptions, Context};
+use crate::report::{self, Event, Output, Style};
+use std::time::Duration;
+
+pub fn validate(file: FileArg) -> Result<i32, Error> {
+    let ctx = Context::from_env(file.file);
+    let loaded = ctx.load()?;
+    let instances: usize = loaded
+        .manifest
+        .workspaces
+        .values()
+        .map(|w| w.roles.len())
+        .sum();
+    println!(
+        "Valid: project {}, {} instance(s), {} file(s).",
+        loaded.project,
+        instances,
+        loaded.files.len()
+    );
+    Ok(exit::OK)
+}
+
+pub async fn plan(
+    file: FileArg,
+    output: Output,
+    detailed_exitcode: bool,
+    target: Option<Target>,
+) -> Result<i32, Error> {
+    let ctx = Context::from_env(file.file);
+    let opts = PlanOptions {
+        target: target.clone(),
+        ..Default::default()
+    };
+    let loaded = ctx.load()?;
+    let p = reconcile::prepare(&ctx, &loaded, target.as_ref(), &opts).await?;
+    // `plan` is `apply --dry-run`: the same guards and the same exit codes.
+    reconcile::guard(&p, false, target.is_some())?;
+    print_plan(&p.plan, output);
+    let failed = p.plan.troubled().count();
+    if failed > 0 {
+        return Err(reconcile::ApplyError::Incomplete {
+            failed,
+            applied: false,
+        }
+        .into());
+    }
+    Ok(if detailed_exitcode && p.plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+pub async fn status(file: FileArg, output: Output) -> Result<i32, Error> {
+    let ctx = Context::from_env(file.file);
+    let loaded = ctx.load()?;
+    let p = reconcile::prepare(&ctx, &loaded, None, &PlanOptions::default()).await?;
+    let status = report::Status::new(&p.plan, &p.observed);
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status).expect("status serialises")
+        ),
+        Output::Text => print!("{}", status.render(Style::detect())),
+    }
+    Ok(exit::OK)
+}
+
+pub async fn watch(
+    file: FileArg,
+    output: Output,
+    debounce_ms: u64,
+    resync_secs: u64,
+) -> Result<i32, Error> {
+    let ctx = Context::from_env(file.file);
+    let opts = crate::watch::WatchOptions {
+        debounce: Duration::from_millis(debounce_ms),
+        resync: Duration::from_secs(resync_secs),
+        text: output == Output::Text,
+    };
+    let mut reporter = reporter(output);
+    reporter.event(Event::version());
+    crate::watch::run(ctx, opts, reporter.as_mut()).await
+}
+
+/// `apply`'s flags beyond `-f` and `--output`.
+pub struct ApplyArgs {
+    pub dry_run: bool,
+    pub target: Option<Target>,
+    pub purge_removed: bool,
+    pub allow_empty: bool,
+    pub lock_timeout: u64,
+}
+
+pub async fn apply(file: FileArg, output: Output, args: ApplyArgs) -> Result<i32, Error> {
+    let ctx = Context::from_env(file.file);
+    // Validate before taking the lock: a typo must not wait on another apply.
+    let loaded = ctx.load()?;
+    let opts = ApplyOptions {
+        plan: PlanOptions {
+            purge_removed: args.purge_removed,
+            target: args.target,
+        },
+        allow_empty: args.allow_empty,
+        dry_run: args.dry_run,
+        lock_timeout: Duration::from_secs(args.lock_timeout),
+    };
+    let mut reporter = reporter(output);
+    reporter.event(Event::version());
+    let outcome = reconcile::apply(&ctx, &loaded, &opts, reporter.as_mut()).await?;
+    if outcome.failures.is_empty() {
+        Ok(exit::OK)
+    } else {
+        Err(reconcile::ApplyError::Incomplete {
+            failed: outcome.failed_instances(),
+            applied: !args.dry_run,
+        }
+        .into())
+    }
+}
+
+fn print_plan(plan: &crate::plan::Plan, output: Output) {
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(plan).expect("plan serialises")
+        ),
+        Output::Text => {
+            for w in &plan.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", report::render_plan(plan, Style::detect()));
+        }
+    }
+}
