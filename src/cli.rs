@@ -44,6 +44,9 @@ pub enum Command {
         /// Only WORKSPACE or WORKSPACE/ROLE.
         #[arg(long, value_name = "WS[/ROLE]")]
         target: Option<Target>,
+        /// Recreate these instances even when nothing changed (repeatable).
+        #[arg(long, value_name = "WS[/ROLE]")]
+        replace: Vec<Target>,
     },
     /// Converge containers and credentials to the state file.
     Apply {
@@ -57,6 +60,10 @@ pub enum Command {
         /// Only WORKSPACE or WORKSPACE/ROLE.
         #[arg(long, value_name = "WS[/ROLE]")]
         target: Option<Target>,
+        /// Recreate these instances even when nothing changed (repeatable), e.g. an agent
+        /// that is stuck.
+        #[arg(long, value_name = "WS[/ROLE]")]
+        replace: Vec<Target>,
         /// Also delete the handoff state of removed instances.
         #[arg(long)]
         purge_removed: bool,

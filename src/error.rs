@@ -51,6 +51,8 @@ pub enum Code {
     E030,
     /// Plan would remove every container of the project (needs `--allow-empty`).
     E031,
+    /// An instance named on the command line (`--replace`) is not declared.
+    E032,
     /// Handoff/ledger storage I/O failed.
     E040,
     /// Some instances failed to converge.

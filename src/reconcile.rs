@@ -29,6 +29,8 @@ pub enum ApplyError {
         count: usize,
         targeted: bool,
     },
+    #[error("{flag} {target} names no instance of the desired state")]
+    NoSuchInstance { flag: &'static str, target: String },
     #[error("{failed} of the planned instance(s) {}", if *.applied { "failed to converge; the others were applied" } else { "cannot converge; see the errors above" })]
     Incomplete { failed: usize, applied: bool },
 }
@@ -39,6 +41,7 @@ impl Coded for ApplyError {
             ApplyError::NameConflict { .. } => Code::E022,
             ApplyError::RefuseEmpty { .. } => Code::E031,
             ApplyError::Incomplete { .. } => Code::E041,
+            ApplyError::NoSuchInstance { .. } => Code::E032,
         }
     }
     fn hint(&self) -> Option<String> {
@@ -51,6 +54,9 @@ impl Coded for ApplyError {
             }
             ApplyError::Incomplete { .. } => {
                 "fix the errors above and rerun apply: it finishes what is left".into()
+            }
+            ApplyError::NoSuchInstance { .. } => {
+                "name a declared instance as WORKSPACE or WORKSPACE/ROLE (see `jackin status`)".into()
             }
         })
     }
@@ -122,6 +128,19 @@ async fn observe_and_plan(
     opts: &PlanOptions,
 ) -> Result<Prepared, Error> {
     let mut desired = ctx.resolve(loaded)?;
+    // Like terraform's -replace of an unknown address: a typo must not pass as "nothing to do".
+    if let Some(t) = opts.replace.iter().find(|t| {
+        !desired
+            .instances
+            .values()
+            .any(|i| t.matches(&i.workspace, &i.role))
+    }) {
+        return Err(ApplyError::NoSuchInstance {
+            flag: "--replace",
+            target: t.to_string(),
+        }
+        .into());
+    }
     // Every instance's values, targeted or not: the engine may echo any of them.
     let redactor = desired.redactor();
     if let Some(t) = target {

@@ -539,3 +539,41 @@ fn a_crashed_lock_holder_never_leaves_a_stale_lock() {
     holder.wait().unwrap();
     t.sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
 }
+
+#[test]
+fn replace_recreates_only_the_named_instance_even_when_nothing_changed() {
+    let t = Two::new();
+    t.write("k2", "");
+    t.sb.jackin(&["apply"]).expect_ok();
+    let (ca, cb) = (t.ca(), t.cb());
+    let (id_a, id_b) = (id(&ca), id(&cb));
+
+    let plan =
+        t.sb.jackin(&["plan", "--detailed-exitcode", "--replace", &t.a]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("-/+ recreate container: replaced on request"),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout.contains("Plan: 0 to create, 1 to recreate"),
+        "{plan:?}"
+    );
+
+    let target = format!("{}/smith", t.a);
+    t.sb.jackin(&["apply", "--replace", &target]).expect_ok();
+    assert_ne!(id(&ca), id_a, "a new container");
+    assert!(container_running(&ca));
+    assert_eq!(id(&cb), id_b, "the other one untouched");
+    t.sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
+
+    let typo = t.sb.jackin(&["apply", "--replace", "nope"]);
+    typo.expect_code(1);
+    assert!(
+        typo.stderr
+            .starts_with("error[E032]: --replace nope names no instance of the desired state"),
+        "{typo:?}"
+    );
+    assert_eq!(id(&cb), id_b);
+}

@@ -20,7 +20,8 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             output,
             detailed_exitcode,
             target,
-        } => reconcile_cmds::plan(file, output, detailed_exitcode, target).await,
+            replace,
+        } => reconcile_cmds::plan(file, output, detailed_exitcode, target, replace).await,
         Command::Status { file, output } => reconcile_cmds::status(file, output).await,
         Command::Watch {
             file,
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             output,
             dry_run,
             target,
+            replace,
             purge_removed,
             allow_empty,
             lock_timeout,
@@ -40,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             let opts = reconcile_cmds::ApplyArgs {
                 dry_run,
                 target,
+                replace,
                 purge_removed,
                 allow_empty,
                 lock_timeout,

@@ -32,10 +32,12 @@ pub async fn plan(
     output: Output,
     detailed_exitcode: bool,
     target: Option<Target>,
+    replace: Vec<Target>,
 ) -> Result<i32, Error> {
     let ctx = Context::from_env(file.file);
     let opts = PlanOptions {
         target: target.clone(),
+        replace,
         ..Default::default()
     };
     let loaded = ctx.load()?;
@@ -94,6 +96,7 @@ pub async fn watch(
 pub struct ApplyArgs {
     pub dry_run: bool,
     pub target: Option<Target>,
+    pub replace: Vec<Target>,
     pub purge_removed: bool,
     pub allow_empty: bool,
     pub lock_timeout: u64,
@@ -107,6 +110,7 @@ pub async fn apply(file: FileArg, output: Output, args: ApplyArgs) -> Result<i32
         plan: PlanOptions {
             purge_removed: args.purge_removed,
             target: args.target,
+            replace: args.replace,
         },
         allow_empty: args.allow_empty,
         dry_run: args.dry_run,

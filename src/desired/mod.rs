@@ -176,6 +176,15 @@ impl std::str::FromStr for Target {
     }
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.role {
+            Some(r) => write!(f, "{}/{r}", self.workspace),
+            None => f.write_str(&self.workspace),
+        }
+    }
+}
+
 impl Target {
     pub fn matches(&self, workspace: &str, role: &str) -> bool {
         self.workspace == workspace && self.role.as_deref().is_none_or(|r| r == role)

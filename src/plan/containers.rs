@@ -33,6 +33,7 @@ pub fn plan_container(
     observed: &Observed,
     restart: RestartPolicy,
     handoff_changed: bool,
+    replace: bool,
     fp: &Fingerprinter,
 ) -> Option<ContainerStep> {
     let step = |action, cause, id: Option<&str>| ContainerStep {
@@ -49,6 +50,15 @@ pub fn plan_container(
     let Some(c) = observed.containers.get(&spec.name) else {
         return Some(step(ContainerAction::Create, ContainerCause::Missing, None));
     };
+    if replace {
+        // terraform's -replace: recreate even though nothing changed (the declarative form of
+        // "eject and load" when an agent is wedged).
+        return Some(step(
+            ContainerAction::Recreate,
+            ContainerCause::Replaced,
+            Some(&c.id),
+        ));
+    }
     let want = desired_summary(spec, state, observed, fp);
     let image_present = observed
         .images

@@ -27,6 +27,8 @@ pub struct PlanOptions {
     pub purge_removed: bool,
     /// `--target`: only these instances (and only these orphans) are planned.
     pub target: Option<Target>,
+    /// `--replace`: recreate these instances even when nothing changed.
+    pub replace: Vec<Target>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -145,6 +147,8 @@ pub enum ContainerCause {
     HandoffChanged,
     /// An earlier apply changed files but did not get to restart.
     RestartOwed,
+    /// `--replace`: recreated on request though nothing changed.
+    Replaced,
     /// Ours, but no longer declared.
     NotDeclared,
 }
@@ -331,8 +335,19 @@ pub fn plan(
         let handoff_changed = steps
             .iter()
             .any(|s| matches!(s.action, FileAction::Copy | FileAction::Purge));
-        let container_step =
-            containers::plan_container(spec, state, observed, desired.restart, handoff_changed, fp);
+        let replace = opts
+            .replace
+            .iter()
+            .any(|t| t.matches(&spec.workspace, &spec.role));
+        let container_step = containers::plan_container(
+            spec,
+            state,
+            observed,
+            desired.restart,
+            handoff_changed,
+            replace,
+            fp,
+        );
         if let Some(ContainerStep {
             action: ContainerAction::Create | ContainerAction::Recreate,
             ..

@@ -62,6 +62,7 @@ pub fn container_cause(c: &ContainerCause) -> String {
         ContainerCause::NotRunning { state } => format!("container is {state}"),
         ContainerCause::HandoffChanged => "handoff files changed".into(),
         ContainerCause::RestartOwed => "an interrupted apply owed a restart".into(),
+        ContainerCause::Replaced => "replaced on request".into(),
         ContainerCause::NotDeclared => "no longer declared".into(),
     }
 }
