@@ -95,6 +95,17 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         resync_secs: u64,
     },
+    /// Remove the project's containers (only its own, by label); handoff state stays unless --purge.
+    Destroy {
+        #[command(flatten)]
+        file: FileArg,
+        /// Also delete the handoff directories and ledgers of the project's instances.
+        #[arg(long)]
+        purge: bool,
+        /// Do not ask (needed when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Print the JSON Schema of the state file, or of the plan, status or events JSON output.
     Schema {
         #[arg(value_enum, default_value_t = Document::State)]

@@ -53,6 +53,8 @@ pub enum Code {
     E031,
     /// An instance named on the command line (`--replace`) is not declared.
     E032,
+    /// `destroy` was not confirmed (declined, or no terminal to ask on and no `--yes`).
+    E033,
     /// Handoff/ledger storage I/O failed.
     E040,
     /// Some instances failed to converge.

@@ -577,3 +577,70 @@ fn replace_recreates_only_the_named_instance_even_when_nothing_changed() {
     );
     assert_eq!(id(&cb), id_b);
 }
+
+#[test]
+fn destroy_removes_only_the_projects_containers_and_keeps_the_handoff_unless_purge() {
+    let t = Two::new();
+    t.write("k2", "");
+    t.sb.jackin(&["apply"]).expect_ok();
+    let (ca, cb) = (t.ca(), t.cb());
+    // Not ours: another project's jackin container, and one carrying our project label but
+    // not jackin's managed label.
+    let other = Two::new();
+    other.write("k2", "");
+    other.sb.jackin(&["apply"]).expect_ok();
+    let stranger = format!("stranger-{}", t.sb.project());
+    /// Removes the unmanaged container however the test ends.
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = docker_ok(&["rm", "-f", &self.0]);
+        }
+    }
+    let _cleanup = Remove(stranger.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &stranger,
+        "--label",
+        &format!("jackin.project={}", t.sb.project()),
+        agent_image(),
+        "sleep",
+        "3600",
+    ]);
+    let data = t.sb.jackin_home().join("data");
+
+    // The harness's stdin is not a terminal: no --yes, nothing happens.
+    let refused = t.sb.jackin(&["destroy"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.starts_with(&format!(
+            "error[E033]: refusing to destroy project {} without --yes",
+            t.sb.project()
+        )),
+        "{refused:?}"
+    );
+    assert!(container_running(&ca) && container_running(&cb));
+
+    let run = t.sb.jackin(&["destroy", "--yes"]);
+    run.expect_ok();
+    assert!(run.stdout.contains("Destroyed 2 container(s)"), "{run:?}");
+    assert!(!container_exists(&ca) && !container_exists(&cb));
+    assert!(data.join(&ca).join("ledger.json").exists(), "handoff kept");
+    assert!(
+        container_running(&other.ca()),
+        "another project's container"
+    );
+    assert!(container_running(&stranger), "an unmanaged container");
+
+    // A later apply picks the kept handoff up; --purge then takes everything.
+    t.sb.jackin(&["apply"]).expect_ok();
+    t.sb.jackin(&["destroy", "--yes", "--purge"]).expect_ok();
+    assert!(!container_exists(&ca));
+    assert!(
+        !data.join(&ca).exists() && !data.join(&cb).exists(),
+        "purged"
+    );
+    assert!(container_running(&stranger));
+}

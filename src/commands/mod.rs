@@ -1,6 +1,7 @@
 //! One module per command: each turns its parsed arguments into calls of the library and an
 //! exit code. `main.rs` only parses, dispatches here and renders an error.
 
+mod destroy;
 mod reconcile_cmds;
 
 use crate::cli::{Cli, Command};
@@ -15,6 +16,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Validate { file } => reconcile_cmds::validate(file),
+        Command::Destroy { file, purge, yes } => destroy::destroy(file, purge, yes).await,
         Command::Plan {
             file,
             output,

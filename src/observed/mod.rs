@@ -256,18 +256,23 @@ fn observe_agent(
     Ok(files)
 }
 
+/// The engine filters that select this project's containers, and nothing else: jackin never
+/// touches a container that does not carry both labels.
+pub fn ours(project: &str) -> [(&'static str, String); 2] {
+    [
+        ("label", format!("{LABEL_MANAGED}=true")),
+        ("label", format!("{LABEL_PROJECT}={project}")),
+    ]
+}
+
 pub async fn observe_docker(
     desired: &Desired,
     runtime: &Runtime,
     observed: &mut Observed,
 ) -> Result<(), ObserveError> {
     // Ownership is by labels only: one filtered list is the whole inventory.
-    let project = format!("{LABEL_PROJECT}={}", desired.project);
-    let ours = [
-        ("label", format!("{LABEL_MANAGED}=true")),
-        ("label", project),
-    ];
-    let ours: Vec<(&str, &str)> = ours.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let filters = ours(&desired.project);
+    let ours: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for c in runtime.list_containers(&ours).await? {
         let c = ObservedContainer::from_info(c);
         observed.containers.insert(c.name.clone(), c);
