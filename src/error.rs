@@ -74,12 +74,6 @@ pub enum Code {
     E045,
 }
 
-impl Code {
-    pub fn as_str(self) -> String {
-        format!("{self:?}")
-    }
-}
-
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{self:?}")
@@ -120,7 +114,7 @@ pub fn render(err: &dyn Coded) -> String {
     let mut lines = text.lines();
     let mut out = format!(
         "error[{}]: {}\n",
-        err.code().as_str(),
+        err.code(),
         lines.next().unwrap_or_default()
     );
     for line in lines {

@@ -224,7 +224,7 @@ pub async fn apply(
         for f in p.plan.instances.iter().filter_map(Failure::of_problems) {
             reporter.event(Event::Failed {
                 container: f.container.clone(),
-                code: f.code.clone(),
+                code: f.code,
                 message: f.message.clone(),
             });
             outcome.failures.push(f);

@@ -12,7 +12,7 @@ pub use files::apply as apply_files;
 
 use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, InstanceSpec};
-use crate::error::Coded;
+use crate::error::{Code, Coded};
 use crate::fingerprint::Fingerprinter;
 use crate::handoff::{Owner, Store};
 use crate::observed::{self, Observed};
@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub container: Option<String>,
-    pub code: String,
+    pub code: Code,
     pub message: String,
 }
 
@@ -44,7 +44,7 @@ impl Failure {
         let first = inst.problems.first()?;
         Some(Failure {
             container: Some(inst.container.clone()),
-            code: first.code.as_str(),
+            code: first.code,
             message: inst
                 .problems
                 .iter()
@@ -81,7 +81,7 @@ const PARALLEL_INSTANCES: usize = 8;
 fn failure(container: Option<&str>, err: &dyn Coded) -> Failure {
     Failure {
         container: container.map(str::to_owned),
-        code: err.code().as_str(),
+        code: err.code(),
         message: err.to_string().lines().collect::<Vec<_>>().join("; "),
     }
 }
@@ -141,7 +141,7 @@ impl Executor<'_> {
         let result = if needs_failed_image {
             Err(Failure {
                 container: Some(inst.container.clone()),
-                code: "E023".into(),
+                code: Code::E023,
                 message: "skipped: its image is not available (see above)".into(),
             })
         } else {
@@ -157,7 +157,7 @@ impl Executor<'_> {
     fn fail(&self, f: Failure) -> Failure {
         self.report(Event::Failed {
             container: f.container.clone(),
-            code: f.code.clone(),
+            code: f.code,
             message: f.message.clone(),
         });
         f
@@ -385,7 +385,7 @@ impl Executor<'_> {
         };
         Err(Failure {
             container: Some(name.to_owned()),
-            code: problem.code.as_str(),
+            code: problem.code,
             message: problem.message,
         })
     }

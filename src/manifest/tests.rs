@@ -200,7 +200,7 @@ fn no_state_file_is_e001_naming_the_candidates() {
         text.starts_with("no jackin.toml, jackin.yaml or jackin.yml in "),
         "{text}"
     );
-    assert_eq!(err.code().as_str(), "E001");
+    assert_eq!(err.code(), crate::error::Code::E001);
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn two_state_files_in_one_folder_is_an_error_naming_both() {
 fn missing_f_file_is_e001() {
     let (text, err) = error_of(&[], Some("nope.toml"));
     assert_eq!(text, "nope.toml: no such file or directory");
-    assert_eq!(err.code().as_str(), "E001");
+    assert_eq!(err.code(), crate::error::Code::E001);
 }
 
 // ---- syntax, unknown keys, wrong types -----------------------------------------------
@@ -229,14 +229,14 @@ fn missing_f_file_is_e001() {
 fn toml_syntax_error_is_e002_with_position() {
     let (text, err) = error_of(&[("jackin.toml", "version = 1\n[roles\n")], None);
     assert!(text.starts_with("jackin.toml:2:"), "{text}");
-    assert_eq!(err.code().as_str(), "E002");
+    assert_eq!(err.code(), crate::error::Code::E002);
 }
 
 #[test]
 fn yaml_syntax_error_is_e002_with_position() {
     let (text, err) = error_of(&[("jackin.yaml", "version: 1\nroles: [\n")], None);
     assert!(text.starts_with("jackin.yaml:"), "{text}");
-    assert_eq!(err.code().as_str(), "E002");
+    assert_eq!(err.code(), crate::error::Code::E002);
 }
 
 #[test]
@@ -247,7 +247,7 @@ fn unknown_key_points_at_the_key_and_suggests_the_closest() {
         text,
         "jackin.toml:7:1: unknown key `modle` in roles.smith.kimi; did you mean `model`? expected one of: model"
     );
-    assert_eq!(err.code().as_str(), "E003");
+    assert_eq!(err.code(), crate::error::Code::E003);
     assert_eq!(
         err.hint().unwrap(),
         "run `jackin schema` to see every key and its allowed values"
@@ -359,7 +359,7 @@ fn a_leaf_defined_in_two_files_is_e005_naming_both() {
         text,
         "b.yaml:3:5: key `workspaces.a.workdir` is defined in both a.toml:3:1 and b.yaml:3:5"
     );
-    assert_eq!(err.code().as_str(), "E005");
+    assert_eq!(err.code(), crate::error::Code::E005);
     assert!(err.hint().unwrap().contains("only one file"));
 }
 
@@ -388,7 +388,7 @@ fn version_must_be_present_and_1() {
         text,
         "jackin.toml:1:1: version: unsupported version 2; it must be 1"
     );
-    assert_eq!(err.code().as_str(), "E004");
+    assert_eq!(err.code(), crate::error::Code::E004);
     let yaml = BASE_YAML.replace("version: 1\n", "");
     assert_eq!(
         msg(&[("jackin.yaml", &yaml)]),
@@ -493,7 +493,7 @@ fn oauth_token_is_rejected_for_every_agent_but_claude_naming_the_scope() {
          jackin.toml:7:1: workspaces.app.roles.smith.auth.kimi: auth mode 'oauth_token' is not supported for kimi; supported: sync, api_key, ignore\n\
          jackin.toml:11:1: auth.codex: auth mode 'oauth_token' is not supported for codex; supported: sync, api_key, ignore"
     );
-    assert_eq!(err.code().as_str(), "E004");
+    assert_eq!(err.code(), crate::error::Code::E004);
     let yaml = format!("{BASE_YAML}  other:\n    auth:\n      grok:\n        mode: oauth_token\n        source: ~/.grok\n");
     assert_eq!(
         msg(&[("jackin.yaml", &yaml)]),
@@ -540,7 +540,7 @@ fn kimi_code_in_api_key_mode_needs_a_model_naming_the_scope_and_the_fix() {
         text,
         "jackin.toml:7:1: workspaces.app.roles.smith: kimi-code uses auth mode 'api_key' (set by workspaces.app.roles.smith.auth.kimi-code) but has no model; in that mode kimi-code reads its model from KIMI_MODEL_NAME next to KIMI_MODEL_API_KEY"
     );
-    assert_eq!(err.code().as_str(), "E004");
+    assert_eq!(err.code(), crate::error::Code::E004);
     assert_eq!(
         err.hint().unwrap(),
         "set `model = \"…\"` under [roles.smith.kimi-code] (jackin passes it as KIMI_MODEL_NAME), or set KIMI_MODEL_NAME in one of the instance's env tables"
@@ -676,7 +676,7 @@ fn a_nul_in_a_literal_env_value_is_e004_naming_the_variable_never_the_value() {
             shown,
             format!("{at}: {scope}: the value contains a NUL byte, which an environment variable cannot hold")
         );
-        assert_eq!(err.code().as_str(), "E004");
+        assert_eq!(err.code(), crate::error::Code::E004);
         let rendered = render(&err);
         assert!(
             !rendered.contains("s3cr3t") && !rendered.contains("tail"),
@@ -693,7 +693,7 @@ fn a_fifo_named_like_the_state_file_is_e006_not_a_missing_file() {
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     let err = load(None, &r.root).unwrap_err();
     assert_eq!(err.to_string(), "jackin.toml is a FIFO, not a regular file");
-    assert_eq!(err.code().as_str(), "E006");
+    assert_eq!(err.code(), crate::error::Code::E006);
 }
 
 #[test]
@@ -718,7 +718,7 @@ fn nesting_past_64_levels_is_e006_with_the_line() {
         text,
         "jackin.toml nests more than 64 levels deep at line 7, column 68; the limit is 64"
     );
-    assert_eq!(err.code().as_str(), "E006");
+    assert_eq!(err.code(), crate::error::Code::E006);
     assert_eq!(
         err.hint().unwrap(),
         "flatten the structure: a state file needs about 6 levels"
@@ -729,12 +729,12 @@ fn nesting_past_64_levels_is_e006_with_the_line() {
         text,
         "jackin.yaml nests more than 64 levels deep at line 10, column 70; the limit is 64"
     );
-    assert_eq!(err.code().as_str(), "E006");
+    assert_eq!(err.code(), crate::error::Code::E006);
     // 64 levels are a type error, not a limit.
     let yaml = format!("{BASE_YAML}env: {}\n", deep("[", "]", 64));
     assert_eq!(
-        error_of(&[("jackin.yaml", &yaml)], None).1.code().as_str(),
-        "E003"
+        error_of(&[("jackin.yaml", &yaml)], None).1.code(),
+        crate::error::Code::E003
     );
 }
 
@@ -754,7 +754,7 @@ fn a_yaml_alias_bomb_is_e006_before_anything_expands_it() {
         ),
         "{text}"
     );
-    assert_eq!(err.code().as_str(), "E006");
+    assert_eq!(err.code(), crate::error::Code::E006);
 }
 
 // ---- linear time on large input ---------------------------------------------------
@@ -769,5 +769,5 @@ fn a_huge_key_above_many_values_is_handled_in_linear_time() {
         vec!["1"; 100_000].join(",")
     );
     let (_, err) = error_of(&[("jackin.toml", &toml)], None);
-    assert_eq!(err.code().as_str(), "E003");
+    assert_eq!(err.code(), crate::error::Code::E003);
 }

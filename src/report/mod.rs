@@ -62,7 +62,7 @@ pub enum Event {
     },
     Failed {
         container: Option<String>,
-        code: String,
+        code: crate::error::Code,
         message: String,
     },
     Summary {
@@ -93,7 +93,7 @@ pub enum Event {
     },
     /// `watch`: an error watch survives, and what it does about it.
     WatchError {
-        code: String,
+        code: crate::error::Code,
         message: String,
         hint: Option<String>,
         then: String,

@@ -441,7 +441,7 @@ impl Watch<'_> {
 
     fn report(&mut self, e: &Error, then: String) {
         self.reporter.event(Event::WatchError {
-            code: e.code().as_str(),
+            code: e.code(),
             message: e.message(),
             hint: e.hint(),
             then,
