@@ -85,20 +85,26 @@ impl SpecSummary {
         )
     }
 
-    /// Human reasons for a recreate, old → new. Values of env vars are never shown.
-    pub fn diff(&self, new: &SpecSummary) -> Vec<String> {
+    /// Why a container built from `self` must be recreated to become `new`, old → new.
+    /// Values of env vars are never part of it.
+    pub fn diff(&self, new: &SpecSummary) -> Vec<SpecChange> {
         let mut out = Vec::new();
+        let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.into());
         if self.image != new.image {
-            out.push(format!("image {} → {}", self.image, new.image));
+            out.push(SpecChange::Image {
+                from: self.image.clone(),
+                to: new.image.clone(),
+            });
         } else if self.image_id != new.image_id {
-            out.push(format!("image {} now has a different ID", new.image));
+            out.push(SpecChange::ImageId {
+                image: new.image.clone(),
+            });
         }
         if self.command != new.command {
-            out.push(format!(
-                "command `{}` → `{}`",
-                self.command.join(" "),
-                new.command.join(" ")
-            ));
+            out.push(SpecChange::Command {
+                from: self.command.join(" "),
+                to: new.command.join(" "),
+            });
         }
         let names = |f: &dyn Fn(&String) -> bool, m: &BTreeMap<String, String>| {
             m.keys().filter(|k| f(k)).cloned().collect::<Vec<_>>()
@@ -109,59 +115,131 @@ impl SpecSummary {
             &|k| self.env.get(k).is_some_and(|v| Some(v) != new.env.get(k)),
             &self.env,
         );
-        for (what, list) in [("added", added), ("removed", removed), ("changed", changed)] {
-            if !list.is_empty() {
-                out.push(format!("env {what}: {}", list.join(", ")));
+        for (what, names) in [("added", added), ("removed", removed), ("changed", changed)] {
+            if !names.is_empty() {
+                out.push(SpecChange::Env { what, names });
             }
         }
         if self.mounts != new.mounts {
-            let gone: Vec<_> = self
-                .mounts
-                .iter()
-                .filter(|m| !new.mounts.contains(m))
-                .collect();
-            let came: Vec<_> = new
-                .mounts
-                .iter()
-                .filter(|m| !self.mounts.contains(m))
-                .collect();
-            let show = |v: Vec<&MountSpec>| {
-                v.iter()
-                    .map(|m| m.dst.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            let dsts = |a: &[MountSpec], b: &[MountSpec]| {
+                a.iter()
+                    .filter(|m| !b.contains(m))
+                    .map(|m| m.dst.clone())
+                    .collect()
             };
-            out.push(format!(
-                "mounts changed (removed: [{}], added: [{}])",
-                show(gone),
-                show(came)
-            ));
+            out.push(SpecChange::Mounts {
+                removed: dsts(&self.mounts, &new.mounts),
+                added: dsts(&new.mounts, &self.mounts),
+            });
         }
         if self.workdir != new.workdir {
-            out.push(format!(
-                "workdir {} → {}",
-                self.workdir.as_deref().unwrap_or("(image default)"),
-                new.workdir.as_deref().unwrap_or("(image default)")
-            ));
+            out.push(SpecChange::Workdir {
+                from: or(&self.workdir, "(image default)"),
+                to: or(&new.workdir, "(image default)"),
+            });
         }
         if self.user != new.user {
-            out.push(format!(
-                "user {} → {}",
-                self.user.as_deref().unwrap_or("(image default)"),
-                new.user.as_deref().unwrap_or("(image default)")
-            ));
+            out.push(SpecChange::User {
+                from: or(&self.user, "(image default)"),
+                to: or(&new.user, "(image default)"),
+            });
         }
         if self.owner != new.owner {
-            out.push(format!(
-                "runs as {} → {}",
-                self.owner.as_deref().unwrap_or("(unrecorded)"),
-                new.owner.as_deref().unwrap_or("(unknown)")
-            ));
+            out.push(SpecChange::RunsAs {
+                from: or(&self.owner, "(unrecorded)"),
+                to: or(&new.owner, "(unknown)"),
+            });
         }
         if out.is_empty() {
-            out.push("container spec changed".into());
+            out.push(SpecChange::Unexplained);
         }
         out
+    }
+}
+
+/// One reason a container is recreated. It travels as its sentence (JSON too), which names
+/// env vars but never holds their values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecChange {
+    Image {
+        from: String,
+        to: String,
+    },
+    ImageId {
+        image: String,
+    },
+    /// The image is not on the engine any more (it is pulled or built again).
+    ImageAbsent {
+        image: String,
+    },
+    Command {
+        from: String,
+        to: String,
+    },
+    Env {
+        what: &'static str,
+        names: Vec<String>,
+    },
+    Mounts {
+        removed: Vec<String>,
+        added: Vec<String>,
+    },
+    Workdir {
+        from: String,
+        to: String,
+    },
+    User {
+        from: String,
+        to: String,
+    },
+    RunsAs {
+        from: String,
+        to: String,
+    },
+    /// The container carries no spec label (made by an older jackin or by hand).
+    NoLabel,
+    /// The hash differs but no field does (a change in the canonical form itself).
+    Unexplained,
+}
+
+impl std::fmt::Display for SpecChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpecChange::Image { from, to } => write!(f, "image {from} → {to}"),
+            SpecChange::ImageId { image } => write!(f, "image {image} now has a different ID"),
+            SpecChange::ImageAbsent { image } => write!(f, "image {image} is not present locally"),
+            SpecChange::Command { from, to } => write!(f, "command `{from}` → `{to}`"),
+            SpecChange::Env { what, names } => write!(f, "env {what}: {}", names.join(", ")),
+            SpecChange::Mounts { removed, added } => write!(
+                f,
+                "mounts changed (removed: [{}], added: [{}])",
+                removed.join(", "),
+                added.join(", ")
+            ),
+            SpecChange::Workdir { from, to } => write!(f, "workdir {from} → {to}"),
+            SpecChange::User { from, to } => write!(f, "user {from} → {to}"),
+            SpecChange::RunsAs { from, to } => write!(f, "runs as {from} → {to}"),
+            SpecChange::NoLabel => f.write_str("container has no jackin spec label"),
+            SpecChange::Unexplained => f.write_str("container spec changed"),
+        }
+    }
+}
+
+impl Serialize for SpecChange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl schemars::JsonSchema for SpecChange {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SpecChange".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "One reason for a recreate, as a sentence; names env vars, never their values."
+        })
     }
 }
 
@@ -204,7 +282,7 @@ mod tests {
         new.env.insert("B".into(), "hmac:3".into());
         new.env.insert("C".into(), "hmac:4".into());
         new.mounts.push(mount("/src", "/workspace", true));
-        let why = old.diff(&new);
+        let why: Vec<String> = old.diff(&new).iter().map(ToString::to_string).collect();
         assert_eq!(
             why,
             vec![

@@ -4,7 +4,7 @@ use super::{
     ContainerAction, ContainerCause, ContainerStep, ImageAction, ImageStep, InstancePlan,
     PlanOptions,
 };
-use crate::desired::spec::SpecSummary;
+use crate::desired::spec::{SpecChange, SpecSummary};
 use crate::desired::{Desired, ImageSource, InstanceSpec};
 use crate::fingerprint::Fingerprinter;
 use crate::manifest::model::RestartPolicy;
@@ -70,15 +70,17 @@ pub fn plan_container(
             Some(have) => {
                 let mut w = want.clone();
                 w.image_id.clone_from(&have.image_id);
-                let mut d: Vec<String> = have
+                let mut d: Vec<SpecChange> = have
                     .diff(&w)
                     .into_iter()
-                    .filter(|d| d != "container spec changed")
+                    .filter(|d| *d != SpecChange::Unexplained)
                     .collect();
-                d.push(format!("image {} is not present locally", state.image));
+                d.push(SpecChange::ImageAbsent {
+                    image: state.image.clone(),
+                });
                 d
             }
-            None => vec!["container has no jackin spec label".into()],
+            None => vec![SpecChange::NoLabel],
         };
         changes.dedup();
         return Some(step(

@@ -139,7 +139,7 @@ pub enum ContainerCause {
     /// No container with this name.
     Missing,
     SpecChanged {
-        changes: Vec<String>,
+        changes: Vec<crate::desired::spec::SpecChange>,
     },
     NotRunning {
         state: String,

@@ -58,7 +58,11 @@ pub fn container_verb(a: ContainerAction) -> &'static str {
 pub fn container_cause(c: &ContainerCause) -> String {
     match c {
         ContainerCause::Missing => "container does not exist".into(),
-        ContainerCause::SpecChanged { changes } => changes.join("; "),
+        ContainerCause::SpecChanged { changes } => changes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
         ContainerCause::NotRunning { state } => format!("container is {state}"),
         ContainerCause::HandoffChanged => "handoff files changed".into(),
         ContainerCause::RestartOwed => "an interrupted apply owed a restart".into(),
