@@ -17,6 +17,7 @@ mod kimi_code;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// An agent jackin can provision. Serialised as it is written in the state file: lowercase,
 /// `kimi-code` with its dash.
@@ -82,6 +83,17 @@ pub struct SyncEntry {
     pub default_home_path: Option<&'static str>,
 }
 
+impl SyncEntry {
+    /// Where this entry lives on the host, for a source folder (claude's `.claude.json` sits
+    /// in `$HOME` when the source is the default one).
+    pub fn host_path(&self, source: &Path, source_is_default: bool, home: &Path) -> PathBuf {
+        match self.default_home_path {
+            Some(p) if source_is_default => home.join(p),
+            _ => source.join(self.name),
+        }
+    }
+}
+
 const fn file(name: &'static str, login: bool) -> SyncEntry {
     SyncEntry {
         name,
@@ -126,6 +138,9 @@ pub struct AgentInfo {
     pub launch: &'static [&'static str],
     /// Flag that passes the model; `None` when the agent has no model flag.
     pub model_flag: Option<&'static str>,
+    /// SPEC §3 "a host login is present": kimi's and claude's login files count when they
+    /// exist; every other agent's one file must also be non-empty.
+    pub login_needs_content: bool,
 }
 
 /// SPEC §3, one row per agent, in the spec's order. Every fact carries its source (a URL, or
@@ -159,6 +174,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // `--model` names a model defined in config.toml (app.py ignores any other name).
         launch: &["kimi", "--yolo"],
         model_flag: Some("--model"),
+        login_needs_content: false,
     },
     AgentInfo {
         kind: AgentKind::Claude,
@@ -200,6 +216,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         ],
         // `--model <model>`: an alias ('sonnet') or a full name (CLI help).
         model_flag: Some("--model"),
+        login_needs_content: false,
     },
     AgentInfo {
         kind: AgentKind::Codex,
@@ -223,6 +240,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // ("run every command without approvals or sandboxing"), `--model, -m`.
         launch: &["codex", "--dangerously-bypass-approvals-and-sandbox"],
         model_flag: Some("-m"),
+        login_needs_content: true,
     },
     AgentInfo {
         kind: AgentKind::Amp,
@@ -245,6 +263,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // `launch.rs`). Amp has no model flag: `--mode` picks an agent mode, not a model.
         launch: &["amp", "--dangerously-allow-all"],
         model_flag: None,
+        login_needs_content: true,
     },
     AgentInfo {
         kind: AgentKind::Opencode,
@@ -270,6 +289,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // opencode cli.md: `--model, -m` takes `provider/model`.
         launch: &["opencode"],
         model_flag: Some("-m"),
+        login_needs_content: true,
     },
     AgentInfo {
         kind: AgentKind::Grok,
@@ -291,6 +311,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // grok-build `05-configuration.md`).
         launch: &["grok", "--always-approve"],
         model_flag: Some("-m"),
+        login_needs_content: true,
     },
     // kimi-code: Kimi Code CLI (MoonshotAI/kimi-code), the successor of kimi-cli. Its
     // API-key channel (the model through `KIMI_MODEL_NAME`) is behaviour: see `kimi_code.rs`.
@@ -325,6 +346,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // `--model <model>` takes a model *alias* from config.toml.
         launch: &["kimi", "--yolo"],
         model_flag: Some("--model"),
+        login_needs_content: false,
     },
 ];
 

@@ -120,13 +120,7 @@ pub fn scan(
         let p = host_path(e, auth, home);
         match std::fs::symlink_metadata(&p) {
             Ok(m) if e.tree => m.is_dir(),
-            Ok(m) => {
-                m.is_file()
-                    && (matches!(
-                        agent,
-                        AgentKind::Kimi | AgentKind::KimiCode | AgentKind::Claude
-                    ) || m.len() > 0)
-            }
+            Ok(m) => m.is_file() && (!info.login_needs_content || m.len() > 0),
             Err(_) => false,
         }
     });
@@ -147,12 +141,8 @@ pub fn scan(
     Ok(login)
 }
 
-/// claude's `.claude.json` lives in `$HOME` when the source is the default folder.
 fn host_path(entry: &SyncEntry, auth: &AgentAuth, home: &Path) -> PathBuf {
-    match entry.default_home_path {
-        Some(p) if auth.source_is_default() => home.join(p),
-        _ => auth.source.join(entry.name),
-    }
+    entry.host_path(&auth.source, auth.source_is_default(), home)
 }
 
 fn collect(

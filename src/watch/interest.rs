@@ -86,10 +86,7 @@ impl Interests {
         for inst in desired.iter().flat_map(|d| d.instances.values()) {
             for auth in inst.auth.iter().filter(|a| a.mode == AuthMode::Sync) {
                 for entry in auth.agent.info().entries {
-                    let path = match entry.default_home_path {
-                        Some(p) if auth.source_is_default() => home.join(p),
-                        _ => auth.source.join(entry.name),
-                    };
+                    let path = entry.host_path(&auth.source, auth.source_is_default(), home);
                     items.push(if entry.tree {
                         Interest::Tree(path, Kind::HostLogin)
                     } else {
