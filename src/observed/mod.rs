@@ -23,13 +23,7 @@ use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-pub const LABEL_MANAGED: &str = "jackin.managed";
-pub const LABEL_PROJECT: &str = "jackin.project";
-pub const LABEL_WORKSPACE: &str = "jackin.workspace";
-pub const LABEL_ROLE: &str = "jackin.role";
-pub const LABEL_AGENT: &str = "jackin.agent";
-pub const LABEL_SPEC_HASH: &str = "jackin.spec-hash";
-pub const LABEL_SPEC: &str = "jackin.spec";
+pub use crate::desired::spec::labels::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
