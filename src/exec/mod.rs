@@ -10,7 +10,7 @@ pub mod pull;
 
 pub use files::apply as apply_files;
 
-use crate::desired::spec::SpecSummary;
+use crate::desired::spec::{labels, SpecSummary};
 use crate::desired::{Desired, InstanceSpec};
 use crate::error::{Code, Coded};
 use crate::fingerprint::Fingerprinter;
@@ -402,13 +402,13 @@ impl Executor<'_> {
     ) -> ContainerConfig {
         let summary = SpecSummary::new(spec, image, image_id, host, Some(owner), self.fp);
         let labels: HashMap<String, String> = [
-            (observed::LABEL_MANAGED, "true".to_owned()),
-            (observed::LABEL_PROJECT, project.to_owned()),
-            (observed::LABEL_WORKSPACE, spec.workspace.clone()),
-            (observed::LABEL_ROLE, spec.role.clone()),
-            (observed::LABEL_AGENT, spec.agent.name().to_owned()),
-            (observed::LABEL_SPEC_HASH, summary.hash()),
-            (observed::LABEL_SPEC, summary.to_label()),
+            (labels::LABEL_MANAGED, "true".to_owned()),
+            (labels::LABEL_PROJECT, project.to_owned()),
+            (labels::LABEL_WORKSPACE, spec.workspace.clone()),
+            (labels::LABEL_ROLE, spec.role.clone()),
+            (labels::LABEL_AGENT, spec.agent.name().to_owned()),
+            (labels::LABEL_SPEC_HASH, summary.hash()),
+            (labels::LABEL_SPEC, summary.to_label()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -23,7 +23,7 @@ use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-pub use crate::desired::spec::labels::*;
+use crate::desired::spec::labels::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {

@@ -9,7 +9,7 @@
 
 use super::policy::Backoff;
 use super::Trigger;
-use crate::observed::LABEL_PROJECT;
+use crate::desired::spec::labels::LABEL_PROJECT;
 use crate::runtime::Runtime;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
