@@ -47,6 +47,9 @@ pub enum Code {
     E023,
     /// Image build failed.
     E024,
+    /// `DOCKER_HOST` names an engine that is not on this machine (`tcp://` to another host,
+    /// `ssh://`): refused before connecting, since the handoff is a bind mount of a local folder.
+    E025,
     /// Another apply holds the project lock.
     E030,
     /// Plan would remove every container of the project (needs `--allow-empty`).
