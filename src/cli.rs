@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[command(
     name = "jackin",
     version,
-    about = "Declarative reconciler for AI coding agent containers and their credentials"
+    about = "Declarative reconciler for AI coding agent containers and their credentials",
+    after_help = "Run 'jackin COMMAND --help' for more information on a command."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,12 +28,14 @@ pub struct FileArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the state file (no host env, host files or Docker are read).
+    /// Check the state file
+    ///
+    /// Reads no host env, host files or Docker, so CI can lint a GitOps repo without secrets.
     Validate {
         #[command(flatten)]
         file: FileArg,
     },
-    /// Show what apply would do.
+    /// Show what apply would do
     Plan {
         #[command(flatten)]
         file: FileArg,
@@ -45,7 +48,7 @@ pub enum Command {
         #[arg(long, value_name = "WS[/ROLE]")]
         target: Option<Target>,
     },
-    /// Converge containers and credentials to the state file.
+    /// Converge containers and credentials to the state file
     Apply {
         #[command(flatten)]
         file: FileArg,
@@ -67,14 +70,17 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         lock_timeout: u64,
     },
-    /// Show every instance: container state, agent, auth and its scope, handoff, drift.
+    /// Show every instance: container, auth, handoff, last sync, drift
     Status {
         #[command(flatten)]
         file: FileArg,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
-    /// Apply, then keep converging on state-file edits, host login changes and Docker events.
+    /// Apply, then keep converging as things change
+    ///
+    /// Re-reconciles on state-file edits, host login changes, env files, build contexts,
+    /// Docker events of the project's containers and a periodic resync.
     Watch {
         #[command(flatten)]
         file: FileArg,
@@ -88,9 +94,37 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         resync_secs: u64,
     },
-    /// Print the JSON Schema of the state file, or of the plan, status or events JSON output.
+    /// Print the JSON Schema of the state file or of the JSON output
     Schema {
         #[arg(value_enum, default_value_t = Document::State)]
         document: Document,
     },
+    /// Print a shell completion script
+    ///
+    /// bash: `jackin completions bash > ~/.local/share/bash-completion/completions/jackin`;
+    /// zsh: `jackin completions zsh > "${fpath[1]}/_jackin"`;
+    /// fish: `jackin completions fish > ~/.config/fish/completions/jackin.fish`;
+    /// PowerShell: `jackin completions powershell >> $PROFILE`.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page, or write every page into a folder
+    ///
+    /// Without DIR, prints jackin(1) on stdout (`jackin man | man -l -`). With DIR, writes
+    /// jackin.1 and one page per command (jackin-plan.1, …) there, e.g.
+    /// `jackin man ~/.local/share/man/man1`.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Shells `jackin completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }

@@ -1,5 +1,5 @@
 //! The operator's housekeeping commands, as the operator sees them: a `DOCKER_HOST` on another
-//! machine refused.
+//! machine refused, shell completions and man pages.
 
 mod common;
 
@@ -60,4 +60,122 @@ fn a_docker_host_on_another_machine_is_refused_before_anything_is_done() {
         ),
         "{ssh:?}"
     );
+}
+
+/// The names of the entries of `dir`, sorted.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+// ---------------------------------------------------------------------------
+// completions, man pages, --help
+// ---------------------------------------------------------------------------
+
+/// The subcommands, from the same clap types the binary parses with.
+fn subcommands() -> Vec<String> {
+    use clap::CommandFactory;
+    jackin::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect()
+}
+
+#[test]
+fn completions_for_each_shell_know_the_commands_and_their_flags() {
+    let sb = Sandbox::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = sb.jackin(&["completions", shell]);
+        run.expect_ok();
+        assert!(!run.stdout.trim().is_empty(), "{shell}");
+        // fish spells a long flag `-l target`.
+        let target = if shell == "fish" {
+            "-l target"
+        } else {
+            "--target"
+        };
+        for word in ["apply", target] {
+            assert!(run.stdout.contains(word), "{shell}: no {word}");
+        }
+        assert_eq!(run.stderr, "", "{shell}");
+    }
+    let bad = sb.jackin(&["completions", "tcsh"]);
+    bad.expect_code(2);
+    assert!(
+        bad.stderr
+            .contains("[possible values: bash, zsh, fish, powershell]"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn the_man_page_mentions_every_subcommand_and_man_dir_writes_one_page_each() {
+    let sb = Sandbox::new();
+    let run = sb.jackin(&["man"]);
+    run.expect_ok();
+    assert!(run.stdout.contains(".TH jackin 1"), "{}", run.stdout);
+    let subs = subcommands();
+    assert!(subs.contains(&"apply".to_owned()), "{subs:?}");
+    for sub in &subs {
+        assert!(
+            run.stdout.contains(&format!("jackin\\-{sub}(1)")),
+            "jackin(1) does not mention {sub}:\n{}",
+            run.stdout
+        );
+    }
+
+    let dir = sb.root().join("man/man1");
+    let run = sb.jackin(&["man", dir.to_str().unwrap()]);
+    run.expect_ok();
+    let mut expected = vec!["jackin.1".to_owned()];
+    expected.extend(
+        subs.iter()
+            .filter(|s| *s != "help")
+            .map(|s| format!("jackin-{s}.1")),
+    );
+    expected.sort();
+    assert_eq!(listing(&dir), expected);
+    let apply = std::fs::read_to_string(dir.join("jackin-apply.1")).unwrap();
+    assert!(apply.contains("\\-\\-target"), "{apply}");
+    assert!(
+        run.stdout.starts_with(&format!(
+            "Wrote {} man page(s) to {}: ",
+            expected.len(),
+            dir.display()
+        )),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn help_lists_each_command_on_one_short_line() {
+    let sb = Sandbox::new();
+    let run = sb.jackin(&["--help"]);
+    run.expect_ok();
+    let commands: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let names: Vec<&str> = commands
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    // Every command, in the order of the clap types (the order an operator reaches for them).
+    let mut expected = subcommands();
+    expected.push("help".to_owned());
+    assert_eq!(names, expected, "{}", run.stdout);
+    for line in &commands {
+        assert!(line.len() <= 80, "too long for a terminal: {line:?}");
+        assert!(!line.ends_with('.'), "a summary, not a sentence: {line:?}");
+    }
+    assert!(run
+        .stdout
+        .ends_with("Run 'jackin COMMAND --help' for more information on a command.\n"));
 }

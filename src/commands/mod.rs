@@ -1,6 +1,7 @@
 //! One module per command: each turns its parsed arguments into calls of the library and an
 //! exit code. `main.rs` only parses, dispatches here and renders an error.
 
+mod completions;
 mod reconcile_cmds;
 
 use crate::cli::{Cli, Command};
@@ -15,6 +16,8 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Validate { file } => reconcile_cmds::validate(file),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { dir } => completions::man(dir.as_deref()),
         Command::Plan {
             file,
             output,
