@@ -28,6 +28,16 @@ pub struct FileArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starter state file from the host logins found
+    ///
+    /// Writes jackin.toml (or jackin.yaml) in the current folder: one role with every agent
+    /// whose host login is present, and this folder as the workspace, mounted at
+    /// /workspace/NAME. Never overwrites a state file.
+    Init {
+        /// The starter file's format: jackin.toml or jackin.yaml.
+        #[arg(long, value_enum, default_value_t = InitFormat::Toml)]
+        format: InitFormat,
+    },
     /// Check the state file
     ///
     /// Reads no host env, host files or Docker, so CI can lint a GitOps repo without secrets.
@@ -118,6 +128,13 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+/// The format `jackin init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitFormat {
+    Toml,
+    Yaml,
 }
 
 /// Shells `jackin completions` writes for.

@@ -29,7 +29,9 @@ pub enum Code {
     /// A state file exceeds an input limit (size, nesting, YAML alias expansion) or is not a
     /// regular file (FIFO, socket, device, directory).
     E006,
-    /// A file the operator asked for (`man`'s pages) cannot be written.
+    /// `jackin init` found a state file in the folder already: nothing written.
+    E007,
+    /// A file the operator asked for (`init`'s state file, `man`'s pages) cannot be written.
     E008,
     /// A credential env var (api_key / oauth_token) resolves to empty or unset.
     E010,

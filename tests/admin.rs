@@ -1,5 +1,5 @@
 //! The operator's housekeeping commands, as the operator sees them: a `DOCKER_HOST` on another
-//! machine refused, shell completions and man pages.
+//! machine refused, `init`, shell completions and man pages.
 
 mod common;
 
@@ -62,6 +62,10 @@ fn a_docker_host_on_another_machine_is_refused_before_anything_is_done() {
     );
 }
 
+// ---------------------------------------------------------------------------
+// init
+// ---------------------------------------------------------------------------
+
 /// The names of the entries of `dir`, sorted.
 fn listing(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -70,6 +74,107 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[test]
+fn init_writes_a_starter_file_from_the_logins_found_and_never_overwrites_it() {
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let run = sb.jackin(&["init"]);
+    run.expect_ok();
+    assert_eq!(
+        run.stdout,
+        "Wrote jackin.toml: project work, role agent with kimi; workspace work mounts this folder at /workspace/work.\n\
+         Next: set the image in jackin.toml, then jackin plan.\n"
+    );
+    login.assert_not_leaked(&run.all());
+    let path = sb.work().join("jackin.toml");
+    let written = std::fs::read(&path).unwrap();
+    let text = String::from_utf8(written.clone()).unwrap();
+    assert!(
+        text.contains("# Host logins found: kimi (~/.kimi).\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nagents = [\"kimi\"]"), "{text}");
+    assert!(
+        text.contains("\nimage = \"change-me.invalid/agent-image:latest\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mounts = [{ src = \".\", dst = \"/workspace/work\" }]"),
+        "{text}"
+    );
+    login.assert_not_leaked(&text);
+    assert_eq!(
+        listing(&sb.work()),
+        ["jackin.toml"],
+        "no temporary file left"
+    );
+
+    let valid = sb.jackin(&["validate"]);
+    valid.expect_ok();
+    assert_eq!(
+        valid.stdout,
+        "Valid: project work, 1 instance(s), 1 file(s).\n"
+    );
+
+    // A second run, in either format, refuses, names the file and changes nothing.
+    for args in [&["init"][..], &["init", "--format", "yaml"]] {
+        let again = sb.jackin(args);
+        again.expect_code(1);
+        assert_eq!(
+            again.stderr,
+            format!(
+                "error[E007]: {} already exists; jackin init never overwrites a state file\n  \
+                 → what to try: edit that file (`jackin validate` checks it), or run jackin init in another folder\n",
+                path.display()
+            ),
+            "{args:?}"
+        );
+        assert_eq!(again.stdout, "");
+        assert_eq!(std::fs::read(&path).unwrap(), written, "byte-identical");
+        assert_eq!(
+            listing(&sb.work()),
+            ["jackin.toml"],
+            "{args:?}: nothing written"
+        );
+    }
+}
+
+#[test]
+fn init_writes_yaml_on_request_and_a_commented_example_when_no_login_is_found() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    sb.kimi_login(".kimi-code");
+    sb.jackin(&["init", "--format", "yaml"]).expect_ok();
+    let text = std::fs::read_to_string(sb.work().join("jackin.yaml")).unwrap();
+    assert!(text.contains("\n    agents: [kimi, kimi-code]"), "{text}");
+    assert!(
+        text.contains("\n      - { src: \".\", dst: /workspace/work }"),
+        "{text}"
+    );
+    sb.jackin(&["validate"]).expect_ok();
+    assert!(sb
+        .jackin(&["validate", "-f", "jackin.yaml"])
+        .stdout
+        .contains("1 instance(s)"));
+
+    let empty = Sandbox::new();
+    let run = empty.jackin(&["init"]);
+    run.expect_ok();
+    assert!(run.stdout.contains("no agents yet"), "{run:?}");
+    let text = std::fs::read_to_string(empty.work().join("jackin.toml")).unwrap();
+    assert!(
+        text.contains("# No host login was found (looked in ~/.kimi, ~/.claude,"),
+        "{text}"
+    );
+    assert!(text.contains("\n# [roles.agent]\n"), "{text}");
+    let valid = empty.jackin(&["validate"]);
+    valid.expect_ok();
+    assert_eq!(
+        valid.stdout,
+        "Valid: project work, 0 instance(s), 1 file(s).\n"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -98,7 +203,7 @@ fn completions_for_each_shell_know_the_commands_and_their_flags() {
         } else {
             "--target"
         };
-        for word in ["apply", target] {
+        for word in ["apply", target, "init"] {
             assert!(run.stdout.contains(word), "{shell}: no {word}");
         }
         assert_eq!(run.stderr, "", "{shell}");

@@ -2,6 +2,7 @@
 //! exit code. `main.rs` only parses, dispatches here and renders an error.
 
 mod completions;
+mod init;
 mod reconcile_cmds;
 
 use crate::cli::{Cli, Command};
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Validate { file } => reconcile_cmds::validate(file),
+        Command::Init { format } => init::init(format),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man { dir } => completions::man(dir.as_deref()),
         Command::Plan {
