@@ -104,6 +104,15 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         resync_secs: u64,
     },
+    /// Check that jackin can work here, with a fix for each problem
+    ///
+    /// One line per check with its verdict (ok, info, warn, fail) and, when it is not ok, the
+    /// fix. Changes nothing. Exits 1 when a check fails (where plan or apply would fail), 0
+    /// otherwise; warnings (an absent login, a missing image apply would pull) do not fail.
+    Doctor {
+        #[command(flatten)]
+        file: FileArg,
+    },
     /// Print the JSON Schema of the state file or of the JSON output
     Schema {
         #[arg(value_enum, default_value_t = Document::State)]

@@ -95,6 +95,17 @@ pub struct ImageInfo {
     pub user: String,
 }
 
+/// What `doctor` reports about the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineVersion {
+    /// The engine's release (`27.5.1`).
+    pub engine: String,
+    /// The highest API version the engine speaks (`1.47`).
+    pub api: String,
+    /// The API version jackin talks to it with.
+    pub negotiated: String,
+}
+
 /// One engine event about a container (`die`, `stop`, `destroy`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerEvent {
@@ -192,6 +203,17 @@ impl Runtime {
             docker,
             calls: AtomicUsize::new(1),
             redactor,
+        })
+    }
+
+    /// The engine's version, its API version and the API version negotiated with it.
+    pub async fn version(&self) -> Result<EngineVersion, RuntimeError> {
+        let v = self.count("version", self.docker.version().await)?;
+        let client = self.docker.client_version();
+        Ok(EngineVersion {
+            engine: v.version.unwrap_or_default(),
+            api: v.api_version.unwrap_or_default(),
+            negotiated: format!("{}.{}", client.major_version, client.minor_version),
         })
     }
 

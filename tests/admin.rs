@@ -1,5 +1,5 @@
 //! The operator's housekeeping commands, as the operator sees them: a `DOCKER_HOST` on another
-//! machine refused, `init`, shell completions and man pages.
+//! machine refused, `init`, `doctor`, shell completions and man pages.
 
 mod common;
 
@@ -139,6 +139,18 @@ fn init_writes_a_starter_file_from_the_logins_found_and_never_overwrites_it() {
             "{args:?}: nothing written"
         );
     }
+
+    // doctor knows the placeholder image is still there.
+    let doctor = sb.jackin(&["doctor"]);
+    doctor.expect_code(1);
+    assert_eq!(
+        check(&doctor.stdout, "image"),
+        (
+            "fail".to_owned(),
+            "roles.agent: change-me.invalid/agent-image:latest is the placeholder jackin init wrote".to_owned()
+        ),
+        "{doctor:?}"
+    );
 }
 
 #[test]
@@ -178,6 +190,233 @@ fn init_writes_yaml_on_request_and_a_commented_example_when_no_login_is_found() 
 }
 
 // ---------------------------------------------------------------------------
+// doctor
+// ---------------------------------------------------------------------------
+
+/// The verdict and what was found on the doctor line checking `what`.
+#[track_caller]
+fn check(out: &str, what: &str) -> (String, String) {
+    let found = out.lines().find_map(|l| {
+        let verdict = l.get(..4)?.trim_end();
+        let rest = l.get(6..)?.strip_prefix(what)?;
+        let found = rest.strip_prefix("  ")?.trim_start();
+        (!verdict.is_empty()).then(|| (verdict.to_owned(), found.to_owned()))
+    });
+    found.unwrap_or_else(|| panic!("no doctor line for {what:?}:\n{out}"))
+}
+
+#[test]
+fn doctor_on_a_healthy_machine_says_ok_line_by_line_and_changes_nothing() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    sb.write(
+        "jackin.toml",
+        common::minimal_kimi_state(&sb, &sb.workspace("d")),
+    );
+    let jackin_home = snapshot(sb.jackin_home());
+    let run = sb.jackin(&["doctor"]);
+    run.expect_ok();
+    let out = &run.stdout;
+    let (verdict, engine) = check(out, "engine");
+    assert_eq!(verdict, "ok", "{out}");
+    assert!(engine.starts_with("Docker "), "{out}");
+    assert!(
+        engine.contains(", API 1.") && engine.contains("(jackin speaks 1."),
+        "{out}"
+    );
+    let jh = sb.jackin_home().display().to_string();
+    assert_eq!(
+        check(out, "JACKIN_HOME"),
+        (
+            "ok".into(),
+            format!("{jh}: yours, not writable by group or others")
+        )
+    );
+    assert_eq!(
+        check(out, "key"),
+        (
+            "ok".into(),
+            format!(
+                "{jh}/key: not made yet; the first plan or apply makes it (32 random bytes, 0600)"
+            )
+        )
+    );
+    assert_eq!(
+        check(out, "state file"),
+        (
+            "ok".into(),
+            format!("jackin.toml: project {}, 1 instance(s)", sb.project())
+        )
+    );
+    assert_eq!(check(out, "env").0, "ok");
+    let (verdict, login) = check(out, "login kimi");
+    assert_eq!(verdict, "ok", "{out}");
+    assert!(
+        login.starts_with("~/.kimi: present (synced to jk-d"),
+        "{out}"
+    );
+    let (verdict, inotify) = check(out, "inotify");
+    assert!(verdict == "ok" || verdict == "warn", "{out}");
+    assert!(
+        inotify.contains("max_user_watches") && inotify.contains("watch needs"),
+        "{out}"
+    );
+    let (verdict, image) = check(out, "image");
+    assert_eq!(verdict, "ok", "{out}");
+    assert!(
+        image.starts_with(&format!(
+            "roles.smith: {} present (sha256:",
+            common::agent_image()
+        )),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with(" 0 failed."), "{out}");
+    assert_eq!(
+        snapshot(sb.jackin_home()),
+        jackin_home,
+        "doctor made no key, lock or folder"
+    );
+
+    // Once a plan has made the key, the key line says it is sound.
+    sb.jackin(&["plan"]).expect_ok();
+    let again = sb.jackin(&["doctor"]);
+    again.expect_ok();
+    assert_eq!(
+        check(&again.stdout, "key"),
+        ("ok".into(), format!("{jh}/key: 32 bytes, 0600, yours"))
+    );
+}
+
+#[test]
+fn doctor_with_an_unreachable_engine_fails_that_line_with_a_fix() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    sb.write(
+        "jackin.toml",
+        common::minimal_kimi_state(&sb, &sb.workspace("u")),
+    );
+    let run = sb.jackin_env(&["doctor"], &[("DOCKER_HOST", "unix:///nonexistent")]);
+    run.expect_code(1);
+    let out = &run.stdout;
+    let (verdict, engine) = check(out, "engine");
+    assert_eq!(verdict, "fail", "{out}");
+    assert!(
+        engine.starts_with("error[E020]: cannot reach the Docker engine at unix:///nonexistent"),
+        "{out}"
+    );
+    let fix = out
+        .lines()
+        .skip_while(|l| !l.starts_with("fail  engine"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        fix.trim_start().starts_with(
+            "→ what to try: start the Docker engine, or point DOCKER_HOST at a running one"
+        ),
+        "{out}"
+    );
+    // The other checks still run; what needs the engine says it was not checked.
+    assert_eq!(check(out, "login kimi").0, "ok", "{out}");
+    assert_eq!(check(out, "state file").0, "ok", "{out}");
+    let (verdict, image) = check(out, "image");
+    assert_eq!(verdict, "info", "{out}");
+    assert!(
+        image.ends_with("not checked (the engine is not reachable)"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with(" 1 failed."), "{out}");
+
+    // A remote engine is a failed engine line too, with E025's fix.
+    let remote = sb.jackin_env(&["doctor"], &[("DOCKER_HOST", REMOTE)]);
+    remote.expect_code(1);
+    let (verdict, engine) = check(&remote.stdout, "engine");
+    assert_eq!(verdict, "fail");
+    assert!(
+        engine.starts_with(&format!(
+            "error[E025]: DOCKER_HOST={REMOTE} names an engine on another machine"
+        )),
+        "{remote:?}"
+    );
+}
+
+#[test]
+fn doctor_without_a_state_file_checks_every_agent_at_its_default_folder() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    // A login folder that does not hold a login: absent is a fact here, not a problem.
+    std::fs::create_dir_all(sb.home().join(".codex")).unwrap();
+    let run = sb.jackin(&["doctor"]);
+    run.expect_ok();
+    let out = &run.stdout;
+    assert_eq!(check(out, "state file").0, "info", "{out}");
+    assert_eq!(
+        check(out, "login kimi"),
+        ("ok".into(), "~/.kimi: present".into())
+    );
+    assert_eq!(
+        check(out, "login codex"),
+        ("info".into(), "~/.codex: absent".into())
+    );
+    assert_eq!(
+        check(out, "login kimi-code"),
+        ("info".into(), "~/.kimi-code: absent".into())
+    );
+    assert!(!out.contains("image "), "no state, no images: {out}");
+}
+
+#[test]
+fn doctor_fails_where_plan_would_and_warns_where_it_only_degrades() {
+    let sb = Sandbox::new();
+    // No kimi login at all, and a credential env var that is not set.
+    let ws = sb.workspace("w");
+    let state = common::minimal_kimi_state(&sb, &ws).replace(
+        "agents = [\"kimi\"]",
+        "agents = [\"kimi\", \"codex\"]\n[roles.smith.env]\nOPENAI_API_KEY = \"$OPS_ADMIN_UNSET_KEY\"",
+    ) + "[auth.codex]\nmode = \"api_key\"\n";
+    sb.write("jackin.toml", state);
+    // A group-writable JACKIN_HOME: plan refuses it (E044), so doctor fails it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.jackin_home(), std::fs::Permissions::from_mode(0o770)).unwrap();
+    let run = sb.jackin(&["doctor"]);
+    run.expect_code(1);
+    let out = &run.stdout;
+    let (verdict, home) = check(out, "JACKIN_HOME");
+    assert_eq!(verdict, "fail", "{out}");
+    assert!(
+        home.starts_with("error[E044]: ") && home.contains("it has mode 0770, writable by group"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "→ what to try: chmod 700 {}",
+            sb.jackin_home().display()
+        )),
+        "{out}"
+    );
+    let (verdict, env) = check(out, "env");
+    assert_eq!(verdict, "fail", "{out}");
+    assert!(env.starts_with("error[E010]: "), "{out}");
+    let (verdict, kimi) = check(out, "login kimi");
+    assert_eq!(verdict, "warn", "{out}");
+    assert!(kimi.starts_with("~/.kimi: absent (synced to jk-w"), "{out}");
+    let (verdict, codex) = check(out, "login codex");
+    assert_eq!(verdict, "info", "{out}");
+    assert!(
+        codex.starts_with("not synced: auth mode api_key in jk-w"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::metadata(sb.jackin_home())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o770,
+        "doctor reports, never repairs"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // completions, man pages, --help
 // ---------------------------------------------------------------------------
 
@@ -203,7 +442,7 @@ fn completions_for_each_shell_know_the_commands_and_their_flags() {
         } else {
             "--target"
         };
-        for word in ["apply", target, "init"] {
+        for word in ["apply", target, "doctor", "init"] {
             assert!(run.stdout.contains(word), "{shell}: no {word}");
         }
         assert_eq!(run.stderr, "", "{shell}");

@@ -2,6 +2,7 @@
 //! exit code. `main.rs` only parses, dispatches here and renders an error.
 
 mod completions;
+mod doctor;
 mod init;
 mod reconcile_cmds;
 
@@ -18,6 +19,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Validate { file } => reconcile_cmds::validate(file),
         Command::Init { format } => init::init(format),
+        Command::Doctor { file } => doctor::doctor(file).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Man { dir } => completions::man(dir.as_deref()),
         Command::Plan {
