@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[command(
     name = "jackin",
     version,
-    about = "Declarative reconciler for AI coding agent containers and their credentials"
+    about = "Declarative reconciler for AI coding agent containers and their credentials",
+    after_help = "Run 'jackin COMMAND --help' for more information on a command."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,12 +28,24 @@ pub struct FileArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the state file (no host env, host files or Docker are read).
+    /// Write a starter state file from the host logins found
+    ///
+    /// Writes jackin.toml (or jackin.yaml) in the current folder: one role with every agent
+    /// whose host login is present, and this folder as the workspace, mounted at
+    /// /workspace/NAME. Never overwrites a state file.
+    Init {
+        /// The starter file's format: jackin.toml or jackin.yaml.
+        #[arg(long, value_enum, default_value_t = InitFormat::Toml)]
+        format: InitFormat,
+    },
+    /// Check the state file
+    ///
+    /// Reads no host env, host files or Docker, so CI can lint a GitOps repo without secrets.
     Validate {
         #[command(flatten)]
         file: FileArg,
     },
-    /// Show what apply would do.
+    /// Show what apply would do
     Plan {
         #[command(flatten)]
         file: FileArg,
@@ -48,7 +61,7 @@ pub enum Command {
         #[arg(long, value_name = "WS[/ROLE]")]
         replace: Vec<Target>,
     },
-    /// Converge containers and credentials to the state file.
+    /// Converge containers and credentials to the state file
     Apply {
         #[command(flatten)]
         file: FileArg,
@@ -74,14 +87,17 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         lock_timeout: u64,
     },
-    /// Show every instance: container state, agent, auth and its scope, handoff, drift.
+    /// Show every instance: container, auth, handoff, last sync, drift
     Status {
         #[command(flatten)]
         file: FileArg,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
-    /// Apply, then keep converging on state-file edits, host login changes and Docker events.
+    /// Apply, then keep converging as things change
+    ///
+    /// Re-reconciles on state-file edits, host login changes, env files, build contexts,
+    /// Docker events of the project's containers and a periodic resync.
     Watch {
         #[command(flatten)]
         file: FileArg,
@@ -95,7 +111,10 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         resync_secs: u64,
     },
-    /// Remove the project's containers (only its own, by label); handoff state stays unless --purge.
+    /// Remove the project's containers (and handoff state with --purge)
+    ///
+    /// Only containers carrying the project's jackin labels are removed. Asks on a terminal;
+    /// without one, --yes is required.
     Destroy {
         #[command(flatten)]
         file: FileArg,
@@ -106,9 +125,53 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-    /// Print the JSON Schema of the state file, or of the plan, status or events JSON output.
+    /// Check that jackin can work here, with a fix for each problem
+    ///
+    /// One line per check with its verdict (ok, info, warn, fail) and, when it is not ok, the
+    /// fix. Changes nothing. Exits 1 when a check fails (where plan or apply would fail), 0
+    /// otherwise; warnings (an absent login, a missing image apply would pull) do not fail.
+    Doctor {
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Print the JSON Schema of the state file or of the JSON output
     Schema {
         #[arg(value_enum, default_value_t = Document::State)]
         document: Document,
     },
+    /// Print a shell completion script
+    ///
+    /// bash: `jackin completions bash > ~/.local/share/bash-completion/completions/jackin`;
+    /// zsh: `jackin completions zsh > "${fpath[1]}/_jackin"`;
+    /// fish: `jackin completions fish > ~/.config/fish/completions/jackin.fish`;
+    /// PowerShell: `jackin completions powershell >> $PROFILE`.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page, or write every page into a folder
+    ///
+    /// Without DIR, prints jackin(1) on stdout (`jackin man | man -l -`). With DIR, writes
+    /// jackin.1 and one page per command (jackin-plan.1, …) there, e.g.
+    /// `jackin man ~/.local/share/man/man1`.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// The format `jackin init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitFormat {
+    Toml,
+    Yaml,
+}
+
+/// Shells `jackin completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }

@@ -29,6 +29,10 @@ pub enum Code {
     /// A state file exceeds an input limit (size, nesting, YAML alias expansion) or is not a
     /// regular file (FIFO, socket, device, directory).
     E006,
+    /// `jackin init` found a state file in the folder already: nothing written.
+    E007,
+    /// A file the operator asked for (`init`'s state file, `man`'s pages) cannot be written.
+    E008,
     /// A credential env var (api_key / oauth_token) resolves to empty or unset.
     E010,
     /// An env `{ file = … }` could not be read, or holds a NUL byte.
@@ -47,6 +51,9 @@ pub enum Code {
     E023,
     /// Image build failed.
     E024,
+    /// `DOCKER_HOST` names an engine that is not on this machine (`tcp://` to another host,
+    /// `ssh://`): refused before connecting, since the handoff is a bind mount of a local folder.
+    E025,
     /// Another apply holds the project lock.
     E030,
     /// Plan would remove every container of the project (needs `--allow-empty`).

@@ -100,8 +100,9 @@ impl Fingerprinter {
         }
     }
 
-    /// The key at `path`, checked; `None` when there is none yet.
-    fn load(path: &Path) -> Result<Option<Self>, KeyError> {
+    /// The key at `path`, checked as [`Fingerprinter::load_or_create`] checks it; `None`
+    /// when there is none yet (nothing is created).
+    pub fn load(path: &Path) -> Result<Option<Self>, KeyError> {
         let invalid = |problem: String| KeyError::Invalid {
             path: path.to_path_buf(),
             problem,

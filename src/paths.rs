@@ -118,10 +118,21 @@ impl JackinHome {
             path: self.root.clone(),
             source,
         })?;
+        self.check_private().map(|_| ())
+    }
+
+    /// The checks of [`JackinHome::ensure_private`] without creating anything (for
+    /// `doctor`): `Ok(false)` when there is nothing at `$JACKIN_HOME` yet (the first
+    /// plan or apply creates it 0700), `Ok(true)` when it is there and private.
+    pub fn check_private(&self) -> Result<bool, HomeError> {
+        match std::fs::symlink_metadata(&self.root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            _ => {}
+        }
         check_private_dir(&self.root, true)?;
         check_private_dir(&self.data(), false)?;
         check_private_dir(&self.locks(), false)?;
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -1,7 +1,7 @@
 //! One reconcile: load → validate → resolve → observe → plan → (execute).
 //!
-//! `plan`, `apply --dry-run` and `apply` all first check that `$JACKIN_HOME` is private, then
-//! resolve, observe and plan the same way; only `apply` hands the plan to the executor. Guards that must stop an apply before anything changes (name
+//! `plan`, `apply --dry-run` and `apply` all first resolve and connect to the engine (which
+//! writes nothing), check that `$JACKIN_HOME` is private, then observe and plan the same way; only `apply` hands the plan to the executor. Guards that must stop an apply before anything changes (name
 //! conflicts, removing every container) are checked here, after planning and before executing.
 
 use crate::desired::{self, Desired, Target};
@@ -109,24 +109,28 @@ pub struct Prepared {
     pub runtime: Runtime,
 }
 
-/// `plan` and `status`: check that jackin's own state is private, then observe and plan.
+/// `plan` and `status`: resolve and connect, check that jackin's own state is private, then
+/// observe and plan.
 pub async fn prepare(
     ctx: &Context,
     loaded: &Loaded,
     target: Option<&Target>,
     opts: &PlanOptions,
 ) -> Result<Prepared, Error> {
+    let (desired, runtime) = connect(ctx, loaded, target, opts).await?;
     ctx.jackin_home.ensure_private()?;
-    observe_and_plan(ctx, loaded, target, opts).await
+    observe_and_plan(ctx, desired, runtime, opts).await
 }
 
-/// Resolve, observe and plan; `$JACKIN_HOME` has been checked by the caller.
-async fn observe_and_plan(
+/// Resolve, then connect to the engine. This comes first because it writes nothing: an
+/// engine jackin must not drive (`E025`, a remote `DOCKER_HOST`) or cannot reach is found
+/// before `$JACKIN_HOME`, the lock or the key is created.
+async fn connect(
     ctx: &Context,
     loaded: &Loaded,
     target: Option<&Target>,
     opts: &PlanOptions,
-) -> Result<Prepared, Error> {
+) -> Result<(Desired, Runtime), Error> {
     let mut desired = ctx.resolve(loaded)?;
     // Like terraform's -replace of an unknown address: a typo must not pass as "nothing to do".
     if let Some(t) = opts.replace.iter().find(|t| {
@@ -147,6 +151,16 @@ async fn observe_and_plan(
         desired.retain_target(t);
     }
     let runtime = Runtime::connect(redactor).await?;
+    Ok((desired, runtime))
+}
+
+/// Observe and plan; `$JACKIN_HOME` has been checked by the caller.
+async fn observe_and_plan(
+    ctx: &Context,
+    desired: Desired,
+    runtime: Runtime,
+    opts: &PlanOptions,
+) -> Result<Prepared, Error> {
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
     let observed = observed::observe(&desired, &runtime, &ctx.jackin_home, &ctx.home).await?;
     let plan = plan::plan(&desired, &observed, opts, &fp);
@@ -192,8 +206,8 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
 }
 
-/// One `apply` pass: check `$JACKIN_HOME`, lock, observe, plan, guard, report the plan,
-/// execute, summarise. `watch` calls this once per pass with the last good `loaded` state.
+/// One `apply` pass: resolve and connect, check `$JACKIN_HOME`, lock, observe, plan, guard,
+/// report the plan, execute, summarise. `watch` calls this once per pass with the last good `loaded` state.
 pub async fn apply(
     ctx: &Context,
     loaded: &Loaded,
@@ -201,6 +215,8 @@ pub async fn apply(
     reporter: &mut dyn Reporter,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
+    let target = opts.plan.target.as_ref();
+    let (desired, runtime) = connect(ctx, loaded, target, &opts.plan).await?;
     ctx.jackin_home.ensure_private()?;
     let _lock = if opts.dry_run {
         None
@@ -211,8 +227,7 @@ pub async fn apply(
             opts.lock_timeout,
         )?)
     };
-    let target = opts.plan.target.as_ref();
-    let p = observe_and_plan(ctx, loaded, target, &opts.plan).await?;
+    let p = observe_and_plan(ctx, desired, runtime, &opts.plan).await?;
     guard(&p, opts.allow_empty, target.is_some())?;
     for w in &p.plan.warnings {
         reporter.event(Event::Warning { message: w.clone() });

@@ -24,6 +24,9 @@ const STOP_GRACE_SECS: i32 = 10;
 pub enum RuntimeError {
     #[error("cannot reach the Docker engine at {host}: {detail}")]
     Unreachable { host: String, detail: String },
+    /// `DOCKER_HOST` names an engine that is not on this machine (SPEC v2 §6).
+    #[error("DOCKER_HOST={host} {why}; jackin hands logins over as bind mounts of local folders, so it only drives an engine on this machine")]
+    RemoteEngine { host: String, why: String },
     /// `detail` is the engine's text, already redacted.
     #[error("docker {op} failed: {detail}")]
     Api { op: String, detail: String },
@@ -37,6 +40,7 @@ impl Coded for RuntimeError {
     fn code(&self) -> Code {
         match self {
             RuntimeError::Unreachable { .. } => Code::E020,
+            RuntimeError::RemoteEngine { .. } => Code::E025,
             RuntimeError::Api { .. } => Code::E021,
             RuntimeError::Pull { .. } => Code::E023,
             RuntimeError::Build { .. } => Code::E024,
@@ -46,6 +50,9 @@ impl Coded for RuntimeError {
         Some(match self {
             RuntimeError::Unreachable { .. } => {
                 "start the Docker engine, or point DOCKER_HOST at a running one (as with the docker CLI)".into()
+            }
+            RuntimeError::RemoteEngine { .. } => {
+                "run jackin on the machine the engine runs on, or point DOCKER_HOST at a local engine (unix:///var/run/docker.sock, or tcp://127.0.0.1:PORT)".into()
             }
             RuntimeError::Api { .. } => "check the engine's logs; rerun apply to finish the job".into(),
             RuntimeError::Pull { image, .. } => format!(
@@ -88,6 +95,17 @@ pub struct ImageInfo {
     pub user: String,
 }
 
+/// What `doctor` reports about the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineVersion {
+    /// The engine's release (`27.5.1`).
+    pub engine: String,
+    /// The highest API version the engine speaks (`1.47`).
+    pub api: String,
+    /// The API version jackin talks to it with.
+    pub negotiated: String,
+}
+
 /// One engine event about a container (`die`, `stop`, `destroy`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerEvent {
@@ -112,15 +130,69 @@ pub struct Runtime {
     redactor: Redactor,
 }
 
-fn docker_host() -> String {
+/// The engine address `DOCKER_HOST` names (default: the local socket), as the docker CLI
+/// reads it.
+pub fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }
 
+/// The engine `DOCKER_HOST` names, refused unless it runs on this machine: the handoff is a
+/// bind mount of a folder under `$JACKIN_HOME`, which a remote engine would look for on its
+/// own disk (and create empty there). A pure look at the address, made before any connection:
+/// a unix socket (or Windows named pipe) is local; `tcp://`, `http://` and `https://` are local
+/// when their host is `localhost`, a loopback address (`127.0.0.0/8`, `::1`) or the
+/// unspecified address (which the kernel routes to this machine); every other host is
+/// remote, names included (nothing is resolved: no lookup can stall or leak the address);
+/// `ssh://` is refused whatever the host (the engine lives wherever the ssh server takes it).
+/// Other schemes are left to the client, which rejects what it cannot speak (`E020`).
+pub fn local_engine() -> Result<String, RuntimeError> {
+    let host = docker_host();
+    match remote_reason(&host) {
+        None => Ok(host),
+        Some(why) => Err(RuntimeError::RemoteEngine { host, why }),
+    }
+}
+
+/// Why `host` is not an engine on this machine; `None`: it is (or the client decides).
+fn remote_reason(host: &str) -> Option<String> {
+    let (scheme, rest) = host.split_once("://")?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "ssh" => Some("reaches an engine through ssh".into()),
+        "tcp" | "http" | "https" => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let name = match hostport.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => hostport.split(':').next().unwrap_or_default(),
+            };
+            (!is_local_host(name)).then(|| format!("names an engine on another machine ({name})"))
+        }
+        _ => None,
+    }
+}
+
+/// `localhost`, a loopback or unspecified IP, or nothing (the docker CLI's `tcp://:2375`
+/// means `127.0.0.1`).
+fn is_local_host(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    if name.is_empty() || name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => {
+            let ip = ip.to_canonical();
+            ip.is_loopback() || ip.is_unspecified()
+        }
+        Err(_) => false,
+    }
+}
+
 impl Runtime {
-    /// Connect to the engine `DOCKER_HOST` names and negotiate the API version. Engine text
-    /// in errors passes `redactor`.
+    /// Connect to the engine `DOCKER_HOST` names and negotiate the API version, after
+    /// [`local_engine`] has made sure it is on this machine (nothing is sent otherwise).
+    /// Engine text in errors passes `redactor`.
     pub async fn connect(redactor: Redactor) -> Result<Self, RuntimeError> {
-        let host = docker_host();
+        let host = local_engine()?;
         let unreachable = |e: bollard::errors::Error| RuntimeError::Unreachable {
             host: host.clone(),
             detail: redactor.redact(&e.to_string()),
@@ -131,6 +203,17 @@ impl Runtime {
             docker,
             calls: AtomicUsize::new(1),
             redactor,
+        })
+    }
+
+    /// The engine's version, its API version and the API version negotiated with it.
+    pub async fn version(&self) -> Result<EngineVersion, RuntimeError> {
+        let v = self.count("version", self.docker.version().await)?;
+        let client = self.docker.client_version();
+        Ok(EngineVersion {
+            engine: v.version.unwrap_or_default(),
+            api: v.api_version.unwrap_or_default(),
+            negotiated: format!("{}.{}", client.major_version, client.minor_version),
         })
     }
 
@@ -475,5 +558,58 @@ impl Runtime {
                 container,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_and_loopback_tcp_are_local() {
+        for host in [
+            "unix:///var/run/docker.sock",
+            "unix:///run/user/1000/docker.sock",
+            "npipe:////./pipe/docker_engine",
+            "tcp://127.0.0.1:2375",
+            "tcp://127.0.0.2:2375",
+            "tcp://localhost:2376",
+            "TCP://LocalHost.:2376",
+            "tcp://[::1]:2375",
+            "tcp://[::ffff:127.0.0.1]:2375",
+            "http://127.0.0.1:2375/v1.41",
+            "https://user@localhost:2376",
+            "tcp://0.0.0.0:2375",
+            "tcp://:2375",
+            "fd://",
+        ] {
+            assert_eq!(remote_reason(host), None, "{host}");
+        }
+    }
+
+    #[test]
+    fn other_hosts_and_ssh_are_remote() {
+        for (host, why) in [
+            (
+                "tcp://198.51.100.7:2376",
+                "names an engine on another machine (198.51.100.7)",
+            ),
+            (
+                "tcp://docker.example.com:2376",
+                "names an engine on another machine (docker.example.com)",
+            ),
+            (
+                "https://[2001:db8::1]:2376",
+                "names an engine on another machine (2001:db8::1)",
+            ),
+            (
+                "tcp://localhost.example.com:2375",
+                "names an engine on another machine (localhost.example.com)",
+            ),
+            ("ssh://me@build-box", "reaches an engine through ssh"),
+            ("ssh://localhost", "reaches an engine through ssh"),
+        ] {
+            assert_eq!(remote_reason(host).as_deref(), Some(why), "{host}");
+        }
     }
 }

@@ -437,8 +437,7 @@ fn status_shows_state_auth_provenance_handoff_and_drift() {
         "{run:?}"
     );
     assert!(
-        run.stdout
-            .contains("handoff: 4 file(s), last sync at unix time"),
+        run.stdout.contains("handoff: 4 file(s), synced ") && run.stdout.contains(" ago\n"),
         "{run:?}"
     );
     assert!(run.stdout.contains("drift: start"), "{run:?}");
@@ -452,6 +451,14 @@ fn status_shows_state_auth_provenance_handoff_and_drift() {
     assert_eq!(inst.len(), 2);
     assert_eq!(inst[0]["state"], "exited");
     assert_eq!(inst[0]["auth"][0]["set_by"]["scope"], "default");
+    // Unix seconds (kept) and the same instant as RFC 3339, for programs.
+    let secs = inst[0]["last_sync"].as_i64().unwrap();
+    assert_eq!(
+        inst[0]["last_sync_at"],
+        jackin::report::time::rfc3339(secs),
+        "{v:#}"
+    );
+    assert!(inst[0]["last_sync_at"].as_str().unwrap().ends_with('Z'));
 }
 
 #[test]

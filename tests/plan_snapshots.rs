@@ -227,6 +227,36 @@ fn restart_owed_by_an_interrupted_apply() {
     insta::assert_snapshot!(f.plan_text(&d, &f.observe(&d, Some(&d), true)));
 }
 
+/// `status` for people: how long ago each instance synced, against a fixed "now".
+#[test]
+fn status_says_how_long_ago_each_instance_synced() {
+    let f = Fixture::new();
+    let app = f.desired(&state("k1", ""));
+    f.apply_files(&app);
+    // The last sync at a fixed instant, so the snapshot does not depend on the clock.
+    let synced_at: i64 = 1_795_709_729;
+    let ledger = f.jh().ledger_path("jk-app-smith");
+    let mut l: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ledger).unwrap()).unwrap();
+    l["last_sync"] = synced_at.into();
+    std::fs::write(&ledger, serde_json::to_vec(&l).unwrap()).unwrap();
+    // A second instance, declared since: never synced.
+    let both = f.desired(&state("k1", "[workspaces.api.roles.smith]\n"));
+    let observed = f.observe(&both, Some(&app), true);
+    let status = Status::new(&f.plan(&both, &observed), &observed);
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(synced_at as u64 + 192);
+    let json = serde_json::to_value(&status).unwrap();
+    let app_json = &json["instances"][1];
+    assert_eq!(app_json["container"], "jk-app-smith", "{json:#}");
+    assert_eq!(app_json["last_sync"], synced_at);
+    assert_eq!(app_json["last_sync_at"], "2026-11-26T16:15:29Z");
+    assert_eq!(
+        json["instances"][0]["last_sync_at"],
+        serde_json::Value::Null
+    );
+    insta::assert_snapshot!(status.render(Style::plain(), now));
+}
+
 fn first_run_state() -> String {
     "version = 1\nproject = \"snap\"\n[roles.smith]\nimage = \"agent:1\"\nagents = [\"codex\", \"claude\"]\n[auth.claude]\nmode = \"oauth_token\"\n[env]\nCLAUDE_CODE_OAUTH_TOKEN = \"$KEY\"\n[workspaces.app]\nworkdir = \"/w\"\n[workspaces.app.roles.smith]\n".into()
 }

@@ -44,11 +44,12 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
     let ctx = Context::from_env(file.file);
     let loaded = ctx.load()?;
     let project = loaded.project.clone();
+    // Nothing is resolved (a destroy must not need the API keys), so there is no env value to
+    // redact; the engine is not sent any either. Connecting first refuses a remote engine
+    // before anything is written (as plan and apply do).
+    let runtime = Runtime::connect(Redactor::default()).await?;
     ctx.jackin_home.ensure_private()?;
     let _lock = crate::lock::acquire(&ctx.jackin_home.lock_path(&project), &project, LOCK_WAIT)?;
-    // Nothing is resolved (a destroy must not need the API keys), so there is no env value to
-    // redact; the engine is not sent any either.
-    let runtime = Runtime::connect(Redactor::default()).await?;
     let filters = crate::observed::ours(&project);
     let filters: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ours = runtime.list_containers(&filters).await?;

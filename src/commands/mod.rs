@@ -1,7 +1,10 @@
 //! One module per command: each turns its parsed arguments into calls of the library and an
 //! exit code. `main.rs` only parses, dispatches here and renders an error.
 
+mod completions;
 mod destroy;
+mod doctor;
+mod init;
 mod reconcile_cmds;
 
 use crate::cli::{Cli, Command};
@@ -17,6 +20,10 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Validate { file } => reconcile_cmds::validate(file),
         Command::Destroy { file, purge, yes } => destroy::destroy(file, purge, yes).await,
+        Command::Init { format } => init::init(format),
+        Command::Doctor { file } => doctor::doctor(file).await,
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { dir } => completions::man(dir.as_deref()),
         Command::Plan {
             file,
             output,

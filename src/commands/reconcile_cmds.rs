@@ -70,7 +70,10 @@ pub async fn status(file: FileArg, output: Output) -> Result<i32, Error> {
             "{}",
             serde_json::to_string_pretty(&status).expect("status serialises")
         ),
-        Output::Text => print!("{}", status.render(Style::detect())),
+        Output::Text => print!(
+            "{}",
+            status.render(Style::detect(), std::time::SystemTime::now())
+        ),
     }
     Ok(exit::OK)
 }

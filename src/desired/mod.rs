@@ -11,7 +11,7 @@ pub mod spec;
 pub mod user;
 
 pub use env::{resolve_env_value, EnvSource};
-pub use resolve::{resolve, ResolveError};
+pub use resolve::{resolve, resolve_auth_only, ResolveError};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::manifest::model::RestartPolicy;
@@ -71,6 +71,17 @@ pub struct AgentAuth {
 }
 
 impl AgentAuth {
+    /// What no scope sets: `sync` from the agent's default folder under `home`.
+    pub fn default_for(agent: AgentKind, home: &std::path::Path) -> Self {
+        AgentAuth {
+            agent,
+            mode: AuthMode::Sync,
+            mode_from: Scope::Default,
+            source: home.join(agent.info().default_source),
+            source_from: Scope::Default,
+        }
+    }
+
     pub fn source_is_default(&self) -> bool {
         self.source_from == Scope::Default
     }

@@ -86,17 +86,7 @@ pub fn resolve(
                 .or_else(|| role.agents.first().copied())
                 .unwrap_or(AgentKind::Kimi);
 
-            let scopes = [
-                (
-                    &decl.auth,
-                    Scope::Instance(format!("workspaces.{ws_name}.roles.{role_name}.auth")),
-                ),
-                (
-                    &ws.auth,
-                    Scope::Workspace(format!("workspaces.{ws_name}.auth")),
-                ),
-                (&m.auth, Scope::Global("auth".into())),
-            ];
+            let scopes = auth_scopes(m, ws_name, role_name);
             let auth: Vec<AgentAuth> = role
                 .agents
                 .iter()
@@ -324,6 +314,45 @@ pub fn resolve(
         warnings,
         env_files,
     })
+}
+
+/// Every declared instance's effective auth per agent (mode, source and the scopes that set
+/// them), by container name: the part of [`resolve`] that reads no env, so it is there even
+/// when a credential env var is unset (for `doctor`).
+pub fn resolve_auth_only(loaded: &Loaded, home: &Path) -> BTreeMap<String, Vec<AgentAuth>> {
+    let m = &loaded.manifest;
+    let mut out = BTreeMap::new();
+    for (ws_name, ws) in &m.workspaces {
+        for role_name in ws.roles.keys() {
+            let Some(role) = m.roles.get(role_name) else {
+                continue;
+            };
+            let scopes = auth_scopes(m, ws_name, role_name);
+            let auth = role
+                .agents
+                .iter()
+                .map(|&a| resolve_auth(a, &scopes, &loaded.base_dir, home))
+                .collect();
+            out.insert(container_name(ws_name, role_name), auth);
+        }
+    }
+    out
+}
+
+/// The auth tables of one instance, highest precedence first.
+fn auth_scopes<'m>(m: &'m Manifest, ws_name: &str, role_name: &str) -> [(&'m AuthTable, Scope); 3] {
+    let ws = &m.workspaces[ws_name];
+    [
+        (
+            &ws.roles[role_name].auth,
+            Scope::Instance(format!("workspaces.{ws_name}.roles.{role_name}.auth")),
+        ),
+        (
+            &ws.auth,
+            Scope::Workspace(format!("workspaces.{ws_name}.auth")),
+        ),
+        (&m.auth, Scope::Global("auth".into())),
+    ]
 }
 
 /// Highest scope wins, independently for `mode` and `source`.

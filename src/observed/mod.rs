@@ -150,6 +150,13 @@ pub async fn observe(
     Ok(observed)
 }
 
+/// One agent's host login read exactly as a pass reads it (SPEC §3 "a host login is
+/// present", and the same errors for an unusable source), without a ledger's stat data to
+/// skip hashing: for `init` and `doctor`, which read a login once.
+pub fn host_login(auth: &crate::desired::AgentAuth, home: &Path) -> Result<HostLogin, HostError> {
+    host::scan(auth, home, &mut Hasher::default(), &|_| None)
+}
+
 pub fn observe_files(
     desired: &Desired,
     jackin_home: &JackinHome,

@@ -6,6 +6,7 @@
 
 mod status;
 mod text;
+pub mod time;
 
 pub use status::{InstanceStatus, Status};
 pub use text::{render_plan, Style};

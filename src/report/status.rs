@@ -3,11 +3,13 @@
 //! observation and plan as `apply`, so "drift" means exactly "what apply would do".
 
 use super::text::{container_verb, instance_header, Style};
+use super::time;
 use crate::observed::Observed;
 use crate::plan::{AuthView, ContainerAction, FileAction, Plan, Problem, FORMAT_VERSION};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Status {
@@ -33,6 +35,10 @@ pub struct InstanceStatus {
     pub handoff_files: usize,
     /// Unix seconds of the last apply that changed the handoff.
     pub last_sync: Option<i64>,
+    /// The same instant as RFC 3339 in UTC (`2026-11-26T16:15:29Z`); added within
+    /// `format_version` 1, next to `last_sync`, which stays.
+    #[schemars(extend("format" = "date-time"))]
+    pub last_sync_at: Option<String>,
     /// What apply would do, e.g. `restart`, `copy 1 file(s)`; empty when converged.
     pub drift: Vec<String>,
     /// What keeps the instance from converging (content its container put in the handoff).
@@ -60,6 +66,7 @@ impl Status {
                         drift.push(format!("{word} {n} file(s)"));
                     }
                 }
+                let last_sync = state.and_then(|s| s.ledger.last_sync);
                 let removing =
                     matches!(&i.container_step, Some(s) if s.action == ContainerAction::Remove);
                 InstanceStatus {
@@ -75,7 +82,8 @@ impl Status {
                     auth: i.auth.clone(),
                     handoff_files: state
                         .map_or(0, |s| s.agents.values().map(|a| a.handoff.len()).sum()),
-                    last_sync: state.and_then(|s| s.ledger.last_sync),
+                    last_sync,
+                    last_sync_at: last_sync.map(time::rfc3339),
                     drift,
                     problems: i.problems.clone(),
                 }
@@ -89,7 +97,8 @@ impl Status {
         }
     }
 
-    pub fn render(&self, style: Style) -> String {
+    /// The text for people; times are shown relative to `now` (`synced 3 min ago`).
+    pub fn render(&self, style: Style, now: SystemTime) -> String {
         let mut out = format!("project {}\n", style.bold(&self.project));
         for w in &self.warnings {
             let _ = writeln!(out, "{}", style.yellow(&format!("warning: {w}")));
@@ -109,14 +118,11 @@ impl Status {
             for a in &i.auth {
                 let _ = writeln!(out, "    {}: {} (set by {})", a.agent, a.mode, a.set_by);
             }
-            let synced = i
-                .last_sync
-                .map_or_else(|| "never".to_owned(), |t| format!("at unix time {t}"));
-            let _ = writeln!(
-                out,
-                "    handoff: {} file(s), last sync {synced}",
-                i.handoff_files
+            let synced = i.last_sync.map_or_else(
+                || "never synced".to_owned(),
+                |t| format!("synced {}", time::ago(t, now)),
             );
+            let _ = writeln!(out, "    handoff: {} file(s), {synced}", i.handoff_files);
             for p in &i.problems {
                 let line = format!("error[{}]: {}", p.code, p.message);
                 let _ = writeln!(out, "    {}", style.red(&line));

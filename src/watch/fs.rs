@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// How often the polling fallback rescans what it watches.
-const POLL_INTERVAL: Duration = Duration::from_secs(2);
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 enum Backend {
     Native(RecommendedWatcher),
@@ -179,5 +179,133 @@ fn handler(tx: UnboundedSender<Trigger>) -> impl Fn(notify::Result<notify::Event
             Err(_) => Trigger::Rescan,
         };
         let _ = tx.send(trigger);
+    }
+}
+
+/// The kernel's per-user inotify limits and what this user's processes hold of them now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InotifyUsage {
+    /// `/proc/sys/fs/inotify/max_user_watches`.
+    pub max_watches: u64,
+    /// `/proc/sys/fs/inotify/max_user_instances`.
+    pub max_instances: u64,
+    /// Watches held by the processes of the user running jackin (those it can see).
+    pub used_watches: u64,
+    /// inotify instances held by them.
+    pub used_instances: u64,
+}
+
+/// The limits, and their current use by this user's processes (every inotify file
+/// descriptor under `/proc/*/fd` and its `inotify wd:` lines in `fdinfo`); `None` when the
+/// kernel has no inotify (no `/proc/sys/fs/inotify`).
+pub fn inotify_usage() -> Option<InotifyUsage> {
+    let limit = |name: &str| -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let mut usage = InotifyUsage {
+        max_watches: limit("max_user_watches")?,
+        max_instances: limit("max_user_instances")?,
+        used_watches: 0,
+        used_instances: 0,
+    };
+    let me = rustix::process::getuid().as_raw();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Some(usage);
+    };
+    for proc in procs.filter_map(Result::ok) {
+        let pid = proc.path();
+        let is_pid = proc
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        // The limits count per real uid: only this user's processes use them up.
+        if !is_pid || std::fs::metadata(&pid).map_or(true, |m| m.uid() != me) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(pid.join("fd")) else {
+            continue;
+        };
+        for fd in fds.filter_map(Result::ok) {
+            let inotify =
+                std::fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:inotify");
+            if !inotify {
+                continue;
+            }
+            usage.used_instances += 1;
+            let info = pid.join("fdinfo").join(fd.file_name());
+            if let Ok(text) = std::fs::read_to_string(info) {
+                usage.used_watches += text
+                    .lines()
+                    .filter(|l| l.starts_with("inotify wd:"))
+                    .count() as u64;
+            }
+        }
+    }
+    Some(usage)
+}
+
+/// The inotify watches a set of directory watches costs: one per directory, a recursive one
+/// one per directory below it too (links are not followed; counting stops at `cap`).
+pub fn watches_for(want: &BTreeMap<PathBuf, bool>, cap: usize) -> usize {
+    fn below(dir: &Path, count: &mut usize, cap: usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.filter_map(Result::ok) {
+            if *count >= cap {
+                return;
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                *count += 1;
+                below(&e.path(), count, cap);
+            }
+        }
+    }
+    let mut count = 0;
+    for (dir, &recursive) in want {
+        count += 1;
+        if recursive {
+            below(dir, &mut count, cap);
+        }
+    }
+    count.min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recursive_watch_costs_one_watch_per_directory_below_it() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for d in ["creds/a/b", "creds/c", "flat/sub"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        std::fs::write(r.join("creds/a/token.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(r.join("flat"), r.join("creds/link")).unwrap();
+        let want = BTreeMap::from([(r.join("creds"), true), (r.join("flat"), false)]);
+        // creds, creds/a, creds/a/b, creds/c (the link is not followed), flat.
+        assert_eq!(watches_for(&want, 1_000), 5);
+        assert_eq!(watches_for(&want, 3), 3, "counting stops at the cap");
+    }
+
+    #[test]
+    fn inotify_usage_counts_the_watches_this_process_holds() {
+        let Some(before) = inotify_usage() else {
+            return; // no inotify on this kernel
+        };
+        assert!(before.max_watches > 0 && before.max_instances > 0);
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = RecommendedWatcher::new(|_| {}, notify::Config::default()).unwrap();
+        w.watch(dir.path(), RecursiveMode::NonRecursive).unwrap();
+        let during = inotify_usage().unwrap();
+        // Other tests may hold watchers too; this one is at least counted.
+        assert!(during.used_instances >= 1, "{during:?}");
+        assert!(during.used_watches >= 1, "{during:?}");
     }
 }

@@ -21,6 +21,7 @@
 
 mod docker;
 mod fs;
+pub use fs::{inotify_usage, InotifyUsage, POLL_INTERVAL};
 mod interest;
 pub mod policy;
 
@@ -79,6 +80,9 @@ pub async fn run(
 ) -> Result<i32, Error> {
     let loaded = ctx.load()?;
     ctx.resolve(&loaded)?;
+    // An engine on another machine stays one for the life of the process: refused now (the
+    // runtime's own check), not retried with backoff forever.
+    crate::runtime::local_engine()?;
     let mut signals = Signals::new();
     let (tx, rx) = unbounded_channel();
     let (fs, warning) = fs::FsWatch::new(tx.clone());
@@ -507,6 +511,20 @@ impl Reporter for PassReporter<'_> {
     }
 }
 
+/// The inotify watches `jackin watch` would hold for this state (one per directory it
+/// watches; see [`interest`]), given the resolved desired state when there is one.
+pub fn inotify_watches_needed(ctx: &Context, loaded: &Loaded, desired: Option<&Desired>) -> usize {
+    let interests = Interests::compute(
+        &ctx.cwd,
+        ctx.file.as_deref(),
+        ctx.jackin_home.root(),
+        loaded,
+        desired,
+        &ctx.home,
+    );
+    fs::watches_for(&interests.watches(), 1_000_000)
+}
+
 fn add(a: Summary, b: Summary) -> Summary {
     Summary {
         create: a.create + b.create,
@@ -522,7 +540,7 @@ fn add(a: Summary, b: Summary) -> Summary {
 }
 
 /// `~/…` for paths under `$HOME`: shorter log lines, same meaning.
-fn tilde(p: &Path, home: &Path) -> String {
+pub(crate) fn tilde(p: &Path, home: &Path) -> String {
     match p.strip_prefix(home) {
         Ok(rest) if home != Path::new("/") => format!("~/{}", rest.display()),
         _ => p.display().to_string(),

@@ -1,0 +1,563 @@
+//! `jackin doctor [-f PATH]`: is this machine ready for jackin, and if not, what to do.
+//!
+//! One line per check with a verdict and, unless it is ok, the fix. Every check reuses the
+//! code a pass runs (the engine connection and its `DOCKER_HOST` rule, `$JACKIN_HOME`'s
+//! privacy checks, the key checks, the host-login rule, the watch's interests), and none of
+//! them creates or changes anything: a missing `$JACKIN_HOME` or key is reported as what the
+//! first plan will create. Verdicts:
+//!
+//! - `fail`: `plan`/`apply` would fail on it (engine unreachable or remote, a home or key
+//!   jackin refuses, a state file that does not load or resolve, an unusable login folder,
+//!   the image placeholder `init` wrote). Any fail makes `doctor` exit 1.
+//! - `warn`: jackin works, but not as well as it could (a login absent from a synced folder:
+//!   the container starts without one; an image apply will have to pull; inotify limits that
+//!   make `watch` poll).
+//! - `info`: a fact (a login present but unused, a check skipped because another failed).
+//! - `ok`.
+
+use super::init::PLACEHOLDER_IMAGE;
+use crate::agents::{AgentKind, AuthMode};
+use crate::cli::FileArg;
+use crate::desired::{AgentAuth, Desired};
+use crate::error::{exit, Error};
+use crate::fingerprint::{Fingerprinter, KEY_LEN};
+use crate::manifest::{Loaded, DEFAULT_NAMES};
+use crate::paths;
+use crate::reconcile::Context;
+use crate::redact::Redactor;
+use crate::report::Style;
+use crate::runtime::Runtime;
+use crate::watch::tilde;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Ok,
+    Info,
+    Warn,
+    Fail,
+}
+
+impl Verdict {
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Info => "info",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub verdict: Verdict,
+    /// What was checked (`engine`, `login kimi`, …).
+    pub what: String,
+    /// What was found; may span lines.
+    pub found: String,
+    /// How to fix it (shown unless the verdict is ok).
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn new(verdict: Verdict, what: impl Into<String>, found: impl Into<String>) -> Self {
+        Check {
+            verdict,
+            what: what.into(),
+            found: found.into(),
+            fix: None,
+        }
+    }
+
+    fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// A problem with something nothing uses: worth knowing, not failing over.
+    fn downgrade(mut self) -> Self {
+        self.verdict = Verdict::Warn;
+        self
+    }
+
+    /// A coded error as a failed check: its message, then its hint as the fix.
+    fn from_error(what: &str, e: &Error) -> Self {
+        let check = Check::new(
+            Verdict::Fail,
+            what,
+            format!("error[{}]: {}", e.code(), e.message()),
+        );
+        match e.hint() {
+            Some(h) => check.fix(h),
+            None => check,
+        }
+    }
+}
+
+pub async fn doctor(file: FileArg) -> Result<i32, Error> {
+    let ctx = Context::from_env(file.file);
+    let checks = run(&ctx).await;
+    print!("{}", render(&checks, Style::detect()));
+    let failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
+    Ok(if failed { exit::ERROR } else { exit::OK })
+}
+
+/// Every check, in the order they are shown.
+pub async fn run(ctx: &Context) -> Vec<Check> {
+    let state = State::load(ctx);
+    let redactor = state
+        .desired
+        .as_ref()
+        .map_or_else(Redactor::default, Desired::redactor);
+    let mut checks = Vec::new();
+
+    let runtime = match Runtime::connect(redactor).await {
+        Ok(rt) => match rt.version().await {
+            Ok(v) => {
+                checks.push(Check::new(
+                    Verdict::Ok,
+                    "engine",
+                    format!(
+                        "Docker {} at {}, API {} (jackin speaks {})",
+                        v.engine,
+                        crate::runtime::docker_host(),
+                        v.api,
+                        v.negotiated
+                    ),
+                ));
+                Some(rt)
+            }
+            Err(e) => {
+                checks.push(Check::from_error("engine", &Error::from(e)));
+                None
+            }
+        },
+        Err(e) => {
+            checks.push(Check::from_error("engine", &Error::from(e)));
+            None
+        }
+    };
+    checks.push(home_check(ctx));
+    checks.push(key_check(ctx));
+    checks.extend(state.checks.iter().cloned());
+    checks.extend(login_checks(ctx, &state));
+    checks.push(inotify_check(ctx, &state));
+    checks.extend(image_checks(ctx, &state, runtime.as_ref()).await);
+    checks
+}
+
+/// The state file, if one is found, and how far it got.
+struct State {
+    loaded: Option<Loaded>,
+    desired: Option<Desired>,
+    checks: Vec<Check>,
+}
+
+impl State {
+    fn load(ctx: &Context) -> Self {
+        let mut state = State {
+            loaded: None,
+            desired: None,
+            checks: Vec::new(),
+        };
+        let none_here = ctx.file.is_none()
+            && DEFAULT_NAMES
+                .iter()
+                .all(|n| std::fs::symlink_metadata(ctx.cwd.join(n)).is_err());
+        if none_here {
+            state.checks.push(
+                Check::new(
+                    Verdict::Info,
+                    "state file",
+                    format!(
+                        "none in {} (and no -f): logins are checked at the agents' default folders",
+                        ctx.cwd.display()
+                    ),
+                )
+                .fix("`jackin init` writes a starter file here"),
+            );
+            return state;
+        }
+        let loaded = match ctx.load() {
+            Ok(l) => l,
+            Err(e) => {
+                state.checks.push(Check::from_error("state file", &e));
+                return state;
+            }
+        };
+        let instances: usize = loaded
+            .manifest
+            .workspaces
+            .values()
+            .map(|w| w.roles.len())
+            .sum();
+        let files: Vec<String> = loaded
+            .files
+            .iter()
+            .map(|f| f.strip_prefix(&ctx.cwd).unwrap_or(f).display().to_string())
+            .collect();
+        state.checks.push(Check::new(
+            Verdict::Ok,
+            "state file",
+            format!(
+                "{}: project {}, {instances} instance(s)",
+                files.join(", "),
+                loaded.project
+            ),
+        ));
+        match ctx.resolve(&loaded) {
+            Ok(d) => {
+                state.checks.push(Check::new(
+                    Verdict::Ok,
+                    "env",
+                    "every credential the state needs resolves from jackin's environment",
+                ));
+                state.desired = Some(d);
+            }
+            Err(e) => state.checks.push(Check::from_error("env", &e)),
+        }
+        state.loaded = Some(loaded);
+        state
+    }
+}
+
+fn home_check(ctx: &Context) -> Check {
+    let home = &ctx.jackin_home;
+    let shown = home.root().display().to_string();
+    match home.check_private() {
+        Ok(true) => Check::new(
+            Verdict::Ok,
+            "JACKIN_HOME",
+            format!("{shown}: yours, not writable by group or others"),
+        ),
+        Ok(false) => Check::new(
+            Verdict::Ok,
+            "JACKIN_HOME",
+            format!("{shown}: not there yet; the first plan or apply creates it (0700)"),
+        ),
+        Err(e) => Check::from_error("JACKIN_HOME", &Error::from(e)),
+    }
+}
+
+fn key_check(ctx: &Context) -> Check {
+    let path = ctx.jackin_home.key_path();
+    let shown = path.display().to_string();
+    match Fingerprinter::load(&path) {
+        Ok(Some(_)) => Check::new(
+            Verdict::Ok,
+            "key",
+            format!("{shown}: {KEY_LEN} bytes, 0600, yours"),
+        ),
+        Ok(None) => Check::new(
+            Verdict::Ok,
+            "key",
+            format!("{shown}: not made yet; the first plan or apply makes it ({KEY_LEN} random bytes, 0600)"),
+        ),
+        Err(e) => Check::from_error("key", &Error::from(e)),
+    }
+}
+
+/// One line per host login in use: per (agent, source) of the state's sync-mode instances, or
+/// every catalogue agent's default folder without a state.
+fn login_checks(ctx: &Context, state: &State) -> Vec<Check> {
+    let Some(loaded) = &state.loaded else {
+        return AgentKind::ALL
+            .iter()
+            .map(|&agent| {
+                let auth = AgentAuth::default_for(agent, &ctx.home);
+                let shown = tilde(&auth.source, &ctx.home);
+                let what = format!("login {agent}");
+                match crate::observed::host_login(&auth, &ctx.home) {
+                    Ok(l) if l.present => {
+                        Check::new(Verdict::Ok, what, format!("{shown}: present"))
+                    }
+                    Ok(_) => Check::new(Verdict::Info, what, format!("{shown}: absent")),
+                    Err(e) => Check::from_error(&what, &Error::from(e)).downgrade(),
+                }
+            })
+            .collect();
+    };
+    let auths = crate::desired::resolve_auth_only(loaded, &ctx.home);
+    // (agent, source) → (the auth as resolved for the first instance using it, instances).
+    let mut synced: BTreeMap<(AgentKind, PathBuf), (AgentAuth, Vec<String>)> = BTreeMap::new();
+    let mut other: BTreeMap<(AgentKind, AuthMode), Vec<String>> = BTreeMap::new();
+    for (container, list) in &auths {
+        for a in list {
+            if a.mode == AuthMode::Sync {
+                synced
+                    .entry((a.agent, a.source.clone()))
+                    .or_insert_with(|| (a.clone(), Vec::new()))
+                    .1
+                    .push(container.clone());
+            } else {
+                other
+                    .entry((a.agent, a.mode))
+                    .or_default()
+                    .push(container.clone());
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    for ((agent, source), (auth, containers)) in &synced {
+        let shown = tilde(source, &ctx.home);
+        let what = format!("login {agent}");
+        let used_by = format!("synced to {}", containers.join(", "));
+        checks.push(match crate::observed::host_login(auth, &ctx.home) {
+            Ok(l) if l.present => {
+                Check::new(Verdict::Ok, what, format!("{shown}: present ({used_by})"))
+            }
+            Ok(_) => Check::new(
+                Verdict::Warn,
+                what,
+                format!("{shown}: absent ({used_by}); those containers start without a {agent} login"),
+            )
+            .fix(format!(
+                "log in to {agent} on this machine (its login lands in {shown}), or give {agent} another auth mode (api_key, ignore)"
+            )),
+            Err(e) => Check::from_error(&what, &Error::from(e)),
+        });
+    }
+    for ((agent, mode), containers) in &other {
+        checks.push(Check::new(
+            Verdict::Info,
+            format!("login {agent}"),
+            format!("not synced: auth mode {mode} in {}", containers.join(", ")),
+        ));
+    }
+    if synced.is_empty() && other.is_empty() {
+        checks.push(Check::new(
+            Verdict::Info,
+            "logins",
+            "the state declares no instances: no host login is in use",
+        ));
+    }
+    checks
+}
+
+fn inotify_check(ctx: &Context, state: &State) -> Check {
+    let poll = crate::watch::POLL_INTERVAL.as_secs();
+    let Some(u) = crate::watch::inotify_usage() else {
+        return Check::new(
+            Verdict::Warn,
+            "inotify",
+            format!("not available (no /proc/sys/fs/inotify): watch polls every {poll} s"),
+        )
+        .fix("nothing to do for correctness; on Linux, a kernel with inotify makes watch prompt");
+    };
+    let needed = state
+        .loaded
+        .as_ref()
+        .map(|l| crate::watch::inotify_watches_needed(ctx, l, state.desired.as_ref()) as u64);
+    let mut found = format!(
+        "max_user_watches {} ({} in use by your processes), max_user_instances {} ({} in use)",
+        u.max_watches, u.used_watches, u.max_instances, u.used_instances
+    );
+    match needed {
+        Some(n) => {
+            let _ = write!(found, "; watch needs {n} watch(es) and 1 instance");
+        }
+        None => found.push_str("; watch needs 1 instance (its watches depend on the state file)"),
+    }
+    let short_instances = u.used_instances + 1 > u.max_instances;
+    let short_watches = needed.is_some_and(|n| u.used_watches + n > u.max_watches);
+    if short_instances || short_watches {
+        let (key, value) = if short_instances {
+            ("max_user_instances", (u.max_instances * 2).max(512))
+        } else {
+            (
+                "max_user_watches",
+                (u.used_watches + needed.unwrap_or(0)).max(u.max_watches) * 2,
+            )
+        };
+        Check::new(
+            Verdict::Warn,
+            "inotify",
+            format!("{found}: too few left, so watch would poll every {poll} s"),
+        )
+        .fix(format!(
+            "sudo sysctl fs.inotify.{key}={value} (and put it in /etc/sysctl.d/ to keep it), or close other file watchers"
+        ))
+    } else {
+        Check::new(Verdict::Ok, "inotify", found)
+    }
+}
+
+/// Each image the state's instances run: present, to be pulled or built, or the placeholder.
+async fn image_checks(ctx: &Context, state: &State, runtime: Option<&Runtime>) -> Vec<Check> {
+    let Some(loaded) = &state.loaded else {
+        return Vec::new();
+    };
+    let m = &loaded.manifest;
+    // Image reference → (role, how to get it when absent).
+    let mut images: BTreeMap<String, (String, Option<PathBuf>)> = BTreeMap::new();
+    let mut checks = Vec::new();
+    let used = m.workspaces.values().flat_map(|w| w.roles.keys());
+    for role_name in used {
+        let Some(role) = m.roles.get(role_name) else {
+            continue;
+        };
+        match (&role.image, &role.build) {
+            (Some(r), _) => {
+                images
+                    .entry(r.clone())
+                    .or_insert_with(|| (role_name.clone(), None));
+            }
+            (None, Some(b)) => {
+                let context = paths::expand(&b.context, &loaded.base_dir, &ctx.home);
+                match crate::observed::images::build_tag(
+                    &loaded.project,
+                    role_name,
+                    &context,
+                    &b.dockerfile,
+                ) {
+                    Ok(tag) => {
+                        images
+                            .entry(tag)
+                            .or_insert_with(|| (role_name.clone(), Some(context)));
+                    }
+                    Err(e) => checks.push(
+                        Check::new(
+                            Verdict::Fail,
+                            "image",
+                            format!(
+                                "roles.{role_name}: cannot read build context {}: {e}",
+                                context.display()
+                            ),
+                        )
+                        .fix("fix `build.context` of the role"),
+                    ),
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    for (reference, (role, context)) in images {
+        if reference == PLACEHOLDER_IMAGE {
+            checks.push(
+                Check::new(
+                    Verdict::Fail,
+                    "image",
+                    format!("roles.{role}: {reference} is the placeholder jackin init wrote"),
+                )
+                .fix(format!(
+                    "set `image` of roles.{role} to an image with its agents installed"
+                )),
+            );
+            continue;
+        }
+        let Some(rt) = runtime else {
+            checks.push(Check::new(
+                Verdict::Info,
+                "image",
+                format!("roles.{role}: {reference} not checked (the engine is not reachable)"),
+            ));
+            continue;
+        };
+        checks.push(match rt.image(&reference).await {
+            Ok(Some(info)) => Check::new(
+                Verdict::Ok,
+                "image",
+                format!(
+                    "roles.{role}: {reference} present ({})",
+                    info.id.get(..19).unwrap_or(&info.id)
+                ),
+            ),
+            Ok(None) => match context {
+                Some(context) => Check::new(
+                    Verdict::Info,
+                    "image",
+                    format!(
+                        "roles.{role}: {reference} not built yet; apply builds it from {}",
+                        context.display()
+                    ),
+                ),
+                None => Check::new(
+                    Verdict::Warn,
+                    "image",
+                    format!("roles.{role}: {reference} absent; apply will pull it"),
+                )
+                .fix(format!(
+                    "docker pull {reference} now to find out whether it can be pulled, or fix the reference"
+                )),
+            },
+            Err(e) => Check::from_error("image", &Error::from(e)),
+        });
+    }
+    checks
+}
+
+/// The report: one line per check (`verdict  what  found`), its fix below it, a summary.
+pub fn render(checks: &[Check], style: Style) -> String {
+    let width = checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for c in checks {
+        let word = format!("{:<4}", c.verdict.word());
+        let word = match c.verdict {
+            Verdict::Ok => style.green(&word),
+            Verdict::Info => word,
+            Verdict::Warn => style.yellow(&word),
+            Verdict::Fail => style.red(&word),
+        };
+        let mut lines = c.found.lines();
+        let _ = writeln!(
+            out,
+            "{word}  {:<width$}  {}",
+            c.what,
+            lines.next().unwrap_or_default()
+        );
+        let indent = " ".repeat(4 + 2 + width + 2);
+        for line in lines {
+            let _ = writeln!(out, "{indent}{line}");
+        }
+        if c.verdict != Verdict::Ok {
+            if let Some(fix) = &c.fix {
+                let _ = writeln!(out, "{indent}→ what to try: {fix}");
+            }
+        }
+    }
+    let count = |v: Verdict| checks.iter().filter(|c| c.verdict == v).count();
+    let _ = writeln!(
+        out,
+        "{} ok, {} info, {} warning(s), {} failed.",
+        count(Verdict::Ok),
+        count(Verdict::Info),
+        count(Verdict::Warn),
+        count(Verdict::Fail)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_check_with_the_fix_below_what_is_not_ok() {
+        let checks = [
+            Check::new(Verdict::Ok, "engine", "Docker 27.5.1").fix("never shown"),
+            Check::new(Verdict::Warn, "login kimi", "~/.kimi: absent").fix("log in"),
+            Check::new(
+                Verdict::Fail,
+                "env",
+                "error[E010]: KEY unset\n  env layers checked",
+            )
+            .fix("set KEY"),
+            Check::new(Verdict::Info, "image", "not checked"),
+        ];
+        assert_eq!(
+            render(&checks, Style::plain()),
+            "ok    engine      Docker 27.5.1\n\
+             warn  login kimi  ~/.kimi: absent\n\
+             \x20                 → what to try: log in\n\
+             fail  env         error[E010]: KEY unset\n\
+             \x20                   env layers checked\n\
+             \x20                 → what to try: set KEY\n\
+             info  image       not checked\n\
+             1 ok, 1 info, 1 warning(s), 1 failed.\n"
+        );
+    }
+}
