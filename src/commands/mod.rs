@@ -2,6 +2,7 @@
 //! exit code. `main.rs` only parses, dispatches here and renders an error.
 
 mod reconcile_cmds;
+mod session_cmds;
 
 use crate::cli::{Cli, Command};
 use crate::error::{exit, Error};
@@ -15,6 +16,18 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Validate { file } => reconcile_cmds::validate(file),
+        Command::Exec {
+            file,
+            instance,
+            command,
+        } => session_cmds::exec(file, instance, command).await,
+        Command::Logs {
+            file,
+            instance,
+            follow,
+            tail,
+        } => session_cmds::logs(file, instance, follow, tail).await,
+        Command::Attach { file, instance } => session_cmds::attach(file, instance).await,
         Command::Plan {
             file,
             output,
