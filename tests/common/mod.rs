@@ -396,8 +396,10 @@ impl Sandbox {
             .join(agent)
     }
 
-    /// `jackin ARGS`, or `WRAPPER... jackin ARGS` when `wrapper` is not empty.
-    fn command(&self, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Command {
+    /// `jackin ARGS`, or `WRAPPER... jackin ARGS` when `wrapper` is not empty, in `work/`
+    /// with the sandbox's environment; stdin null, stdout and stderr piped (set others to
+    /// run it on a pseudo-terminal).
+    pub fn command(&self, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Command {
         let jackin = env!("CARGO_BIN_EXE_jackin");
         let mut cmd = match wrapper.split_first() {
             None => Command::new(jackin),
@@ -437,6 +439,34 @@ impl Sandbox {
     #[track_caller]
     pub fn jackin_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.jackin_spawn(args, env).wait(JACKIN_TIMEOUT)
+    }
+
+    /// Runs `jackin ARGS` with `input` on its stdin (then end of input).
+    #[track_caller]
+    pub fn jackin_input(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command(&[], args, &[])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run jackin {args:?}: {e}"));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // A writer thread: jackin may print before it reads, and pipes are finite.
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+        let (stdout, out_reader) = collect(child.stdout.take().unwrap());
+        let (stderr, err_reader) = collect(child.stderr.take().unwrap());
+        let run = Spawned {
+            child,
+            stdout,
+            stderr,
+            readers: vec![out_reader, err_reader],
+        }
+        .wait(JACKIN_TIMEOUT);
+        writer.join().unwrap();
+        run
     }
 
     /// Starts `jackin ARGS` in the background (for `watch`, or lock contention).
