@@ -6,7 +6,10 @@
 # No container registry is reachable, so the image is assembled from a rootfs
 # made of Debian's busybox-static and loaded with `docker import`.
 # It holds fake agents (kimi, claude, codex, amp, opencode, grok): each records
-# its name and arguments, one per line, in /tmp/agent.args, then sleeps forever.
+# its name and arguments, one per line, in /tmp/agent.args and on its terminal
+# (so `jackin logs` shows them), then sleeps forever. With FAKE_AGENT_ECHO set in
+# its env it answers each line typed on its terminal instead: `size` with
+# "agent size: ROWS COLS", anything else with "agent got: LINE".
 #
 # Idempotent: the image carries the label jackin.test-image-hash=<sha256 of this
 # script>; when TAG already has that label nothing is rebuilt. Safe to run from
@@ -64,7 +67,7 @@ cp /bin/busybox "$ROOT/bin/busybox"
 chmod 0755 "$ROOT/bin/busybox"
 APPLETS=(sh sleep cat ls stat sha256sum find echo id env test printf mkdir rm mv
     touch ps readlink head wc grep sed true false kill tail cp ln chmod chown
-    uname hostname date sort tr cut basename dirname whoami xargs)
+    uname hostname date sort tr cut basename dirname whoami xargs stty)
 for a in "${APPLETS[@]}"; do
     ln -s busybox "$ROOT/bin/$a"
 done
@@ -83,8 +86,20 @@ chmod 0644 "$ROOT/etc/passwd" "$ROOT/etc/group"
 for agent in kimi claude codex amp opencode grok; do
     cat >"$ROOT/usr/local/bin/$agent" <<AGENT
 #!/bin/sh
-# Fake $agent for jackin's tests: record how it was launched, then idle.
-{ echo $agent; for a in "\$@"; do printf '%s\n' "\$a"; done; } >/tmp/agent.args
+# Fake $agent for jackin's tests: record how it was launched, then idle (or, with
+# FAKE_AGENT_ECHO set, answer what is typed on its terminal).
+args() { echo $agent; for a in "\$@"; do printf '%s\n' "\$a"; done; }
+args "\$@" >/tmp/agent.args
+args "\$@"
+if [ -n "\$FAKE_AGENT_ECHO" ]; then
+    while IFS= read -r line; do
+        if [ "\$line" = size ]; then
+            echo "agent size: \$(stty size)"
+        else
+            echo "agent got: \$line"
+        fi
+    done
+fi
 exec sleep infinity
 AGENT
     chmod 0755 "$ROOT/usr/local/bin/$agent"

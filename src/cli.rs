@@ -134,6 +134,45 @@ pub enum Command {
         #[command(flatten)]
         file: FileArg,
     },
+    /// Run a command in an instance's container (default: a login shell)
+    ///
+    /// Runs as the container's user, with its env and working directory; a TTY when stdin and
+    /// stdout are terminals. jackin exits with the command's exit code.
+    Exec {
+        #[command(flatten)]
+        file: FileArg,
+        /// The instance; ROLE may be left out when the workspace has one.
+        #[arg(value_name = "WS[/ROLE]")]
+        instance: Target,
+        /// The command and its arguments, after `--` (default: `sh -l`).
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Show an instance's output (its agent's terminal)
+    Logs {
+        #[command(flatten)]
+        file: FileArg,
+        /// The instance; ROLE may be left out when the workspace has one.
+        #[arg(value_name = "WS[/ROLE]")]
+        instance: Target,
+        /// Keep printing new output until the container stops.
+        #[arg(long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
+    },
+    /// Attach to an instance's agent terminal (detach with ctrl-p ctrl-q)
+    ///
+    /// jackin's terminal is switched to raw mode and its size follows the window; ctrl-p ctrl-q
+    /// detaches and leaves the agent running. Needs a terminal on stdin.
+    Attach {
+        #[command(flatten)]
+        file: FileArg,
+        /// The instance; ROLE may be left out when the workspace has one.
+        #[arg(value_name = "WS[/ROLE]")]
+        instance: Target,
+    },
     /// Print the JSON Schema of the state file or of the JSON output
     Schema {
         #[arg(value_enum, default_value_t = Document::State)]

@@ -79,6 +79,16 @@ pub enum Code {
     /// The fingerprint key is not exactly 32 bytes, not a regular file (a symlink, …), not
     /// owned by the user running jackin, or not mode 0600.
     E045,
+    /// `exec`/`logs`/`attach`: no instance of the state file matches `WS[/ROLE]`.
+    E060,
+    /// `exec`/`logs`/`attach`: `WS` alone names a workspace with several instances.
+    E061,
+    /// `exec`/`logs`/`attach`: the instance has no container (not applied yet, or removed).
+    E062,
+    /// `exec`/`attach`: the instance's container exists but is not running.
+    E063,
+    /// `attach`: jackin's stdin is not a terminal.
+    E064,
 }
 
 impl std::fmt::Display for Code {

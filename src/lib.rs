@@ -26,4 +26,5 @@ pub mod redact;
 pub mod report;
 pub mod runtime;
 pub mod schema;
+pub mod session;
 pub mod watch;

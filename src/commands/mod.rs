@@ -6,6 +6,7 @@ mod destroy;
 mod doctor;
 mod init;
 mod reconcile_cmds;
+mod session_cmds;
 
 use crate::cli::{Cli, Command};
 use crate::error::{exit, Error};
@@ -24,6 +25,18 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Doctor { file } => doctor::doctor(file).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Man { dir } => completions::man(dir.as_deref()),
+        Command::Exec {
+            file,
+            instance,
+            command,
+        } => session_cmds::exec(file, instance, command).await,
+        Command::Logs {
+            file,
+            instance,
+            follow,
+            tail,
+        } => session_cmds::logs(file, instance, follow, tail).await,
+        Command::Attach { file, instance } => session_cmds::attach(file, instance).await,
         Command::Plan {
             file,
             output,

@@ -38,14 +38,24 @@ pub const JACKIN_TIMEOUT: Duration = Duration::from_secs(180);
 // Agent image
 // ---------------------------------------------------------------------------
 
-/// The tag of the local test agent image. Runs `scripts/agent-image.sh` once per test
-/// process (a no-op when the image is current); panics with its output on failure.
+/// The tag of the local test agent image, `jackin-test-agent:<sha256 of the script, 12 hex>`.
+/// Runs `scripts/agent-image.sh` once per test process (a no-op when the image is current);
+/// panics with its output on failure. The tag is named by the script's content, so checkouts
+/// with different versions of the script (worktrees testing side by side on one engine) each
+/// get their own image instead of rebuilding one tag under each other's running tests.
 pub fn agent_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
     TAG.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/agent-image.sh");
+        let body =
+            fs::read(&script).unwrap_or_else(|e| panic!("cannot read {}: {e}", script.display()));
+        let tag = format!(
+            "jackin-test-agent:{}",
+            &hex::encode(Sha256::digest(&body))[..12]
+        );
         let out = Command::new("bash")
             .arg(&script)
+            .arg(&tag)
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
@@ -386,8 +396,10 @@ impl Sandbox {
             .join(agent)
     }
 
-    /// `jackin ARGS`, or `WRAPPER... jackin ARGS` when `wrapper` is not empty.
-    fn command(&self, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Command {
+    /// `jackin ARGS`, or `WRAPPER... jackin ARGS` when `wrapper` is not empty, in `work/`
+    /// with the sandbox's environment; stdin null, stdout and stderr piped (set others to
+    /// run it on a pseudo-terminal).
+    pub fn command(&self, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Command {
         let jackin = env!("CARGO_BIN_EXE_jackin");
         let mut cmd = match wrapper.split_first() {
             None => Command::new(jackin),
@@ -427,6 +439,34 @@ impl Sandbox {
     #[track_caller]
     pub fn jackin_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.jackin_spawn(args, env).wait(JACKIN_TIMEOUT)
+    }
+
+    /// Runs `jackin ARGS` with `input` on its stdin (then end of input).
+    #[track_caller]
+    pub fn jackin_input(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command(&[], args, &[])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run jackin {args:?}: {e}"));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // A writer thread: jackin may print before it reads, and pipes are finite.
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+        let (stdout, out_reader) = collect(child.stdout.take().unwrap());
+        let (stderr, err_reader) = collect(child.stderr.take().unwrap());
+        let run = Spawned {
+            child,
+            stdout,
+            stderr,
+            readers: vec![out_reader, err_reader],
+        }
+        .wait(JACKIN_TIMEOUT);
+        writer.join().unwrap();
+        run
     }
 
     /// Starts `jackin ARGS` in the background (for `watch`, or lock contention).

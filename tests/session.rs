@@ -1,0 +1,558 @@
+//! `jackin exec`, `logs` and `attach` against real containers (SPEC §6): what the operator
+//! sees on their terminal, the exit code, and that nothing but this project's containers is
+//! ever opened. `attach` and `exec` on a terminal run on a pseudo-terminal this file owns
+//! (jackin gets its slave side as stdin/stdout/stderr and controlling terminal, through
+//! util-linux `setsid -c`), so the tests can type, resize the window and read `stty -g`.
+
+mod common;
+
+use common::*;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const LIVENESS: Duration = Duration::from_secs(60);
+
+/// Role `smith` (the agent image, kimi with model `m1`, run as the image's `agent` user,
+/// uid 1000) and role `jones`; workspace `ws` declares `smith` with `instance` TOML lines
+/// under it.
+fn state(sb: &Sandbox, ws: &str, instance: &str) -> String {
+    format!(
+        r#"version = 1
+project = "{project}"
+
+[roles.smith]
+image = "{image}"
+agents = ["kimi"]
+user = "agent"
+
+[roles.smith.kimi]
+model = "m1"
+
+[roles.jones]
+image = "{image}"
+agents = ["codex"]
+
+[workspaces.{ws}]
+workdir = "/workspace"
+
+[workspaces.{ws}.roles.smith]
+{instance}
+"#,
+        project = sb.project(),
+        image = agent_image(),
+    )
+}
+
+/// Apply a one-instance state; returns the container's name.
+fn applied(sb: &Sandbox, ws: &str, instance: &str) -> String {
+    sb.write("jackin.toml", state(sb, ws, instance));
+    sb.jackin(&["apply"]).expect_ok();
+    let c = format!("jk-{ws}-smith");
+    assert!(container_running(&c), "{c} should run after apply");
+    c
+}
+
+/// The fake agent prints its name and arguments when it starts (scripts/agent-image.sh).
+const STARTED: &str = "kimi\n--yolo\n--model\nm1\n";
+
+/// A TTY's output with its CR LF line ends made plain.
+fn plain(s: &str) -> String {
+    s.replace("\r\n", "\n")
+}
+
+fn wait_for_agent_start(c: &str) {
+    wait_until("the agent printed its arguments", LIVENESS, || {
+        plain(&docker(&["logs", c])).contains(STARTED)
+    });
+}
+
+#[track_caller]
+fn expect_error(run: &Run, code: &str) {
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("error[{code}]")),
+        "expected {code}: {run:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// exec
+// ---------------------------------------------------------------------------
+
+#[test]
+fn exec_prints_the_commands_output_and_exits_with_its_code() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("ex");
+    applied(&sb, &ws, "");
+    let run = sb.jackin(&[
+        "exec",
+        &ws,
+        "--",
+        "sh",
+        "-c",
+        "echo hi; echo oops >&2; exit 7",
+    ]);
+    run.expect_code(7);
+    assert_eq!(
+        run.stdout, "hi\n",
+        "stdout is the command's, untouched: {run:?}"
+    );
+    assert!(run.stderr.contains("oops"), "{run:?}");
+    // WS/ROLE names the same instance.
+    let run = sb.jackin(&["exec", &format!("{ws}/smith"), "--", "true"]);
+    run.expect_ok();
+}
+
+#[test]
+fn exec_runs_as_the_containers_user_with_its_env_and_workdir() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("exu");
+    applied(
+        &sb,
+        &ws,
+        "[workspaces.{WS}.roles.smith.env]\nGREETING = \"hello from the state file\"\n"
+            .replace("{WS}", &ws)
+            .as_str(),
+    );
+    let run = sb.jackin(&[
+        "exec",
+        &ws,
+        "--",
+        "sh",
+        "-c",
+        "id -u; echo \"$GREETING\"; pwd",
+    ]);
+    run.expect_ok();
+    assert_eq!(
+        run.stdout, "1000\nhello from the state file\n/workspace\n",
+        "{run:?}"
+    );
+}
+
+#[test]
+fn exec_forwards_stdin_and_defaults_to_a_login_shell() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("exi");
+    applied(&sb, &ws, "");
+    let run = sb.jackin_input(&["exec", &ws, "--", "cat"], b"piped through\n");
+    run.expect_ok();
+    assert_eq!(run.stdout, "piped through\n", "{run:?}");
+    // No command: `sh -l`, reading the script from stdin.
+    let run = sb.jackin_input(&["exec", &ws], b"echo \"shell as $(id -un)\"; exit 5\n");
+    run.expect_code(5);
+    assert_eq!(run.stdout, "shell as agent\n", "{run:?}");
+}
+
+#[test]
+fn exec_of_a_stopped_or_missing_instance_is_a_coded_error() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("exs");
+    let c = applied(&sb, &ws, "");
+    docker(&["stop", "-t", "0", &c]);
+    let run = sb.jackin(&["exec", &ws, "--", "true"]);
+    expect_error(&run, "E063");
+    assert!(run.stderr.contains("not running"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("jackin apply --target {ws}/smith")),
+        "{run:?}"
+    );
+
+    docker(&["rm", "-f", &c]);
+    let run = sb.jackin(&["exec", &ws, "--", "true"]);
+    expect_error(&run, "E062");
+    assert!(
+        run.stderr.contains(&format!("{c} does not exist")),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn an_unknown_or_ambiguous_instance_names_the_candidates() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("sel");
+    // Two instances in one workspace: `ws` alone is ambiguous. No Docker is needed to say so.
+    let body = state(&sb, &ws, "") + &format!("[workspaces.{ws}.roles.jones]\n");
+    sb.write("jackin.toml", body);
+    let run = sb.jackin(&["logs", &ws]);
+    expect_error(&run, "E061");
+    assert!(
+        run.stderr
+            .contains(&format!("candidates: {ws}/jones, {ws}/smith")),
+        "{run:?}"
+    );
+    let run = sb.jackin(&["exec", &format!("{ws}/smyth")]);
+    expect_error(&run, "E060");
+    assert!(
+        run.stderr.contains(&format!("did you mean {ws}/smith?")),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_container_that_is_not_the_projects_is_never_opened() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("nours");
+    sb.write("jackin.toml", state(&sb, &ws, ""));
+    let c = format!("jk-{ws}-smith");
+    // Someone else's container under the instance's name: unmanaged, then another
+    // project's. Removed by name at the end (the sandbox only removes its own project's).
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            docker_ok(&["rm", "-f", &self.0]);
+        }
+    }
+    let _cleanup = Remove(c.clone());
+    for labels in [
+        vec![],
+        vec![
+            "--label",
+            "jackin.managed=true",
+            "--label",
+            "jackin.project=someoneelse",
+        ],
+    ] {
+        let mut args = vec!["run", "-d", "--name", c.as_str()];
+        args.extend(labels.iter().copied());
+        args.extend([agent_image(), "sleep", "infinity"]);
+        docker(&args);
+        for cmd in [
+            vec!["exec", ws.as_str(), "--", "touch", "/tmp/opened"],
+            vec!["logs", ws.as_str()],
+        ] {
+            let run = sb.jackin(&cmd);
+            expect_error(&run, "E022");
+            assert!(run.stderr.contains("not touching it"), "{run:?}");
+        }
+        assert!(container_running(&c), "the foreign container keeps running");
+        assert!(
+            !docker_ok(&["exec", &c, "test", "-e", "/tmp/opened"]),
+            "nothing ran in the foreign container"
+        );
+        docker(&["rm", "-f", &c]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// logs
+// ---------------------------------------------------------------------------
+
+#[test]
+fn logs_show_what_the_agent_printed_and_tail_keeps_the_last_lines() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("lg");
+    let c = applied(&sb, &ws, "");
+    wait_for_agent_start(&c);
+    let run = sb.jackin(&["logs", &ws]);
+    run.expect_ok();
+    assert_eq!(plain(&run.stdout), STARTED, "{run:?}");
+    let run = sb.jackin(&["logs", &ws, "--tail", "1"]);
+    run.expect_ok();
+    assert_eq!(plain(&run.stdout), "m1\n", "{run:?}");
+    // A stopped instance's output is still there.
+    docker(&["stop", "-t", "0", &c]);
+    let run = sb.jackin(&["logs", &format!("{ws}/smith"), "--tail", "2"]);
+    run.expect_ok();
+    assert_eq!(plain(&run.stdout), "--model\nm1\n", "{run:?}");
+}
+
+#[test]
+fn logs_follow_prints_new_output_until_the_container_stops() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("lf");
+    let c = applied(&sb, &ws, "");
+    wait_for_agent_start(&c);
+    let follow = sb.jackin_spawn(&["logs", &ws, "--follow", "--tail", "1"], &[]);
+    follow.wait_for_output("m1", LIVENESS);
+    // Something new on the agent's terminal (a TTY container's /dev/console).
+    docker(&[
+        "exec",
+        "-u",
+        "0",
+        &c,
+        "sh",
+        "-c",
+        "echo later-line >/dev/console",
+    ]);
+    follow.wait_for_output("later-line", LIVENESS);
+    docker(&["stop", "-t", "0", &c]);
+    let run = follow.wait(LIVENESS);
+    run.expect_ok();
+    assert_eq!(plain(&run.stdout), "m1\nlater-line\n", "{run:?}");
+}
+
+// ---------------------------------------------------------------------------
+// A pseudo-terminal for jackin
+// ---------------------------------------------------------------------------
+
+/// The master side of a pseudo-terminal, with everything jackin wrote on it collected.
+struct Pty {
+    master: File,
+    slave: PathBuf,
+    /// Held open so reading the master blocks instead of failing (EIO) while no process
+    /// has the slave side.
+    _slave_held: OwnedFd,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Pty {
+    fn open(rows: u16, cols: u16) -> Pty {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let master =
+            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let slave = PathBuf::from(
+            ptsname(&master, Vec::new())
+                .expect("ptsname")
+                .into_string()
+                .unwrap(),
+        );
+        let _slave_held = open_slave(&slave);
+        let pty = Pty {
+            master: File::from(master),
+            slave,
+            _slave_held,
+            out: Arc::default(),
+        };
+        pty.resize(rows, cols);
+        let mut reader = pty.master.try_clone().unwrap();
+        let out = Arc::clone(&pty.out);
+        // Ends with the test process.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        pty
+    }
+
+    /// A new handle of the slave side.
+    fn slave_fd(&self) -> OwnedFd {
+        open_slave(&self.slave)
+    }
+
+    /// Changing the size raises SIGWINCH in the terminal's foreground process group.
+    fn resize(&self, rows: u16, cols: u16) {
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&self.master, size).expect("TIOCSWINSZ");
+    }
+
+    /// What a user types.
+    fn type_bytes(&self, bytes: &[u8]) {
+        (&self.master).write_all(bytes).expect("write to the pty");
+    }
+
+    fn output(&self) -> String {
+        plain(&String::from_utf8_lossy(&self.out.lock().unwrap()))
+    }
+
+    #[track_caller]
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + LIVENESS;
+        while !self.output().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?} on the terminal:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Its mode, as `stty -g` prints it.
+    fn stty(&self) -> String {
+        let out = std::process::Command::new("stty")
+            .arg("-F")
+            .arg(&self.slave)
+            .arg("-g")
+            .output()
+            .expect("run stty");
+        assert!(out.status.success(), "stty -F: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `jackin ARGS` with this terminal as its stdin, stdout, stderr and controlling terminal.
+    fn spawn(&self, sb: &Sandbox, args: &[&str]) -> Child {
+        sb.command(&["setsid", "-w", "-c"], args, &[])
+            .stdin(Stdio::from(self.slave_fd()))
+            .stdout(Stdio::from(self.slave_fd()))
+            .stderr(Stdio::from(self.slave_fd()))
+            .spawn()
+            .expect("spawn jackin on the pty")
+    }
+}
+
+/// The slave side, never as the test's own controlling terminal.
+fn open_slave(path: &std::path::Path) -> OwnedFd {
+    use rustix::fs::{open, Mode, OFlags};
+    open(
+        path,
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .expect("open the pty's slave side")
+}
+
+#[track_caller]
+fn wait_exit(child: &mut Child, pty: &Pty) -> i32 {
+    let deadline = Instant::now() + LIVENESS;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("jackin did not exit; terminal:\n{}", pty.output());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Type `size` until the agent reports `rows cols`: a resize travels through a signal and
+/// an API call, so the first answers may still show the old size.
+fn wait_for_size(pty: &Pty, rows: u16, cols: u16) {
+    let want = format!("agent size: {rows} {cols}");
+    let deadline = Instant::now() + LIVENESS;
+    loop {
+        pty.type_bytes(b"size\r");
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(2) {
+            if pty.output().contains(&want) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent never saw {rows}x{cols}:\n{}",
+            pty.output()
+        );
+    }
+}
+
+/// An instance whose fake agent answers what is typed on its terminal.
+fn echo_agent(sb: &Sandbox, base: &str) -> (String, String) {
+    let ws = sb.workspace(base);
+    let env = format!("[workspaces.{ws}.roles.smith.env]\nFAKE_AGENT_ECHO = \"1\"\n");
+    let c = applied(sb, &ws, &env);
+    wait_for_agent_start(&c);
+    (ws, c)
+}
+
+// ---------------------------------------------------------------------------
+// attach
+// ---------------------------------------------------------------------------
+
+#[test]
+fn attach_sends_keys_to_the_agent_follows_the_window_and_detaches_with_ctrl_p_ctrl_q() {
+    let sb = Sandbox::new();
+    let (ws, c) = echo_agent(&sb, "at");
+    let pty = Pty::open(33, 101);
+    let before = pty.stty();
+    let mut jackin = pty.spawn(&sb, &["attach", &ws]);
+    pty.wait_for("detach with ctrl-p ctrl-q");
+    // jackin's terminal is raw while attached: the container's TTY does the echo.
+    assert_ne!(
+        pty.stty(),
+        before,
+        "attach switches the terminal to raw mode"
+    );
+
+    pty.type_bytes(b"hello through attach\r");
+    pty.wait_for("agent got: hello through attach");
+    // The window size at attach time, then after a resize (SIGWINCH).
+    wait_for_size(&pty, 33, 101);
+    pty.resize(44, 120);
+    wait_for_size(&pty, 44, 120);
+
+    pty.type_bytes(&[0x10, 0x11]);
+    assert_eq!(wait_exit(&mut jackin, &pty), 0, "{}", pty.output());
+    pty.wait_for(&format!("detached from {c}; the agent keeps running"));
+    assert_eq!(pty.stty(), before, "the terminal mode is restored");
+    assert!(
+        container_running(&c),
+        "the agent keeps running after a detach"
+    );
+    assert!(
+        plain(&docker(&["logs", &c])).contains("agent got: hello through attach"),
+        "the agent itself answered"
+    );
+    // The detach keys never reached the agent: attach again and it still answers.
+    let mut again = pty.spawn(&sb, &["attach", &format!("{ws}/smith")]);
+    pty.type_bytes(b"second\r");
+    pty.wait_for("agent got: second");
+    pty.type_bytes(&[0x10, 0x11]);
+    assert_eq!(wait_exit(&mut again, &pty), 0, "{}", pty.output());
+    assert_eq!(pty.stty(), before);
+}
+
+#[test]
+fn attach_restores_the_terminal_when_jackin_is_terminated() {
+    let sb = Sandbox::new();
+    let (ws, c) = echo_agent(&sb, "ats");
+    let pty = Pty::open(24, 80);
+    let before = pty.stty();
+    let mut jackin = pty.spawn(&sb, &["attach", &ws]);
+    pty.wait_for("detach with ctrl-p ctrl-q");
+    assert_ne!(pty.stty(), before);
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(jackin.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(wait_exit(&mut jackin, &pty), 128 + libc::SIGTERM);
+    assert_eq!(
+        pty.stty(),
+        before,
+        "the terminal mode is restored on SIGTERM"
+    );
+    assert!(container_running(&c));
+}
+
+#[test]
+fn attach_without_a_terminal_is_refused() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("atn");
+    let c = applied(&sb, &ws, "");
+    let run = sb.jackin(&["attach", &ws]);
+    expect_error(&run, "E064");
+    assert!(run.stderr.contains("stdin is not a terminal"), "{run:?}");
+    assert!(run.stderr.contains("jackin logs --follow"), "{run:?}");
+    assert!(container_running(&c));
+}
+
+#[test]
+fn exec_on_a_terminal_gets_a_tty_and_gives_the_terminal_back() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("ext");
+    applied(&sb, &ws, "");
+    let pty = Pty::open(24, 80);
+    let before = pty.stty();
+    let mut jackin = pty.spawn(
+        &sb,
+        &[
+            "exec",
+            &ws,
+            "--",
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo on-a-tty; exit 3",
+        ],
+    );
+    assert_eq!(wait_exit(&mut jackin, &pty), 3, "{}", pty.output());
+    pty.wait_for("on-a-tty");
+    assert_eq!(pty.stty(), before, "the terminal mode is restored");
+}
