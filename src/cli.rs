@@ -134,7 +134,7 @@ pub enum Command {
         #[command(flatten)]
         file: FileArg,
     },
-    /// Run a command in an instance's container (default: a login shell)
+    /// Run a command in an instance (default: a login shell)
     ///
     /// Runs as the container's user, with its env and working directory; a TTY when stdin and
     /// stdout are terminals. jackin exits with the command's exit code.
@@ -162,7 +162,7 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         tail: Option<u64>,
     },
-    /// Attach to an instance's agent terminal (detach with ctrl-p ctrl-q)
+    /// Attach to the agent's terminal (detach: ctrl-p ctrl-q)
     ///
     /// jackin's terminal is switched to raw mode and its size follows the window; ctrl-p ctrl-q
     /// detaches and leaves the agent running. Needs a terminal on stdin.
