@@ -189,12 +189,7 @@ impl State {
                 return state;
             }
         };
-        let instances: usize = loaded
-            .manifest
-            .workspaces
-            .values()
-            .map(|w| w.roles.len())
-            .sum();
+        let instances = loaded.instance_count();
         let files: Vec<String> = loaded
             .files
             .iter()

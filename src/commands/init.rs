@@ -223,6 +223,20 @@ fn commented(text: &str) -> String {
         .collect()
 }
 
+/// The header, the version and project lines (`lead` spells them in the file's format), and
+/// the body — commented out when no login was found, so the file still validates.
+fn finish(name: &str, found: &[Found], lead: &str, body: &str) -> String {
+    let body = if found.is_empty() {
+        commented(body)
+    } else {
+        body.to_owned()
+    };
+    format!(
+        "{}{lead}\"{name}\"    # the owner label on every container jackin manages\n\n{body}",
+        header(name, found)
+    )
+}
+
 fn toml(name: &str, found: &[Found]) -> String {
     let container = container_name(name, ROLE);
     let agents: Vec<String> = if found.is_empty() {
@@ -254,15 +268,7 @@ mounts = [{{ src = ".", dst = "/workspace/{name}" }}]    # this folder
 "#,
         agents = agents.join(", "),
     );
-    let body = if found.is_empty() {
-        commented(&body)
-    } else {
-        body
-    };
-    format!(
-        "{}version = 1\nproject = \"{name}\"    # the owner label on every container jackin manages\n\n{body}",
-        header(name, found)
-    )
+    finish(name, found, "version = 1\nproject = ", &body)
 }
 
 fn yaml(name: &str, found: &[Found]) -> String {
@@ -300,15 +306,7 @@ workspaces:
 "#,
         agents = agents.join(", "),
     );
-    let body = if found.is_empty() {
-        commented(&body)
-    } else {
-        body
-    };
-    format!(
-        "{}version: 1\nproject: \"{name}\"    # the owner label on every container jackin manages\n\n{body}",
-        header(name, found)
-    )
+    finish(name, found, "version: 1\nproject: ", &body)
 }
 
 #[cfg(test)]

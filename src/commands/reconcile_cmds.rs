@@ -12,12 +12,7 @@ use std::time::Duration;
 pub fn validate(file: FileArg) -> Result<i32, Error> {
     let ctx = Context::from_env(file.file);
     let loaded = ctx.load()?;
-    let instances: usize = loaded
-        .manifest
-        .workspaces
-        .values()
-        .map(|w| w.roles.len())
-        .sum();
+    let instances = loaded.instance_count();
     println!(
         "Valid: project {}, {} instance(s), {} file(s).",
         loaded.project,

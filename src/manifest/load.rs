@@ -31,6 +31,15 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// How many instances (workspace × role) the state declares.
+    pub fn instance_count(&self) -> usize {
+        self.manifest
+            .workspaces
+            .values()
+            .map(|w| w.roles.len())
+            .sum()
+    }
+
     /// Where a key path (e.g. `["workspaces","my-app","roles","agent-smith","auth","kimi"]`)
     /// is declared; `None` if absent. In a `-f DIR` set, the first file declaring it wins.
     pub fn locate(&self, path: &[&str]) -> Option<Location> {
