@@ -430,4 +430,196 @@ mod tests {
             ]
         );
     }
+
+    /// SPEC §4's table, one row per line of it: host content H, ledger L (source and target
+    /// as written), handoff content T, for kimi's `config.toml`; `None` is "absent". Literal
+    /// values, the pure planner, no filesystem and no Docker.
+    #[test]
+    fn spec_section_4_table_row_by_row() {
+        use FileAction::*;
+        use FileCause::*;
+        type Row = (
+            &'static str,
+            AuthMode,
+            bool,                                 // host login present
+            Option<&'static str>,                 // H
+            Option<(&'static str, &'static str)>, // L = (source, target)
+            Option<&'static str>,                 // T
+            Option<(FileAction, FileCause)>,      // expected (None: no step)
+        );
+        let rows: [Row; 14] = [
+            (
+                "sync: new on the host",
+                AuthMode::Sync,
+                true,
+                Some("h1"),
+                None,
+                None,
+                Some((Copy, New)),
+            ),
+            (
+                "sync: host changed wins over a rotation",
+                AuthMode::Sync,
+                true,
+                Some("h2"),
+                Some(("h1", "h1")),
+                Some("rot"),
+                Some((Copy, HostChanged)),
+            ),
+            (
+                "sync: host changed, handoff already equal",
+                AuthMode::Sync,
+                true,
+                Some("h2"),
+                Some(("h1", "h1")),
+                Some("h2"),
+                Some((Adopt, HostChanged)),
+            ),
+            (
+                "sync: repair",
+                AuthMode::Sync,
+                true,
+                Some("h1"),
+                Some(("h1", "h1")),
+                None,
+                Some((Copy, Repair)),
+            ),
+            (
+                "sync: in sync",
+                AuthMode::Sync,
+                true,
+                Some("h1"),
+                Some(("h1", "h1")),
+                Some("h1"),
+                None,
+            ),
+            (
+                "sync: rotated inside, kept",
+                AuthMode::Sync,
+                true,
+                Some("h1"),
+                Some(("h1", "h1")),
+                Some("rot"),
+                Some((Keep, RotatedInContainer)),
+            ),
+            (
+                "sync: host deleted, mirrored",
+                AuthMode::Sync,
+                true,
+                None,
+                Some(("h1", "h1")),
+                Some("h1"),
+                Some((Purge, HostDeleted)),
+            ),
+            (
+                "sync: host deleted, rotated kept",
+                AuthMode::Sync,
+                true,
+                None,
+                Some(("h1", "h1")),
+                Some("rot"),
+                Some((Keep, HostDeletedRotated)),
+            ),
+            (
+                "sync: container's own file",
+                AuthMode::Sync,
+                true,
+                None,
+                None,
+                Some("own"),
+                None,
+            ),
+            (
+                "sync: login absent keeps all",
+                AuthMode::Sync,
+                false,
+                Some("h2"),
+                Some(("h1", "h1")),
+                Some("rot"),
+                None,
+            ),
+            (
+                "api_key: forwarded, rotated, purged",
+                AuthMode::ApiKey,
+                true,
+                None,
+                Some(("h1", "h1")),
+                Some("rot"),
+                Some((Purge, ModeApiKey)),
+            ),
+            (
+                "api_key: container-made kept",
+                AuthMode::ApiKey,
+                true,
+                None,
+                None,
+                Some("own"),
+                None,
+            ),
+            (
+                "ignore: forwarded purged",
+                AuthMode::Ignore,
+                true,
+                None,
+                Some(("h1", "h1")),
+                Some("h1"),
+                Some((Purge, ModeIgnore)),
+            ),
+            (
+                "ignore: forwarded but gone: forget, no change",
+                AuthMode::Ignore,
+                true,
+                None,
+                Some(("h1", "h1")),
+                None,
+                Some((Forget, ModeIgnore)),
+            ),
+        ];
+        let rel = RelPath::catalogue("config.toml");
+        for (what, mode, present, h, l, t, want) in rows {
+            let s = spec(AgentKind::Kimi, mode, None);
+            let mut ledger = Ledger::default();
+            if let Some((src, tgt)) = l {
+                let entry = LedgerEntry {
+                    source: hashed(src),
+                    target: hashed(tgt),
+                };
+                ledger.insert(AgentKind::Kimi, &rel, entry);
+            }
+            let host = (mode == AuthMode::Sync).then(|| HostLogin {
+                present,
+                files: h
+                    .map(|h| {
+                        let file = crate::observed::HostFile {
+                            path: "/host/config.toml".into(),
+                            hashed: hashed(h),
+                        };
+                        [(rel.clone(), file)].into()
+                    })
+                    .unwrap_or_default(),
+                warnings: Vec::new(),
+            });
+            let files = AgentFiles {
+                host,
+                handoff: t
+                    .map(|t| [(rel.clone(), Seen::File(hashed(t)))].into())
+                    .unwrap_or_default(),
+                ..AgentFiles::default()
+            };
+            let state = InstanceState {
+                image: "i".into(),
+                owner: None,
+                ledger,
+                agents: [(AgentKind::Kimi, files)].into(),
+            };
+            let fp = Fingerprinter::with_key(b"k");
+            let got: Vec<(FileAction, FileCause)> = plan_files(&s, &state, &fp, &mut Vec::new())
+                .steps
+                .into_iter()
+                .filter(|st| st.path == rel)
+                .map(|st| (st.action, st.cause))
+                .collect();
+            assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{what}");
+        }
+    }
 }
