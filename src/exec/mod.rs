@@ -74,6 +74,16 @@ pub struct Executor<'a> {
     pub reporter: RefCell<&'a mut dyn Reporter>,
 }
 
+/// What every instance of one execution shares.
+struct Run<'a> {
+    desired: &'a Desired,
+    observed: &'a Observed,
+    /// Image reference → ID, after this run's pulls and builds.
+    images: &'a BTreeMap<String, Option<String>>,
+    failed_images: &'a std::collections::BTreeSet<String>,
+    store: &'a Store,
+}
+
 /// Instances converged at once. Each is a few Docker calls the engine mostly waits on, so a
 /// handful in flight hides their latency without flooding the daemon.
 const PARALLEL_INSTANCES: usize = 8;
@@ -107,8 +117,14 @@ impl Executor<'_> {
             }
         }
         let store = Store::new(self.home);
-        let converge =
-            |inst| self.converge(inst, desired, observed, &images, &failed_images, &store);
+        let run = Run {
+            desired,
+            observed,
+            images: &images,
+            failed_images: &failed_images,
+            store: &store,
+        };
+        let converge = |inst| self.converge(&run, inst);
         let results: Vec<_> = stream::iter(plan.instances.iter().map(converge))
             .buffer_unordered(PARALLEL_INSTANCES)
             .collect()
@@ -123,21 +139,13 @@ impl Executor<'_> {
     }
 
     /// One instance, with its own counts (instances run concurrently).
-    async fn converge(
-        &self,
-        inst: &InstancePlan,
-        desired: &Desired,
-        observed: &Observed,
-        images: &BTreeMap<String, Option<String>>,
-        failed_images: &std::collections::BTreeSet<String>,
-        store: &Store,
-    ) -> (Summary, Result<(), Failure>) {
+    async fn converge(&self, run: &Run<'_>, inst: &InstancePlan) -> (Summary, Result<(), Failure>) {
         let mut applied = Summary::default();
         let needs_failed_image = inst
             .container_step
             .as_ref()
             .and_then(|s| s.image.as_ref())
-            .is_some_and(|i| failed_images.contains(i));
+            .is_some_and(|i| run.failed_images.contains(i));
         let result = if needs_failed_image {
             Err(Failure {
                 container: Some(inst.container.clone()),
@@ -145,10 +153,7 @@ impl Executor<'_> {
                 message: "skipped: its image is not available (see above)".into(),
             })
         } else {
-            let spec = desired.instances.get(&inst.container);
-            let project = desired.project.as_str();
-            self.instance(inst, spec, project, observed, images, store, &mut applied)
-                .await
+            self.instance(run, inst, &mut applied).await
         };
         (applied, result.map_err(|f| self.fail(f)))
     }
@@ -211,17 +216,14 @@ impl Executor<'_> {
             .map_err(|e| failure(None, &e))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn instance(
         &self,
+        run: &Run<'_>,
         inst: &InstancePlan,
-        spec: Option<&InstanceSpec>,
-        project: &str,
-        observed: &Observed,
-        images: &BTreeMap<String, Option<String>>,
-        store: &Store,
         applied: &mut Summary,
     ) -> Result<(), Failure> {
+        let (observed, store) = (run.observed, run.store);
+        let spec = run.desired.instances.get(&inst.container);
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         let state = observed.instances.get(name);
@@ -244,37 +246,26 @@ impl Executor<'_> {
         .map_err(|e| fail(&e))?;
 
         if let Some(step) = &inst.container_step {
-            self.container(
-                inst,
-                step,
-                spec,
-                project,
-                images,
-                store,
-                (observed.jackin, owner),
-                &mut ledger,
-                applied,
-            )
-            .await?;
+            self.container(run, inst, step, owner, &mut ledger, applied)
+                .await?;
         }
         // What the container did to its handoff fails this instance, after everything else
         // about it converged.
         Failure::of_problems(inst).map_or(Ok(()), Err)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn container(
         &self,
+        run: &Run<'_>,
         inst: &InstancePlan,
         step: &crate::plan::ContainerStep,
-        spec: Option<&InstanceSpec>,
-        project: &str,
-        images: &BTreeMap<String, Option<String>>,
-        store: &Store,
-        (host, owner): (Owner, Owner),
+        owner: Owner,
         ledger: &mut crate::ledger::Ledger,
         applied: &mut Summary,
     ) -> Result<(), Failure> {
+        let (store, images, host) = (run.store, run.images, run.observed.jackin);
+        let spec = run.desired.instances.get(&inst.container);
+        let project = run.desired.project.as_str();
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         match step.action {
@@ -390,7 +381,6 @@ impl Executor<'_> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn config(
         &self,
         spec: &InstanceSpec,
