@@ -13,7 +13,7 @@ use crate::naming::container_name;
 use crate::paths::{self, JackinHome};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Resolution problems, all of them at once, each a self-contained explanation.
 #[derive(Debug, thiserror::Error)]
@@ -68,252 +68,336 @@ pub fn resolve(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Desired, ResolveError> {
     let m: &Manifest = &loaded.manifest;
-    let base = loaded.base_dir.as_path();
+    let mut r = Resolver {
+        m,
+        base: loaded.base_dir.as_path(),
+        home,
+        jackin_home,
+        lookup,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        env_files: BTreeSet::new(),
+    };
     let mut instances = BTreeMap::new();
-    let mut problems = Vec::new();
-    let mut warnings = Vec::new();
-    let mut env_files = BTreeSet::new();
-
     for (ws_name, ws) in &m.workspaces {
-        for (role_name, decl) in &ws.roles {
-            let Some(role) = m.roles.get(role_name) else {
-                continue; // validate() already rejected undeclared roles
-            };
-            let name = container_name(ws_name, role_name);
-            let agent = decl
-                .agent
-                .or(ws.agent)
-                .or_else(|| role.agents.first().copied())
-                .unwrap_or(AgentKind::Kimi);
-
-            let scopes = auth_scopes(m, ws_name, role_name);
-            let auth: Vec<AgentAuth> = role
-                .agents
-                .iter()
-                .map(|&a| resolve_auth(a, &scopes, base, home))
-                .collect();
-
-            let layers = [
-                Layer {
-                    name: "env".into(),
-                    vars: &m.env,
-                },
-                Layer {
-                    name: format!("roles.{role_name}.env"),
-                    vars: &role.env,
-                },
-                Layer {
-                    name: format!("workspaces.{ws_name}.env"),
-                    vars: &ws.env,
-                },
-                Layer {
-                    name: format!("workspaces.{ws_name}.roles.{role_name}.env"),
-                    vars: &decl.env,
-                },
-            ];
-            let mut env = BTreeMap::new();
-            let mut unset = BTreeMap::new();
-            for layer in &layers {
-                for (key, value) in layer.vars {
-                    let (source, read) = resolve_env_value(value, base, home, lookup);
-                    if let EnvSource::File(path) = &source {
-                        env_files.insert(path.clone());
-                    }
-                    match read {
-                        // Only a file can hold one here: validate() rejects literals with a
-                        // NUL, and jackin's own environment cannot contain one.
-                        Ok(Some(v)) if v.contains('\0') => problems.push(Problem {
-                            code: Code::E011,
-                            text: format!(
-                                "{name}: env {key} in [{}] reads {source}, which contains a NUL byte; an environment variable cannot hold one",
-                                layer.name
-                            ),
-                            hint: "remove the NUL byte from the file, or point the value at another file".into(),
-                        }),
-                        Ok(Some(v)) => {
-                            unset.remove(key);
-                            env.insert(
-                                key.clone(),
-                                EnvVar {
-                                    value: Secret::new(v),
-                                    layer: layer.name.clone(),
-                                },
-                            );
-                        }
-                        Ok(None) => {
-                            env.remove(key);
-                            unset.insert(key.clone(), (layer.name.clone(), source));
-                        }
-                        Err(e) => problems.push(Problem {
-                            code: Code::E011,
-                            text: format!(
-                                "{name}: env {key} in [{}] reads {source}: {e}",
-                                layer.name
-                            ),
-                            hint: "make the file readable, or change the value".into(),
-                        }),
-                    }
-                }
+        for role_name in ws.roles.keys() {
+            if let Some(spec) = r.instance(ws_name, role_name) {
+                instances.insert(spec.name.clone(), spec);
             }
-
-            let is_empty = |env: &BTreeMap<String, EnvVar>, var: &str| {
-                env.get(var).is_none_or(|v| v.value.expose().is_empty())
-            };
-            for a in &auth {
-                let info = a.agent.info();
-                match a.agent.credential_env(a.mode) {
-                    Some(var) if is_empty(&env, var) => {
-                        problems.push(missing_credential(
-                            &name, a, var, &scopes, &layers, &unset, None,
-                        ));
-                    }
-                    _ => {}
-                }
-                // The model through env (kimi-code in api_key mode): the operator's value if
-                // an env layer sets one, else the role's `model`.
-                if let Some(var) = a.agent.model_env(a.mode).filter(|v| is_empty(&env, v)) {
-                    match role.agent_settings(a.agent).and_then(|s| s.model.as_ref()) {
-                        Some(model) => {
-                            unset.remove(var);
-                            env.insert(
-                                var.into(),
-                                EnvVar {
-                                    value: Secret::new(model.clone()),
-                                    layer: format!("roles.{role_name}.{}.model", a.agent),
-                                },
-                            );
-                        }
-                        None => {
-                            let fix = format!(
-                                "set `model` under [roles.{role_name}.{}] (jackin passes it as {var})",
-                                a.agent
-                            );
-                            problems.push(missing_credential(
-                                &name,
-                                a,
-                                var,
-                                &scopes,
-                                &layers,
-                                &unset,
-                                Some(fix),
-                            ));
-                        }
-                    }
-                }
-                if a.mode == AuthMode::Ignore {
-                    // "ignore" forwards nothing: not even a key the operator left in a shared
-                    // layer, nor the switch that would make the agent look for one.
-                    env.remove(info.api_key_env);
-                    if let Some(t) = info.oauth_token_env {
-                        env.remove(t);
-                    }
-                    if let Some(m) = a.agent.model_env(AuthMode::ApiKey) {
-                        env.remove(m);
-                    }
-                }
-                let data_dir = info.data_dir_env.map(|var| (var, info.target));
-                for (k, v) in info.fixed_env.iter().copied().chain(data_dir) {
-                    env.insert(
-                        k.into(),
-                        EnvVar {
-                            value: Secret::new(v.into()),
-                            layer: "catalogue".into(),
-                        },
-                    );
-                }
-            }
-            for (key, (layer, source)) in &unset {
-                let required = |a: &AgentAuth| {
-                    [a.agent.credential_env(a.mode), a.agent.model_env(a.mode)]
-                        .contains(&Some(key.as_str()))
-                };
-                if !auth.iter().any(required) {
-                    warnings.push(format!(
-                        "{name}: env {key} in [{layer}] refers to {source}, which is unset; it is passed empty"
-                    ));
-                    env.insert(
-                        key.clone(),
-                        EnvVar {
-                            value: Secret::new(String::new()),
-                            layer: layer.clone(),
-                        },
-                    );
-                }
-            }
-
-            let info = agent.info();
-            let mut command: Vec<String> = info.launch.iter().map(|s| (*s).to_owned()).collect();
-            let launched_mode = auth
-                .iter()
-                .find(|a| a.agent == agent)
-                .map_or(AuthMode::Sync, |a| a.mode);
-            // An agent that takes its model from env in this mode gets no flag (kimi-code's
-            // `--model` names a config.toml alias and would override the env model).
-            if let (Some(flag), Some(model), None) = (
-                info.model_flag,
-                role.agent_settings(agent).and_then(|s| s.model.as_ref()),
-                agent.model_env(launched_mode),
-            ) {
-                command.push(flag.to_owned());
-                command.push(model.clone());
-            }
-
-            let image = match (&role.image, &role.build) {
-                (Some(r), _) => ImageSource::Pull(r.clone()),
-                (None, Some(b)) => ImageSource::Build {
-                    context: paths::expand(&b.context, base, home),
-                    dockerfile: b.dockerfile.clone(),
-                },
-                (None, None) => continue, // rejected by validate()
-            };
-
-            let handoff_mounts = auth.iter().map(|a| MountSpec {
-                src: jackin_home.handoff_dir(&name, a.agent),
-                dst: a.agent.info().target.to_owned(),
-                readonly: false,
-            });
-            let mounts = ws
-                .mounts
-                .iter()
-                .map(|mt| MountSpec {
-                    src: paths::expand(&mt.src, base, home),
-                    dst: mt.dst.clone(),
-                    readonly: mt.readonly,
-                })
-                .chain(handoff_mounts)
-                .collect();
-
-            instances.insert(
-                name.clone(),
-                InstanceSpec {
-                    name,
-                    workspace: ws_name.clone(),
-                    role: role_name.clone(),
-                    agent,
-                    image,
-                    command,
-                    env,
-                    mounts,
-                    workdir: ws.workdir.clone(),
-                    // Validation has parsed it already.
-                    user: super::user::UserSpec::parse(role.user.as_deref())
-                        .unwrap_or(super::user::UserSpec::Image),
-                    auth,
-                },
-            );
         }
     }
-
-    if !problems.is_empty() {
-        return Err(ResolveError { problems });
+    if !r.problems.is_empty() {
+        return Err(ResolveError {
+            problems: r.problems,
+        });
     }
     Ok(Desired {
         project: loaded.project.clone(),
         restart: m.settings.clone().unwrap_or_default().restart,
         instances,
-        warnings,
-        env_files,
+        warnings: r.warnings,
+        env_files: r.env_files,
     })
+}
+
+/// One resolution: what every instance reads, and what the instances add up to.
+struct Resolver<'a> {
+    m: &'a Manifest,
+    /// The state file's folder: relative paths are relative to it.
+    base: &'a Path,
+    home: &'a Path,
+    jackin_home: &'a JackinHome,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<Problem>,
+    warnings: Vec<String>,
+    env_files: BTreeSet<PathBuf>,
+}
+
+/// The parts of one instance's declaration the auth rules read.
+struct Decl<'a> {
+    name: &'a str,
+    role_name: &'a str,
+    role: &'a crate::manifest::model::Role,
+    scopes: &'a [(&'a AuthTable, Scope); 3],
+    layers: &'a [Layer<'a>; 4],
+}
+
+/// A `$NAME` reference that resolved to nothing: where, and what it named.
+type Unset = BTreeMap<String, (String, EnvSource)>;
+
+impl Resolver<'_> {
+    /// One instance, workspace × role, in the steps of SPEC §2: auth per agent, the env
+    /// layers, what the auth modes add to or take from the env, the launch command, mounts.
+    fn instance(&mut self, ws_name: &str, role_name: &str) -> Option<InstanceSpec> {
+        let m = self.m;
+        let ws = &m.workspaces[ws_name];
+        let decl = &ws.roles[role_name];
+        let role = m.roles.get(role_name)?; // validate() already rejected undeclared roles
+        let name = container_name(ws_name, role_name);
+        let agent = decl
+            .agent
+            .or(ws.agent)
+            .or_else(|| role.agents.first().copied())
+            .unwrap_or(AgentKind::Kimi);
+        let scopes = auth_scopes(m, ws_name, role_name);
+        let auth: Vec<AgentAuth> = role
+            .agents
+            .iter()
+            .map(|&a| resolve_auth(a, &scopes, self.base, self.home))
+            .collect();
+        let layers = [
+            Layer {
+                name: "env".into(),
+                vars: &m.env,
+            },
+            Layer {
+                name: format!("roles.{role_name}.env"),
+                vars: &role.env,
+            },
+            Layer {
+                name: format!("workspaces.{ws_name}.env"),
+                vars: &ws.env,
+            },
+            Layer {
+                name: format!("workspaces.{ws_name}.roles.{role_name}.env"),
+                vars: &decl.env,
+            },
+        ];
+        let (mut env, mut unset) = self.layered_env(&name, &layers);
+        let decl = Decl {
+            name: &name,
+            role_name,
+            role,
+            scopes: &scopes,
+            layers: &layers,
+        };
+        for a in &auth {
+            self.auth_env(&decl, a, &mut env, &mut unset);
+        }
+        self.pass_unset_empty(&name, &auth, &unset, &mut env);
+        let image = match (&role.image, &role.build) {
+            (Some(r), _) => ImageSource::Pull(r.clone()),
+            (None, Some(b)) => ImageSource::Build {
+                context: paths::expand(&b.context, self.base, self.home),
+                dockerfile: b.dockerfile.clone(),
+            },
+            (None, None) => return None, // rejected by validate()
+        };
+        Some(InstanceSpec {
+            command: command(agent, role, &auth),
+            mounts: self.mounts(&name, ws, &auth),
+            name,
+            workspace: ws_name.to_owned(),
+            role: role_name.to_owned(),
+            agent,
+            image,
+            env,
+            workdir: ws.workdir.clone(),
+            // Validation has parsed it already.
+            user: super::user::UserSpec::parse(role.user.as_deref())
+                .unwrap_or(super::user::UserSpec::Image),
+            auth,
+        })
+    }
+
+    /// The four env layers, later wins; `$NAME`s that resolve to nothing are collected apart.
+    fn layered_env(&mut self, name: &str, layers: &[Layer]) -> (BTreeMap<String, EnvVar>, Unset) {
+        let mut env = BTreeMap::new();
+        let mut unset = Unset::new();
+        for layer in layers {
+            for (key, value) in layer.vars {
+                let (source, read) = resolve_env_value(value, self.base, self.home, self.lookup);
+                if let EnvSource::File(path) = &source {
+                    self.env_files.insert(path.clone());
+                }
+                match read {
+                    // Only a file can hold one here: validate() rejects literals with a
+                    // NUL, and jackin's own environment cannot contain one.
+                    Ok(Some(v)) if v.contains('\0') => self.problems.push(Problem {
+                        code: Code::E011,
+                        text: format!(
+                            "{name}: env {key} in [{}] reads {source}, which contains a NUL byte; an environment variable cannot hold one",
+                            layer.name
+                        ),
+                        hint: "remove the NUL byte from the file, or point the value at another file".into(),
+                    }),
+                    Ok(Some(v)) => {
+                        unset.remove(key);
+                        env.insert(
+                            key.clone(),
+                            EnvVar {
+                                value: Secret::new(v),
+                                layer: layer.name.clone(),
+                            },
+                        );
+                    }
+                    Ok(None) => {
+                        env.remove(key);
+                        unset.insert(key.clone(), (layer.name.clone(), source));
+                    }
+                    Err(e) => self.problems.push(Problem {
+                        code: Code::E011,
+                        text: format!("{name}: env {key} in [{}] reads {source}: {e}", layer.name),
+                        hint: "make the file readable, or change the value".into(),
+                    }),
+                }
+            }
+        }
+        (env, unset)
+    }
+
+    /// What one agent's auth mode requires of the env, adds to it, or takes out of it.
+    fn auth_env(
+        &mut self,
+        d: &Decl,
+        a: &AgentAuth,
+        env: &mut BTreeMap<String, EnvVar>,
+        unset: &mut Unset,
+    ) {
+        let Decl {
+            name,
+            role_name,
+            role,
+            scopes,
+            layers,
+        } = *d;
+        let is_empty = |env: &BTreeMap<String, EnvVar>, var: &str| {
+            env.get(var).is_none_or(|v| v.value.expose().is_empty())
+        };
+        let info = a.agent.info();
+        if let Some(var) = a.agent.credential_env(a.mode).filter(|v| is_empty(env, v)) {
+            self.problems.push(missing_credential(
+                name, a, var, scopes, layers, unset, None,
+            ));
+        }
+        // The model through env (kimi-code in api_key mode): the operator's value if an env
+        // layer sets one, else the role's `model`.
+        if let Some(var) = a.agent.model_env(a.mode).filter(|v| is_empty(env, v)) {
+            match role.agent_settings(a.agent).and_then(|s| s.model.as_ref()) {
+                Some(model) => {
+                    unset.remove(var);
+                    env.insert(
+                        var.into(),
+                        EnvVar {
+                            value: Secret::new(model.clone()),
+                            layer: format!("roles.{role_name}.{}.model", a.agent),
+                        },
+                    );
+                }
+                None => {
+                    let fix = format!(
+                        "set `model` under [roles.{role_name}.{}] (jackin passes it as {var})",
+                        a.agent
+                    );
+                    self.problems.push(missing_credential(
+                        name,
+                        a,
+                        var,
+                        scopes,
+                        layers,
+                        unset,
+                        Some(fix),
+                    ));
+                }
+            }
+        }
+        if a.mode == AuthMode::Ignore {
+            // "ignore" forwards nothing: not even a key the operator left in a shared layer,
+            // nor the switch that would make the agent look for one.
+            env.remove(info.api_key_env);
+            if let Some(t) = info.oauth_token_env {
+                env.remove(t);
+            }
+            if let Some(m) = a.agent.model_env(AuthMode::ApiKey) {
+                env.remove(m);
+            }
+        }
+        let data_dir = info.data_dir_env.map(|var| (var, info.target));
+        for (k, v) in info.fixed_env.iter().copied().chain(data_dir) {
+            env.insert(
+                k.into(),
+                EnvVar {
+                    value: Secret::new(v.into()),
+                    layer: "catalogue".into(),
+                },
+            );
+        }
+    }
+
+    /// An unset `$NAME` that no auth mode needs is passed empty, with a warning (like compose).
+    fn pass_unset_empty(
+        &mut self,
+        name: &str,
+        auth: &[AgentAuth],
+        unset: &Unset,
+        env: &mut BTreeMap<String, EnvVar>,
+    ) {
+        for (key, (layer, source)) in unset {
+            let required = |a: &AgentAuth| {
+                [a.agent.credential_env(a.mode), a.agent.model_env(a.mode)]
+                    .contains(&Some(key.as_str()))
+            };
+            if !auth.iter().any(required) {
+                self.warnings.push(format!(
+                    "{name}: env {key} in [{layer}] refers to {source}, which is unset; it is passed empty"
+                ));
+                env.insert(
+                    key.clone(),
+                    EnvVar {
+                        value: Secret::new(String::new()),
+                        layer: layer.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The operator's mounts, then one handoff directory per provisioned agent.
+    fn mounts(
+        &self,
+        name: &str,
+        ws: &crate::manifest::model::Workspace,
+        auth: &[AgentAuth],
+    ) -> Vec<MountSpec> {
+        let handoff_mounts = auth.iter().map(|a| MountSpec {
+            src: self.jackin_home.handoff_dir(name, a.agent),
+            dst: a.agent.info().target.to_owned(),
+            readonly: false,
+        });
+        ws.mounts
+            .iter()
+            .map(|mt| MountSpec {
+                src: paths::expand(&mt.src, self.base, self.home),
+                dst: mt.dst.clone(),
+                readonly: mt.readonly,
+            })
+            .chain(handoff_mounts)
+            .collect()
+    }
+}
+
+/// The launch command of the instance's agent, with its model flag unless its mode takes the
+/// model from env (kimi-code's `--model` names a config.toml alias and would override it).
+fn command(
+    agent: AgentKind,
+    role: &crate::manifest::model::Role,
+    auth: &[AgentAuth],
+) -> Vec<String> {
+    let info = agent.info();
+    let mut command: Vec<String> = info.launch.iter().map(|s| (*s).to_owned()).collect();
+    let launched_mode = auth
+        .iter()
+        .find(|a| a.agent == agent)
+        .map_or(AuthMode::Sync, |a| a.mode);
+    if let (Some(flag), Some(model), None) = (
+        info.model_flag,
+        role.agent_settings(agent).and_then(|s| s.model.as_ref()),
+        agent.model_env(launched_mode),
+    ) {
+        command.push(flag.to_owned());
+        command.push(model.clone());
+    }
+    command
 }
 
 /// Every declared instance's effective auth per agent (mode, source and the scopes that set
