@@ -6,7 +6,6 @@
 //! does not stop the others; the outcome lists what failed.
 
 mod files;
-pub mod pull;
 
 pub use files::apply as apply_files;
 
@@ -175,7 +174,7 @@ impl Executor<'_> {
                     image: image.into(),
                     status: "pulling".into(),
                 });
-                let mut tracker = pull::PullTracker::default();
+                let mut tracker = crate::report::pull::PullTracker::default();
                 self.runtime
                     .pull(image, |update| {
                         if let Some(progress) = tracker.update(&update) {

@@ -4,6 +4,7 @@
 //! Nothing here ever receives a secret value: events and plans carry names, causes and
 //! keyed fingerprints only.
 
+pub mod pull;
 mod status;
 mod text;
 pub mod time;
@@ -46,7 +47,7 @@ pub enum Event {
     PullProgress {
         image: String,
         #[serde(flatten)]
-        progress: crate::exec::pull::PullProgress,
+        progress: pull::PullProgress,
     },
     File {
         container: String,
