@@ -200,13 +200,6 @@ fn assert_every_command_refuses(sb: &Sandbox, ws: &str, expected: &str, hint: &s
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
 }
 
-fn mkfifo(path: &std::path::Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-}
-
 /// `n` nested flow sequences around one value: `[[…[1]…]]`.
 fn nested(n: usize) -> String {
     format!("{}1{}", "[".repeat(n), "]".repeat(n))
@@ -374,15 +367,7 @@ fn a_nul_in_an_env_file_fails_plan_and_apply_naming_the_variable_not_the_value()
 fn an_env_file_that_is_a_fifo_fails_plan_and_apply_instead_of_hanging() {
     let sb = Sandbox::new();
     let ws = sb.workspace("fifofile");
-    let fifo = sb.home().join("token");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-        0,
-    )
-    .unwrap();
+    mkfifo(&sb.home().join("token"));
     let body = format!(
         "{}[workspaces.{ws}.roles.smith.env]\nTOKEN = {{ file = \"~/token\" }}\n",
         minimal_kimi_state(&sb, &ws)

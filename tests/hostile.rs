@@ -147,6 +147,10 @@ fn converged_or_hostile(run: &Run, hostile: &str) -> bool {
 
 /// The largest resident set (KiB) of any child this test process has waited for: jackin's
 /// runs and the docker CLI calls the tests make. Read from the OS, not measured by a clock.
+#[allow(
+    unsafe_code,
+    reason = "getrusage(2) is the OS's own peak-RSS figure; neither std nor rustix wraps it"
+)]
 fn children_peak_rss_kib() -> i64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes one `rusage` into the pointer it is given; the buffer is
@@ -368,27 +372,21 @@ fn kept_and_reported(two: &Two, run: &Run, path: &str, what: &str) {
     );
 }
 
-fn mkfifo(path: &Path) {
+/// Replace whatever is at `path` with a FIFO.
+fn fifo_at(path: &Path) {
     let _ = std::fs::remove_file(path);
-    rustix::fs::mknodat(
-        CWD,
-        path,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-        0,
-    )
-    .unwrap();
+    mkfifo(path);
 }
 
 #[test]
 fn a_fifo_at_a_managed_path_is_kept_reported_and_never_opened_for_reading() {
-    let (two, run, _) = attacked(|_, h| mkfifo(&h.join("device_id")));
+    let (two, run, _) = attacked(|_, h| fifo_at(&h.join("device_id")));
     kept_and_reported(&two, &run, "device_id", "a FIFO");
 }
 
 #[test]
 fn a_fifo_where_the_host_changed_is_replaced_by_the_host_copy() {
-    let (two, run, token) = attacked(|_, h| mkfifo(&h.join("credentials/kimi-code.json")));
+    let (two, run, token) = attacked(|_, h| fifo_at(&h.join("credentials/kimi-code.json")));
     run.expect_ok();
     assert!(
         run.stdout
@@ -405,7 +403,7 @@ fn a_fifo_swapped_in_and_out_during_applies_never_hangs_them() {
     let two = Two::new("sync", "");
     two.sb.jackin(&["apply"]).expect_ok();
     let h = two.handoff();
-    mkfifo(&h.join(".fifo"));
+    fifo_at(&h.join(".fifo"));
     let racer = Racer::start(h.clone(), "device_id", two.victim.clone());
     // A second racer thread swaps a FIFO with the token file the host keeps changing.
     let fifo_racer = {
@@ -602,7 +600,7 @@ fn names_that_are_not_utf8_are_synced_as_bytes_and_container_ones_change_nothing
 fn watch_reports_a_lasting_handoff_problem_once_and_keeps_converging_the_rest() {
     let two = Two::new("sync", "");
     two.sb.jackin(&["apply"]).expect_ok();
-    mkfifo(&two.handoff().join("device_id"));
+    fifo_at(&two.handoff().join("device_id"));
     let mut watch = two
         .sb
         .jackin_spawn(&["watch", "--debounce-ms", "20", "--resync-secs", "1"], &[]);

@@ -511,8 +511,7 @@ fn attach_restores_the_terminal_when_jackin_is_terminated() {
     let mut jackin = pty.spawn(&sb, &["attach", &ws]);
     pty.wait_for("detach with ctrl-p ctrl-q");
     assert_ne!(pty.stty(), before);
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(jackin.id() as i32, libc::SIGTERM) }, 0);
+    signal(jackin.id(), libc::SIGTERM);
     assert_eq!(wait_exit(&mut jackin, &pty), 128 + libc::SIGTERM);
     assert_eq!(
         pty.stty(),

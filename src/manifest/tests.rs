@@ -688,9 +688,7 @@ fn a_nul_in_a_literal_env_value_is_e004_naming_the_variable_never_the_value() {
 #[test]
 fn a_fifo_named_like_the_state_file_is_e006_not_a_missing_file() {
     let r = repo(&[]);
-    let fifo = std::ffi::CString::new(r.root.join("jackin.toml").to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    mkfifo(&r.root.join("jackin.toml"));
     let err = load(None, &r.root).unwrap_err();
     assert_eq!(err.to_string(), "jackin.toml is a FIFO, not a regular file");
     assert_eq!(err.code(), crate::error::Code::E006);
@@ -699,9 +697,7 @@ fn a_fifo_named_like_the_state_file_is_e006_not_a_missing_file() {
 #[test]
 fn a_fifo_in_a_directory_set_is_an_error_not_skipped() {
     let r = repo(&[("a.toml", BASE_TOML)]);
-    let fifo = std::ffi::CString::new(r.root.join("b.yaml").to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    mkfifo(&r.root.join("b.yaml"));
     std::fs::create_dir(r.root.join("old.toml")).unwrap();
     let err = load(Some(Path::new(".")), &r.root).unwrap_err();
     assert_eq!(err.to_string(), "b.yaml is a FIFO, not a regular file");
@@ -770,4 +766,15 @@ fn a_huge_key_above_many_values_is_handled_in_linear_time() {
     );
     let (_, err) = error_of(&[("jackin.toml", &toml)], None);
     assert_eq!(err.code(), crate::error::Code::E003);
+}
+
+fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        0,
+    )
+    .expect("mkfifo");
 }

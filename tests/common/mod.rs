@@ -9,7 +9,10 @@
 //! - [`wait_until`]: poll observable state with a deadline (never fixed sleeps).
 //! - [`registry::Registry`]: a loopback registry serving one local image, for real pulls.
 //! - [`schema::assert_matches_schema`]: JSON output against the checked-in `schemas/` (no Docker).
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
 
 pub mod registry;
 pub mod schema;
@@ -234,9 +237,7 @@ impl Spawned {
 
     /// Sends a signal (e.g. `libc::SIGINT`, `libc::SIGTERM`).
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
-        assert_eq!(rc, 0, "kill({}, {sig}) failed", self.child.id());
+        signal(self.child.id(), sig);
     }
 
     /// Whether the process has exited.
@@ -921,4 +922,23 @@ fn pipe(mut from: UnixStream, mut to: UnixStream) {
         let _ = std::io::copy(&mut from, &mut to);
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
+}
+
+/// Send signal `sig` (e.g. `libc::SIGTERM`) to process `pid`.
+pub fn signal(pid: u32, sig: i32) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+    let sig = rustix::process::Signal::from_named_raw(sig).expect("a named signal");
+    rustix::process::kill_process(pid, sig).expect("kill");
+}
+
+/// Make a FIFO at `path` (what a hostile container or operator might leave).
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        0,
+    )
+    .expect("mkfifo");
 }
