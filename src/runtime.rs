@@ -454,10 +454,10 @@ impl Runtime {
         Ok(())
     }
 
-    /// Build `context` (sent as a tar stream) into `tag` with the classic builder.
+    /// Build the context tar (see `observed::images`) into `tag` with the classic builder.
     pub async fn build(
         &self,
-        context: &std::path::Path,
+        context_tar: Vec<u8>,
         dockerfile: &str,
         tag: &str,
     ) -> Result<(), RuntimeError> {
@@ -465,12 +465,7 @@ impl Runtime {
             image: tag.to_owned(),
             reason: self.redactor.redact(&reason),
         };
-        let mut archive = tar::Builder::new(Vec::new());
-        archive.follow_symlinks(false);
-        archive
-            .append_dir_all(".", context)
-            .map_err(|e| fail(format!("cannot read context {}: {e}", context.display())))?;
-        let body = archive.into_inner().map_err(|e| fail(e.to_string()))?;
+        let body = context_tar;
         let opts = BuildImageOptions {
             dockerfile: dockerfile.to_owned(),
             t: Some(tag.to_owned()),

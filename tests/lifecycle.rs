@@ -335,6 +335,23 @@ fn a_build_role_is_built_from_its_context_and_rebuilt_only_when_it_changes() {
     assert_eq!(v["images"][0]["action"]["kind"], "build", "{v:#}");
     sb.jackin(&["apply"]).expect_ok();
     assert_eq!(exec(&c, &["cat", "/etc/motd"]), "v2\n");
+
+    // A mode is part of what is sent: chmod +x rebuilds, and the image has the new mode.
+    let motd = sb.work().join("ctx/motd");
+    std::fs::set_permissions(&motd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let plan = sb.jackin(&["plan"]);
+    assert!(
+        plan.stdout.contains("build from"),
+        "chmod +x rebuilds: {plan:?}"
+    );
+    sb.jackin(&["apply"]).expect_ok();
+    assert!(exec(&c, &["ls", "-l", "/etc/motd"]).starts_with("-rwxr-xr-x"));
+
+    // What .dockerignore leaves out is neither sent nor a reason to rebuild.
+    sb.write("ctx/.dockerignore", ".git\n");
+    sb.jackin(&["apply"]).expect_ok();
+    sb.write("ctx/.git/HEAD", "ref: refs/heads/main\n");
+    sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
 
 #[test]

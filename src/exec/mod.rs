@@ -199,8 +199,27 @@ impl Executor<'_> {
                     image: image.into(),
                     status: format!("building from {context}"),
                 });
+                // Tarred again, and built only if the bytes are the ones the plan's tag names:
+                // a context edited since planning is a rerun, not a mislabelled image.
+                let changed = |reason: String| Failure {
+                    container: None,
+                    code: Code::E024,
+                    message: format!("build context {context}: {reason}"),
+                };
+                let tar = crate::observed::images::BuildContext::read(
+                    std::path::Path::new(context),
+                    dockerfile,
+                )
+                .and_then(|c| c.tar())
+                .map_err(|e| changed(e.to_string()))?;
+                let hash = crate::observed::images::context_hash(dockerfile, &tar);
+                if !image.ends_with(&format!(":ctx-{hash}")) {
+                    return Err(changed(
+                        "it changed after the plan was made; rerun apply".into(),
+                    ));
+                }
                 self.runtime
-                    .build(std::path::Path::new(context), dockerfile, image)
+                    .build(tar, dockerfile, image)
                     .await
                     .map_err(|e| failure(None, &e))?;
                 self.report(Event::Image {
