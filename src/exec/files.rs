@@ -1,7 +1,7 @@
 //! Carrying out one instance's file steps and recording them in its ledger.
 //!
 //! Separate from the container steps so the three-way rules can be exercised end to end on
-//! a real filesystem without Docker (see the property test in `tests/handoff_props.rs`).
+//! a real filesystem without Docker (see the property test in `tests/it/handoff_props.rs`).
 //! Every handoff operation goes through [`crate::handoff`]'s directory handles.
 
 use crate::bounded;

@@ -8,9 +8,7 @@
 //! inside its container), `status` lists both, and jackin's peak memory stays bounded (read
 //! from the OS with `getrusage`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rustix::fs::{renameat_with, RenameFlags, CWD};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;

@@ -1,4 +1,4 @@
-//! Integration-test harness, shared by the test files with `mod common;`.
+//! Integration-test harness, shared by every module of the `it` test binary.
 //!
 //! - [`agent_image`]: the local busybox agent image (built once per test process).
 //! - [`Sandbox`]: a fake `$HOME`, `$JACKIN_HOME` and working directory, a unique Docker
@@ -9,10 +9,6 @@
 //! - [`wait_until`]: poll observable state with a deadline (never fixed sleeps).
 //! - [`registry::Registry`]: a loopback registry serving one local image, for real pulls.
 //! - [`schema::assert_matches_schema`]: JSON output against the checked-in `schemas/` (no Docker).
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the harness"
-)]
 
 pub mod registry;
 pub mod schema;
@@ -497,15 +493,6 @@ impl Sandbox {
         }
     }
 
-    /// Names of this project's containers (any state), via the docker CLI.
-    pub fn project_containers(&self) -> Vec<String> {
-        let label = format!("label=jackin.project={}", self.project);
-        docker(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"])
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
     /// Writes a fake Kimi login under `home/<dir_rel_home>` (e.g. `.kimi`): `config.toml`,
     /// `credentials/kimi-code.json`, `credentials/nested/extra.json`, `device_id`, each
     /// holding a unique secret-looking marker that must never appear in jackin's output.
@@ -693,16 +680,6 @@ pub struct EntrySnapshot {
 /// Every entry under a folder (the folder itself is `"."`), keyed by relative path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeSnapshot(pub BTreeMap<String, EntrySnapshot>);
-
-impl TreeSnapshot {
-    pub fn paths(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
-    }
-
-    pub fn get(&self, rel: &str) -> Option<&EntrySnapshot> {
-        self.0.get(rel)
-    }
-}
 
 /// Snapshots `path` (which must exist) recursively, without following symlinks.
 pub fn snapshot(path: impl AsRef<Path>) -> TreeSnapshot {

@@ -1,9 +1,7 @@
 //! Golden rules, end to end: no secret value ever appears in any output, and the host's
 //! credential folders are byte-for-byte and metadata unchanged after every command.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn secrets_never_appear_and_the_host_never_changes_across_every_command() {
@@ -91,7 +89,7 @@ ROLE_SECRET = "SECRET-role-layer"
     let apply = sb.jackin_env(&["apply", "--output", "json"], &env);
     apply.expect_ok();
     check("apply after rotation", &apply);
-    common::schema::assert_events_match_schema(&apply.stdout);
+    crate::common::schema::assert_events_match_schema(&apply.stdout);
 
     // Errors: a credential mode with its variable unset, with every other secret in play.
     sb.write(

@@ -4,9 +4,7 @@
 //! `get_device_id`, `save_tokens`, `kimi_cli.llm.augment_provider_with_env_vars` — reads what
 //! jackin handed over, inside the container, as the user the container runs as.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};

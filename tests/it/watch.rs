@@ -2,9 +2,7 @@
 //! operator (or the world) changes things. Every wait polls observable state with a
 //! deadline; nothing here sleeps for a fixed time or asserts on durations.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -344,7 +342,7 @@ fn sigterm_exits_0_releases_the_lock_and_ends_the_json_stream_with_a_summary() {
     let last = lines.last().unwrap();
     assert!(last.contains(r#""type":"watch_summary""#), "{run:?}");
     assert!(last.contains(r#""signal":"SIGTERM""#), "{run:?}");
-    common::schema::assert_events_match_schema(&run.stdout);
+    crate::common::schema::assert_events_match_schema(&run.stdout);
 
     sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
 }
@@ -462,5 +460,5 @@ fn docker_going_away_is_reported_once_and_recovered_from_without_a_restart() {
     w.signal(libc::SIGTERM);
     let run = w.wait(T);
     run.expect_ok();
-    common::schema::assert_events_match_schema(&run.stdout);
+    crate::common::schema::assert_events_match_schema(&run.stdout);
 }

@@ -1,8 +1,6 @@
 //! Every agent a role lists gets its credentials, each per its catalogue row (SPEC §3).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const ONBOARDED: &str = "{\"hasCompletedOnboarding\":true}";
 

@@ -1,9 +1,7 @@
 //! End to end against the real Docker engine: what an operator sees when jackin hands a
 //! Kimi login to a container, in each auth mode.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 

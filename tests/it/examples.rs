@@ -1,10 +1,8 @@
 //! The examples an operator copies from stay valid, and the TOML and YAML quickstarts mean
 //! the same thing.
 
-mod common;
-
-use common::schema::assert_matches_schema;
-use common::*;
+use crate::common::schema::assert_matches_schema;
+use crate::common::*;
 use jackin::schema::Document;
 use std::path::Path;
 

@@ -21,8 +21,6 @@ use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-mod common;
-
 const FILES: [&str; 4] = [
     "config.toml",
     "credentials/kimi-code.json",
@@ -245,9 +243,9 @@ proptest! {
                     }
                 }
                 Op::Apply => {
-                    let before = common::snapshot(w.host());
+                    let before = crate::common::snapshot(w.host());
                     let (p, events) = w.apply();
-                    prop_assert_eq!(common::snapshot(w.host()), before, "host changed by apply");
+                    prop_assert_eq!(crate::common::snapshot(w.host()), before, "host changed by apply");
 
                     let text = render_plan(&p, Style::plain());
                     let json = serde_json::to_string(&p).unwrap();

@@ -1,9 +1,7 @@
 //! The operator's housekeeping commands, as the operator sees them: a `DOCKER_HOST` on another
 //! machine refused, `init`, `doctor`, shell completions and man pages.
 
-mod common;
-
-use common::{snapshot, Sandbox};
+use crate::common::{snapshot, Sandbox};
 use std::time::{Duration, Instant};
 
 /// TEST-NET-2 (RFC 5737): routed nowhere, so a client that tried to connect would hang until
@@ -20,7 +18,7 @@ fn a_docker_host_on_another_machine_is_refused_before_anything_is_done() {
     sb.kimi_login(".kimi");
     sb.write(
         "jackin.toml",
-        common::minimal_kimi_state(&sb, &sb.workspace("r")),
+        crate::common::minimal_kimi_state(&sb, &sb.workspace("r")),
     );
     let jackin_home = snapshot(sb.jackin_home());
     for args in [
@@ -211,7 +209,7 @@ fn doctor_on_a_healthy_machine_says_ok_line_by_line_and_changes_nothing() {
     sb.kimi_login(".kimi");
     sb.write(
         "jackin.toml",
-        common::minimal_kimi_state(&sb, &sb.workspace("d")),
+        crate::common::minimal_kimi_state(&sb, &sb.workspace("d")),
     );
     let jackin_home = snapshot(sb.jackin_home());
     let run = sb.jackin(&["doctor"]);
@@ -266,7 +264,7 @@ fn doctor_on_a_healthy_machine_says_ok_line_by_line_and_changes_nothing() {
     assert!(
         image.starts_with(&format!(
             "roles.smith: {} present (sha256:",
-            common::agent_image()
+            crate::common::agent_image()
         )),
         "{out}"
     );
@@ -293,7 +291,7 @@ fn doctor_with_an_unreachable_engine_fails_that_line_with_a_fix() {
     sb.kimi_login(".kimi");
     sb.write(
         "jackin.toml",
-        common::minimal_kimi_state(&sb, &sb.workspace("u")),
+        crate::common::minimal_kimi_state(&sb, &sb.workspace("u")),
     );
     let run = sb.jackin_env(&["doctor"], &[("DOCKER_HOST", "unix:///nonexistent")]);
     run.expect_code(1);
@@ -369,7 +367,7 @@ fn doctor_fails_where_plan_would_and_warns_where_it_only_degrades() {
     let sb = Sandbox::new();
     // No kimi login at all, and a credential env var that is not set.
     let ws = sb.workspace("w");
-    let state = common::minimal_kimi_state(&sb, &ws).replace(
+    let state = crate::common::minimal_kimi_state(&sb, &ws).replace(
         "agents = [\"kimi\"]",
         "agents = [\"kimi\", \"codex\"]\n[roles.smith.env]\nOPENAI_API_KEY = \"$OPS_ADMIN_UNSET_KEY\"",
     ) + "[auth.codex]\nmode = \"api_key\"\n";

@@ -1,8 +1,6 @@
 //! Bad input gets a clear error and changes nothing: no container, no handoff, host intact.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Nothing of jackin's state was written and no container exists for `ws`.
 #[track_caller]

@@ -1,9 +1,7 @@
 //! Container lifecycle (SPEC §5) and the operator-facing surface (SPEC §6), on the real engine.
 
-mod common;
-
-use common::schema::assert_matches_schema;
-use common::*;
+use crate::common::schema::assert_matches_schema;
+use crate::common::*;
 use jackin::schema::Document;
 use std::fs::File;
 
@@ -208,7 +206,7 @@ fn an_image_that_cannot_be_pulled_fails_its_instance_and_the_others_converge() {
 
 #[test]
 fn an_absent_image_is_pulled_with_progress_and_not_pulled_again() {
-    let registry = common::registry::Registry::serve(agent_image());
+    let registry = crate::common::registry::Registry::serve(agent_image());
     let sb = Sandbox::new();
     sb.kimi_login(".kimi");
     let ws = sb.workspace("pull");
@@ -229,7 +227,7 @@ fn an_absent_image_is_pulled_with_progress_and_not_pulled_again() {
 
     let run = sb.jackin(&["apply", "--output", "json"]);
     run.expect_ok();
-    common::schema::assert_events_match_schema(&run.stdout);
+    crate::common::schema::assert_events_match_schema(&run.stdout);
     let events: Vec<serde_json::Value> = run
         .stdout
         .lines()

@@ -1,9 +1,7 @@
 //! The rows of SPEC §4's table not covered in kimi_apply.rs, each seen from inside the
 //! container: repair, kept deletions, container-owned files, host logout.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 struct Setup {
     sb: Sandbox,

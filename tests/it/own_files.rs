@@ -2,9 +2,7 @@
 //! whatever the umask; a home another user could write into, a planted symlink or a bad
 //! fingerprint key is a clear error that changes nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

@@ -4,9 +4,7 @@
 //! (jackin gets its slave side as stdin/stdout/stderr and controlling terminal, through
 //! util-linux `setsid -c`), so the tests can type, resize the window and read `stty -g`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;

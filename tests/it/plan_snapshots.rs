@@ -6,9 +6,7 @@
 //! built here, and the status derived from it, is also checked against the checked-in JSON
 //! Schemas, so each kind of action is covered there too.
 
-mod common;
-
-use common::schema::{assert_matches_schema, schema_errors};
+use crate::common::schema::{assert_matches_schema, schema_errors};
 use jackin::agents::AgentKind;
 use jackin::desired::Desired;
 use jackin::fingerprint::Fingerprinter;

@@ -1,0 +1,22 @@
+//! jackin's integration tests, one binary: one link instead of one per file, the test images
+//! built once per run, and the shared harness (`common`) compiled once. One module per area
+//! of behaviour, each against the real Docker engine unless its doc says otherwise; run one
+//! with `cargo test --test it hostile::`.
+
+mod common;
+
+mod admin;
+mod agents;
+mod bad_input;
+mod examples;
+mod handoff_props;
+mod handoff_rules;
+mod hostile;
+mod kimi_apply;
+mod lifecycle;
+mod own_files;
+mod plan_snapshots;
+mod real_kimi;
+mod secrets_and_host;
+mod session;
+mod watch;
