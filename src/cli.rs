@@ -67,25 +67,8 @@ pub enum Command {
         file: FileArg,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
-        /// Plan only (the same as `plan`).
-        #[arg(long)]
-        dry_run: bool,
-        /// Only WORKSPACE or WORKSPACE/ROLE.
-        #[arg(long, value_name = "WS[/ROLE]")]
-        target: Option<Target>,
-        /// Recreate these instances even when nothing changed (repeatable), e.g. an agent
-        /// that is stuck.
-        #[arg(long, value_name = "WS[/ROLE]")]
-        replace: Vec<Target>,
-        /// Also delete the handoff state of removed instances.
-        #[arg(long)]
-        purge_removed: bool,
-        /// Allow removing every container of the project.
-        #[arg(long)]
-        allow_empty: bool,
-        /// Seconds to wait for another apply of the same project.
-        #[arg(long, value_name = "SECS", default_value_t = 60)]
-        lock_timeout: u64,
+        #[command(flatten)]
+        args: ApplyArgs,
     },
     /// Show every instance: container, auth, handoff, last sync, drift
     Status {
@@ -213,4 +196,28 @@ pub enum Shell {
     Zsh,
     Fish,
     Powershell,
+}
+
+/// `apply`'s flags beyond `-f` and `--output`.
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// Plan only (the same as `plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only WORKSPACE or WORKSPACE/ROLE.
+    #[arg(long, value_name = "WS[/ROLE]")]
+    pub target: Option<Target>,
+    /// Recreate these instances even when nothing changed (repeatable), e.g. an agent
+    /// that is stuck.
+    #[arg(long, value_name = "WS[/ROLE]")]
+    pub replace: Vec<Target>,
+    /// Also delete the handoff state of removed instances.
+    #[arg(long)]
+    pub purge_removed: bool,
+    /// Allow removing every container of the project.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Seconds to wait for another apply of the same project.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
 }

@@ -51,26 +51,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             debounce_ms,
             resync_secs,
         } => reconcile_cmds::watch(file, output, debounce_ms, resync_secs).await,
-        Command::Apply {
-            file,
-            output,
-            dry_run,
-            target,
-            replace,
-            purge_removed,
-            allow_empty,
-            lock_timeout,
-        } => {
-            let opts = reconcile_cmds::ApplyArgs {
-                dry_run,
-                target,
-                replace,
-                purge_removed,
-                allow_empty,
-                lock_timeout,
-            };
-            reconcile_cmds::apply(file, output, opts).await
-        }
+        Command::Apply { file, output, args } => reconcile_cmds::apply(file, output, args).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The commands around one reconcile: `validate`, `plan`, `apply`, `status`, `watch`.
 
 use super::reporter;
-use crate::cli::FileArg;
+use crate::cli::{ApplyArgs, FileArg};
 use crate::desired::Target;
 use crate::error::{exit, Error};
 use crate::plan::PlanOptions;
@@ -88,16 +88,6 @@ pub async fn watch(
     let mut reporter = reporter(output);
     reporter.event(Event::version());
     crate::watch::run(ctx, opts, reporter.as_mut()).await
-}
-
-/// `apply`'s flags beyond `-f` and `--output`.
-pub struct ApplyArgs {
-    pub dry_run: bool,
-    pub target: Option<Target>,
-    pub replace: Vec<Target>,
-    pub purge_removed: bool,
-    pub allow_empty: bool,
-    pub lock_timeout: u64,
 }
 
 pub async fn apply(file: FileArg, output: Output, args: ApplyArgs) -> Result<i32, Error> {

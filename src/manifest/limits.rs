@@ -154,17 +154,6 @@ fn regular(meta: &Metadata) -> Result<(), ReadFailure> {
 mod tests {
     use super::*;
 
-    fn mkfifo(path: &Path) {
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            path,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-            0,
-        )
-        .expect("mkfifo");
-    }
-
     fn message(failure: &ReadFailure) -> String {
         failure.problem(Path::new("jackin.toml")).1.to_string()
     }
@@ -173,7 +162,7 @@ mod tests {
     fn a_fifo_is_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("jackin.toml");
-        mkfifo(&fifo);
+        crate::manifest::tests::mkfifo(&fifo);
         let err = read_state_file(&fifo).unwrap_err();
         assert_eq!(message(&err), "jackin.toml is a FIFO, not a regular file");
         assert_eq!(err.problem(&fifo).0, Kind::Limit);
@@ -185,7 +174,7 @@ mod tests {
     fn the_open_handle_is_checked_not_just_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("f");
-        mkfifo(&fifo);
+        crate::manifest::tests::mkfifo(&fifo);
         let file = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)

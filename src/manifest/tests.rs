@@ -768,7 +768,8 @@ fn a_huge_key_above_many_values_is_handled_in_linear_time() {
     assert_eq!(err.code(), crate::error::Code::E003);
 }
 
-fn mkfifo(path: &Path) {
+/// A FIFO at `path`, where a state file is expected.
+pub(crate) fn mkfifo(path: &Path) {
     rustix::fs::mknodat(
         rustix::fs::CWD,
         path,
