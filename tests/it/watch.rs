@@ -347,14 +347,15 @@ fn sigterm_exits_0_releases_the_lock_and_ends_the_json_stream_with_a_summary() {
     sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
 }
 
-/// `jackin watch` whose first pass builds an image with a slow (3 s), uncacheable step, so a
-/// signal can be sent while that pass is in flight: once "building from" is printed.
-fn watching_a_slow_first_pass(base: &str) -> (Sandbox, String, Spawned) {
+/// `jackin watch` whose first pass builds an image with a step that waits until the test
+/// releases it ([`release_build`]), so a signal lands while that pass is in flight: once
+/// "building from" is printed, the build cannot end before the test says so.
+fn watching_a_held_first_pass(base: &str) -> (Sandbox, String, Spawned) {
     let (sb, ws, w, _login) = watching_with(base, &[], &[], &[], |sb, ws| {
         let dockerfile = format!(
-            "FROM {}\nRUN sleep 3 && echo {} > /etc/build-id\n",
+            "FROM {}\nRUN until [ -e /tmp/release-{p} ]; do sleep 0.05; done && echo {p} > /etc/build-id\n",
             agent_image(),
-            sb.project()
+            p = sb.project()
         );
         built_from_context(sb, ws, &dockerfile)
     });
@@ -362,17 +363,36 @@ fn watching_a_slow_first_pass(base: &str) -> (Sandbox, String, Spawned) {
     (sb, ws, w)
 }
 
+/// Release every held build step of `sb`'s project that is running now (their commands name
+/// the project); returns how many.
+fn release_held(sb: &Sandbox) -> usize {
+    let marker = format!("release-{}", sb.project());
+    let listed = docker(&["ps", "--no-trunc", "--format", "{{.ID}} {{.Command}}"]);
+    let held: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.contains(&marker))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for id in &held {
+        let _ = docker_ok(&["exec", id, "touch", &format!("/tmp/{marker}")]);
+    }
+    held.len()
+}
+
+/// Let the held build step of `sb`'s project finish, once it is running.
+fn release_build(sb: &Sandbox) {
+    wait_until("the held build step is running", T, || release_held(sb) > 0);
+}
+
 #[test]
 fn sigterm_during_a_pass_finishes_the_pass_then_exits_0() {
-    let (sb, ws, w) = watching_a_slow_first_pass("midpass");
+    let (sb, ws, w) = watching_a_held_first_pass("midpass");
     let c = container(&ws);
     w.signal(libc::SIGTERM);
+    w.wait_for_output("SIGTERM: finishing the pass in flight", T);
+    release_build(&sb);
     let run = w.wait(T);
     run.expect_ok();
-    assert!(
-        run.stderr.contains("SIGTERM: finishing the pass in flight"),
-        "{run:?}"
-    );
     assert!(
         run.stdout.contains("pass 1 [start]: converged: 1 created"),
         "{run:?}"
@@ -388,7 +408,7 @@ fn sigterm_during_a_pass_finishes_the_pass_then_exits_0() {
 
 #[test]
 fn a_second_sigterm_aborts_the_pass_at_once_and_leaves_no_lock() {
-    let (sb, ws, w) = watching_a_slow_first_pass("abort");
+    let (sb, ws, w) = watching_a_held_first_pass("abort");
     let c = container(&ws);
     w.signal(libc::SIGTERM);
     w.wait_for_output("finishing the pass in flight", T);
@@ -404,8 +424,16 @@ fn a_second_sigterm_aborts_the_pass_at_once_and_leaves_no_lock() {
         !run.stdout.contains("pass 1 [start]"),
         "the pass never ended: {run:?}"
     );
-    // The lock died with the process; the next apply finishes the job.
-    sb.jackin(&["apply", "--lock-timeout", "0"]).expect_ok();
+    // The lock died with the process; the next apply finishes the job (its build is held
+    // too, until released).
+    // An aborted build may still be held on the engine: release whatever is held until the
+    // apply is done.
+    let mut apply = sb.jackin_spawn(&["apply", "--lock-timeout", "0"], &[]);
+    wait_until("the apply finishes", T, || {
+        release_held(&sb);
+        apply.exited()
+    });
+    apply.wait(T).expect_ok();
     assert!(container_running(&c));
 }
 
