@@ -235,7 +235,9 @@ impl Store {
         let inst = self
             .instance(container, true)?
             .expect("created when missing");
-        replace(&inst, LEDGER_FILE.as_bytes(), &ledger.to_bytes(), None)
+        let name = LEDGER_FILE.as_bytes();
+        inst.stat(name)
+            .and_then(|existing| replace(&inst, name, existing.as_ref(), &ledger.to_bytes(), None))
             .map(|_| ())
             .map_err(storage(path))
     }
@@ -257,11 +259,30 @@ pub struct AgentHandoff {
     agent: AgentKind,
 }
 
-/// Where a walk down a path's parents ended.
-enum Descent {
-    At(Dir),
+/// What [`AgentHandoff::parents`] does with a parent directory that is not there.
+#[derive(Clone, Copy)]
+enum Make {
+    /// Nothing: the walk stops.
+    No,
+    /// Make it (0700, given to the owner).
+    Missing(Owner),
+    /// Make it, and first remove a link or file the container put in its place.
+    Replacing(Owner),
+}
+
+/// Why a walk down a path's parents stopped before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
     Missing,
+    /// A link or a file where a directory should be (or one appeared mid-walk).
     Blocked,
+}
+
+/// The parent directories opened so far, top first (empty: the path is in the agent's own
+/// directory), and why the walk stopped, if it did.
+struct Walk {
+    dirs: Vec<Dir>,
+    stopped: Option<Stop>,
 }
 
 impl AgentHandoff {
@@ -278,31 +299,74 @@ impl AgentHandoff {
         move |e| self.hostile(&path, format!("could not be used: {e}"))
     }
 
-    /// Open the parents of `rel`, one no-follow handle at a time.
-    fn descend<'a>(&self, dirs: impl Iterator<Item = &'a [u8]>) -> io::Result<Descent> {
-        let mut cur: Option<Dir> = None;
+    /// Open the parents of `rel`, one no-follow handle at a time, making them as `make` says.
+    /// Every handoff operation starts here: nothing below takes a path string.
+    fn parents(&self, rel: &RelPath, make: Make) -> io::Result<Walk> {
+        let (dirs, _) = rel.split_last();
+        let mut walk = Walk {
+            dirs: Vec::new(),
+            stopped: None,
+        };
         for name in dirs {
-            let parent = cur.as_ref().unwrap_or(&self.root);
-            cur = Some(match parent.open_dir(name) {
-                Ok(d) => d,
-                Err(e) if not_found(&e) => return Ok(Descent::Missing),
-                Err(e) if not_a_directory(&e) => return Ok(Descent::Blocked),
+            let at = walk.dirs.last().unwrap_or(&self.root);
+            let made = match (at.open_dir(name), make) {
+                (Ok(d), _) => {
+                    walk.dirs.push(d);
+                    continue;
+                }
+                (Err(e), Make::No) if not_found(&e) => Err(Stop::Missing),
+                (Err(e), Make::No | Make::Missing(_)) if not_a_directory(&e) => Err(Stop::Blocked),
+                (Err(e), Make::Missing(owner)) if not_found(&e) => {
+                    Ok((at.create_dir(name)?, owner))
+                }
+                (Err(e), Make::Replacing(owner)) if not_found(&e) || not_a_directory(&e) => {
+                    if not_a_directory(&e) {
+                        at.remove_file(name)?;
+                    }
+                    Ok((at.create_dir(name)?, owner))
+                }
+                (Err(e), _) => return Err(e),
+            };
+            let (made, owner) = match made {
+                Ok(m) => m,
+                Err(stop) => {
+                    walk.stopped = Some(stop);
+                    return Ok(walk);
+                }
+            };
+            match at.open_dir(name) {
+                Ok(d) => {
+                    if made {
+                        d.chown(owner)?;
+                    }
+                    walk.dirs.push(d);
+                }
+                // Replaced between the two opens: the container's.
+                Err(e) if not_found(&e) || not_a_directory(&e) => {
+                    walk.stopped = Some(Stop::Blocked);
+                    return Ok(walk);
+                }
                 Err(e) => return Err(e),
-            });
+            }
         }
-        Ok(Descent::At(match cur {
-            Some(d) => d,
-            None => self.root.open_dir(b".")?,
-        }))
+        Ok(walk)
+    }
+
+    /// The directory a path's last name is in, once the walk reached it.
+    fn parent<'a>(&'a self, walk: &'a Walk) -> &'a Dir {
+        walk.dirs.last().unwrap_or(&self.root)
     }
 
     /// Whether anything is at `rel` (of any kind; nothing is opened but its parents).
     pub fn exists(&self, rel: &RelPath) -> bool {
-        let (dirs, name) = rel.split_last();
-        match self.descend(dirs) {
-            Ok(Descent::At(d)) => d.stat(name).map_or(true, |m| m.is_some()),
-            Ok(Descent::Missing) => false,
-            Ok(Descent::Blocked) | Err(_) => true,
+        let (_, name) = rel.split_last();
+        match self.parents(rel, Make::No) {
+            Ok(w) => match w.stopped {
+                None => self.parent(&w).stat(name).map_or(true, |m| m.is_some()),
+                Some(Stop::Missing) => false,
+                Some(Stop::Blocked) => true,
+            },
+            Err(_) => true,
         }
     }
 
@@ -314,13 +378,17 @@ impl AgentHandoff {
         prior: Option<&Hashed>,
         hasher: &mut Hasher,
     ) -> Option<Seen> {
-        let (dirs, name) = rel.split_last();
-        let parent = match self.descend(dirs) {
-            Ok(Descent::At(d)) => d,
-            Ok(Descent::Missing) => return None,
-            Ok(Descent::Blocked) => return Some(Seen::Foreign(Foreign::BehindNonDirectory)),
+        let (_, name) = rel.split_last();
+        let walk = match self.parents(rel, Make::No) {
+            Ok(w) => w,
             Err(_) => return Some(Seen::Foreign(Foreign::Unreadable)),
         };
+        match walk.stopped {
+            None => {}
+            Some(Stop::Missing) => return None,
+            Some(Stop::Blocked) => return Some(Seen::Foreign(Foreign::BehindNonDirectory)),
+        }
+        let parent = self.parent(&walk);
         let meta = match parent.stat(name) {
             Ok(Some(m)) => m,
             Ok(None) => return None,
@@ -370,35 +438,22 @@ impl AgentHandoff {
         bytes: &[u8],
         owner: Owner,
     ) -> Result<(FileStat, bool), HandoffError> {
-        let (dirs, name) = rel.split_last();
-        let mut parent: Option<Dir> = None;
-        for dir in dirs {
-            let at = parent.as_ref().unwrap_or(&self.root);
-            let next = match at.open_dir(dir) {
-                Ok(d) => d,
-                Err(e) if not_found(&e) || not_a_directory(&e) => {
-                    if not_a_directory(&e) {
-                        at.remove_file(dir).map_err(self.io(rel))?;
-                    }
-                    at.create_dir(dir).map_err(self.io(rel))?;
-                    let d = at.open_dir(dir).map_err(self.io(rel))?;
-                    d.chown(owner).map_err(self.io(rel))?;
-                    d
-                }
-                Err(e) => return Err(self.io(rel)(e)),
-            };
-            parent = Some(next);
+        let (_, name) = rel.split_last();
+        let walk = self
+            .parents(rel, Make::Replacing(owner))
+            .map_err(self.io(rel))?;
+        if walk.stopped.is_some() {
+            return Err(self.hostile(rel, "changed its parent directory while jackin wrote it"));
         }
-        let parent = match parent {
-            Some(p) => p,
-            None => self.root.open_dir(b".").map_err(self.io(rel))?,
-        };
-        if let Some(meta) = parent.stat(name).map_err(self.io(rel))? {
-            if Kind::of(meta.file_type()) == Kind::Directory {
-                return Err(self.hostile(rel, "is a directory where jackin writes a file"));
-            }
+        let parent = self.parent(&walk);
+        let existing = parent.stat(name).map_err(self.io(rel))?;
+        if existing
+            .as_ref()
+            .is_some_and(|m| Kind::of(m.file_type()) == Kind::Directory)
+        {
+            return Err(self.hostile(rel, "is a directory where jackin writes a file"));
         }
-        replace(&parent, name, bytes, Some(owner)).map_err(self.io(rel))
+        replace(parent, name, existing.as_ref(), bytes, Some(owner)).map_err(self.io(rel))
     }
 
     /// Give `paths` (what jackin forwarded) and the directories on the way to `owner`: on a
@@ -406,26 +461,13 @@ impl AgentHandoff {
     /// that is gone or behind a non-directory is skipped.
     pub fn give(&self, paths: &[RelPath], owner: Owner) -> Result<(), HandoffError> {
         for rel in paths {
-            let (dirs, name) = rel.split_last();
-            let mut parent: Option<Dir> = None;
-            let mut reachable = true;
-            for dir in dirs {
-                let at = parent.as_ref().unwrap_or(&self.root);
-                match at.open_dir(dir) {
-                    Ok(d) => {
-                        d.chown(owner).map_err(self.io(rel))?;
-                        parent = Some(d);
-                    }
-                    Err(e) if not_found(&e) || not_a_directory(&e) => {
-                        reachable = false;
-                        break;
-                    }
-                    Err(e) => return Err(self.io(rel)(e)),
-                }
+            let (_, name) = rel.split_last();
+            let walk = self.parents(rel, Make::No).map_err(self.io(rel))?;
+            for dir in &walk.dirs {
+                dir.chown(owner).map_err(self.io(rel))?;
             }
-            if reachable {
-                let at = parent.as_ref().unwrap_or(&self.root);
-                match at.chown_entry(name, owner) {
+            if walk.stopped.is_none() {
+                match self.parent(&walk).chown_entry(name, owner) {
                     Err(e) if !not_found(&e) => return Err(self.io(rel)(e)),
                     _ => {}
                 }
@@ -445,36 +487,14 @@ impl AgentHandoff {
         bytes: &[u8],
         owner: Owner,
     ) -> Result<bool, HandoffError> {
-        let (dirs, name) = rel.split_last();
-        let mut parent: Option<Dir> = None;
-        for dir in dirs {
-            let at = parent.as_ref().unwrap_or(&self.root);
-            let mut made = false;
-            if let Err(e) = at.open_dir(dir) {
-                if !not_found(&e) {
-                    return if not_a_directory(&e) {
-                        Ok(false)
-                    } else {
-                        Err(self.io(rel)(e))
-                    };
-                }
-                made = at.create_dir(dir).map_err(self.io(rel))?;
-            }
-            let next = match at.open_dir(dir) {
-                Ok(d) => d,
-                // Replaced between the two opens: the container's, left alone.
-                Err(e) if not_a_directory(&e) || not_found(&e) => return Ok(false),
-                Err(e) => return Err(self.io(rel)(e)),
-            };
-            if made {
-                next.chown(owner).map_err(self.io(rel))?;
-            }
-            parent = Some(next);
+        let (_, name) = rel.split_last();
+        let walk = self
+            .parents(rel, Make::Missing(owner))
+            .map_err(self.io(rel))?;
+        if walk.stopped.is_some() {
+            return Ok(false); // a parent that is not a directory is the container's
         }
-        let parent = match parent {
-            Some(p) => p,
-            None => self.root.open_dir(b".").map_err(self.io(rel))?,
-        };
+        let parent = self.parent(&walk);
         let (tmp, mut file) = parent.create_temp().map_err(self.io(rel))?;
         let result = (|| {
             file.write_all(bytes)?;
@@ -498,17 +518,11 @@ impl AgentHandoff {
     /// anything was removed.
     pub fn purge(&self, rel: &RelPath, expect: Option<&FileStat>) -> Result<bool, HandoffError> {
         let (dirs, name) = rel.split_last();
-        let dirs: Vec<&[u8]> = dirs.collect();
-        let mut chain: Vec<Dir> = Vec::with_capacity(dirs.len());
-        for dir in &dirs {
-            let at = chain.last().unwrap_or(&self.root);
-            match at.open_dir(dir) {
-                Ok(d) => chain.push(d),
-                Err(e) if not_found(&e) || not_a_directory(&e) => return Ok(false),
-                Err(e) => return Err(self.io(rel)(e)),
-            }
+        let walk = self.parents(rel, Make::No).map_err(self.io(rel))?;
+        if walk.stopped.is_some() {
+            return Ok(false);
         }
-        let parent = chain.last().unwrap_or(&self.root);
+        let parent = self.parent(&walk);
         let Some(meta) = parent.stat(name).map_err(self.io(rel))? else {
             return Ok(false);
         };
@@ -529,8 +543,13 @@ impl AgentHandoff {
             Err(e) => return Err(self.io(rel)(e)),
         }
         parent.sync().map_err(self.io(rel))?;
-        for (i, dir) in dirs.iter().enumerate().rev() {
-            let at = if i == 0 { &self.root } else { &chain[i - 1] };
+        let names: Vec<&[u8]> = dirs.collect();
+        for (i, dir) in names.iter().enumerate().rev() {
+            let at = if i == 0 {
+                &self.root
+            } else {
+                &walk.dirs[i - 1]
+            };
             if at.remove_dir(dir).is_err() {
                 break; // not empty: the container's files stay
             }
@@ -540,17 +559,18 @@ impl AgentHandoff {
 }
 
 /// Atomically make `name` in `dir` hold `bytes` (see [`AgentHandoff::write`]).
+/// `existing` is what the caller saw at `name` (from [`Dir::stat`]).
 fn replace(
     dir: &Dir,
     name: &[u8],
+    existing: Option<&std::fs::Metadata>,
     bytes: &[u8],
     owner: Option<Owner>,
 ) -> io::Result<(FileStat, bool)> {
     use std::os::unix::fs::MetadataExt;
     let owner = owner.unwrap_or_else(Owner::current);
     // Only a regular file of the same size is opened to compare: a device is never opened.
-    let same_size = dir
-        .stat(name)?
+    let same_size = existing
         .is_some_and(|m| Kind::of(m.file_type()) == Kind::File && m.len() == bytes.len() as u64);
     if same_size {
         if let Ok(mut existing) = dir.open_read(name) {
