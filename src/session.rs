@@ -12,6 +12,7 @@
 //!   guard always restores the terminal.
 
 use crate::agents::AgentKind;
+use crate::desired::spec::labels::{LABEL_MANAGED, LABEL_PROJECT};
 use crate::desired::Target;
 use crate::error::{Code, Coded, Error};
 use crate::manifest::Loaded;
@@ -217,14 +218,12 @@ pub async fn find_container(
         .into());
     };
     let label = |k: &str| details.labels.get(k).map(String::as_str);
-    let managed = label("jackin.managed") == Some("true");
-    if !managed || label("jackin.project") != Some(project) {
+    let managed = label(LABEL_MANAGED) == Some("true");
+    if !managed || label(LABEL_PROJECT) != Some(project) {
         return Err(SessionError::NotOurs {
             container: sel.container.clone(),
             project: project.to_owned(),
-            owner: label("jackin.project")
-                .filter(|_| managed)
-                .map(str::to_owned),
+            owner: label(LABEL_PROJECT).filter(|_| managed).map(str::to_owned),
         }
         .into());
     }

@@ -142,9 +142,7 @@ impl Dir {
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut last = None;
         for _ in 0..16 {
-            let mut bytes = [0u8; 8];
-            rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty())?;
-            let name = format!(".jackin-{}.tmp", hex::encode(bytes)).into_bytes();
+            let name = random_name(".jackin-", ".tmp")?;
             match rfs::openat(&self.0, &name, flags, Mode::RUSR | Mode::WUSR) {
                 Ok(fd) => {
                     let file = File::from(fd);
@@ -236,6 +234,13 @@ impl Dir {
         }
         Ok(names)
     }
+}
+
+/// `{prefix}{16 random hex digits}{suffix}`: a name the container cannot guess in advance.
+pub fn random_name(prefix: &str, suffix: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = [0u8; 8];
+    rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty())?;
+    Ok(format!("{prefix}{}{suffix}", hex::encode(bytes)).into_bytes())
 }
 
 /// `fchown` an open file or directory, skipped when it already has that owner (so jackin

@@ -6,7 +6,7 @@
 //! fresh name and emptied in a later round. At most three handles are open at any time and
 //! nothing is ever followed: links are removed as entries.
 
-use super::dir::{not_found, Dir};
+use super::dir::{not_found, random_name, Dir};
 use rustix::io::Errno;
 use std::io;
 
@@ -71,9 +71,7 @@ fn is_a_directory(e: &io::Error) -> bool {
 /// A name not yet used in `dir`.
 fn fresh_name(dir: &Dir) -> io::Result<Vec<u8>> {
     loop {
-        let mut bytes = [0u8; 8];
-        rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty())?;
-        let name = format!(".jackin-purge-{}", hex::encode(bytes)).into_bytes();
+        let name = random_name(".jackin-purge-", "")?;
         if dir.stat(&name)?.is_none() {
             return Ok(name);
         }
