@@ -237,11 +237,7 @@ pub async fn apply(
         // A dry run fails where the apply would: on the instances with problems.
         let mut outcome = Outcome::default();
         for f in p.plan.instances.iter().filter_map(Failure::of_problems) {
-            reporter.event(Event::Failed {
-                container: f.container.clone(),
-                code: f.code,
-                message: f.message.clone(),
-            });
+            reporter.event(f.event());
             outcome.failures.push(f);
         }
         outcome

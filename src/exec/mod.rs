@@ -38,6 +38,15 @@ pub struct Outcome {
 }
 
 impl Failure {
+    /// The `failed` event that reports it.
+    pub fn event(&self) -> Event {
+        Event::Failed {
+            container: self.container.clone(),
+            code: self.code,
+            message: self.message.clone(),
+        }
+    }
+
     /// An instance whose plan carries problems fails with them, applied or not.
     pub fn of_problems(inst: &InstancePlan) -> Option<Failure> {
         let first = inst.problems.first()?;
@@ -159,11 +168,7 @@ impl Executor<'_> {
 
     /// Report a failure as it happens; the caller records it.
     fn fail(&self, f: Failure) -> Failure {
-        self.report(Event::Failed {
-            container: f.container.clone(),
-            code: f.code,
-            message: f.message.clone(),
-        });
+        self.report(f.event());
         f
     }
 
