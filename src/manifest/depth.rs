@@ -1,22 +1,21 @@
-//! Nesting depth (and, for YAML, alias expansion) of a state file, measured in one linear
-//! pass before the text reaches the parsers that cost more on deep input.
+//! Nesting depth of a TOML state file, measured in one linear pass before the text reaches
+//! the parser, whose stack grows with the nesting. (YAML's depth and alias expansion are
+//! checked by the pass that reads it, `read_yaml.rs`: its event parser needs no stack.)
 //!
 //! Depth counts the way the parsed document nests: the top-level table is level 0, and each
-//! table, array, mapping or sequence inside adds one, whether written inline (`[[…]]`,
-//! `{a = {…}}`), as a header (`[a.b]` is two levels, `[[a.b]]` three: the array's element is
-//! a table), as a dotted key (`a.b.c = 1` makes two tables) or by YAML indentation. Both
-//! scanners stop at the first level past [`MAX_DEPTH`], so their own stacks stay small.
+//! table or array inside adds one, whether written inline (`[[…]]`, `{a = {…}}`), as a header
+//! (`[a.b]` is two levels, `[[a.b]]` three: the array's element is a table) or as a dotted key
+//! (`a.b.c = 1` makes two tables). The scanner stops at the first level past [`MAX_DEPTH`],
+//! so its own stack stays small.
 
-use super::limits::{MAX_DEPTH, MAX_YAML_VALUES};
-use std::collections::HashMap;
-use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, ScanError};
+use super::limits::MAX_DEPTH;
 
 /// A limit crossed, and the byte offset (TOML) or 1-based line and column (YAML) where.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Breach<P> {
     TooDeep(P),
-    /// YAML aliases expand the document past [`MAX_YAML_VALUES`].
+    /// YAML aliases expand the document past
+    /// [`MAX_YAML_VALUES`](super::limits::MAX_YAML_VALUES).
     TooManyValues(P),
 }
 
@@ -215,154 +214,6 @@ impl TomlScan<'_> {
     }
 }
 
-/// Why a YAML text was not accepted by [`yaml_check`].
-#[derive(Debug)]
-pub(crate) enum YamlStop {
-    Limit(Breach<(usize, usize)>),
-    Syntax(ScanError),
-}
-
-/// Checks a YAML text's depth and alias expansion with yaml-rust2's event parser, which
-/// stays linear on deep input (its scanner refuses flow nesting past 255; we stop at
-/// [`MAX_DEPTH`]). Every document of the stream is checked: serde_yaml parses them all.
-///
-/// A syntax error found here is reported as such: the text must not go on to libyaml,
-/// whose cost on deep nesting is quadratic, on the strength of a check that did not finish.
-pub(crate) fn yaml_check(text: &str) -> Result<(), YamlStop> {
-    let mut parser = Parser::new_from_str(text);
-    let mut tally = Tally::default();
-    loop {
-        let (event, mark) = parser.next_token().map_err(|e| {
-            if e.info() == "recursion limit exceeded" {
-                YamlStop::Limit(Breach::TooDeep(pos(*e.marker())))
-            } else {
-                YamlStop::Syntax(e)
-            }
-        })?;
-        let at = pos(mark);
-        let done = match event {
-            Event::StreamEnd => return Ok(()),
-            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
-                tally.open(anchor, at)
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                tally.close();
-                Ok(())
-            }
-            Event::Scalar(_, _, anchor, _) => tally.node(anchor, Size::ONE, at),
-            Event::Alias(id) => {
-                let size = tally.anchors.get(&id).copied().unwrap_or(Size::ONE);
-                tally.node(0, size, at)
-            }
-            Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {
-                Ok(())
-            }
-        };
-        done.map_err(YamlStop::Limit)?;
-    }
-}
-
-/// yaml-rust2 markers are 1-based lines and 0-based columns.
-fn pos(m: Marker) -> (usize, usize) {
-    (m.line(), m.col() + 1)
-}
-
-/// What a node expands to: values in it (itself included), and container levels in it
-/// (0 for a scalar, 1 for `[a]`, 2 for `[[a]]`).
-#[derive(Debug, Clone, Copy)]
-struct Size {
-    values: u64,
-    height: usize,
-}
-
-impl Size {
-    const ONE: Size = Size {
-        values: 1,
-        height: 0,
-    };
-}
-
-/// Running totals over the event stream; aliases count as what they expand to.
-#[derive(Default)]
-struct Tally {
-    /// Open containers: their anchor id (0: none) and what their children add up to.
-    open: Vec<(usize, Size)>,
-    /// The size of every anchored node closed so far.
-    anchors: HashMap<usize, Size>,
-    /// Values in the expanded stream so far.
-    values: u64,
-}
-
-impl Tally {
-    fn open(&mut self, anchor: usize, at: (usize, usize)) -> Result<(), Breach<(usize, usize)>> {
-        self.check(
-            Size {
-                values: 1,
-                height: 1,
-            },
-            at,
-        )?;
-        self.open.push((
-            anchor,
-            Size {
-                values: 1,
-                height: 0,
-            },
-        ));
-        Ok(())
-    }
-
-    fn close(&mut self) {
-        let Some((anchor, children)) = self.open.pop() else {
-            return;
-        };
-        let size = Size {
-            height: children.height + 1,
-            ..children
-        };
-        if anchor != 0 {
-            self.anchors.insert(anchor, size);
-        }
-        self.add_to_parent(size);
-    }
-
-    /// A scalar or an alias: complete at once.
-    fn node(
-        &mut self,
-        anchor: usize,
-        size: Size,
-        at: (usize, usize),
-    ) -> Result<(), Breach<(usize, usize)>> {
-        self.check(size, at)?;
-        if anchor != 0 {
-            self.anchors.insert(anchor, size);
-        }
-        self.add_to_parent(size);
-        Ok(())
-    }
-
-    /// A node of `size` placed at the current level: within the depth and value limits?
-    /// (Its own values are counted here, once; `add_to_parent` only builds anchor sizes.)
-    fn check(&mut self, size: Size, at: (usize, usize)) -> Result<(), Breach<(usize, usize)>> {
-        // The node's own level is `open.len()`; its deepest container is `height - 1` below.
-        if size.height > 0 && self.open.len() + size.height - 1 > MAX_DEPTH {
-            return Err(Breach::TooDeep(at));
-        }
-        self.values = self.values.saturating_add(size.values);
-        if self.values > MAX_YAML_VALUES {
-            return Err(Breach::TooManyValues(at));
-        }
-        Ok(())
-    }
-
-    fn add_to_parent(&mut self, size: Size) {
-        if let Some((_, parent)) = self.open.last_mut() {
-            parent.values = parent.values.saturating_add(size.values);
-            parent.height = parent.height.max(size.height);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,69 +285,5 @@ mod tests {
     fn toml_scanning_stops_at_the_limit_however_deep_the_file_goes() {
         let text = format!("x = {}\n", nested("[", "]", 200_000));
         assert_eq!(toml_too_deep(&text), Some(4 + 64));
-    }
-
-    fn yaml_depth_ok(text: &str) -> bool {
-        match yaml_check(text) {
-            Ok(()) => true,
-            Err(YamlStop::Limit(Breach::TooDeep(_))) => false,
-            Err(other) => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn yaml_flow_and_block_nesting_are_limited_to_64_levels() {
-        assert!(yaml_depth_ok(&format!("x: {}\n", nested("[", "]", 64))));
-        assert!(!yaml_depth_ok(&format!("x: {}\n", nested("[", "]", 65))));
-        assert!(!yaml_depth_ok(&format!("x: {}\n", nested("{a: ", "}", 65))));
-        let block = |n: usize| -> String {
-            (0..n)
-                .map(|i| format!("{}k:\n", " ".repeat(i)))
-                .collect::<String>()
-                + &" ".repeat(n)
-                + "v\n"
-        };
-        // n keys: the top-level mapping and n - 1 mappings under it.
-        assert!(yaml_depth_ok(&block(65)));
-        assert!(!yaml_depth_ok(&block(66)));
-        assert!(!yaml_depth_ok(&format!("{}x\n", "- ".repeat(66))));
-    }
-
-    #[test]
-    fn yaml_deep_nesting_is_refused_at_the_line_it_crosses_the_limit() {
-        let text = format!("version: 1\nenv: {}\n", nested("[", "]", 200_000));
-        match yaml_check(&text) {
-            Err(YamlStop::Limit(Breach::TooDeep((line, _)))) => assert_eq!(line, 2),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn yaml_aliases_count_as_what_they_expand_to() {
-        // Each alias stands for the 64-level anchor, one level deeper than it was written.
-        let anchor = format!("a: &x {}\n", nested("[", "]", 64));
-        assert!(yaml_depth_ok(&anchor));
-        assert!(!yaml_depth_ok(&format!("{anchor}b: [*x]\n")));
-
-        let wide = vec!["1"; 1000].join(",");
-        let refs = |name: &str| vec![format!("*{name}"); 1000].join(",");
-        let bomb = format!(
-            "a: &a [{wide}]\nb: &b [{}]\nc: &c [{}]\n",
-            refs("a"),
-            refs("b")
-        );
-        match yaml_check(&bomb) {
-            Err(YamlStop::Limit(Breach::TooManyValues((line, _)))) => assert_eq!(line, 3),
-            other => panic!("{other:?}"),
-        }
-        assert!(yaml_check(&format!("a: &a [{wide}]\nb: [{}]\n", refs("a"))).is_ok());
-    }
-
-    #[test]
-    fn yaml_syntax_errors_are_reported_with_their_position() {
-        match yaml_check("version: 1\nroles: [\n") {
-            Err(YamlStop::Syntax(e)) => assert_eq!(e.marker().line(), 3),
-            other => panic!("{other:?}"),
-        }
     }
 }

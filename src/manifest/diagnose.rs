@@ -6,43 +6,14 @@
 //! is dropped. Anything we do not recognise passes through unchanged (those messages come
 //! from the parsers themselves and name tokens, not values).
 
-use super::locate::{Pos, SourceMap};
-
-/// Message heads serde produces for type-check failures; used to cut serde_yaml's own path
-/// prefix (`roles.x: unknown field …`) so both formats read the same.
-const HEADS: [&str; 7] = [
-    "unknown field",
-    "unknown variant",
-    "invalid type",
-    "invalid value",
-    "invalid length",
-    "missing field",
-    "duplicate field",
-];
-
-/// The part of a serde_yaml message that serde wrote, without its path prefix and position.
-pub(crate) fn strip_yaml_decoration(msg: &str, has_location: bool) -> &str {
-    let start = HEADS.iter().filter_map(|h| msg.find(h)).min().unwrap_or(0);
-    let msg = &msg[start..];
-    match msg.rfind(" at line ") {
-        Some(end) if has_location => &msg[..end],
-        _ => msg,
-    }
-}
-
-/// jackin's message for a type-check failure reported by serde at `pos` in the file of `map`.
-pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
-    let key_path = || pos.and_then(|p| map.path_of_key(p)).unwrap_or_default();
-    let value_path = || {
-        pos.and_then(|p| map.path_of_value(p).or_else(|| map.path_of_key(p)))
-            .unwrap_or_default()
-    };
+/// jackin's message for a type-check failure serde reported at key `path` (for an unknown
+/// key, the path ends with that key).
+pub(crate) fn describe(msg: &str, path: &[String]) -> String {
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
-        let path = key_path();
         let parent = match path.split_last() {
             Some((last, parent)) if last == field => parent,
-            _ => &path[..],
+            _ => path,
         };
         let expected = backticked(rest);
         return format!(
@@ -56,7 +27,7 @@ pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
         let expected = backticked(rest);
         return format!(
             "unknown value `{variant}` for {}{}",
-            render_path(&value_path()),
+            render_path(path),
             choices(variant, &expected)
         );
     }
@@ -70,7 +41,7 @@ pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
                 .map_or("", |i| &rest[i + ", expected ".len()..]);
             return format!(
                 "{what} for {}: expected {expected}, found {}",
-                render_path(&value_path()),
+                render_path(path),
                 kind_of(rest)
             );
         }
@@ -79,12 +50,12 @@ pub(crate) fn describe(msg: &str, pos: Option<Pos>, map: &SourceMap) -> String {
         let expected = rest.split_once(", expected ").map_or("", |(_, e)| e);
         return format!(
             "wrong number of items for {}: expected {expected}",
-            render_path(&value_path())
+            render_path(path)
         );
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let field = rest.split_once('`').map_or(rest, |(f, _)| f);
-        return format!("missing key `{field}` in {}", render_path(&value_path()));
+        return format!("missing key `{field}` in {}", render_path(path));
     }
     if let Some(rest) = msg.strip_prefix("duplicate field `") {
         let field = rest.split_once('`').map_or(rest, |(f, _)| f);
@@ -173,11 +144,9 @@ mod tests {
 
     #[test]
     fn wrong_type_messages_never_quote_the_value() {
-        let map = SourceMap::default();
         let msg = describe(
             "invalid type: string \"s3cr3t, expected x\", expected a table",
-            None,
-            &map,
+            &[],
         );
         assert_eq!(
             msg,

@@ -3,9 +3,11 @@
 //!
 //! A state file may come from a repository jackin does not control (CI linting a pull
 //! request, `watch` following a checkout), so reading it must never hang on a FIFO, stream
-//! a device forever, or hand a parser input that costs more than linear time: the parsers'
-//! own limits arrive too late (serde_yaml's recursion limit fires only after libyaml has
-//! spent time quadratic in the depth). The checks here run first, in one linear pass each.
+//! a device forever, or hand a parser input that costs more than linear time: a parser's own
+//! limits arrive too late (serde_yaml's recursion limit fired only after libyaml had spent
+//! time quadratic in the depth). The size and file-type checks run here before reading;
+//! depth is checked before TOML is parsed (`depth.rs`) and, with alias expansion, by the one
+//! linear pass that reads YAML (`read_yaml.rs`).
 
 use super::error::{Kind, Place, Problem};
 use super::load::io_reason;

@@ -5,12 +5,15 @@
 //! map) and the merged value deserialised once more. A leaf set in two files is a conflict,
 //! never "last one wins": a silent override in a GitOps repo is a bug waiting to happen.
 
-use super::depth::{toml_too_deep, yaml_check, Breach, YamlStop};
-use super::diagnose::{describe, render_path, strip_yaml_decoration};
+use super::depth::{toml_too_deep, Breach};
+use super::diagnose::render_path;
 use super::error::{file_problem, Kind, Location, ManifestError, Place, Problem};
 use super::limits::{read_state_file, MAX_DEPTH, MAX_YAML_VALUES};
-use super::locate::{toml_map, yaml_map, LineIndex, Pos, SourceMap};
+use super::locate::{LineIndex, Pos, SourceMap};
 use super::model::Manifest;
+use super::read_yaml::YamlStop;
+use super::typecheck::type_check;
+use super::{read_toml, read_yaml};
 use serde_json::{Map, Value};
 use std::path::{Component, Path, PathBuf};
 
@@ -107,8 +110,7 @@ pub fn load(path: Option<&Path>, cwd: &Path) -> Result<Loaded, ManifestError> {
     }
     // Every piece was type-checked already; a failure here is a merge producing something
     // no single file had (e.g. a table split across files missing a required key).
-    let manifest: Manifest = serde_json::from_value(Value::Object(merged)).map_err(|e| {
-        let msg = describe(&e.to_string(), None, &SourceMap::default());
+    let manifest = type_check(&Value::Object(merged), None).map_err(|(_, msg)| {
         ManifestError::one(
             Kind::Schema,
             Problem::new(Place::Nowhere, format!("after merging the files: {msg}")),
@@ -200,8 +202,8 @@ fn format_of(path: &Path) -> Option<Format> {
 }
 
 /// One file: read within the input limits and check its nesting (E006) before any parser
-/// sees it, syntax-check (E002), type-check against [`Manifest`] (E003), and return it as a
-/// JSON value with its source map.
+/// sees it, parse it once into a JSON value and its source map (syntax: E002), and
+/// type-check that value against [`Manifest`] (E003).
 fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Problem)> {
     let at_file = |kind, msg: String| (kind, Problem::new(Place::File(shown.to_owned()), msg));
     let format = format_of(file).ok_or_else(|| {
@@ -211,77 +213,39 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
         )
     })?;
     let text = read_state_file(file).map_err(|f| f.problem(shown))?;
-    let located = |kind, pos: (usize, usize), msg: String| {
+    let located = |kind, (line, col): Pos, msg: String| {
         let loc = Location {
             file: shown.to_owned(),
-            line: pos.0,
-            col: pos.1,
+            line,
+            col,
         };
         (kind, Problem::new(Place::At(loc), msg))
     };
-    match format {
+    let (value, map) = match format {
         Format::Toml => {
             let index = LineIndex::new(&text);
             if let Some(offset) = toml_too_deep(&text) {
                 return Err(breach(shown, Breach::TooDeep(index.pos(offset))));
             }
-            let toml_error = |kind, e: toml::de::Error, map: &SourceMap| {
-                let pos = e.span().map(|s| index.pos(s.start));
-                let msg = match kind {
-                    Kind::Syntax => e.message().trim().replace('\n', "; "),
-                    _ => describe(e.message().trim(), pos, map),
-                };
-                match pos {
-                    Some(pos) => located(kind, pos, msg),
-                    None => at_file(kind, msg),
+            read_toml::read(shown, &text).map_err(|e| {
+                let msg = e.message().trim().replace('\n', "; ");
+                match e.span() {
+                    Some(span) => located(Kind::Syntax, index.pos(span.start), msg),
+                    None => at_file(Kind::Syntax, msg),
                 }
-            };
-            if let Err(e) = toml::de::DeTable::parse(&text) {
-                return Err(toml_error(Kind::Syntax, e, &SourceMap::default()));
-            }
-            let map = toml_map(shown, &text);
-            toml::from_str::<Manifest>(&text).map_err(|e| toml_error(Kind::Schema, e, &map))?;
-            let value =
-                toml::from_str::<Value>(&text).map_err(|e| toml_error(Kind::Schema, e, &map))?;
-            Ok((value, map))
+            })?
         }
-        Format::Yaml => {
-            match yaml_check(&text) {
-                Ok(()) => {}
-                Err(YamlStop::Limit(b)) => return Err(breach(shown, b)),
-                Err(YamlStop::Syntax(e)) => {
-                    let at = e.marker();
-                    let pos = (at.line(), at.col() + 1);
-                    return Err(located(Kind::Syntax, pos, e.info().to_owned()));
-                }
-            }
-            let yaml_error = |kind, e: serde_yaml::Error, map: &SourceMap| {
-                let pos = e.location().map(|l| (l.line(), l.column()));
-                let raw = e.to_string();
-                let stripped = strip_yaml_decoration(&raw, pos.is_some());
-                let msg = match kind {
-                    Kind::Syntax => raw.split(" at line ").next().unwrap_or(&raw).to_owned(),
-                    _ => describe(stripped, pos, map),
-                };
-                match pos {
-                    Some(pos) => located(kind, pos, msg),
-                    None => at_file(kind, msg),
-                }
-            };
-            let doc: serde_yaml::Value = serde_yaml::from_str(&text)
-                .map_err(|e| yaml_error(Kind::Syntax, e, &SourceMap::default()))?;
-            let map = yaml_map(shown, &text);
-            if doc.is_null() {
-                // An empty (or all-comments) file contributes nothing.
-                return Ok((Value::Object(Map::new()), map));
-            }
-            serde_yaml::from_str::<Manifest>(&text)
-                .map_err(|e| yaml_error(Kind::Schema, e, &map))?;
-            let value = serde_yaml::from_str::<Value>(&text)
-                .map_err(|e| yaml_error(Kind::Schema, e, &map))?;
-            Ok((value, map))
-        }
-    }
+        Format::Yaml => read_yaml::read(shown, &text).map_err(|stop| match stop {
+            YamlStop::Limit(b) => breach(shown, b),
+            YamlStop::Syntax(at, msg) => located(Kind::Syntax, at, msg),
+            YamlStop::Shape(at, msg) => located(Kind::Schema, at, msg),
+        })?,
+    };
+    type_check(&value, Some(&map)).map_err(|(at, msg)| match at {
+        Some(at) => located(Kind::Schema, at, msg),
+        None => at_file(Kind::Schema, msg),
+    })?;
+    Ok((value, map))
 }
 
 /// The E006 problem for a limit crossed at `pos` of the file shown as `shown`.

@@ -2,16 +2,13 @@
 //!
 //! serde only reports positions for the first type error, and not at all once files are
 //! merged into one value. Validation needs positions for *every* problem, in the right file
-//! of a `-f DIR` set, so each file gets its own map built from a spanned parse of the same
-//! text: `toml::de::DeTable` for TOML, `yaml-rust2` marked events for YAML. Array elements are
-//! keyed by their index (`["workspaces", "a", "mounts", "0", "dst"]`).
+//! of a `-f DIR` set, so each file gets its own map, built by the same pass that reads the
+//! file: `read_toml.rs` from `toml`'s spanned tables, `read_yaml.rs` from yaml-rust2's marked
+//! events. Array elements are keyed by their index (`["workspaces", "a", "mounts", "0",
+//! "dst"]`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use toml::de::{DeTable, DeValue};
-use toml::Spanned;
-use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, ScanError};
 
 use super::error::Location;
 
@@ -35,6 +32,8 @@ pub(crate) struct SourceMap {
     nodes: Vec<Node>,
     /// (parent node, key) → node; the parent of a top-level key is [`TOP`].
     children: HashMap<(usize, String), usize>,
+    /// Where the document itself starts (type errors about the whole file point there).
+    top: Option<Pos>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,11 +43,11 @@ struct Node {
     entry: Entry,
 }
 
-/// The parent of top-level keys.
-const TOP: usize = usize::MAX;
+/// The node of the document itself, the parent of top-level keys.
+pub(crate) const TOP: usize = usize::MAX;
 
 impl SourceMap {
-    fn new(file: &Path) -> Self {
+    pub(crate) fn new(file: &Path) -> Self {
         SourceMap {
             file: file.to_owned(),
             ..SourceMap::default()
@@ -57,7 +56,13 @@ impl SourceMap {
 
     /// Records `key` under `parent` and returns its node. A key recorded before keeps its
     /// first position unless `replace` (array indices are re-recorded as they are seen).
-    fn record(&mut self, parent: usize, key: String, entry: Entry, replace: bool) -> usize {
+    pub(crate) fn record(
+        &mut self,
+        parent: usize,
+        key: String,
+        entry: Entry,
+        replace: bool,
+    ) -> usize {
         match self.children.entry((parent, key)) {
             std::collections::hash_map::Entry::Occupied(slot) => {
                 let id = *slot.get();
@@ -79,16 +84,37 @@ impl SourceMap {
         }
     }
 
-    fn find(&self, path: &[&str]) -> Option<&Entry> {
+    /// Records where the document starts; returns [`TOP`].
+    pub(crate) fn record_top(&mut self, at: Pos) -> usize {
+        self.top = Some(at);
+        TOP
+    }
+
+    /// The entry of `key` directly under node `parent`.
+    pub(crate) fn child(&self, parent: usize, key: &str) -> Option<Entry> {
+        let id = self.children.get(&(parent, key.to_owned()))?;
+        Some(self.nodes[*id].entry)
+    }
+
+    fn find<S: AsRef<str>>(&self, path: &[S]) -> Option<Entry> {
         let mut id = TOP;
         for key in path {
-            id = *self.children.get(&(id, (*key).to_owned()))?;
+            id = *self.children.get(&(id, key.as_ref().to_owned()))?;
         }
-        self.nodes.get(id).map(|n| &n.entry)
+        match self.nodes.get(id) {
+            Some(node) => Some(node.entry),
+            None => self.top.map(|at| Entry { key: at, value: at }),
+        }
     }
 
     pub fn locate(&self, path: &[&str]) -> Option<Location> {
         self.find(path).map(|e| self.at(e.key))
+    }
+
+    /// The entry of `path`, or of its deepest ancestor in the file (a path inside an alias's
+    /// copy, or one only the merge of several files made, is shown where it comes closest).
+    pub(crate) fn nearest<S: AsRef<str>>(&self, path: &[S]) -> Option<Entry> {
+        (0..=path.len()).rev().find_map(|n| self.find(&path[..n]))
     }
 
     pub fn at(&self, (line, col): Pos) -> Location {
@@ -99,26 +125,8 @@ impl SourceMap {
         }
     }
 
-    /// The deepest path whose key starts at `pos` (unknown-field errors point at keys).
-    pub fn path_of_key(&self, pos: Pos) -> Option<Vec<String>> {
-        self.deepest(|e| e.key == pos)
-    }
-
-    /// The deepest path whose value starts at `pos` (type and enum errors point at values).
-    pub fn path_of_value(&self, pos: Pos) -> Option<Vec<String>> {
-        self.deepest(|e| e.value == pos)
-    }
-
-    fn deepest(&self, pred: impl Fn(&Entry) -> bool) -> Option<Vec<String>> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| pred(&n.entry))
-            .map(|(id, _)| self.path(id))
-            .max_by_key(Vec::len)
-    }
-
-    fn path(&self, mut id: usize) -> Vec<String> {
+    /// The key path of node `id`.
+    pub(crate) fn path(&self, mut id: usize) -> Vec<String> {
         let mut path = Vec::new();
         while let Some(node) = self.nodes.get(id) {
             path.push(node.key.clone());
@@ -179,185 +187,9 @@ fn char_starts(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
-/// Source map of a TOML text that `toml` already parsed successfully.
-pub(crate) fn toml_map(file: &Path, text: &str) -> SourceMap {
-    let mut map = SourceMap::new(file);
-    if let Ok(root) = DeTable::parse(text) {
-        let index = LineIndex::new(text);
-        walk_toml_table(&index, root.get_ref(), TOP, &mut map);
-    }
-    map
-}
-
-fn walk_toml_table(index: &LineIndex, table: &DeTable, parent: usize, map: &mut SourceMap) {
-    for (key, value) in table.iter() {
-        let entry = Entry {
-            key: index.pos(key.span().start),
-            value: index.pos(value.span().start),
-        };
-        let id = map.record(parent, key.get_ref().to_string(), entry, false);
-        walk_toml_value(index, value, id, map);
-    }
-}
-
-fn walk_toml_value(index: &LineIndex, value: &Spanned<DeValue>, id: usize, map: &mut SourceMap) {
-    match value.get_ref() {
-        DeValue::Table(t) => walk_toml_table(index, t, id, map),
-        DeValue::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let pos = index.pos(item.span().start);
-                let entry = Entry {
-                    key: pos,
-                    value: pos,
-                };
-                let child = map.record(id, i.to_string(), entry, true);
-                walk_toml_value(index, item, child, map);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Source map of a YAML text that `serde_yaml` already parsed successfully.
-pub(crate) fn yaml_map(file: &Path, text: &str) -> SourceMap {
-    let mut map = SourceMap::new(file);
-    let mut walker = YamlWalker {
-        parser: Parser::new_from_str(text),
-        map: &mut map,
-    };
-    // A scan error here means serde_yaml accepted what yaml-rust2 did not: keep what we have.
-    let _ = walker.document();
-    map
-}
-
-struct YamlWalker<'a, 'm> {
-    parser: Parser<std::str::Chars<'a>>,
-    map: &'m mut SourceMap,
-}
-
-/// yaml-rust2 markers are 1-based lines and 0-based columns.
-fn yaml_pos(m: Marker) -> Pos {
-    (m.line(), m.col() + 1)
-}
-
-impl YamlWalker<'_, '_> {
-    fn next(&mut self) -> Result<(Event, Marker), ScanError> {
-        self.parser.next_token()
-    }
-
-    fn document(&mut self) -> Result<(), ScanError> {
-        loop {
-            let (ev, _) = self.next()?;
-            match ev {
-                Event::StreamEnd => return Ok(()),
-                Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {}
-                // Only the first document counts; serde_yaml rejects more than one.
-                other => return self.node(other, TOP),
-            }
-        }
-    }
-
-    /// Consumes the node that `ev` starts without recording anything (a complex key).
-    fn skip(&mut self, ev: Event) -> Result<(), ScanError> {
-        let mut open = usize::from(matches!(
-            ev,
-            Event::MappingStart(..) | Event::SequenceStart(..)
-        ));
-        while open > 0 {
-            match self.next()?.0 {
-                Event::MappingStart(..) | Event::SequenceStart(..) => open += 1,
-                Event::MappingEnd | Event::SequenceEnd => open -= 1,
-                Event::StreamEnd => break,
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// Records the keys of the node that `ev` starts, under node `id`.
-    fn node(&mut self, ev: Event, id: usize) -> Result<(), ScanError> {
-        match ev {
-            Event::MappingStart(..) => loop {
-                let (key_ev, key_mark) = self.next()?;
-                let key = match key_ev {
-                    Event::MappingEnd => return Ok(()),
-                    Event::Scalar(ref s, ..) => s.clone(),
-                    other => {
-                        // A complex key: skip it, and its value, without recording.
-                        self.skip(other)?;
-                        let (v, _) = self.next()?;
-                        self.skip(v)?;
-                        continue;
-                    }
-                };
-                let (value_ev, value_mark) = self.next()?;
-                let entry = Entry {
-                    key: yaml_pos(key_mark),
-                    value: yaml_pos(value_mark),
-                };
-                let child = self.map.record(id, key, entry, false);
-                self.node(value_ev, child)?;
-            },
-            Event::SequenceStart(..) => {
-                let mut i = 0;
-                loop {
-                    let (item, mark) = self.next()?;
-                    if item == Event::SequenceEnd {
-                        return Ok(());
-                    }
-                    let pos = yaml_pos(mark);
-                    let entry = Entry {
-                        key: pos,
-                        value: pos,
-                    };
-                    let child = self.map.record(id, i.to_string(), entry, true);
-                    self.node(item, child)?;
-                    i += 1;
-                }
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(map: &SourceMap, path: &[&str]) -> Option<String> {
-        map.locate(path).map(|l| l.to_string())
-    }
-
-    #[test]
-    fn toml_keys_are_located_in_headers_bodies_and_inline_arrays() {
-        let text = "version = 1\n\n[workspaces.a]\nworkdir = \"/w\"\nmounts = [ { src = \"s\", dst = \"/d\" } ]\n";
-        let map = toml_map(Path::new("j.toml"), text);
-        assert_eq!(key(&map, &["version"]).unwrap(), "j.toml:1:1");
-        assert_eq!(
-            key(&map, &["workspaces", "a", "workdir"]).unwrap(),
-            "j.toml:4:1"
-        );
-        assert_eq!(
-            key(&map, &["workspaces", "a", "mounts", "0", "dst"]).unwrap(),
-            "j.toml:5:25"
-        );
-        assert_eq!(key(&map, &["workspaces", "b"]), None);
-    }
-
-    #[test]
-    fn yaml_keys_are_located_in_nested_maps_and_sequences() {
-        let text = "version: 1\nworkspaces:\n  a:\n    workdir: /w\n    mounts:\n      - src: s\n        dst: /d\n";
-        let map = yaml_map(Path::new("j.yaml"), text);
-        assert_eq!(key(&map, &["version"]).unwrap(), "j.yaml:1:1");
-        assert_eq!(
-            key(&map, &["workspaces", "a", "workdir"]).unwrap(),
-            "j.yaml:4:5"
-        );
-        assert_eq!(
-            key(&map, &["workspaces", "a", "mounts", "0", "dst"]).unwrap(),
-            "j.yaml:7:9"
-        );
-    }
 
     #[test]
     fn columns_count_characters_not_bytes() {
@@ -378,21 +210,32 @@ mod tests {
         assert_eq!(index.pos(text.len()), (2, 102));
     }
 
-    /// Complex YAML keys are skipped whole: nothing inside them is recorded as a key.
     #[test]
-    fn yaml_complex_keys_are_not_recorded() {
-        let text = "? [a, b]\n: {c: 1}\nd: 2\n";
-        let map = yaml_map(Path::new("j.yaml"), text);
-        assert_eq!(key(&map, &["d"]).unwrap(), "j.yaml:3:1");
-        assert_eq!(key(&map, &["c"]), None);
-        assert_eq!(key(&map, &["0"]), None);
-    }
-
-    #[test]
-    fn the_deepest_path_at_a_position_is_found() {
-        let text = "a = { b = { c = 1 } }\n";
-        let map = toml_map(Path::new("j.toml"), text);
-        assert_eq!(map.path_of_key((1, 13)).unwrap(), ["a", "b", "c"]);
-        assert_eq!(map.path_of_value((1, 11)).unwrap(), ["a", "b"]);
+    fn a_path_missing_from_the_file_is_shown_at_its_deepest_ancestor() {
+        let mut map = SourceMap::new(Path::new("j.yaml"));
+        map.record_top((1, 1));
+        let a = map.record(
+            TOP,
+            "a".into(),
+            Entry {
+                key: (2, 1),
+                value: (2, 4),
+            },
+            false,
+        );
+        map.record(
+            a,
+            "b".into(),
+            Entry {
+                key: (3, 3),
+                value: (3, 6),
+            },
+            false,
+        );
+        assert_eq!(map.nearest(&["a", "b"]).unwrap().key, (3, 3));
+        assert_eq!(map.nearest(&["a", "x", "y"]).unwrap().value, (2, 4));
+        assert_eq!(map.nearest(&["z"]).unwrap().value, (1, 1));
+        assert_eq!(map.path(map.children[&(a, "b".to_owned())]), ["a", "b"]);
+        assert_eq!(map.locate(&["a", "x"]), None);
     }
 }

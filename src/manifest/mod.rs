@@ -10,6 +10,9 @@ mod limits;
 mod load;
 mod locate;
 pub mod model;
+mod read_toml;
+mod read_yaml;
+mod typecheck;
 mod validate;
 
 #[cfg(test)]
