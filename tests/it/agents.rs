@@ -53,18 +53,13 @@ fn claude_gets_its_credentials_and_home_claude_json_when_the_source_is_default()
     assert!(exec(&c, &["env"])
         .lines()
         .any(|l| l == "CLAUDE_CONFIG_DIR=/jackin/claude"));
+    // The agent process got exactly these arguments (one per line in its record).
     assert_eq!(
         exec(&c, &["cat", "/tmp/agent.args"])
             .lines()
-            .collect::<Vec<_>>(),
-        [
-            "claude",
-            "--settings",
-            "{\"skipDangerousModePermissionPrompt\":true}",
-            "--dangerously-skip-permissions",
-            "--model",
-            "opus"
-        ]
+            .collect::<Vec<_>>()
+            .join(" "),
+        r#"claude --settings {"skipDangerousModePermissionPrompt":true} --dangerously-skip-permissions --model opus"#
     );
     assert_eq!(snapshot(sb.home()), home_before, "host unchanged");
 }
@@ -321,14 +316,7 @@ fn codex_gets_its_workdir_trusted_once_and_the_seed_is_the_containers_after() {
     assert_eq!(exec(&c, &["cat", "/jackin/codex/config.toml"]), trusted);
 
     // The container owns it now: its edit stays, and a second apply has nothing to do.
-    exec(
-        &c,
-        &[
-            "sh",
-            "-c",
-            "echo 'model = \"o9\"' >> /jackin/codex/config.toml",
-        ],
-    );
+    sh(&c, "echo 'model = \"o9\"' >> /jackin/codex/config.toml");
     let edited = format!("{trusted}model = \"o9\"\n");
     let run = sb.jackin(&["apply"]);
     run.expect_ok();
@@ -369,13 +357,9 @@ fn claude_oauth_token_seeds_its_onboarding_once() {
     assert_eq!(exec(&c, &["cat", "/jackin/claude/.claude.json"]), ONBOARDED);
     // Claude rewrites its account file as it runs; jackin never seeds over it again.
     let rewritten = "{\"hasCompletedOnboarding\":true,\"numStartups\":3}";
-    exec(
+    sh(
         &c,
-        &[
-            "sh",
-            "-c",
-            &format!("printf '%s' '{rewritten}' > /jackin/claude/.claude.json"),
-        ],
+        &format!("printf '%s' '{rewritten}' > /jackin/claude/.claude.json"),
     );
     let run = sb.jackin_env(&["apply"], &env);
     run.expect_ok();

@@ -44,13 +44,9 @@ fn a_handed_off_file_deleted_in_the_container_is_repaired_from_the_unchanged_hos
 #[test]
 fn a_host_deletion_keeps_the_file_when_the_container_changed_it() {
     let Setup { sb, login, c } = applied();
-    exec(
+    sh(
         &c,
-        &[
-            "sh",
-            "-c",
-            &format!("echo rotated > {}", kimi("credentials/nested/extra.json")),
-        ],
+        &format!("echo rotated > {}", kimi("credentials/nested/extra.json")),
     );
     std::fs::remove_file(login.dir.join("credentials/nested/extra.json")).unwrap();
     let run = sb.jackin(&["apply"]);
@@ -68,13 +64,9 @@ fn a_host_deletion_keeps_the_file_when_the_container_changed_it() {
 #[test]
 fn files_the_container_created_are_left_alone_in_sync_mode() {
     let Setup { sb, login, c } = applied();
-    exec(
+    sh(
         &c,
-        &[
-            "sh",
-            "-c",
-            &format!("echo state > {}", kimi("credentials/session.json")),
-        ],
+        &format!("echo state > {}", kimi("credentials/session.json")),
     );
     std::fs::write(login.dir.join("config.toml"), "changed on host\n").unwrap();
     sb.jackin(&["apply"]).expect_ok();

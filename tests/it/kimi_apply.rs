@@ -117,7 +117,7 @@ fn api_key_mode_purges_synced_files_and_sets_the_env_var_without_printing_it() {
     sb.jackin(&["apply"]).expect_ok();
     assert!(exec(&c, &["ls", "/jackin/kimi"]).contains("config.toml"));
     // A file the agent created itself is container-owned state.
-    exec(&c, &["sh", "-c", "echo mine > /jackin/kimi/history.jsonl"]);
+    sh(&c, "echo mine > /jackin/kimi/history.jsonl");
 
     let key = format!("sk-SECRET-{}", sb.project());
     let with_key = format!(
@@ -173,7 +173,7 @@ fn ignore_mode_purges_what_jackin_forwarded_and_keeps_the_agents_own_files() {
     let c = container(&ws);
     sb.write("jackin.toml", state(&sb, &ws, r#"mode = "sync""#, ""));
     sb.jackin(&["apply"]).expect_ok();
-    exec(&c, &["sh", "-c", "echo mine > /jackin/kimi/history.jsonl"]);
+    sh(&c, "echo mine > /jackin/kimi/history.jsonl");
 
     sb.write("jackin.toml", state(&sb, &ws, r#"mode = "ignore""#, ""));
     let run = sb.jackin(&["apply"]);
@@ -254,14 +254,7 @@ fn host_changes_win_and_container_rotations_are_kept() {
     sb.jackin(&["apply"]).expect_ok();
 
     // The agent rotates its token inside the container: kept, no restart.
-    exec(
-        &c,
-        &[
-            "sh",
-            "-c",
-            "echo rotated > /jackin/kimi/credentials/kimi-code.json",
-        ],
-    );
+    sh(&c, "echo rotated > /jackin/kimi/credentials/kimi-code.json");
     let started = inspect(&c, "{{.State.StartedAt}}");
     let run = sb.jackin(&["apply"]);
     run.expect_ok();
@@ -326,13 +319,9 @@ fn a_purge_that_finds_nothing_to_remove_is_not_a_change_and_restarts_nothing() {
     sb.write("jackin.toml", state(&sb, &ws, r#"mode = "sync""#, ""));
     sb.jackin(&["apply"]).expect_ok();
     // The agent already deleted everything jackin handed it.
-    exec(
+    sh(
         &c,
-        &[
-            "sh",
-            "-c",
-            "cd /jackin/kimi && rm -rf config.toml credentials device_id",
-        ],
+        "cd /jackin/kimi && rm -rf config.toml credentials device_id",
     );
     let started = inspect(&c, "{{.State.StartedAt}}");
 

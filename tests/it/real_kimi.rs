@@ -190,20 +190,14 @@ fn ignore_keeps_the_agents_own_sessions_and_api_key_keeps_its_own_login_with_a_w
     let env = format!("KIMI_API_KEY = \"{key}\"");
     sb.write("jackin.toml", state(&sb, &ws, "", "mode = \"sync\"", &env));
     sb.jackin(&["apply"]).expect_ok();
-    exec(
-        &c,
-        &["sh", "-c", "mkdir -p $KIMI_SHARE_DIR/sessions/s1 && echo hi > $KIMI_SHARE_DIR/sessions/s1/context.jsonl"],
-    );
+    sh(&c, "mkdir -p $KIMI_SHARE_DIR/sessions/s1 && echo hi > $KIMI_SHARE_DIR/sessions/s1/context.jsonl");
 
     sb.write(
         "jackin.toml",
         state(&sb, &ws, "", "mode = \"ignore\"", &env),
     );
     sb.jackin(&["apply"]).expect_ok();
-    let left = exec(
-        &c,
-        &["sh", "-c", "cd $KIMI_SHARE_DIR && find . -type f | sort"],
-    );
+    let left = sh(&c, "cd $KIMI_SHARE_DIR && find . -type f | sort");
     assert_eq!(left.trim(), "./sessions/s1/context.jsonl", "{left}");
 
     // api_key: the agent logs in by itself; jackin keeps that login and warns.
@@ -231,11 +225,7 @@ fn ignore_keeps_the_agents_own_sessions_and_api_key_keeps_its_own_login_with_a_w
                 .contains("has its own kimi login at credentials"),
         "status warns too: {status:?}"
     );
-    assert!(exec(
-        &c,
-        &["sh", "-c", "cat $KIMI_SHARE_DIR/credentials/kimi-code.json"]
-    )
-    .contains("at-own"));
+    assert!(sh(&c, "cat $KIMI_SHARE_DIR/credentials/kimi-code.json").contains("at-own"));
     let seen = python(
         &c,
         "from kimi_cli.config import LLMProvider, LLMModel\nfrom kimi_cli.llm import augment_provider_with_env_vars as a\np = LLMProvider(type='kimi', base_url='', api_key='')\nm = LLMModel(provider='', model='', max_context_size=1)\na(p, m)\nprint(p.api_key.get_secret_value())",
@@ -352,13 +342,9 @@ fn kimi_code_launches_from_its_own_folder_and_finds_its_login_under_kimi_code_ho
         logs.contains("kimi-recorder: /home/agent/.kimi-code/bin/kimi") && logs.contains("--yolo"),
         "the image's own binary launched: {logs}"
     );
-    let seen = exec(
+    let seen = sh(
         &c,
-        &[
-            "sh",
-            "-c",
-            "echo $KIMI_CODE_HOME; cat \"$KIMI_CODE_HOME/credentials/kimi-code.json\"; id -u",
-        ],
+        "echo $KIMI_CODE_HOME; cat \"$KIMI_CODE_HOME/credentials/kimi-code.json\"; id -u",
     );
     assert!(seen.starts_with("/jackin/kimi-code\n"), "{seen}");
     assert!(

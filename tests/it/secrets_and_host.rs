@@ -179,13 +179,10 @@ impl EchoingEngine {
 fn env_values_the_engine_repeats_in_an_error_are_redacted() {
     let sb = Sandbox::new();
     let ws = sb.workspace("echo");
+    let env = "[env]\nTOKEN = \"SECRET-echoed-literal\"\nFROM_ENV = \"$JT_ECHO\"\n";
     sb.write(
         "jackin.toml",
-        format!(
-            "version = 1\nproject = \"{p}\"\n[env]\nTOKEN = \"SECRET-echoed-literal\"\nFROM_ENV = \"$JT_ECHO\"\n[roles.smith]\nimage = \"{img}\"\nagents = [\"kimi\"]\n[auth.kimi]\nmode = \"ignore\"\n[workspaces.{ws}.roles.smith]\n",
-            p = sb.project(),
-            img = agent_image(),
-        ),
+        kimi_state(&sb, &ws, "kimi-k2", r#"mode = "ignore""#, env),
     );
     let engine = EchoingEngine::start();
     let host = format!("unix://{}", engine.socket.display());

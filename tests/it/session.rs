@@ -63,19 +63,15 @@ fn plain(s: &str) -> String {
     s.replace("\r\n", "\n")
 }
 
+/// `jackin exec WS -- sh -c SCRIPT`.
+fn exec_sh(sb: &Sandbox, ws: &str, script: &str) -> Run {
+    sb.jackin(&["exec", ws, "--", "sh", "-c", script])
+}
+
 fn wait_for_agent_start(c: &str) {
     wait_until("the agent printed its arguments", LIVENESS, || {
         plain(&docker(&["logs", c])).contains(STARTED)
     });
-}
-
-#[track_caller]
-fn expect_error(run: &Run, code: &str) {
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr.contains(&format!("error[{code}]")),
-        "expected {code}: {run:?}"
-    );
 }
 
 // ---------------------------------------------------------------------------
@@ -87,14 +83,7 @@ fn exec_prints_the_commands_output_and_exits_with_its_code() {
     let sb = Sandbox::new();
     let ws = sb.workspace("ex");
     applied(&sb, &ws, "");
-    let run = sb.jackin(&[
-        "exec",
-        &ws,
-        "--",
-        "sh",
-        "-c",
-        "echo hi; echo oops >&2; exit 7",
-    ]);
+    let run = exec_sh(&sb, &ws, "echo hi; echo oops >&2; exit 7");
     run.expect_code(7);
     assert_eq!(
         run.stdout, "hi\n",
@@ -117,14 +106,7 @@ fn exec_runs_as_the_containers_user_with_its_env_and_workdir() {
             .replace("{WS}", &ws)
             .as_str(),
     );
-    let run = sb.jackin(&[
-        "exec",
-        &ws,
-        "--",
-        "sh",
-        "-c",
-        "id -u; echo \"$GREETING\"; pwd",
-    ]);
+    let run = exec_sh(&sb, &ws, "id -u; echo \"$GREETING\"; pwd");
     run.expect_ok();
     assert_eq!(
         run.stdout, "1000\nhello from the state file\n/workspace\n",
@@ -153,21 +135,14 @@ fn exec_of_a_stopped_or_missing_instance_is_a_coded_error() {
     let c = applied(&sb, &ws, "");
     docker(&["stop", "-t", "0", &c]);
     let run = sb.jackin(&["exec", &ws, "--", "true"]);
-    expect_error(&run, "E063");
-    assert!(run.stderr.contains("not running"), "{run:?}");
-    assert!(
-        run.stderr
-            .contains(&format!("jackin apply --target {ws}/smith")),
-        "{run:?}"
+    run.expect_error(
+        "E063",
+        &["not running", &format!("jackin apply --target {ws}/smith")],
     );
 
     docker(&["rm", "-f", &c]);
     let run = sb.jackin(&["exec", &ws, "--", "true"]);
-    expect_error(&run, "E062");
-    assert!(
-        run.stderr.contains(&format!("{c} does not exist")),
-        "{run:?}"
-    );
+    run.expect_error("E062", &[&format!("{c} does not exist")]);
 }
 
 #[test]
@@ -178,18 +153,9 @@ fn an_unknown_or_ambiguous_instance_names_the_candidates() {
     let body = state(&sb, &ws, "") + &format!("[workspaces.{ws}.roles.jones]\n");
     sb.write("jackin.toml", body);
     let run = sb.jackin(&["logs", &ws]);
-    expect_error(&run, "E061");
-    assert!(
-        run.stderr
-            .contains(&format!("candidates: {ws}/jones, {ws}/smith")),
-        "{run:?}"
-    );
+    run.expect_error("E061", &[&format!("candidates: {ws}/jones, {ws}/smith")]);
     let run = sb.jackin(&["exec", &format!("{ws}/smyth")]);
-    expect_error(&run, "E060");
-    assert!(
-        run.stderr.contains(&format!("did you mean {ws}/smith?")),
-        "{run:?}"
-    );
+    run.expect_error("E060", &[&format!("did you mean {ws}/smith?")]);
 }
 
 #[test]
@@ -225,8 +191,7 @@ fn a_container_that_is_not_the_projects_is_never_opened() {
             vec!["logs", ws.as_str()],
         ] {
             let run = sb.jackin(&cmd);
-            expect_error(&run, "E022");
-            assert!(run.stderr.contains("not touching it"), "{run:?}");
+            run.expect_error("E022", &["not touching it"]);
         }
         assert!(container_running(&c), "the foreign container keeps running");
         assert!(
@@ -444,13 +409,33 @@ fn wait_for_size(pty: &Pty, rows: u16, cols: u16) {
     }
 }
 
-/// An instance whose fake agent answers what is typed on its terminal.
-fn echo_agent(sb: &Sandbox, base: &str) -> (String, String) {
+/// An instance whose fake agent answers what is typed on its terminal, and `jackin attach`
+/// to it running on a new `rows`×`cols` pty (attached once it says how to detach).
+fn attached_echo_agent(sb: &Sandbox, base: &str, rows: u16, cols: u16) -> Attached {
     let ws = sb.workspace(base);
     let env = format!("[workspaces.{ws}.roles.smith.env]\nFAKE_AGENT_ECHO = \"1\"\n");
     let c = applied(sb, &ws, &env);
     wait_for_agent_start(&c);
-    (ws, c)
+    let pty = Pty::open(rows, cols);
+    let before = pty.stty();
+    let jackin = pty.spawn(sb, &["attach", &ws]);
+    pty.wait_for("detach with ctrl-p ctrl-q");
+    Attached {
+        ws,
+        c,
+        pty,
+        before,
+        jackin,
+    }
+}
+
+struct Attached {
+    ws: String,
+    c: String,
+    pty: Pty,
+    /// The terminal's mode before jackin ran.
+    before: String,
+    jackin: Child,
 }
 
 // ---------------------------------------------------------------------------
@@ -460,63 +445,56 @@ fn echo_agent(sb: &Sandbox, base: &str) -> (String, String) {
 #[test]
 fn attach_sends_keys_to_the_agent_follows_the_window_and_detaches_with_ctrl_p_ctrl_q() {
     let sb = Sandbox::new();
-    let (ws, c) = echo_agent(&sb, "at");
-    let pty = Pty::open(33, 101);
-    let before = pty.stty();
-    let mut jackin = pty.spawn(&sb, &["attach", &ws]);
-    pty.wait_for("detach with ctrl-p ctrl-q");
+    let mut a = attached_echo_agent(&sb, "at", 33, 101);
     // jackin's terminal is raw while attached: the container's TTY does the echo.
     assert_ne!(
-        pty.stty(),
-        before,
+        a.pty.stty(),
+        a.before,
         "attach switches the terminal to raw mode"
     );
 
-    pty.type_bytes(b"hello through attach\r");
-    pty.wait_for("agent got: hello through attach");
+    a.pty.type_bytes(b"hello through attach\r");
+    a.pty.wait_for("agent got: hello through attach");
     // The window size at attach time, then after a resize (SIGWINCH).
-    wait_for_size(&pty, 33, 101);
-    pty.resize(44, 120);
-    wait_for_size(&pty, 44, 120);
+    wait_for_size(&a.pty, 33, 101);
+    a.pty.resize(44, 120);
+    wait_for_size(&a.pty, 44, 120);
 
-    pty.type_bytes(&[0x10, 0x11]);
-    assert_eq!(wait_exit(&mut jackin, &pty), 0, "{}", pty.output());
-    pty.wait_for(&format!("detached from {c}; the agent keeps running"));
-    assert_eq!(pty.stty(), before, "the terminal mode is restored");
+    a.pty.type_bytes(&[0x10, 0x11]);
+    assert_eq!(wait_exit(&mut a.jackin, &a.pty), 0, "{}", a.pty.output());
+    a.pty
+        .wait_for(&format!("detached from {}; the agent keeps running", a.c));
+    assert_eq!(a.pty.stty(), a.before, "the terminal mode is restored");
     assert!(
-        container_running(&c),
+        container_running(&a.c),
         "the agent keeps running after a detach"
     );
     assert!(
-        plain(&docker(&["logs", &c])).contains("agent got: hello through attach"),
+        plain(&docker(&["logs", &a.c])).contains("agent got: hello through attach"),
         "the agent itself answered"
     );
     // The detach keys never reached the agent: attach again and it still answers.
-    let mut again = pty.spawn(&sb, &["attach", &format!("{ws}/smith")]);
-    pty.type_bytes(b"second\r");
-    pty.wait_for("agent got: second");
-    pty.type_bytes(&[0x10, 0x11]);
-    assert_eq!(wait_exit(&mut again, &pty), 0, "{}", pty.output());
-    assert_eq!(pty.stty(), before);
+    let mut again = a.pty.spawn(&sb, &["attach", &format!("{}/smith", a.ws)]);
+    a.pty.type_bytes(b"second\r");
+    a.pty.wait_for("agent got: second");
+    a.pty.type_bytes(&[0x10, 0x11]);
+    assert_eq!(wait_exit(&mut again, &a.pty), 0, "{}", a.pty.output());
+    assert_eq!(a.pty.stty(), a.before);
 }
 
 #[test]
 fn attach_restores_the_terminal_when_jackin_is_terminated() {
     let sb = Sandbox::new();
-    let (ws, c) = echo_agent(&sb, "ats");
-    let pty = Pty::open(24, 80);
-    let before = pty.stty();
-    let mut jackin = pty.spawn(&sb, &["attach", &ws]);
-    pty.wait_for("detach with ctrl-p ctrl-q");
-    assert_ne!(pty.stty(), before);
-    signal(jackin.id(), libc::SIGTERM);
-    assert_eq!(wait_exit(&mut jackin, &pty), 128 + libc::SIGTERM);
+    let mut a = attached_echo_agent(&sb, "ats", 24, 80);
+    assert_ne!(a.pty.stty(), a.before);
+    signal(a.jackin.id(), libc::SIGTERM);
+    assert_eq!(wait_exit(&mut a.jackin, &a.pty), 128 + libc::SIGTERM);
     assert_eq!(
-        pty.stty(),
-        before,
+        a.pty.stty(),
+        a.before,
         "the terminal mode is restored on SIGTERM"
     );
-    assert!(container_running(&c));
+    assert!(container_running(&a.c));
 }
 
 #[test]
@@ -525,9 +503,7 @@ fn attach_without_a_terminal_is_refused() {
     let ws = sb.workspace("atn");
     let c = applied(&sb, &ws, "");
     let run = sb.jackin(&["attach", &ws]);
-    expect_error(&run, "E064");
-    assert!(run.stderr.contains("stdin is not a terminal"), "{run:?}");
-    assert!(run.stderr.contains("jackin logs --follow"), "{run:?}");
+    run.expect_error("E064", &["stdin is not a terminal", "jackin logs --follow"]);
     assert!(container_running(&c));
 }
 

@@ -145,6 +145,19 @@ impl Run {
     pub fn expect_ok(&self) -> &Self {
         self.expect_code(0)
     }
+
+    /// Panics unless jackin failed (exit 1) with `error[code]` and stderr says each of `says`.
+    #[track_caller]
+    pub fn expect_error(&self, code: &str, says: &[&str]) -> &Self {
+        self.expect_code(1);
+        let headline = format!("error[{code}]");
+        let missing: Vec<&str> = std::iter::once(headline.as_str())
+            .chain(says.iter().copied())
+            .filter(|s| !self.stderr.contains(s))
+            .collect();
+        assert!(missing.is_empty(), "stderr lacks {missing:?}: {self:?}");
+        self
+    }
 }
 
 impl fmt::Debug for Run {
@@ -779,6 +792,12 @@ pub fn exec(container: &str, cmd: &[&str]) -> String {
     docker(&args)
 }
 
+/// `docker exec CONTAINER sh -c SCRIPT`; stdout (panics on failure).
+#[track_caller]
+pub fn sh(container: &str, script: &str) -> String {
+    exec(container, &["sh", "-c", script])
+}
+
 /// `docker inspect -f TEMPLATE CONTAINER`, trimmed (panics on failure).
 #[track_caller]
 pub fn inspect(container: &str, template: &str) -> String {
@@ -910,12 +929,6 @@ pub fn signal(pid: u32, sig: i32) {
 
 /// Make a FIFO at `path` (what a hostile container or operator might leave).
 pub fn mkfifo(path: &Path) {
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        path,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-        0,
-    )
-    .expect("mkfifo");
+    use rustix::fs::{mknodat, FileType, Mode, CWD};
+    mknodat(CWD, path, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
 }
