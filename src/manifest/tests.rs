@@ -312,6 +312,42 @@ fn wrong_type_on_an_env_value_never_prints_the_value() {
     );
 }
 
+/// serde_yaml's own type check was lenient (a number read as a string), so these once passed
+/// the per-file check and failed only after the merge: "wrong type for the top level", no
+/// file, no line. Both formats now go through one strict check with the key's position.
+#[test]
+fn a_yaml_type_error_deep_in_the_file_is_located_at_its_key() {
+    let yaml = BASE_YAML.replace(
+        "    image: img\n",
+        "    image: img\n    kimi:\n      model: 12\n",
+    );
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:6:14: wrong type for roles.smith.kimi.model: expected a string, found an integer"
+    );
+    let yaml = BASE_YAML.replace("version: 1", "version: !!str 1");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:1:16: wrong type for version: expected u32, found a string"
+    );
+}
+
+/// A JSON deserializer fills a struct from an array, field by field; no state-file format
+/// does, so `smith: []` or `[[workspaces.app]]` is a wrong type, not an empty table.
+#[test]
+fn an_array_where_a_table_belongs_is_a_wrong_type_in_both_formats() {
+    let yaml = BASE_YAML.replace("      smith: {}", "      smith: []");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:9:14: wrong type for workspaces.app.roles.smith: expected a table, found an array"
+    );
+    let toml = BASE_TOML.replace("[workspaces.app.roles.smith]", "[[workspaces.app]]");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "jackin.toml:5:1: wrong type for workspaces.app: expected a table, found an array"
+    );
+}
+
 // ---- -f DIR ----------------------------------------------------------------------------
 
 #[test]
