@@ -6,6 +6,8 @@
 //! key (a serde deserializer reports one error's position at best), and a limit must stop a
 //! hostile file before it is expanded, not after. The event parser stays linear on deep input
 //! and marks every event, so depth, alias expansion, syntax and positions all come from it.
+//! Aliases stay references until the end of the pass: a file refused for what its aliases
+//! expand to is refused before anything is copied.
 //!
 //! Scalars resolve as YAML 1.2's core schema does (and as serde_yaml did, whose plain-scalar
 //! rules are followed exactly, so a file means what it meant): `~`/`null`/empty → null,
@@ -18,7 +20,7 @@ use super::depth::Breach;
 use super::limits::{MAX_DEPTH, MAX_YAML_VALUES};
 use super::locate::{Entry, Pos, SourceMap, TOP};
 use serde_json::{Map, Number, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -49,20 +51,50 @@ pub(crate) fn read(file: &Path, text: &str) -> Result<(Value, SourceMap), YamlSt
     reader.run()?;
     let value = reader
         .root
+        .map(|root| expand(&root, &reader.anchors))
         .filter(|v| !v.is_null())
         .unwrap_or_else(|| Value::Object(Map::new()));
     Ok((value, reader.map))
+}
+
+/// A node as read: aliases stay references until the whole file has passed the limits, so a
+/// file refused for its expansion is refused without being expanded.
+#[derive(Clone)]
+enum Node {
+    Scalar(Value),
+    Sequence(Vec<Node>),
+    Mapping(BTreeMap<String, Node>),
+    /// A copy of the anchored node with this id (always one closed before the alias).
+    Alias(usize),
+}
+
+/// The value of `node`, aliases copied out. The limits were checked on the way in: the copy
+/// is at most [`MAX_YAML_VALUES`] values and [`MAX_DEPTH`] levels, so is this recursion.
+fn expand(node: &Node, anchors: &HashMap<usize, (Node, Size)>) -> Value {
+    match node {
+        Node::Scalar(value) => value.clone(),
+        Node::Sequence(items) => Value::Array(items.iter().map(|n| expand(n, anchors)).collect()),
+        Node::Mapping(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, n)| (k.clone(), expand(n, anchors)))
+                .collect(),
+        ),
+        Node::Alias(id) => anchors
+            .get(id)
+            .map_or(Value::Null, |(n, _)| expand(n, anchors)),
+    }
 }
 
 struct Reader<'a> {
     parser: Parser<std::str::Chars<'a>>,
     tally: Tally,
     map: SourceMap,
-    /// Every anchored node closed so far, for its aliases to copy.
-    anchors: HashMap<usize, Value>,
+    /// Every anchored node closed so far, and what it expands to, for its aliases.
+    anchors: HashMap<usize, (Node, Size)>,
     /// Open mappings and sequences, outermost first.
     open: Vec<Open>,
-    root: Option<Value>,
+    root: Option<Node>,
     documents: usize,
 }
 
@@ -75,8 +107,8 @@ struct Open {
 
 enum Body {
     /// A mapping, and the key read whose value comes next (with the key's position).
-    Mapping(Map<String, Value>, Option<(String, Pos)>),
-    Sequence(Vec<Value>),
+    Mapping(BTreeMap<String, Node>, Option<(String, Pos)>),
+    Sequence(Vec<Node>),
 }
 
 /// yaml-rust2 markers are 1-based lines and 0-based columns.
@@ -109,48 +141,64 @@ impl Reader<'_> {
                 }
                 Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
                 Event::Scalar(text, style, anchor, tag) => {
-                    self.tally.node(anchor, Size::ONE, at)?;
+                    self.tally.node(Size::ONE, at)?;
                     if self.wants_key() {
+                        self.keep(anchor, Node::Scalar(Value::String(text.clone())), Size::ONE);
                         self.set_key(text, at)?;
                         continue;
                     }
-                    let value = scalar(text, style, tag.as_ref(), at)?;
+                    let node = Node::Scalar(scalar(text, style, tag.as_ref(), at)?);
                     self.place(at);
-                    self.keep(anchor, &value);
-                    self.complete(value);
+                    self.keep(anchor, node.clone(), Size::ONE);
+                    self.complete(node);
                 }
                 Event::Alias(id) => {
-                    let size = self.tally.anchors.get(&id).copied().unwrap_or(Size::ONE);
-                    self.tally.node(0, size, at)?;
-                    // The parser refuses an alias to an unknown anchor; null would be its value.
-                    let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                    // The parser refuses an alias to an unknown anchor; one still open is an
+                    // alias inside the node it names, which would never end.
+                    let Some((anchored, size)) = self.anchors.get(&id) else {
+                        return Err(YamlStop::Shape(
+                            at,
+                            "an alias inside the node its anchor names (a recursive alias)"
+                                .to_owned(),
+                        ));
+                    };
                     if self.wants_key() {
-                        match value {
-                            Value::String(key) => self.set_key(key, at)?,
-                            _ => return Err(not_a_key(at)),
-                        }
+                        let Node::Scalar(Value::String(key)) = anchored else {
+                            return Err(not_a_key(at));
+                        };
+                        let key = key.clone();
+                        self.tally.node(Size::ONE, at)?;
+                        self.set_key(key, at)?;
                         continue;
                     }
+                    self.tally.node(*size, at)?;
                     self.place(at);
-                    self.complete(value);
+                    self.complete(Node::Alias(id));
                 }
                 Event::MappingStart(anchor, tag) => {
-                    self.open(anchor, tag.as_ref(), at, Body::Mapping(Map::new(), None))?;
+                    self.open(
+                        anchor,
+                        tag.as_ref(),
+                        at,
+                        Body::Mapping(BTreeMap::new(), None),
+                    )?;
                 }
                 Event::SequenceStart(anchor, tag) => {
                     self.open(anchor, tag.as_ref(), at, Body::Sequence(Vec::new()))?;
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
-                    self.tally.close();
+                    let size = self.tally.close();
                     let Some(done) = self.open.pop() else {
                         continue;
                     };
-                    let value = match done.body {
-                        Body::Mapping(map, _) => Value::Object(map),
-                        Body::Sequence(items) => Value::Array(items),
+                    let node = match done.body {
+                        Body::Mapping(entries, _) => Node::Mapping(entries),
+                        Body::Sequence(items) => Node::Sequence(items),
                     };
-                    self.keep(done.anchor, &value);
-                    self.complete(value);
+                    if done.anchor != 0 {
+                        self.keep(done.anchor, node.clone(), size);
+                    }
+                    self.complete(node);
                 }
             }
         }
@@ -170,7 +218,7 @@ impl Reader<'_> {
         if let Some(tag) = tag.filter(|t| !is_core(t, &["map", "seq"])) {
             return Err(tagged(tag, at));
         }
-        self.tally.open(anchor, at)?;
+        self.tally.open(at)?;
         let node = self.place(at);
         self.open.push(Open { node, anchor, body });
         Ok(())
@@ -247,15 +295,15 @@ impl Reader<'_> {
         }
     }
 
-    /// Remembers an anchored node's value for its aliases.
-    fn keep(&mut self, anchor: usize, value: &Value) {
+    /// Remembers a node under its anchor (0: none) for aliases, with what it expands to.
+    fn keep(&mut self, anchor: usize, node: Node, size: Size) {
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors.insert(anchor, (node, size));
         }
     }
 
     /// A complete node: the root, a mapping's value, or a sequence's next item.
-    fn complete(&mut self, value: Value) {
+    fn complete(&mut self, value: Node) {
         match self.open.last_mut() {
             None => self.root = Some(value),
             Some(Open {
@@ -443,16 +491,14 @@ impl Size {
 /// before a node is built, so a limit stops the file before anything is expanded.
 #[derive(Default)]
 struct Tally {
-    /// Open containers: their anchor id (0: none) and what their children add up to.
-    open: Vec<(usize, Size)>,
-    /// The size of every anchored node closed so far.
-    anchors: HashMap<usize, Size>,
+    /// What the children of each open container add up to.
+    open: Vec<Size>,
     /// Values in the expanded stream so far.
     values: u64,
 }
 
 impl Tally {
-    fn open(&mut self, anchor: usize, at: Pos) -> Result<(), YamlStop> {
+    fn open(&mut self, at: Pos) -> Result<(), YamlStop> {
         self.check(
             Size {
                 values: 1,
@@ -460,36 +506,27 @@ impl Tally {
             },
             at,
         )?;
-        self.open.push((
-            anchor,
-            Size {
-                values: 1,
-                height: 0,
-            },
-        ));
+        self.open.push(Size {
+            values: 1,
+            height: 0,
+        });
         Ok(())
     }
 
-    fn close(&mut self) {
-        let Some((anchor, children)) = self.open.pop() else {
-            return;
-        };
+    /// The innermost open container ends: what it expands to.
+    fn close(&mut self) -> Size {
+        let children = self.open.pop().unwrap_or(Size::ONE);
         let size = Size {
             height: children.height + 1,
             ..children
         };
-        if anchor != 0 {
-            self.anchors.insert(anchor, size);
-        }
         self.add_to_parent(size);
+        size
     }
 
     /// A scalar or an alias: complete at once.
-    fn node(&mut self, anchor: usize, size: Size, at: Pos) -> Result<(), YamlStop> {
+    fn node(&mut self, size: Size, at: Pos) -> Result<(), YamlStop> {
         self.check(size, at)?;
-        if anchor != 0 {
-            self.anchors.insert(anchor, size);
-        }
         self.add_to_parent(size);
         Ok(())
     }
@@ -509,7 +546,7 @@ impl Tally {
     }
 
     fn add_to_parent(&mut self, size: Size) {
-        if let Some((_, parent)) = self.open.last_mut() {
+        if let Some(parent) = self.open.last_mut() {
             parent.values = parent.values.saturating_add(size.values);
             parent.height = parent.height.max(size.height);
         }
@@ -671,6 +708,8 @@ mod tests {
         let v = value("base: &b {image: img}\nroles:\n  a: *b\n  k: &n name\nkeys: {*n : 1}\n");
         assert_eq!(v["roles"]["a"], json!({"image": "img"}));
         assert_eq!(v["keys"], json!({"name": 1}));
+        // An anchored key is a value aliases can name too.
+        assert_eq!(value("&k key: 1\nother: *k\n")["other"], json!("key"));
     }
 
     #[test]
@@ -697,6 +736,10 @@ mod tests {
                 "a mapping key must be a plain string, not a mapping or a sequence".into()
             )
         );
+        assert!(matches!(
+            stop("a: &a [1, *a]\n"),
+            YamlStop::Shape((1, 11), m) if m.contains("recursive alias")
+        ));
         assert_eq!(
             stop("k: !!binary aGk=\n"),
             YamlStop::Shape(

@@ -304,6 +304,26 @@ fn yaml_nested_200k_deep_is_refused_without_parsing_it() {
     );
 }
 
+/// Aliases are counted before anything is copied: a billion-laughs file is refused within a
+/// 64 MiB data limit set by the OS (`prlimit --data`). Copying values up to the limit first
+/// took 160 MB and, under this limit, ended in an allocation abort instead of E006.
+#[test]
+fn a_yaml_alias_bomb_is_refused_without_expanding_it() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("bomb");
+    let wide = vec!["1"; 1000].join(",");
+    let refs = |anchor: &str| vec![format!("*{anchor}"); 1000].join(",");
+    let bomb = format!("a: &a [{wide}]\nb: &b [{}]\nc: [{}]", refs("a"), refs("b"));
+    sb.write("jackin.yaml", yaml_state(&sb, &ws, &bomb));
+    let run = sb
+        .jackin_spawn_under(&["prlimit", "--data=67108864", "--"], &["validate"], &[])
+        .wait(JACKIN_TIMEOUT);
+    run.expect_error(
+        "E006",
+        &["jackin.yaml expands to more than 4194304 values through YAML aliases at line 5,"],
+    );
+}
+
 #[test]
 fn a_nul_in_a_literal_env_value_fails_validate_naming_the_variable_not_the_value() {
     let sb = Sandbox::new();
