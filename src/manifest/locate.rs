@@ -190,6 +190,43 @@ fn char_starts(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::{read_toml, read_yaml};
+
+    /// The same document in both formats: one value, and each key where its format puts it
+    /// (headers, bodies and inline arrays in TOML; nested mappings and sequences in YAML).
+    #[test]
+    fn both_formats_read_to_one_value_with_every_key_located() {
+        let toml = "version = 1\n\n[workspaces.a]\nworkdir = \"/w\"\nmounts = [ { src = \"s\", dst = \"/d\" } ]\n";
+        let yaml = "version: 1\nworkspaces:\n  a:\n    workdir: /w\n    mounts:\n      - src: s\n        dst: /d\n";
+        let (toml_value, toml_map) = read_toml::read(Path::new("j.toml"), toml).unwrap();
+        let (yaml_value, yaml_map) = read_yaml::read(Path::new("j.yaml"), yaml).unwrap();
+        assert_eq!(toml_value, yaml_value);
+        assert_eq!(
+            toml_value,
+            serde_json::json!({"version": 1, "workspaces": {"a": {"workdir": "/w", "mounts": [{"src": "s", "dst": "/d"}]}}})
+        );
+        let paths: [&[&str]; 4] = [
+            &["version"],
+            &["workspaces", "a", "workdir"],
+            &["workspaces", "a", "mounts", "0", "dst"],
+            &["workspaces", "b"],
+        ];
+        let shown = |map: &SourceMap| -> Vec<Option<String>> {
+            paths
+                .iter()
+                .map(|p| map.locate(p).map(|l| l.to_string()))
+                .collect()
+        };
+        let at = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            shown(&toml_map),
+            [at("j.toml:1:1"), at("j.toml:4:1"), at("j.toml:5:25"), None]
+        );
+        assert_eq!(
+            shown(&yaml_map),
+            [at("j.yaml:1:1"), at("j.yaml:4:5"), at("j.yaml:7:9"), None]
+        );
+    }
 
     #[test]
     fn columns_count_characters_not_bytes() {

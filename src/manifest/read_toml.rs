@@ -53,25 +53,6 @@ fn walk_toml_value(index: &LineIndex, value: &Spanned<DeValue>, id: usize, map: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn toml_keys_are_located_in_headers_bodies_and_inline_arrays() {
-        let text = "version = 1\n\n[workspaces.a]\nworkdir = \"/w\"\nmounts = [ { src = \"s\", dst = \"/d\" } ]\n";
-        let (value, map) = read(Path::new("j.toml"), text).unwrap();
-        let key = |path: &[&str]| map.locate(path).map(|l| l.to_string());
-        assert_eq!(key(&["version"]).unwrap(), "j.toml:1:1");
-        assert_eq!(key(&["workspaces", "a", "workdir"]).unwrap(), "j.toml:4:1");
-        assert_eq!(
-            key(&["workspaces", "a", "mounts", "0", "dst"]).unwrap(),
-            "j.toml:5:25"
-        );
-        assert_eq!(key(&["workspaces", "b"]), None);
-        assert_eq!(
-            value,
-            json!({"version": 1, "workspaces": {"a": {"workdir": "/w", "mounts": [{"src": "s", "dst": "/d"}]}}})
-        );
-    }
 
     #[test]
     fn a_syntax_error_carries_its_span() {

@@ -635,25 +635,6 @@ mod tests {
     }
 
     #[test]
-    fn yaml_keys_are_located_in_nested_maps_and_sequences() {
-        let text = "version: 1\nworkspaces:\n  a:\n    workdir: /w\n    mounts:\n      - src: s\n        dst: /d\n";
-        let (value, map) = read(Path::new("j.yaml"), text).unwrap();
-        let key = |path: &[&str]| map.locate(path).map(|l| l.to_string());
-        assert_eq!(key(&["version"]).unwrap(), "j.yaml:1:1");
-        assert_eq!(key(&["workspaces", "a", "workdir"]).unwrap(), "j.yaml:4:5");
-        assert_eq!(
-            key(&["workspaces", "a", "mounts", "0", "dst"]).unwrap(),
-            "j.yaml:7:9"
-        );
-        assert_eq!(
-            value,
-            json!({"version": 1, "workspaces": {"a": {"workdir": "/w", "mounts": [{"src": "s", "dst": "/d"}]}}})
-        );
-    }
-
-    /// Plain scalars resolve exactly as serde_yaml 0.9 resolved them (YAML 1.2 core schema),
-    /// so a state file keeps its meaning; quoted and block scalars are always strings.
-    #[test]
     fn scalars_resolve_as_yaml_1_2_core_schema() {
         let cases: &[(&str, Value)] = &[
             ("~", Value::Null),
