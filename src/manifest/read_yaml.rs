@@ -147,6 +147,19 @@ impl Reader<'_> {
                         self.set_key(text, at)?;
                         continue;
                     }
+                    // An empty value has no text to point at (its mark is wherever the next
+                    // token starts): it is shown at its key.
+                    let at = match (text.is_empty(), style, self.open.last()) {
+                        (
+                            true,
+                            TScalarStyle::Plain,
+                            Some(Open {
+                                body: Body::Mapping(_, Some((_, key_at))),
+                                ..
+                            }),
+                        ) => *key_at,
+                        _ => at,
+                    };
                     let node = Node::Scalar(scalar(text, style, tag.as_ref(), at)?);
                     self.place(at);
                     self.keep(anchor, node.clone(), Size::ONE);

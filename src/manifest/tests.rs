@@ -312,6 +312,26 @@ fn wrong_type_on_an_env_value_never_prints_the_value() {
     );
 }
 
+/// `smith:` with nothing under it is a YAML instance with defaults, as serde_yaml's own check
+/// took it (the merge step then refused it, unlocated, as "the top level"). An empty value
+/// where a string belongs is still an error, shown at its key.
+#[test]
+fn a_yaml_empty_value_is_an_empty_table_or_list_but_never_a_string() {
+    let yaml = BASE_YAML.replace("      smith: {}", "      smith:");
+    let loaded = ok(&[("jackin.yaml", &yaml)], None);
+    assert_eq!(loaded.instance_count(), 1);
+    let yaml = BASE_YAML.replace("agents: [kimi, claude]", "agents:");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:5:5: roles.smith.agents: list at least one agent (kimi, claude, codex, amp, opencode, grok, kimi-code)"
+    );
+    let yaml = format!("{BASE_YAML}env:\n  TOKEN:\n");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        "jackin.yaml:11:3: wrong type for env.TOKEN: expected a string or a table `{ file = \"path\" }`, found null"
+    );
+}
+
 /// serde_yaml's own type check was lenient (a number read as a string), so these once passed
 /// the per-file check and failed only after the merge: "wrong type for the top level", no
 /// file, no line. Both formats now go through one strict check with the key's position.

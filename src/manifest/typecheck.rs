@@ -7,7 +7,10 @@
 //! The value is deserialised through [`Strict`], not `serde_json`'s own deserializer: that one
 //! fills a struct from an *array* positionally (`smith: []` or `- img` would type-check), a
 //! leniency no state-file format has. Strict accepts only a table for a table and only a
-//! string for an enum value, as the TOML and YAML front-ends did.
+//! string for an enum value, as the TOML and YAML front-ends did; and, as serde_yaml's own
+//! check did, a YAML empty value (`smith:` with nothing under it) as an empty table or list.
+//! (That check accepted it, the merge step then refused it as "the top level": one fact, two
+//! owners.) A null where a string belongs stays an error.
 
 use super::diagnose::describe;
 use super::locate::{Pos, SourceMap};
@@ -122,7 +125,26 @@ impl<'de> de::Deserializer<'de> for Strict<'de> {
     ) -> Result<V::Value, Error> {
         match self.0 {
             Value::Object(_) => self.deserialize_any(visitor),
+            Value::Null => {
+                visitor.visit_map(MapDeserializer::new(std::iter::empty::<(&str, Self)>()))
+            }
             _ => Err(Error::invalid_type(self.unexpected(), &"a table")),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Null => {
+                visitor.visit_map(MapDeserializer::new(std::iter::empty::<(&str, Self)>()))
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Null => visitor.visit_seq(SeqDeserializer::new(std::iter::empty::<Self>())),
+            _ => self.deserialize_any(visitor),
         }
     }
 
@@ -151,6 +173,6 @@ impl<'de> de::Deserializer<'de> for Strict<'de> {
 
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        unit unit_struct seq tuple tuple_struct map identifier ignored_any
+        unit unit_struct tuple tuple_struct identifier ignored_any
     }
 }
