@@ -2,8 +2,9 @@
 //!
 //! Each file is parsed and type-checked on its own, so its errors carry its own positions;
 //! only then are files merged (as JSON values, remembering nothing but each file's source
-//! map) and the merged value deserialised once more. A leaf set in two files is a conflict,
-//! never "last one wins": a silent override in a GitOps repo is a bug waiting to happen.
+//! map) and the merged value deserialised once more (one file is its own manifest). A leaf
+//! set in two files is a conflict, never "last one wins": a silent override in a GitOps repo
+//! is a bug waiting to happen.
 
 use super::depth::{toml_too_deep, Breach};
 use super::diagnose::render_path;
@@ -81,12 +82,14 @@ pub fn load(path: Option<&Path>, cwd: &Path) -> Result<Loaded, ManifestError> {
 
     let mut values = Vec::new();
     let mut maps = Vec::new();
+    let mut manifests = Vec::new();
     let mut failures: Vec<(Kind, Problem)> = Vec::new();
     for file in &files {
         match parse_file(file, &shown(cwd, file)) {
-            Ok((value, map)) => {
+            Ok((value, map, manifest)) => {
                 values.push(value);
                 maps.push(map);
+                manifests.push(manifest);
             }
             Err(failure) => failures.push(failure),
         }
@@ -98,24 +101,11 @@ pub fn load(path: Option<&Path>, cwd: &Path) -> Result<Loaded, ManifestError> {
         ));
     }
 
-    let mut merged = Map::new();
-    let mut conflicts = Vec::new();
-    for (i, value) in values.into_iter().enumerate() {
-        if let Value::Object(obj) = value {
-            merge(&mut merged, obj, &mut Vec::new(), i, &maps, &mut conflicts);
-        }
-    }
-    if !conflicts.is_empty() {
-        return Err(ManifestError::new(Kind::Conflict, conflicts));
-    }
-    // Every piece was type-checked already; a failure here is a merge producing something
-    // no single file had (e.g. a table split across files missing a required key).
-    let manifest = type_check(&Value::Object(merged), None).map_err(|(_, msg)| {
-        ManifestError::one(
-            Kind::Schema,
-            Problem::new(Place::Nowhere, format!("after merging the files: {msg}")),
-        )
-    })?;
+    // One file is its own merge: its type check already made the manifest.
+    let manifest = match manifests.pop() {
+        Some(only) if manifests.is_empty() => only,
+        _ => merge_all(values, &maps)?,
+    };
 
     let project = manifest.project.clone().unwrap_or_else(|| {
         base_dir
@@ -204,7 +194,7 @@ fn format_of(path: &Path) -> Option<Format> {
 /// One file: read within the input limits and check its nesting (E006) before any parser
 /// sees it, parse it once into a JSON value and its source map (syntax: E002), and
 /// type-check that value against [`Manifest`] (E003).
-fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Problem)> {
+fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap, Manifest), (Kind, Problem)> {
     let at_file = |kind, msg: String| (kind, Problem::new(Place::File(shown.to_owned()), msg));
     let format = format_of(file).ok_or_else(|| {
         at_file(
@@ -241,11 +231,33 @@ fn parse_file(file: &Path, shown: &Path) -> Result<(Value, SourceMap), (Kind, Pr
             YamlStop::Shape(at, msg) => located(Kind::Schema, at, msg),
         })?,
     };
-    type_check(&value, Some(&map)).map_err(|(at, msg)| match at {
+    let manifest = type_check(&value, Some(&map)).map_err(|(at, msg)| match at {
         Some(at) => located(Kind::Schema, at, msg),
         None => at_file(Kind::Schema, msg),
     })?;
-    Ok((value, map))
+    Ok((value, map, manifest))
+}
+
+/// The manifest of several files: their values deep-merged, then type-checked once more.
+fn merge_all(values: Vec<Value>, maps: &[SourceMap]) -> Result<Manifest, ManifestError> {
+    let mut merged = Map::new();
+    let mut conflicts = Vec::new();
+    for (i, value) in values.into_iter().enumerate() {
+        if let Value::Object(obj) = value {
+            merge(&mut merged, obj, &mut Vec::new(), i, maps, &mut conflicts);
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(ManifestError::new(Kind::Conflict, conflicts));
+    }
+    // Every piece was type-checked already; a failure here is a merge producing something
+    // no single file had (e.g. a table split across files missing a required key).
+    type_check(&Value::Object(merged), None).map_err(|(_, msg)| {
+        ManifestError::one(
+            Kind::Schema,
+            Problem::new(Place::Nowhere, format!("after merging the files: {msg}")),
+        )
+    })
 }
 
 /// The E006 problem for a limit crossed at `pos` of the file shown as `shown`.
