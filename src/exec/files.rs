@@ -137,7 +137,7 @@ fn copy(
         .map_err(io)?
         .map_err(|r| io(r.into_io()))?;
     let sha = sha256_hex(&bytes);
-    let (target_stat, _) = dir.write(&f.path, &bytes, owner)?;
+    let target_stat = dir.write(&f.path, &bytes, owner)?;
     Ok(LedgerEntry {
         source: Hashed {
             sha256: sha.clone(),

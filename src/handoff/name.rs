@@ -9,7 +9,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
-use std::os::unix::ffi::OsStrExt;
 
 /// A relative path of one or more components, each a non-empty name that is not `.` or `..`
 /// and holds neither `/` nor NUL. Ordered by bytes, so plans sort the same everywhere.
@@ -78,11 +77,6 @@ impl RelPath {
         &self.0
     }
 
-    /// The names from the top down.
-    pub fn components(&self) -> impl Iterator<Item = &[u8]> {
-        self.0.split(|b| *b == b'/')
-    }
-
     /// The directory components and the final name.
     pub fn split_last(&self) -> (impl Iterator<Item = &[u8]>, &[u8]) {
         let (dirs, name) = match self.0.iter().rposition(|b| *b == b'/') {
@@ -103,11 +97,6 @@ impl RelPath {
     /// Whether this path is `dir` itself or lies below it.
     pub fn is_at_or_below(&self, dir: &RelPath) -> bool {
         self.0 == dir.0 || (self.0.starts_with(&dir.0) && self.0.get(dir.0.len()) == Some(&b'/'))
-    }
-
-    /// This path under a host folder (for reading the host copy).
-    pub fn under(&self, base: &std::path::Path) -> std::path::PathBuf {
-        base.join(std::ffi::OsStr::from_bytes(&self.0))
     }
 }
 

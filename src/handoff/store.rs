@@ -18,6 +18,7 @@ use crate::paths::{JackinHome, HANDOFF_DIR, LEDGER_FILE};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -430,14 +431,13 @@ impl AgentHandoff {
     /// directory, fsync, rename over the old entry (a link or FIFO there is replaced, never
     /// written through), fsync the directory. Missing parents are made 0700 for `owner`; a
     /// parent the container turned into a link or file is replaced by a directory. Returns
-    /// the file's stat and whether anything was written (identical bytes with the right
-    /// owner are left alone).
+    /// the file's stat (identical bytes with the right owner are left alone).
     pub fn write(
         &self,
         rel: &RelPath,
         bytes: &[u8],
         owner: Owner,
-    ) -> Result<(FileStat, bool), HandoffError> {
+    ) -> Result<FileStat, HandoffError> {
         let (_, name) = rel.split_last();
         let walk = self
             .parents(rel, Make::Replacing(owner))
@@ -495,17 +495,13 @@ impl AgentHandoff {
             return Ok(false); // a parent that is not a directory is the container's
         }
         let parent = self.parent(&walk);
-        let (tmp, mut file) = parent.create_temp().map_err(self.io(rel))?;
-        let result = (|| {
-            file.write_all(bytes)?;
-            chown(&file, owner)?;
-            file.sync_all()?;
-            let placed = parent.rename_noreplace(&tmp, name)?;
+        let (tmp, _file) = stage(parent, bytes, owner).map_err(self.io(rel))?;
+        let result = parent.rename_noreplace(&tmp, name).and_then(|placed| {
             if placed {
                 parent.sync()?;
             }
             Ok(placed)
-        })();
+        });
         if !matches!(result, Ok(true)) {
             let _ = parent.remove_file(&tmp);
         }
@@ -566,7 +562,7 @@ fn replace(
     existing: Option<&std::fs::Metadata>,
     bytes: &[u8],
     owner: Option<Owner>,
-) -> io::Result<(FileStat, bool)> {
+) -> io::Result<FileStat> {
     use std::os::unix::fs::MetadataExt;
     let owner = owner.unwrap_or_else(Owner::current);
     // Only a regular file of the same size is opened to compare: a device is never opened.
@@ -576,22 +572,33 @@ fn replace(
         if let Ok(mut existing) = dir.open_read(name) {
             if let Ok(Ok((old, meta))) = bounded::read(&mut existing) {
                 if old == bytes && meta.uid() == owner.uid && meta.gid() == owner.gid {
-                    return Ok((FileStat::of(&meta), false));
+                    return Ok(FileStat::of(&meta));
                 }
             }
         }
     }
+    let (tmp, file) = stage(dir, bytes, owner)?;
+    let placed = dir
+        .rename(&tmp, name)
+        .and_then(|()| dir.sync())
+        .and_then(|()| file.metadata());
+    if placed.is_err() {
+        let _ = dir.remove_file(&tmp);
+    }
+    Ok(FileStat::of(&placed?))
+}
+
+/// A new temp file in `dir` holding `bytes`, owned by `owner`, mode 0600, synced to disk:
+/// its name and handle, for the caller to rename into place (and remove if that fails).
+/// Removed again when a step here fails.
+fn stage(dir: &Dir, bytes: &[u8], owner: Owner) -> io::Result<(Vec<u8>, File)> {
     let (tmp, mut file) = dir.create_temp()?;
-    let result = (|| {
-        file.write_all(bytes)?;
-        chown(&file, owner)?;
-        file.sync_all()?;
-        dir.rename(&tmp, name)?;
-        dir.sync()?;
-        file.metadata()
-    })();
-    match result {
-        Ok(meta) => Ok((FileStat::of(&meta), true)),
+    let staged = file
+        .write_all(bytes)
+        .and_then(|()| chown(&file, owner))
+        .and_then(|()| file.sync_all());
+    match staged {
+        Ok(()) => Ok((tmp, file)),
         Err(e) => {
             let _ = dir.remove_file(&tmp);
             Err(e)
