@@ -20,6 +20,7 @@ use crate::handoff::{HandoffError, RelPath, Seen, Store};
 use crate::ledger::Ledger;
 use crate::paths::JackinHome;
 use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -168,6 +169,7 @@ pub fn observe_files(
     };
     let mut hasher = Hasher::default();
     let store = Store::new(jackin_home);
+    let mut build_tags: BTreeMap<_, String> = BTreeMap::new();
     for (name, spec) in &desired.instances {
         let (ledger, warning) = store.load_ledger(name);
         observed.warnings.extend(warning);
@@ -187,12 +189,19 @@ pub fn observe_files(
             ImageSource::Build {
                 context,
                 dockerfile,
-            } => images::build_tag(&desired.project, &spec.role, context, dockerfile).map_err(
-                |source| ObserveError::BuildContext {
-                    path: context.display().to_string(),
-                    source,
-                },
-            )?,
+            } => match build_tags.entry((&spec.role, context, dockerfile)) {
+                // A role in several workspaces: its context is walked and tarred once a pass.
+                Entry::Occupied(tag) => tag.get().clone(),
+                Entry::Vacant(slot) => slot
+                    .insert(
+                        images::build_tag(&desired.project, &spec.role, context, dockerfile)
+                            .map_err(|source| ObserveError::BuildContext {
+                                path: context.display().to_string(),
+                                source,
+                            })?,
+                    )
+                    .clone(),
+            },
         };
         observed.instances.insert(
             name.clone(),

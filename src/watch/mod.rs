@@ -281,7 +281,7 @@ impl Watch<'_> {
         let result = reconcile::apply(&self.ctx, &self.last_good, &opts, &mut pr).await;
         let (applied, now_shown) = (pr.applied, pr.now_shown);
         self.shown = now_shown;
-        self.totals = add(self.totals, applied);
+        self.totals += applied;
         let (outcome, repeated) = self.settle(result);
         if outcome == PassResult::Failed || outcome == PassResult::Incomplete {
             self.failed_passes += 1;
@@ -523,20 +523,6 @@ pub fn inotify_watches_needed(ctx: &Context, loaded: &Loaded, desired: Option<&D
         &ctx.home,
     );
     fs::watches_for(&interests.watches(), 1_000_000)
-}
-
-fn add(a: Summary, b: Summary) -> Summary {
-    Summary {
-        create: a.create + b.create,
-        recreate: a.recreate + b.recreate,
-        start: a.start + b.start,
-        restart: a.restart + b.restart,
-        remove: a.remove + b.remove,
-        copy: a.copy + b.copy,
-        purge: a.purge + b.purge,
-        seed: a.seed + b.seed,
-        kept: a.kept + b.kept,
-    }
 }
 
 /// `~/…` for paths under `$HOME`: shorter log lines, same meaning.
