@@ -142,12 +142,7 @@ pub fn select(loaded: &Loaded, target: &Target) -> Result<Selected, SessionError
     let name = |(ws, r): (&String, &String)| format!("{ws}/{r}");
     match matching.as_slice() {
         [(ws, role)] => {
-            let w = &m.workspaces[*ws];
-            let agent = w.roles[*role]
-                .agent
-                .or(w.agent)
-                .or_else(|| m.roles.get(*role).and_then(|r| r.agents.first().copied()))
-                .unwrap_or(AgentKind::Kimi);
+            let agent = crate::desired::launched_agent(m, ws, role);
             Ok(Selected {
                 workspace: (*ws).clone(),
                 role: (*role).clone(),

@@ -11,7 +11,7 @@ pub mod spec;
 pub mod user;
 
 pub use env::{resolve_env_value, EnvSource};
-pub use resolve::{resolve, resolve_auth_only, ResolveError};
+pub use resolve::{launched_agent, resolve, resolve_auth_only, ResolveError};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::manifest::model::RestartPolicy;

@@ -7,7 +7,7 @@ use super::env::{resolve_env_value, EnvSource};
 use super::{AgentAuth, Desired, EnvVar, ImageSource, InstanceSpec, MountSpec, Scope, Secret};
 use crate::agents::{AgentKind, AuthMode};
 use crate::error::{Code, Coded};
-use crate::manifest::model::{AuthTable, EnvValue, Manifest};
+use crate::manifest::model::{AuthTable, EnvValue, Manifest, Role};
 use crate::manifest::Loaded;
 use crate::naming::container_name;
 use crate::paths::{self, JackinHome};
@@ -134,17 +134,9 @@ impl Resolver<'_> {
         let decl = &ws.roles[role_name];
         let role = m.roles.get(role_name)?; // validate() already rejected undeclared roles
         let name = container_name(ws_name, role_name);
-        let agent = decl
-            .agent
-            .or(ws.agent)
-            .or_else(|| role.agents.first().copied())
-            .unwrap_or(AgentKind::Kimi);
+        let agent = launched_agent(m, ws_name, role_name);
         let scopes = auth_scopes(m, ws_name, role_name);
-        let auth: Vec<AgentAuth> = role
-            .agents
-            .iter()
-            .map(|&a| resolve_auth(a, &scopes, self.base, self.home))
-            .collect();
+        let auth = agents_auth(role, &scopes, self.base, self.home);
         let layers = [
             Layer {
                 name: "env".into(),
@@ -412,15 +404,39 @@ pub fn resolve_auth_only(loaded: &Loaded, home: &Path) -> BTreeMap<String, Vec<A
                 continue;
             };
             let scopes = auth_scopes(m, ws_name, role_name);
-            let auth = role
-                .agents
-                .iter()
-                .map(|&a| resolve_auth(a, &scopes, &loaded.base_dir, home))
-                .collect();
+            let auth = agents_auth(role, &scopes, &loaded.base_dir, home);
             out.insert(container_name(ws_name, role_name), auth);
         }
     }
     out
+}
+
+/// The effective auth of each of a role's agents, under an instance's `scopes`.
+fn agents_auth(
+    role: &Role,
+    scopes: &[(&AuthTable, Scope); 3],
+    base: &Path,
+    home: &Path,
+) -> Vec<AgentAuth> {
+    role.agents
+        .iter()
+        .map(|&a| resolve_auth(a, scopes, base, home))
+        .collect()
+}
+
+/// The agent an instance launches: the instance's `agent`, else its workspace's, else the
+/// role's first, else kimi (SPEC §2). `attach` names the same one.
+pub fn launched_agent(m: &Manifest, ws_name: &str, role_name: &str) -> AgentKind {
+    let ws = &m.workspaces[ws_name];
+    ws.roles[role_name]
+        .agent
+        .or(ws.agent)
+        .or_else(|| {
+            m.roles
+                .get(role_name)
+                .and_then(|r| r.agents.first().copied())
+        })
+        .unwrap_or(AgentKind::Kimi)
 }
 
 /// The auth tables of one instance, highest precedence first.

@@ -65,28 +65,31 @@ fn split(s: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Whether resolving `effective` needs the image's `/etc/passwd` (a name, or a uid alone).
-pub fn needs_lookup(effective: &str) -> bool {
+/// The owner `effective` names without the image's `/etc/passwd`: none (root), or numeric
+/// "UID:GID". `None`: a name, or a uid alone, must be looked up.
+pub fn numeric_owner(effective: &str) -> Option<Owner> {
     let (user, group) = split(effective);
-    let numeric = |s: &str| s.parse::<u32>().is_ok();
-    !(user.is_empty() || numeric(user) && group.is_some_and(numeric))
+    if user.is_empty() {
+        return Some(Owner { uid: 0, gid: 0 });
+    }
+    Some(Owner {
+        uid: user.parse().ok()?,
+        gid: group?.parse().ok()?,
+    })
 }
 
 /// Resolve the effective user string (the state's `user`, else the image's `USER`) to numbers.
-/// `files` reads the image's `/etc/passwd` and `/etc/group`; it is only called when a name,
+/// `files` gives the image's `/etc/passwd` and `/etc/group`; it is only called when a name,
 /// or a uid without a gid, has to be looked up. `Err` explains what could not be resolved.
-pub fn resolve(
+pub fn resolve<'f>(
     effective: &str,
-    files: impl FnOnce() -> Result<(String, String), String>,
+    files: impl FnOnce() -> Result<(&'f str, &'f str), String>,
 ) -> Result<Owner, String> {
+    if let Some(owner) = numeric_owner(effective) {
+        return Ok(owner);
+    }
     let (user, group) = split(effective);
-    if user.is_empty() {
-        return Ok(Owner { uid: 0, gid: 0 });
-    }
     let numeric = |s: &str| s.parse::<u32>().ok();
-    if let (Some(uid), Some(gid)) = (numeric(user), group.and_then(numeric)) {
-        return Ok(Owner { uid, gid });
-    }
     let (passwd, groups) = files()?;
     // passwd: name:x:uid:gid:…   group: name:x:gid:…
     let entry = passwd
@@ -128,11 +131,11 @@ mod tests {
         "root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1001:agent:/home/agent:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nstaff:x:50:\nagent:x:1001:\n";
 
-    fn files() -> Result<(String, String), String> {
-        Ok((PASSWD.into(), GROUP.into()))
+    fn files() -> Result<(&'static str, &'static str), String> {
+        Ok((PASSWD, GROUP))
     }
 
-    fn never() -> Result<(String, String), String> {
+    fn never() -> Result<(&'static str, &'static str), String> {
         panic!("numbers need no lookup")
     }
 

@@ -35,7 +35,7 @@ pub async fn resolve(
         return Ok(Ok(owner));
     }
     let effective = docker_user.unwrap_or_else(|| info.user.clone());
-    if user::needs_lookup(&effective) && !files.0.contains_key(&info.id) {
+    if user::numeric_owner(&effective).is_none() && !files.0.contains_key(&info.id) {
         let read = runtime.image_user_files(image).await?;
         files.0.insert(info.id.clone(), read);
     }
@@ -43,7 +43,7 @@ pub async fn resolve(
         files
             .0
             .get(&info.id)
-            .cloned()
+            .map(|(passwd, group)| (passwd.as_str(), group.as_str()))
             .ok_or_else(|| "the image's /etc/passwd could not be read".to_owned())
     })
     .map_err(|why| format!("cannot tell who the container runs as: {why}")))
