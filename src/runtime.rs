@@ -278,6 +278,23 @@ impl Runtime {
         r.map_err(|e| self.api_error(op, &e))
     }
 
+    /// Like [`Self::count`], with the engine's 404 as `None`: an inspect of something absent.
+    fn count_found<T>(
+        &self,
+        op: &str,
+        r: Result<T, bollard::errors::Error>,
+    ) -> Result<Option<T>, RuntimeError> {
+        match r {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            r => self.count(op, r).map(Some),
+        }
+    }
+
     /// All containers (running or not) matching every filter, e.g. `label=k=v`, `name=x`.
     pub async fn list_containers(
         &self,
@@ -317,28 +334,15 @@ impl Runtime {
             .collect())
     }
 
-    /// The image's ID, or `None` when the engine does not have it.
-    pub async fn image_id(&self, reference: &str) -> Result<Option<String>, RuntimeError> {
-        Ok(self.image(reference).await?.map(|i| i.id))
-    }
-
     /// The image's ID and the user it declares (`USER`; empty: root), from one inspect.
     pub async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, RuntimeError> {
-        match self.docker.inspect_image(reference).await {
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {
-                self.calls.fetch_add(1, Ordering::Relaxed);
-                Ok(None)
-            }
-            r => {
-                let inspect = self.count("inspect image", r)?;
-                Ok(Some(ImageInfo {
-                    id: inspect.id.unwrap_or_default(),
-                    user: inspect.config.and_then(|c| c.user).unwrap_or_default(),
-                }))
-            }
-        }
+        let r = self.docker.inspect_image(reference).await;
+        Ok(self
+            .count_found("inspect image", r)?
+            .map(|inspect| ImageInfo {
+                id: inspect.id.unwrap_or_default(),
+                user: inspect.config.and_then(|c| c.user).unwrap_or_default(),
+            }))
     }
 
     /// The image's `/etc/passwd` and `/etc/group` (empty when it has none), read from a
@@ -608,14 +612,9 @@ impl Runtime {
             .docker
             .inspect_container(name, None::<InspectContainerOptions>)
             .await;
-        if let Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) = r
-        {
-            self.calls.fetch_add(1, Ordering::Relaxed);
+        let Some(c) = self.count_found(&format!("inspect container {name}"), r)? else {
             return Ok(None);
-        }
-        let c = self.count(&format!("inspect container {name}"), r)?;
+        };
         let state = c.state.unwrap_or_default();
         Ok(Some(ContainerDetails {
             id: c.id.unwrap_or_default(),

@@ -148,12 +148,12 @@ impl Desired {
     /// A redactor of every env value of every instance (all of them: jackin cannot know
     /// which are secret), for the engine's text.
     pub fn redactor(&self) -> crate::redact::Redactor {
-        crate::redact::Redactor::new(self.instances.values().flat_map(|i| {
-            i.env
+        crate::redact::Redactor::new(
+            self.instances
                 .values()
-                .map(|v| v.value.expose().to_owned())
-                .collect::<Vec<_>>()
-        }))
+                .flat_map(|i| i.env.values())
+                .map(|v| v.value.expose().to_owned()),
+        )
     }
 
     /// Keep only instances matching `--target WS[/ROLE]`.

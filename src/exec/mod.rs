@@ -18,7 +18,7 @@ use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
 use crate::plan::{ContainerAction, ImageAction, InstancePlan, Plan, Summary};
 use crate::report::{Event, Reporter};
-use crate::runtime::{ContainerConfig, Runtime};
+use crate::runtime::{ContainerConfig, ImageInfo, Runtime};
 use futures_util::stream::{self, StreamExt};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -89,7 +89,16 @@ struct Run<'a> {
     /// Image reference → ID, after this run's pulls and builds.
     images: &'a BTreeMap<String, Option<String>>,
     failed_images: &'a std::collections::BTreeSet<String>,
+    /// Who the containers run as whose images only this run pulled or built (observe could
+    /// not tell): resolved once, before the instances converge, each image read once.
+    new_owners: &'a BTreeMap<String, Result<Result<Owner, String>, Failure>>,
     store: &'a Store,
+}
+
+/// Whether nothing is written for this instance and no container step runs (its ledger may
+/// still take fresher stat data).
+fn idle(inst: &InstancePlan) -> bool {
+    inst.files.is_empty() && inst.container_step.is_none()
 }
 
 /// Instances converged at once. Each is a few Docker calls the engine mostly waits on, so a
@@ -112,11 +121,13 @@ impl Executor<'_> {
     pub async fn execute(&self, plan: &Plan, desired: &Desired, observed: &Observed) -> Outcome {
         let mut out = Outcome::default();
         let mut images: BTreeMap<String, Option<String>> = observed.images.clone();
+        let mut infos = BTreeMap::new();
         let mut failed_images = std::collections::BTreeSet::new();
         for step in &plan.images {
             match self.image(&step.image, &step.action).await {
-                Ok(id) => {
-                    images.insert(step.image.clone(), id);
+                Ok(info) => {
+                    images.insert(step.image.clone(), info.as_ref().map(|i| i.id.clone()));
+                    infos.extend(info.map(|i| (step.image.clone(), i)));
                 }
                 Err(f) => {
                     failed_images.insert(step.image.clone());
@@ -124,12 +135,16 @@ impl Executor<'_> {
                 }
             }
         }
+        let new_owners = self
+            .new_owners(plan, desired, observed, &infos, &failed_images)
+            .await;
         let store = Store::new(self.home);
         let run = Run {
             desired,
             observed,
             images: &images,
             failed_images: &failed_images,
+            new_owners: &new_owners,
             store: &store,
         };
         let converge = |inst| self.converge(&run, inst);
@@ -172,7 +187,60 @@ impl Executor<'_> {
         f
     }
 
-    async fn image(&self, image: &str, action: &ImageAction) -> Result<Option<String>, Failure> {
+    /// Who the containers of `plan` run as where observe could not tell (their image was
+    /// absent): for each instance that will write or start something, by container name.
+    /// One `/etc/passwd` read per image, however many instances use it.
+    async fn new_owners(
+        &self,
+        plan: &Plan,
+        desired: &Desired,
+        observed: &Observed,
+        infos: &BTreeMap<String, ImageInfo>,
+        failed_images: &std::collections::BTreeSet<String>,
+    ) -> BTreeMap<String, Result<Result<Owner, String>, Failure>> {
+        let mut files = observed::owner::UserFiles::default();
+        let mut owners = BTreeMap::new();
+        for inst in plan.instances.iter().filter(|i| !idle(i)) {
+            let name = inst.container.as_str();
+            let (Some(spec), Some(state)) =
+                (desired.instances.get(name), observed.instances.get(name))
+            else {
+                continue;
+            };
+            if state.owner.is_some() || failed_images.contains(&state.image) {
+                continue;
+            }
+            let resolved = async {
+                let info = match infos.get(&state.image) {
+                    Some(info) => info.clone(),
+                    None => self
+                        .runtime
+                        .image(&state.image)
+                        .await?
+                        .unwrap_or(ImageInfo {
+                            id: String::new(),
+                            user: String::new(),
+                        }),
+                };
+                observed::owner::resolve(
+                    self.runtime,
+                    &spec.user,
+                    &state.image,
+                    &info,
+                    observed.jackin,
+                    None,
+                    &mut files,
+                )
+                .await
+            }
+            .await
+            .map_err(|e| failure(Some(name), &e));
+            owners.insert(name.to_owned(), resolved);
+        }
+        owners
+    }
+
+    async fn image(&self, image: &str, action: &ImageAction) -> Result<Option<ImageInfo>, Failure> {
         match action {
             ImageAction::Pull => {
                 self.report(Event::Image {
@@ -234,7 +302,7 @@ impl Executor<'_> {
             }
         }
         self.runtime
-            .image_id(image)
+            .image(image)
             .await
             .map_err(|e| failure(None, &e))
     }
@@ -250,9 +318,8 @@ impl Executor<'_> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         let state = observed.instances.get(name);
-        let idle = inst.files.is_empty() && inst.container_step.is_none();
         let owner = match (spec, state) {
-            (Some(spec), Some(state)) if !idle => self.owner(name, spec, state, observed).await?,
+            (Some(_), Some(state)) if !idle(inst) => Self::owner(run, name, state)?,
             // Nothing is written for an idle instance (its ledger may still take fresher stat
             // data), and a removed one only loses what jackin forwarded: nothing is handed on.
             _ => observed.jackin,
@@ -354,41 +421,18 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// Who the instance's container runs as: observed, or resolved now when its image was
-    /// only just pulled or built.
-    async fn owner(
-        &self,
+    /// Who the instance's container runs as: observed, or resolved after this run pulled or
+    /// built its image ([`Self::new_owners`]).
+    fn owner(
+        run: &Run<'_>,
         name: &str,
-        spec: &InstanceSpec,
         state: &crate::observed::InstanceState,
-        observed: &Observed,
     ) -> Result<Owner, Failure> {
-        let fail = |e: &dyn Coded| failure(Some(name), e);
-        let resolved = match &state.owner {
-            Some(owner) => owner.clone(),
-            None => {
-                let info = self
-                    .runtime
-                    .image(&state.image)
-                    .await
-                    .map_err(|e| fail(&e))?
-                    .unwrap_or_else(|| crate::runtime::ImageInfo {
-                        id: String::new(),
-                        user: String::new(),
-                    });
-                let mut files = observed::owner::UserFiles::default();
-                observed::owner::resolve(
-                    self.runtime,
-                    &spec.user,
-                    &state.image,
-                    &info,
-                    observed.jackin,
-                    None,
-                    &mut files,
-                )
-                .await
-                .map_err(|e| fail(&e))?
-            }
+        let observed = run.observed;
+        let resolved = match (&state.owner, run.new_owners.get(name)) {
+            (Some(owner), _) => owner.clone(),
+            (None, Some(resolved)) => resolved.clone()?,
+            (None, None) => Err("its image's user was not resolved".to_owned()),
         };
         let problem = match resolved {
             Ok(owner) => match crate::plan::owner_mismatch(observed.jackin, owner) {
@@ -442,7 +486,8 @@ impl Executor<'_> {
                 .map(|m| (m.src.display().to_string(), m.dst.clone(), m.readonly))
                 .collect(),
             workdir: spec.workdir.clone(),
-            user: spec.user.docker_user(host),
+            // The user the spec label records, so label and container cannot disagree.
+            user: summary.user,
         }
     }
 }

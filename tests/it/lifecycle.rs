@@ -352,6 +352,44 @@ fn a_build_role_is_built_from_its_context_and_rebuilt_only_when_it_changes() {
     sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
 
+/// The image of a `build` role does not exist when the plan is made, so who its containers
+/// run as is resolved after the build, from the image's own `USER` and `/etc/passwd`: once
+/// for the image, for every workspace that uses the role.
+#[test]
+fn a_built_images_user_owns_the_handoff_of_every_workspace_using_it() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let (one, two) = (sb.workspace("bu1"), sb.workspace("bu2"));
+    sb.write(
+        "ctx/Dockerfile",
+        format!("FROM {}\nUSER agent\n", agent_image()),
+    );
+    sb.write(
+        "jackin.toml",
+        format!(
+            "version = 1\nproject = \"{}\"\n[roles.smith]\nbuild = {{ context = \"ctx\" }}\nagents = [\"kimi\"]\n[workspaces.{one}.roles.smith]\n[workspaces.{two}.roles.smith]\n",
+            sb.project()
+        ),
+    );
+    sb.jackin(&["apply"]).expect_ok();
+    for ws in [&one, &two] {
+        let c = format!("jk-{ws}-smith");
+        assert_eq!(
+            exec(&c, &["id", "-u"]).trim(),
+            "1000",
+            "{c} runs as the image's USER"
+        );
+        let handoff = std::fs::metadata(sb.handoff_dir(&c, "kimi")).unwrap();
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::uid(&handoff),
+            1000,
+            "{c}'s handoff belongs to that user"
+        );
+        // The agent reads its login as that user (exec fails the test otherwise).
+        exec(&c, &["test", "-r", "/jackin/kimi/config.toml"]);
+    }
+}
+
 #[test]
 fn a_no_op_apply_costs_the_same_docker_calls_for_one_or_many_instances() {
     let calls = |n: usize| {
