@@ -250,16 +250,18 @@ fn observe_agent(
             files.handoff.insert(rel, seen);
         }
     }
+    // Something is at `rel`: already probed, or looked at now (one stat, nothing read).
+    let present = |rel: &RelPath| files.handoff.contains_key(rel) || handoff.exists(rel);
     for entry in agent.info().entries.iter().filter(|e| e.login) {
         let rel = RelPath::catalogue(entry.name);
         let forwarded = ledger.of(agent).any(|(p, _)| p.is_at_or_below(&rel));
-        if !forwarded && handoff.exists(&rel) {
+        if !forwarded && present(&rel) {
             files.own_login.push(rel);
         }
     }
     for seed in seeds {
         let rel = RelPath::catalogue(seed.path);
-        if files.handoff.contains_key(&rel) || handoff.exists(&rel) {
+        if present(&rel) {
             files.occupied.insert(rel);
         }
     }
