@@ -2,13 +2,6 @@
 
 use crate::common::*;
 
-/// Nothing of jackin's state was written and no container exists for `ws`.
-#[track_caller]
-fn assert_untouched(sb: &Sandbox, ws: &str) {
-    assert!(!container_exists(&format!("jk-{ws}-smith")), "no container");
-    assert!(!sb.jackin_home().join("data").exists(), "no handoff state");
-}
-
 #[test]
 fn an_unknown_key_fails_with_file_line_col_and_a_suggestion() {
     let sb = Sandbox::new();
@@ -27,7 +20,7 @@ fn an_unknown_key_fails_with_file_line_col_and_a_suggestion() {
         assert!(run.stderr.contains("did you mean `image`?"), "{run:?}");
         assert!(run.stderr.contains("→ what to try:"), "{run:?}");
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
 }
 
 #[test]
@@ -44,7 +37,7 @@ fn a_yaml_file_with_a_bad_enum_value_points_at_the_value() {
     run.expect_code(1);
     assert!(run.stderr.contains("jackin.yaml:5:11"), "{run:?}");
     assert!(run.stderr.contains("did you mean `api_key`?"), "{run:?}");
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
 }
 
 #[test]
@@ -92,7 +85,7 @@ fn an_unreachable_docker_engine_is_a_clear_error_that_touches_nothing() {
             "{run:?}"
         );
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
     assert_eq!(snapshot(&login.dir), before);
 }
 
@@ -194,7 +187,7 @@ fn assert_every_command_refuses(sb: &Sandbox, ws: &str, expected: &str, hint: &s
             "{cmd}: {run:?}"
         );
     }
-    assert_untouched(sb, ws);
+    sb.assert_untouched(ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
 }
 
@@ -377,7 +370,7 @@ fn a_nul_in_an_env_file_fails_plan_and_apply_naming_the_variable_not_the_value()
         );
         assert!(!run.all().contains(&secret), "{cmd}: {run:?}");
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
 }
 
@@ -399,6 +392,6 @@ fn an_env_file_that_is_a_fifo_fails_plan_and_apply_instead_of_hanging() {
         assert!(run.stderr.starts_with("error[E011]:"), "{cmd}: {run:?}");
         assert!(run.stderr.contains("not a regular file"), "{cmd}: {run:?}");
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
 }

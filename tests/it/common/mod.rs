@@ -397,6 +397,17 @@ impl Sandbox {
         write_file(&self.home().join(rel), contents.as_ref())
     }
 
+    /// Panics unless jackin left no trace for workspace `ws`: no container `jk-{ws}-smith`
+    /// and no handoff state (`$JACKIN_HOME/data`).
+    #[track_caller]
+    pub fn assert_untouched(&self, ws: &str) {
+        assert!(!container_exists(&format!("jk-{ws}-smith")), "no container");
+        assert!(
+            !self.jackin_home().join("data").exists(),
+            "no handoff state"
+        );
+    }
+
     /// `$JACKIN_HOME/data/{container}/handoff/{agent}` (SPEC §4).
     pub fn handoff_dir(&self, container: &str, agent: &str) -> PathBuf {
         self.jackin_home()
