@@ -175,9 +175,16 @@ fn an_empty_state_refuses_to_remove_every_container_without_allow_empty() {
 /// Runs `validate`, `plan` and `apply`: each exits 1 with stderr starting with `expected`
 /// and the hint `hint`, and nothing changes: no container, no handoff, `$HOME` as it was.
 /// Each run is bounded by the harness's JACKIN_TIMEOUT, so a hang fails instead of waiting.
+/// Returns the three runs, in that order, with their command.
 #[track_caller]
-fn assert_every_command_refuses(sb: &Sandbox, ws: &str, expected: &str, hint: &str) {
+fn assert_every_command_refuses(
+    sb: &Sandbox,
+    ws: &str,
+    expected: &str,
+    hint: &str,
+) -> Vec<(&'static str, Run)> {
     let home = snapshot(sb.home());
+    let mut runs = Vec::new();
     for cmd in ["validate", "plan", "apply"] {
         let run = sb.jackin(&[cmd]);
         run.expect_code(1);
@@ -186,9 +193,11 @@ fn assert_every_command_refuses(sb: &Sandbox, ws: &str, expected: &str, hint: &s
             run.stderr.contains(&format!("→ what to try: {hint}")),
             "{cmd}: {run:?}"
         );
+        runs.push((cmd, run));
     }
     sb.assert_untouched(ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
+    runs
 }
 
 /// `n` nested flow sequences around one value: `[[…[1]…]]`.
@@ -327,14 +336,13 @@ fn a_nul_in_a_literal_env_value_fails_validate_naming_the_variable_not_the_value
         minimal_kimi_state(&sb, &ws)
     );
     sb.write("jackin.toml", body);
-    assert_every_command_refuses(
+    let runs = assert_every_command_refuses(
         &sb,
         &ws,
         &format!("error[E004]: jackin.toml:10:1: workspaces.{ws}.roles.smith.env.TOKEN: the value contains a NUL byte, which an environment variable cannot hold\n"),
         "remove the NUL byte (written \\0 or \\u0000) from the value",
     );
-    for cmd in ["validate", "plan", "apply"] {
-        let run = sb.jackin(&[cmd]);
+    for (cmd, run) in runs {
         assert!(!run.all().contains(&secret), "{cmd}: {run:?}");
     }
 }
