@@ -52,27 +52,37 @@ pub fn agent_image() -> &'static str {
             "jackin-test-agent:{}",
             &hex::encode(Sha256::digest(&body))[..12]
         );
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&tag)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "{} failed ({}):\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
-            script.display(),
-            out.status
-        );
-        let tag = stdout.lines().last().unwrap_or("").trim().to_string();
-        assert!(
-            !tag.is_empty(),
-            "agent-image.sh printed no tag; stderr:\n{stderr}"
-        );
-        tag
+        image_from_script("scripts/agent-image.sh", &[&tag])
     })
+}
+
+/// Runs `bash SCRIPT ARGS` (`script` relative to the repository, stdin null), which builds
+/// or finds an image and prints its tag last on stdout; returns that tag. Panics with the
+/// exit status, stderr and stdout when the script fails or prints no tag.
+#[track_caller]
+pub fn image_from_script(script: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
+        script.display(),
+        out.status
+    );
+    let tag = stdout.lines().last().unwrap_or("").trim().to_string();
+    assert!(
+        !tag.is_empty(),
+        "{} printed no tag; stderr:\n{stderr}",
+        script.display()
+    );
+    tag
 }
 
 /// The smallest one-instance state: workspace `ws` × role `smith` (the agent image, kimi
