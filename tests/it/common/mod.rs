@@ -86,7 +86,7 @@ pub fn image_from_script(script: &str, args: &[&str]) -> String {
 }
 
 /// The smallest one-instance state: workspace `ws` × role `smith` (the agent image, kimi
-/// with default auth, sync). `tests/bad_input.rs` asserts positions in it: `image` is line 7.
+/// with default auth, sync). `tests/it/bad_input.rs` asserts positions in it: `image` is line 7.
 pub fn minimal_kimi_state(sb: &Sandbox, ws: &str) -> String {
     format!(
         "version = 1\nproject = \"{}\"\n\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n\n[workspaces.{ws}.roles.smith]\n",
