@@ -37,23 +37,13 @@ pub const JACKIN_TIMEOUT: Duration = Duration::from_secs(180);
 // Agent image
 // ---------------------------------------------------------------------------
 
-/// The tag of the local test agent image, `jackin-test-agent:<sha256 of the script, 12 hex>`.
-/// Runs `scripts/agent-image.sh` once per test process (a no-op when the image is current);
-/// panics with its output on failure. The tag is named by the script's content, so checkouts
-/// with different versions of the script (worktrees testing side by side on one engine) each
-/// get their own image instead of rebuilding one tag under each other's running tests.
+/// The tag of the local test agent image, `jackin-test-agent:<sha256 of the script, 12 hex>`,
+/// as `scripts/agent-image.sh --test` names and prints it (the one place that rule lives).
+/// Runs the script once per test process (a no-op when the image is current); panics with its
+/// output on failure.
 pub fn agent_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/agent-image.sh");
-        let body =
-            fs::read(&script).unwrap_or_else(|e| panic!("cannot read {}: {e}", script.display()));
-        let tag = format!(
-            "jackin-test-agent:{}",
-            &hex::encode(Sha256::digest(&body))[..12]
-        );
-        image_from_script("scripts/agent-image.sh", &[&tag])
-    })
+    TAG.get_or_init(|| image_from_script("scripts/agent-image.sh", &["--test"]))
 }
 
 /// Runs `bash SCRIPT ARGS` (`script` relative to the repository, stdin null), which builds
