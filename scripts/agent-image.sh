@@ -2,6 +2,12 @@
 # Build the tiny local agent image the integration tests and the demo run.
 #
 #   scripts/agent-image.sh [TAG]        (default: jackin-demo-agent:latest)
+#   scripts/agent-image.sh --test       (the integration tests' tag, below)
+#
+# --test tags it jackin-test-agent:<first 12 hex of the sha256 of this script>:
+# the tests use that tag, so checkouts with different versions of this script
+# (worktrees testing side by side on one engine) each get their own image
+# instead of rebuilding one tag under each other's running tests.
 #
 # No container registry is reachable, so the image is assembled from a rootfs
 # made of Debian's busybox-static and loaded with `docker import`.
@@ -16,9 +22,13 @@
 # several processes at once (flock). Prints the tag on stdout.
 set -euo pipefail
 
-TAG="${1:-jackin-demo-agent:latest}"
 SELF="$(readlink -f "${BASH_SOURCE[0]}")"
 HASH="$(sha256sum "$SELF" | cut -d' ' -f1)"
+if [[ "${1:-}" == --test ]]; then
+    TAG="jackin-test-agent:${HASH:0:12}"
+else
+    TAG="${1:-jackin-demo-agent:latest}"
+fi
 LABEL=jackin.test-image-hash
 
 current_hash() {

@@ -30,7 +30,7 @@ fi
 docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 
 step "test agent image (installs busybox-static when missing)"
-bash scripts/agent-image.sh
+bash scripts/agent-image.sh --test
 
 step "real Kimi CLI images (debootstrap + PyPI; about two minutes the first time, cached by tag)"
 bash scripts/real-kimi-image.sh all

@@ -142,8 +142,7 @@ fn a_source_that_is_a_home_directory_is_rejected_before_anything_changes() {
             .contains("(set by auth.kimi) looks like a home directory"),
         "{run:?}"
     );
-    assert!(!container_exists(&format!("jk-{ws}-smith")));
-    assert!(!sb.jackin_home().join("data").exists());
+    sb.assert_untouched(&ws);
 }
 
 #[test]

@@ -2,13 +2,6 @@
 
 use crate::common::*;
 
-/// Nothing of jackin's state was written and no container exists for `ws`.
-#[track_caller]
-fn assert_untouched(sb: &Sandbox, ws: &str) {
-    assert!(!container_exists(&format!("jk-{ws}-smith")), "no container");
-    assert!(!sb.jackin_home().join("data").exists(), "no handoff state");
-}
-
 #[test]
 fn an_unknown_key_fails_with_file_line_col_and_a_suggestion() {
     let sb = Sandbox::new();
@@ -27,7 +20,7 @@ fn an_unknown_key_fails_with_file_line_col_and_a_suggestion() {
         assert!(run.stderr.contains("did you mean `image`?"), "{run:?}");
         assert!(run.stderr.contains("→ what to try:"), "{run:?}");
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
 }
 
 #[test]
@@ -44,7 +37,7 @@ fn a_yaml_file_with_a_bad_enum_value_points_at_the_value() {
     run.expect_code(1);
     assert!(run.stderr.contains("jackin.yaml:5:11"), "{run:?}");
     assert!(run.stderr.contains("did you mean `api_key`?"), "{run:?}");
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
 }
 
 #[test]
@@ -92,7 +85,7 @@ fn an_unreachable_docker_engine_is_a_clear_error_that_touches_nothing() {
             "{run:?}"
         );
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
     assert_eq!(snapshot(&login.dir), before);
 }
 
@@ -182,9 +175,16 @@ fn an_empty_state_refuses_to_remove_every_container_without_allow_empty() {
 /// Runs `validate`, `plan` and `apply`: each exits 1 with stderr starting with `expected`
 /// and the hint `hint`, and nothing changes: no container, no handoff, `$HOME` as it was.
 /// Each run is bounded by the harness's JACKIN_TIMEOUT, so a hang fails instead of waiting.
+/// Returns the three runs, in that order, with their command.
 #[track_caller]
-fn assert_every_command_refuses(sb: &Sandbox, ws: &str, expected: &str, hint: &str) {
+fn assert_every_command_refuses(
+    sb: &Sandbox,
+    ws: &str,
+    expected: &str,
+    hint: &str,
+) -> Vec<(&'static str, Run)> {
     let home = snapshot(sb.home());
+    let mut runs = Vec::new();
     for cmd in ["validate", "plan", "apply"] {
         let run = sb.jackin(&[cmd]);
         run.expect_code(1);
@@ -193,9 +193,11 @@ fn assert_every_command_refuses(sb: &Sandbox, ws: &str, expected: &str, hint: &s
             run.stderr.contains(&format!("→ what to try: {hint}")),
             "{cmd}: {run:?}"
         );
+        runs.push((cmd, run));
     }
-    assert_untouched(sb, ws);
+    sb.assert_untouched(ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
+    runs
 }
 
 /// `n` nested flow sequences around one value: `[[…[1]…]]`.
@@ -334,14 +336,13 @@ fn a_nul_in_a_literal_env_value_fails_validate_naming_the_variable_not_the_value
         minimal_kimi_state(&sb, &ws)
     );
     sb.write("jackin.toml", body);
-    assert_every_command_refuses(
+    let runs = assert_every_command_refuses(
         &sb,
         &ws,
         &format!("error[E004]: jackin.toml:10:1: workspaces.{ws}.roles.smith.env.TOKEN: the value contains a NUL byte, which an environment variable cannot hold\n"),
         "remove the NUL byte (written \\0 or \\u0000) from the value",
     );
-    for cmd in ["validate", "plan", "apply"] {
-        let run = sb.jackin(&[cmd]);
+    for (cmd, run) in runs {
         assert!(!run.all().contains(&secret), "{cmd}: {run:?}");
     }
 }
@@ -377,7 +378,7 @@ fn a_nul_in_an_env_file_fails_plan_and_apply_naming_the_variable_not_the_value()
         );
         assert!(!run.all().contains(&secret), "{cmd}: {run:?}");
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
 }
 
@@ -399,6 +400,6 @@ fn an_env_file_that_is_a_fifo_fails_plan_and_apply_instead_of_hanging() {
         assert!(run.stderr.starts_with("error[E011]:"), "{cmd}: {run:?}");
         assert!(run.stderr.contains("not a regular file"), "{cmd}: {run:?}");
     }
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
     assert_eq!(snapshot(sb.home()), home, "$HOME untouched");
 }

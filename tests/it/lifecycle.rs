@@ -650,14 +650,7 @@ fn destroy_removes_only_the_projects_containers_and_keeps_the_handoff_unless_pur
     other.write("k2", "");
     other.sb.jackin(&["apply"]).expect_ok();
     let stranger = format!("stranger-{}", t.sb.project());
-    /// Removes the unmanaged container however the test ends.
-    struct Remove(String);
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            let _ = docker_ok(&["rm", "-f", &self.0]);
-        }
-    }
-    let _cleanup = Remove(stranger.clone());
+    // Carrying the project label, it is removed with the sandbox however the test ends.
     docker(&[
         "run",
         "-d",

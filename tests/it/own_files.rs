@@ -8,13 +8,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-/// No container for `ws` and no handoff state was written.
-#[track_caller]
-fn assert_untouched(sb: &Sandbox, ws: &str) {
-    assert!(!container_exists(&format!("jk-{ws}-smith")), "no container");
-    assert!(!sb.jackin_home().join("data").exists(), "no handoff state");
-}
-
 fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -50,7 +43,7 @@ fn a_group_writable_jackin_home_is_refused_with_chmod_700_and_nothing_is_written
     let w = sb.jackin_spawn(&["watch"], &[]);
     w.wait_for_output(&headline, Duration::from_secs(60));
     drop(w);
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
     assert_eq!(
         fs::read_dir(&home).unwrap().count(),
         0,
@@ -121,7 +114,7 @@ fn a_lock_file_symlink_is_refused_and_its_target_is_unchanged() {
     );
     assert_eq!(fs::read_to_string(&victim).unwrap(), "do not overwrite\n");
     assert_eq!(snapshot(sb.home()), before, "nothing under $HOME changed");
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
 }
 
 /// Makes the key with a `plan` (which writes nothing else), then damages it with `damage`.
@@ -160,7 +153,7 @@ fn a_truncated_key_is_refused_and_no_container_is_created() {
         );
     }
     assert_eq!(fs::read(&key).unwrap(), damaged, "not regenerated");
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
 }
 
 #[test]
@@ -182,7 +175,7 @@ fn a_key_readable_by_others_is_refused_and_no_container_is_created() {
         0o644,
         "not repaired"
     );
-    assert_untouched(&sb, &ws);
+    sb.assert_untouched(&ws);
 }
 
 /// Every entry under `root` (and `root` itself): (relative path, mode & 07777, is dir).

@@ -7,41 +7,19 @@
 use crate::common::*;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The real-client image (built and cached by tag; about two minutes the first time).
 fn real_kimi_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| build_image("kimi"))
+    TAG.get_or_init(|| image_from_script("scripts/real-kimi-image.sh", &["kimi"]))
 }
 
 /// The same base with the agent binary where the Kimi Code installer puts it
 /// (`~/.kimi-code/bin/kimi`, first on PATH).
 fn real_kimi_code_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| build_image("kimi-code"))
-}
-
-fn build_image(which: &str) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/real-kimi-image.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(which)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run real-kimi-image.sh");
-    assert!(
-        out.status.success(),
-        "real-kimi-image.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .expect("a tag")
-        .trim()
-        .to_owned()
+    TAG.get_or_init(|| image_from_script("scripts/real-kimi-image.sh", &["kimi-code"]))
 }
 
 /// A login as `kimi login` writes it: the model, the OAuth token, the device id.

@@ -37,46 +37,46 @@ pub const JACKIN_TIMEOUT: Duration = Duration::from_secs(180);
 // Agent image
 // ---------------------------------------------------------------------------
 
-/// The tag of the local test agent image, `jackin-test-agent:<sha256 of the script, 12 hex>`.
-/// Runs `scripts/agent-image.sh` once per test process (a no-op when the image is current);
-/// panics with its output on failure. The tag is named by the script's content, so checkouts
-/// with different versions of the script (worktrees testing side by side on one engine) each
-/// get their own image instead of rebuilding one tag under each other's running tests.
+/// The tag of the local test agent image, `jackin-test-agent:<sha256 of the script, 12 hex>`,
+/// as `scripts/agent-image.sh --test` names and prints it (the one place that rule lives).
+/// Runs the script once per test process (a no-op when the image is current); panics with its
+/// output on failure.
 pub fn agent_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/agent-image.sh");
-        let body =
-            fs::read(&script).unwrap_or_else(|e| panic!("cannot read {}: {e}", script.display()));
-        let tag = format!(
-            "jackin-test-agent:{}",
-            &hex::encode(Sha256::digest(&body))[..12]
-        );
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&tag)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "{} failed ({}):\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
-            script.display(),
-            out.status
-        );
-        let tag = stdout.lines().last().unwrap_or("").trim().to_string();
-        assert!(
-            !tag.is_empty(),
-            "agent-image.sh printed no tag; stderr:\n{stderr}"
-        );
-        tag
-    })
+    TAG.get_or_init(|| image_from_script("scripts/agent-image.sh", &["--test"]))
+}
+
+/// Runs `bash SCRIPT ARGS` (`script` relative to the repository, stdin null), which builds
+/// or finds an image and prints its tag last on stdout; returns that tag. Panics with the
+/// exit status, stderr and stdout when the script fails or prints no tag.
+#[track_caller]
+pub fn image_from_script(script: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
+        script.display(),
+        out.status
+    );
+    let tag = stdout.lines().last().unwrap_or("").trim().to_string();
+    assert!(
+        !tag.is_empty(),
+        "{} printed no tag; stderr:\n{stderr}",
+        script.display()
+    );
+    tag
 }
 
 /// The smallest one-instance state: workspace `ws` × role `smith` (the agent image, kimi
-/// with default auth, sync). `tests/bad_input.rs` asserts positions in it: `image` is line 7.
+/// with default auth, sync). `tests/it/bad_input.rs` asserts positions in it: `image` is line 7.
 pub fn minimal_kimi_state(sb: &Sandbox, ws: &str) -> String {
     format!(
         "version = 1\nproject = \"{}\"\n\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n\n[workspaces.{ws}.roles.smith]\n",
@@ -395,6 +395,17 @@ impl Sandbox {
     /// Writes `contents` to `home/<rel>`, creating parent directories. Returns the path.
     pub fn write_home(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         write_file(&self.home().join(rel), contents.as_ref())
+    }
+
+    /// Panics unless jackin left no trace for workspace `ws`: no container `jk-{ws}-smith`
+    /// and no handoff state (`$JACKIN_HOME/data`).
+    #[track_caller]
+    pub fn assert_untouched(&self, ws: &str) {
+        assert!(!container_exists(&format!("jk-{ws}-smith")), "no container");
+        assert!(
+            !self.jackin_home().join("data").exists(),
+            "no handoff state"
+        );
     }
 
     /// `$JACKIN_HOME/data/{container}/handoff/{agent}` (SPEC §4).
