@@ -133,9 +133,7 @@ fn copy(
     };
     let at_ns = now_ns();
     let mut file = bounded::open_host(source).map_err(io)?;
-    let (bytes, host_meta) = bounded::read(&mut file)
-        .map_err(io)?
-        .map_err(|r| io(r.into_io()))?;
+    let (bytes, host_meta) = bounded::read(&mut file).map_err(io)?;
     let sha = sha256_hex(&bytes);
     let target_stat = dir.write(&f.path, &bytes, owner)?;
     Ok(LedgerEntry {
