@@ -36,8 +36,9 @@ impl Refused {
     }
 }
 
-/// Open an operator-named file (an env `{ file }`) for reading: a link the operator made is
-/// followed, but a FIFO never blocks and a device is refused by the caller's type check.
+/// Open an operator-named file (an env `{ file }`, a state file) for reading: a link the
+/// operator made is followed, but a FIFO never blocks and a device is refused by the caller's
+/// type check.
 pub fn open_host_following(path: &std::path::Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -76,8 +77,14 @@ fn check(file: &File) -> io::Result<Result<std::fs::Metadata, Refused>> {
     })
 }
 
-/// Read a whole regular file of at most [`MAX_FILE`] bytes.
-pub fn read(file: &mut File) -> io::Result<Result<(Vec<u8>, std::fs::Metadata), Refused>> {
+/// Read a whole regular file of at most [`MAX_FILE`] bytes. A refusal is an I/O error
+/// ([`Refused::into_io`]): every reader treats it as one.
+pub fn read(file: &mut File) -> io::Result<(Vec<u8>, std::fs::Metadata)> {
+    read_checked(file)?.map_err(Refused::into_io)
+}
+
+/// [`read`], telling a refusal apart from an I/O error.
+fn read_checked(file: &mut File) -> io::Result<Result<(Vec<u8>, std::fs::Metadata), Refused>> {
     let meta = match check(file)? {
         Ok(meta) => meta,
         Err(refused) => return Ok(Err(refused)),
@@ -98,20 +105,9 @@ pub fn hash(file: &mut File) -> io::Result<Result<(String, u64, std::fs::Metadat
         Err(refused) => return Ok(Err(refused)),
     };
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        total += n as u64;
-        if total > MAX_FILE {
-            return Ok(Err(Refused::Oversized));
-        }
-        hasher.update(&buf[..n]);
+    let total = io::copy(&mut file.take(MAX_FILE + 1), &mut hasher)?;
+    if total > MAX_FILE {
+        return Ok(Err(Refused::Oversized));
     }
     Ok(Ok((hex::encode(hasher.finalize()), total, meta)))
 }
@@ -128,7 +124,10 @@ mod tests {
         f.set_len(1 << 40).unwrap(); // 1 TiB, sparse
         let mut f = File::open(&path).unwrap();
         assert_eq!(hash(&mut f).unwrap().unwrap_err(), Refused::Oversized);
-        assert_eq!(read(&mut f).unwrap().unwrap_err(), Refused::Oversized);
+        assert_eq!(
+            read_checked(&mut f).unwrap().unwrap_err(),
+            Refused::Oversized
+        );
     }
 
     #[test]
@@ -149,7 +148,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut f = File::open(dir.path()).unwrap();
         assert_eq!(
-            read(&mut f).unwrap().unwrap_err(),
+            read_checked(&mut f).unwrap().unwrap_err(),
             Refused::NotRegular(crate::handoff::Kind::Directory)
         );
     }

@@ -14,7 +14,7 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     /// State file not found or unreadable.
     E001,

@@ -8,10 +8,11 @@
 //! 0600 ledger, where the stat fast path and three-way rules need them.
 
 use crate::error::{Code, Coded};
+use crate::paths::OwnFileError;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The key's exact length: one SHA-256 block's worth of randomness.
@@ -111,23 +112,15 @@ impl Fingerprinter {
             path: path.to_path_buf(),
             source,
         };
-        // O_NONBLOCK: a FIFO planted here must not hang the open (no effect on a file).
-        let file = match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(invalid("is a symlink".into()))
+        let opened = crate::paths::open_own_file(path, std::fs::OpenOptions::new().read(true));
+        let (file, meta) = match opened {
+            Ok(opened) => opened,
+            Err(OwnFileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None)
             }
-            Err(e) => return Err(err(e)),
+            Err(OwnFileError::Io(e)) => return Err(err(e)),
+            Err(OwnFileError::Untrusted(problem)) => return Err(invalid(problem)),
         };
-        let meta = file.metadata().map_err(err)?;
-        if let Some(problem) = crate::paths::foreign_own_file(&meta) {
-            return Err(invalid(problem));
-        }
         let mode = meta.mode() & 0o7777;
         if mode != 0o600 {
             return Err(invalid(format!(

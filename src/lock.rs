@@ -6,6 +6,7 @@
 //! never written through.
 
 use crate::error::{Code, Coded};
+use crate::paths::OwnFileError;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -70,26 +71,19 @@ pub fn acquire(path: &Path, project: &str, timeout: Duration) -> Result<ProjectL
     if let Some(dir) = path.parent() {
         crate::paths::create_private_dir_all(dir).map_err(io)?;
     }
-    // Never through a symlink (O_NOFOLLOW); a FIFO planted here cannot block the open
-    // (O_NONBLOCK, which changes nothing for a regular file); not inherited (O_CLOEXEC).
-    let mut file = match OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(unsafe_file("is a symlink".into()))
-        }
-        other => other.map_err(io)?,
-    };
-    let meta = file.metadata().map_err(io)?;
-    if let Some(problem) = crate::paths::foreign_own_file(&meta) {
-        return Err(unsafe_file(problem));
-    }
+    let (mut file, meta) = crate::paths::open_own_file(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600),
+    )
+    .map_err(|e| match e {
+        OwnFileError::Untrusted(problem) => unsafe_file(problem),
+        OwnFileError::Io(e) => io(e),
+    })?;
     // 0600 whatever the umask (and for lock files an older jackin made 0644).
     if meta.mode() & 0o7777 != 0o600 {
         file.set_permissions(std::fs::Permissions::from_mode(0o600))

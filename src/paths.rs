@@ -141,16 +141,48 @@ pub fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// Why an opened file of jackin's own (the key, a lock file) cannot be trusted: not a
-/// regular file, or not owned by the user running jackin, as a predicate ("is not a regular
-/// file"). `None`: it is fine.
-pub fn foreign_own_file(meta: &std::fs::Metadata) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    if !meta.is_file() {
-        return Some("is not a regular file".into());
-    }
+/// "is owned by uid N, not by you (uid M)" when `uid` is not the effective uid.
+fn not_yours(uid: u32) -> Option<String> {
     let me = euid();
-    (meta.uid() != me).then(|| format!("is owned by uid {}, not by you (uid {me})", meta.uid()))
+    (uid != me).then(|| format!("is owned by uid {uid}, not by you (uid {me})"))
+}
+
+/// Why a file of jackin's own is not opened.
+#[derive(Debug)]
+pub enum OwnFileError {
+    /// It cannot be trusted, as a predicate: "is a symlink", "is not a regular file", or
+    /// not owned by the user running jackin.
+    Untrusted(String),
+    Io(std::io::Error),
+}
+
+/// Open a file of jackin's own (the key, a lock file) as `options` say: never through a
+/// symlink (O_NOFOLLOW), never blocking on a FIFO planted there (O_NONBLOCK, which changes
+/// nothing for a regular file), not inherited (O_CLOEXEC); then check the open handle: a
+/// regular file owned by the user running jackin.
+pub fn open_own_file(
+    path: &Path,
+    options: &mut std::fs::OpenOptions,
+) -> Result<(std::fs::File, std::fs::Metadata), OwnFileError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                OwnFileError::Untrusted("is a symlink".into())
+            } else {
+                OwnFileError::Io(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(OwnFileError::Io)?;
+    if !meta.is_file() {
+        return Err(OwnFileError::Untrusted("is not a regular file".into()));
+    }
+    if let Some(problem) = not_yours(meta.uid()) {
+        return Err(OwnFileError::Untrusted(problem));
+    }
+    Ok((file, meta))
 }
 
 /// Refuse a directory of jackin's own that is not private. `follow`: whether a symlink at
@@ -199,12 +231,12 @@ fn check_private_dir(path: &Path, follow: bool) -> Result<(), HomeError> {
         path: path.to_path_buf(),
         source: e.into(),
     })?;
-    let me = euid();
-    if st.st_uid != me {
+    if let Some(problem) = not_yours(st.st_uid) {
         return Err(not_private(
-            format!("it is owned by uid {}, not by you (uid {me})", st.st_uid),
+            format!("it {problem}"),
             format!(
                 "chown {me} {p} && chmod 700 {p}, or set JACKIN_HOME to a directory you own",
+                me = euid(),
                 p = path.display()
             ),
         ));

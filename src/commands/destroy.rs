@@ -53,14 +53,6 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
     let filters = crate::observed::ours(&project);
     let filters: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ours = runtime.list_containers(&filters).await?;
-    // With --purge, the state of declared instances goes too, container or not.
-    let mut names: std::collections::BTreeSet<String> =
-        ours.iter().map(|c| c.name.clone()).collect();
-    if purge {
-        for (ws, w) in &loaded.manifest.workspaces {
-            names.extend(w.roles.keys().map(|r| crate::naming::container_name(ws, r)));
-        }
-    }
     if ours.is_empty() && !purge {
         println!("Nothing to destroy: project {project} has no containers.");
         return Ok(exit::OK);
@@ -72,8 +64,14 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
         runtime.remove(&c.id).await?;
         println!("- removed {}", c.name);
     }
-    let store = Store::new(&ctx.jackin_home);
     if purge {
+        // The state of declared instances goes too, container or not.
+        let mut names: std::collections::BTreeSet<String> =
+            ours.iter().map(|c| c.name.clone()).collect();
+        for (ws, w) in &loaded.manifest.workspaces {
+            names.extend(w.roles.keys().map(|r| crate::naming::container_name(ws, r)));
+        }
+        let store = Store::new(&ctx.jackin_home);
         for name in &names {
             store.purge_instance(name)?;
         }

@@ -21,7 +21,7 @@ use crate::cli::FileArg;
 use crate::desired::{AgentAuth, Desired};
 use crate::error::{exit, Error};
 use crate::fingerprint::{Fingerprinter, KEY_LEN};
-use crate::manifest::{Loaded, DEFAULT_NAMES};
+use crate::manifest::{present_state_files, Loaded};
 use crate::paths;
 use crate::reconcile::Context;
 use crate::redact::Redactor;
@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Ok,
     Info,
@@ -164,10 +164,7 @@ impl State {
             desired: None,
             checks: Vec::new(),
         };
-        let none_here = ctx.file.is_none()
-            && DEFAULT_NAMES
-                .iter()
-                .all(|n| std::fs::symlink_metadata(ctx.cwd.join(n)).is_err());
+        let none_here = ctx.file.is_none() && present_state_files(&ctx.cwd).is_empty();
         if none_here {
             state.checks.push(
                 Check::new(
@@ -260,13 +257,11 @@ fn key_check(ctx: &Context) -> Check {
 /// every catalogue agent's default folder without a state.
 fn login_checks(ctx: &Context, state: &State) -> Vec<Check> {
     let Some(loaded) = &state.loaded else {
-        return AgentKind::ALL
-            .iter()
-            .map(|&agent| {
-                let auth = AgentAuth::default_for(agent, &ctx.home);
+        return super::default_logins(&ctx.home)
+            .map(|(auth, login)| {
                 let shown = tilde(&auth.source, &ctx.home);
-                let what = format!("login {agent}");
-                match crate::observed::host_login(&auth, &ctx.home) {
+                let what = format!("login {}", auth.agent);
+                match login {
                     Ok(l) if l.present => {
                         Check::new(Verdict::Ok, what, format!("{shown}: present"))
                     }

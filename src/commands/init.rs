@@ -12,7 +12,6 @@
 use super::completions::WriteError;
 use crate::agents::AgentKind;
 use crate::cli::InitFormat;
-use crate::desired::AgentAuth;
 use crate::error::{exit, Code, Coded, Error};
 use crate::manifest;
 use crate::naming::container_name;
@@ -45,37 +44,26 @@ impl Coded for InitError {
     }
 }
 
-/// An agent whose host login was found, and where.
-struct Found {
-    agent: AgentKind,
-    /// The source as the operator writes it (`~/.kimi`).
-    shown: String,
-}
-
 pub fn init(format: InitFormat) -> Result<i32, Error> {
     let cwd = std::env::current_dir().map_err(|source| WriteError {
         path: PathBuf::from("."),
         source,
     })?;
-    if let Some(existing) = manifest::DEFAULT_NAMES
-        .iter()
-        .map(|n| cwd.join(n))
-        .find(|p| std::fs::symlink_metadata(p).is_ok())
-    {
-        return Err(InitError { path: existing }.into());
+    if let Some(existing) = manifest::present_state_files(&cwd).first() {
+        return Err(InitError {
+            path: cwd.join(existing),
+        }
+        .into());
     }
     let home = crate::paths::home_dir();
+    // The agents whose host login was found.
     let mut found = Vec::new();
-    for agent in AgentKind::ALL {
-        let auth = AgentAuth::default_for(agent, &home);
-        match crate::observed::host_login(&auth, &home) {
-            Ok(login) if login.present => found.push(Found {
-                agent,
-                shown: format!("~/{}", agent.info().default_source),
-            }),
+    for (auth, login) in super::default_logins(&home) {
+        match login {
+            Ok(login) if login.present => found.push(auth.agent),
             Ok(_) => {}
             // Unreadable: not counted as found, and said so (doctor says more).
-            Err(e) => eprintln!("warning: {agent}: {e}"),
+            Err(e) => eprintln!("warning: {}: {e}", auth.agent),
         }
     }
     let name = name_of(&cwd);
@@ -86,7 +74,7 @@ pub fn init(format: InitFormat) -> Result<i32, Error> {
     let target = cwd.join(file_name);
     write_validated(&cwd, &target, &text)?;
 
-    let agents: Vec<&str> = found.iter().map(|f| f.agent.name()).collect();
+    let agents: Vec<&str> = found.iter().map(|a| a.name()).collect();
     if agents.is_empty() {
         println!(
             "Wrote {file_name}: project {name}, no agents yet (no host login found in any agent's default folder); \
@@ -180,14 +168,16 @@ fn name_of(dir: &Path) -> String {
     }
 }
 
+/// An agent's default source as the operator writes it (`~/.kimi`).
+fn default_source(agent: AgentKind) -> String {
+    format!("~/{}", agent.info().default_source)
+}
+
 /// The header both formats share (`#` comments in TOML and YAML alike).
-fn header(name: &str, found: &[Found]) -> String {
+fn header(name: &str, found: &[AgentKind]) -> String {
     let mut out = format!("# jackin desired state for {name}, written by `jackin init`.\n");
     if found.is_empty() {
-        let looked: Vec<String> = AgentKind::ALL
-            .iter()
-            .map(|a| format!("~/{}", a.info().default_source))
-            .collect();
+        let looked: Vec<String> = AgentKind::ALL.into_iter().map(default_source).collect();
         out.push_str(&format!(
             "# No host login was found (looked in {}).\n\
              # Log in to an agent on this machine and run `jackin init` again, or uncomment and\n\
@@ -197,7 +187,7 @@ fn header(name: &str, found: &[Found]) -> String {
     } else {
         let list: Vec<String> = found
             .iter()
-            .map(|f| format!("{} ({})", f.agent, f.shown))
+            .map(|&a| format!("{a} ({})", default_source(a)))
             .collect();
         out.push_str(&format!("# Host logins found: {}.\n", list.join(", ")));
         out.push_str("# Next: set `image` below, then `jackin plan` to preview and `jackin apply` to converge.\n");
@@ -225,7 +215,7 @@ fn commented(text: &str) -> String {
 
 /// The header, the version and project lines (`lead` spells them in the file's format), and
 /// the body — commented out when no login was found, so the file still validates.
-fn finish(name: &str, found: &[Found], lead: &str, body: &str) -> String {
+fn finish(name: &str, found: &[AgentKind], lead: &str, body: &str) -> String {
     let body = if found.is_empty() {
         commented(body)
     } else {
@@ -237,14 +227,14 @@ fn finish(name: &str, found: &[Found], lead: &str, body: &str) -> String {
     )
 }
 
-fn toml(name: &str, found: &[Found]) -> String {
+fn toml(name: &str, found: &[AgentKind]) -> String {
     let container = container_name(name, ROLE);
     let agents: Vec<String> = if found.is_empty() {
         vec!["\"claude\"".to_owned()]
     } else {
-        found.iter().map(|f| format!("\"{}\"", f.agent)).collect()
+        found.iter().map(|a| format!("\"{a}\"")).collect()
     };
-    let example_agent = found.first().map_or(AgentKind::Claude, |f| f.agent);
+    let example_agent = found.first().copied().unwrap_or(AgentKind::Claude);
     let key_env = example_agent.info().api_key_env;
     let body = format!(
         r#"[roles.{ROLE}]
@@ -271,14 +261,14 @@ mounts = [{{ src = ".", dst = "/workspace/{name}" }}]    # this folder
     finish(name, found, "version = 1\nproject = ", &body)
 }
 
-fn yaml(name: &str, found: &[Found]) -> String {
+fn yaml(name: &str, found: &[AgentKind]) -> String {
     let container = container_name(name, ROLE);
     let agents: Vec<&str> = if found.is_empty() {
         vec!["claude"]
     } else {
-        found.iter().map(|f| f.agent.name()).collect()
+        found.iter().map(|a| a.name()).collect()
     };
-    let example_agent = found.first().map_or(AgentKind::Claude, |f| f.agent);
+    let example_agent = found.first().copied().unwrap_or(AgentKind::Claude);
     let key_env = example_agent.info().api_key_env;
     let body = format!(
         r#"roles:
@@ -313,16 +303,6 @@ workspaces:
 mod tests {
     use super::*;
 
-    fn found(agents: &[AgentKind]) -> Vec<Found> {
-        agents
-            .iter()
-            .map(|&agent| Found {
-                agent,
-                shown: format!("~/{}", agent.info().default_source),
-            })
-            .collect()
-    }
-
     /// Both formats, with and without logins, load and validate as the operator's file would.
     #[test]
     fn every_starter_file_validates() {
@@ -332,8 +312,8 @@ mod tests {
             &[AgentKind::Claude, AgentKind::KimiCode],
         ] {
             for (ext, text) in [
-                ("toml", toml("my-app", &found(agents))),
-                ("yaml", yaml("my-app", &found(agents))),
+                ("toml", toml("my-app", agents)),
+                ("yaml", yaml("my-app", agents)),
             ] {
                 let dir = tempfile::tempdir().unwrap();
                 let path = dir.path().join(format!("jackin.{ext}"));

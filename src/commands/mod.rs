@@ -8,9 +8,13 @@ mod init;
 mod reconcile_cmds;
 mod session_cmds;
 
+use crate::agents::AgentKind;
 use crate::cli::{Cli, Command};
+use crate::desired::AgentAuth;
 use crate::error::{exit, Error};
+use crate::observed::{HostError, HostLogin};
 use crate::report::{JsonReporter, Output, Reporter, Style, TextReporter};
+use std::path::Path;
 
 /// Run one command; `Ok` is the exit code.
 pub async fn run(cli: Cli) -> Result<i32, Error> {
@@ -61,4 +65,16 @@ fn reporter(output: Output) -> Box<dyn Reporter> {
         Output::Json => Box::new(JsonReporter(std::io::stdout())),
         Output::Text => Box::new(TextReporter::new(std::io::stdout(), Style::detect())),
     }
+}
+
+/// Every catalogue agent's host login at its default folder under `home`, in catalogue
+/// order, read with the rule a pass uses ([`crate::observed::host_login`]).
+fn default_logins(
+    home: &Path,
+) -> impl Iterator<Item = (AgentAuth, Result<HostLogin, HostError>)> + '_ {
+    AgentKind::ALL.into_iter().map(move |agent| {
+        let auth = AgentAuth::default_for(agent, home);
+        let login = crate::observed::host_login(&auth, home);
+        (auth, login)
+    })
 }

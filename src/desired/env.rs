@@ -42,7 +42,6 @@ pub fn resolve_env_value(
             // more than 16 MiB.
             let read = crate::bounded::open_host_following(&path)
                 .and_then(|mut f| crate::bounded::read(&mut f))
-                .and_then(|r| r.map_err(crate::bounded::Refused::into_io))
                 .and_then(|(bytes, _)| {
                     String::from_utf8(bytes).map_err(|_| {
                         std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")

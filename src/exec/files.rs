@@ -33,9 +33,8 @@ pub fn apply(
     let mut handoffs = BTreeMap::new();
     let mut changed = false;
     for f in &inst.files {
-        let seen = state
-            .and_then(|s| s.agents.get(&f.agent))
-            .and_then(|a| a.handoff.get(&f.path));
+        let files = state.and_then(|s| s.agents.get(&f.agent));
+        let seen = files.and_then(|a| a.handoff.get(&f.path));
         match f.action {
             FileAction::Keep => applied.kept += 1,
             FileAction::Copy => {
@@ -57,7 +56,6 @@ pub fn apply(
                 applied.purge += usize::from(removed);
             }
             FileAction::Adopt => {
-                let files = state.and_then(|s| s.agents.get(&f.agent));
                 let host = files
                     .and_then(|a| a.host.as_ref())
                     .and_then(|h| h.files.get(&f.path));
@@ -133,9 +131,7 @@ fn copy(
     };
     let at_ns = now_ns();
     let mut file = bounded::open_host(source).map_err(io)?;
-    let (bytes, host_meta) = bounded::read(&mut file)
-        .map_err(io)?
-        .map_err(|r| io(r.into_io()))?;
+    let (bytes, host_meta) = bounded::read(&mut file).map_err(io)?;
     let sha = sha256_hex(&bytes);
     let target_stat = dir.write(&f.path, &bytes, owner)?;
     Ok(LedgerEntry {

@@ -59,7 +59,7 @@ impl Owner {
     /// The user jackin runs as.
     pub fn current() -> Owner {
         Owner {
-            uid: rustix::process::geteuid().as_raw(),
+            uid: crate::paths::euid(),
             gid: rustix::process::getegid().as_raw(),
         }
     }

@@ -213,10 +213,7 @@ impl Store {
                 Err(e) if not_found(&e) => return Ok(None),
                 Err(e) => return Err(e),
             };
-            match bounded::read(&mut file)? {
-                Ok((bytes, _)) => Ok(Some(bytes)),
-                Err(refused) => Err(refused.into_io()),
-            }
+            bounded::read(&mut file).map(|(bytes, _)| Some(bytes))
         };
         match read() {
             Ok(None) => (Ledger::default(), None),
@@ -570,7 +567,7 @@ fn replace(
         .is_some_and(|m| Kind::of(m.file_type()) == Kind::File && m.len() == bytes.len() as u64);
     if same_size {
         if let Ok(mut existing) = dir.open_read(name) {
-            if let Ok(Ok((old, meta))) = bounded::read(&mut existing) {
+            if let Ok((old, meta)) = bounded::read(&mut existing) {
                 if old == bytes && meta.uid() == owner.uid && meta.gid() == owner.gid {
                     return Ok(FileStat::of(&meta));
                 }

@@ -11,9 +11,9 @@
 
 use super::error::{Kind, Place, Problem};
 use super::load::io_reason;
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// Largest state file accepted. Real state files are a few kilobytes; the bound keeps a
@@ -102,10 +102,7 @@ fn mib(bytes: u64) -> String {
 /// meanwhile cannot hang it, and the open handle is checked again, since that is what is read.
 pub(crate) fn read_state_file(path: &Path) -> Result<String, ReadFailure> {
     regular(&std::fs::metadata(path)?)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let file = crate::bounded::open_host_following(path)?;
     let len = checked_len(&file)?;
     let bytes = read_bounded(file, len)?;
     String::from_utf8(bytes).map_err(|_| ReadFailure::NotUtf8)
@@ -155,6 +152,8 @@ fn regular(meta: &Metadata) -> Result<(), ReadFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::os::unix::fs::OpenOptionsExt;
 
     fn message(failure: &ReadFailure) -> String {
         failure.problem(Path::new("jackin.toml")).1.to_string()

@@ -122,14 +122,18 @@ pub fn load(path: Option<&Path>, cwd: &Path) -> Result<Loaded, ManifestError> {
     })
 }
 
-fn discover(cwd: &Path) -> Result<PathBuf, ManifestError> {
-    // Any entry by these names counts, not only regular files: a FIFO or a directory named
-    // jackin.toml gets a clear "not a regular file" error, not a misleading "no jackin.toml".
-    let found: Vec<&str> = DEFAULT_NAMES
+/// The [`DEFAULT_NAMES`] present in `cwd`, in that order. Any entry by these names counts,
+/// not only regular files: a FIFO or a directory named jackin.toml gets a clear "not a
+/// regular file" error when loaded, not a misleading "no jackin.toml".
+pub fn present_state_files(cwd: &Path) -> Vec<&'static str> {
+    DEFAULT_NAMES
         .into_iter()
         .filter(|n| std::fs::symlink_metadata(cwd.join(n)).is_ok())
-        .collect();
-    match found.as_slice() {
+        .collect()
+}
+
+fn discover(cwd: &Path) -> Result<PathBuf, ManifestError> {
+    match present_state_files(cwd).as_slice() {
         [one] => Ok(cwd.join(one)),
         [] => Err(ManifestError::one(
             Kind::NotFound,

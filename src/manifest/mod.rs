@@ -19,6 +19,6 @@ mod validate;
 mod tests;
 
 pub use error::{Kind, Location, ManifestError, Place, Problem};
-pub use load::{load, Loaded, DEFAULT_NAMES};
+pub use load::{load, present_state_files, Loaded, DEFAULT_NAMES};
 pub use model::Manifest;
 pub use validate::validate;

@@ -204,23 +204,27 @@ impl Rules<'_> {
             let same = |b: &Hashed| matches!(t, Some(Seen::File(a)) if a.sha256 == b.sha256);
             let is_dir = matches!(t, Some(Seen::Foreign(Foreign::Directory)));
             let (action, cause) = match (h, l) {
-                (Some(h), None) if same(&h.hashed) => (FileAction::Adopt, FileCause::New),
-                (Some(_), None) if is_dir => (FileAction::Keep, FileCause::New),
-                (Some(_), None) => (FileAction::Copy, FileCause::New),
-                (Some(h), Some(l)) if h.hashed.sha256 != l.source.sha256 => {
-                    if same(&h.hashed) {
-                        (FileAction::Adopt, FileCause::HostChanged)
-                    } else if is_dir {
-                        (FileAction::Keep, FileCause::HostChanged)
-                    } else {
-                        (FileAction::Copy, FileCause::HostChanged)
-                    }
-                }
-                (Some(_), Some(l)) => match t {
+                // The host is as jackin last copied it.
+                (Some(h), Some(l)) if h.hashed.sha256 == l.source.sha256 => match t {
                     None => (FileAction::Copy, FileCause::Repair),
                     Some(Seen::File(t)) if t.sha256 == l.target.sha256 => continue,
                     Some(_) => (FileAction::Keep, FileCause::RotatedInContainer),
                 },
+                // New to the ledger, or changed on the host since jackin copied it.
+                (Some(h), l) => {
+                    let cause = match l {
+                        None => FileCause::New,
+                        Some(_) => FileCause::HostChanged,
+                    };
+                    let action = if same(&h.hashed) {
+                        FileAction::Adopt
+                    } else if is_dir {
+                        FileAction::Keep
+                    } else {
+                        FileAction::Copy
+                    };
+                    (action, cause)
+                }
                 (None, Some(l)) => match t {
                     Some(Seen::File(t)) if t.sha256 == l.target.sha256 => {
                         (FileAction::Purge, FileCause::HostDeleted)
