@@ -19,4 +19,5 @@ mod plan_snapshots;
 mod real_kimi;
 mod secrets_and_host;
 mod session;
+mod shared_logins;
 mod watch;
