@@ -179,7 +179,7 @@ pub fn observe_files(
         jackin: crate::handoff::Owner::current(),
         ..Observed::default()
     };
-    let mut hasher = Hasher::default();
+    let mut scan = Scan::default();
     let store = Store::new(jackin_home);
     let mut build_tags: BTreeMap<_, String> = BTreeMap::new();
     for (name, spec) in &desired.instances {
@@ -187,7 +187,7 @@ pub fn observe_files(
         observed.warnings.extend(warning);
         let mut agents = BTreeMap::new();
         for auth in &spec.auth {
-            let (files, warnings) = observe_agent(&store, spec, auth, &ledger, home, &mut hasher)?;
+            let (files, warnings) = observe_agent(&store, spec, auth, &ledger, home, &mut scan)?;
             observed
                 .warnings
                 .extend(warnings.iter().map(|w| format!("{name}: {w}")));
@@ -223,9 +223,36 @@ pub fn observe_files(
         );
     }
     observed.shared_logins = shared_logins(desired, &observed.instances);
-    observed.files_hashed = hasher.files_hashed;
-    observed.bytes_hashed = hasher.bytes_hashed;
+    observed.files_hashed = scan.hasher.files_hashed;
+    observed.bytes_hashed = scan.hasher.bytes_hashed;
     Ok(observed)
+}
+
+/// What one pass reads of the host, shared by its instances: the hasher's counters, and each
+/// host login once (a role in a hundred workspaces syncs one `~/.kimi`, read once a pass).
+#[derive(Default)]
+struct Scan {
+    hasher: Hasher,
+    logins: BTreeMap<(AgentKind, std::path::PathBuf, bool), HostLogin>,
+}
+
+impl Scan {
+    /// `auth`'s host login, read on its first use in this pass; `ledger`'s recorded hashes
+    /// let unchanged files skip hashing.
+    fn host_login(
+        &mut self,
+        auth: &crate::desired::AgentAuth,
+        ledger: &Ledger,
+    ) -> Result<HostLogin, HostError> {
+        let key = (auth.agent, auth.source.clone(), auth.source_is_default());
+        if let Some(login) = self.logins.get(&key) {
+            return Ok(login.clone());
+        }
+        let prior = |rel: &RelPath| ledger.get(auth.agent, rel).map(|e| e.source.clone());
+        let login = host::scan(auth, &mut self.hasher, &prior)?;
+        self.logins.insert(key, login.clone());
+        Ok(login)
+    }
 }
 
 /// One agent of one instance: its host login (sync only), then exactly the handoff paths the
@@ -237,15 +264,15 @@ fn observe_agent(
     auth: &crate::desired::AgentAuth,
     ledger: &Ledger,
     home: &Path,
-    hasher: &mut Hasher,
+    scan: &mut Scan,
 ) -> Result<(AgentFiles, Vec<String>), ObserveError> {
     let agent = auth.agent;
     let host = if auth.mode == AuthMode::Sync {
-        let prior = |rel: &RelPath| ledger.get(agent, rel).map(|e| e.source.clone());
-        Some(host::scan(auth, hasher, &prior)?)
+        Some(scan.host_login(auth, ledger)?)
     } else {
         None
     };
+    let hasher = &mut scan.hasher;
     let model_aliases = match (&host, agent.info().model_aliases_in) {
         (Some(h), Some(file)) if spec.agent == agent && spec.model_flag_value().is_some() => h
             .files
@@ -387,10 +414,22 @@ pub async fn observe_docker(
     runtime: &Runtime,
     observed: &mut Observed,
 ) -> Result<(), ObserveError> {
-    // Ownership is by labels only: one filtered list is the whole inventory.
+    // Ownership is by labels only: one filtered list is the whole inventory. The images the
+    // instances use are inspected at the same time (a no-op is one round trip, not 1 + refs).
     let filters = ours(&desired.project);
     let ours: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    for c in runtime.list_containers(&ours).await? {
+    let refs: std::collections::BTreeSet<String> = observed
+        .instances
+        .values()
+        .map(|i| i.image.clone())
+        .collect();
+    let inspect = refs.iter().map(|r| runtime.image(r));
+    let (list, images) = futures_util::future::try_join(
+        runtime.list_containers(&ours),
+        futures_util::future::try_join_all(inspect),
+    )
+    .await?;
+    for c in list {
         let c = ObservedContainer::from_info(c);
         observed.containers.insert(c.name.clone(), c);
     }
@@ -411,14 +450,8 @@ pub async fn observe_docker(
             }
         }
     }
-    let refs: std::collections::BTreeSet<String> = observed
-        .instances
-        .values()
-        .map(|i| i.image.clone())
-        .collect();
     let mut infos = BTreeMap::new();
-    for r in refs {
-        let info = runtime.image(&r).await?;
+    for (r, info) in refs.into_iter().zip(images) {
         observed
             .images
             .insert(r.clone(), info.as_ref().map(|i| i.id.clone()));
