@@ -16,6 +16,9 @@ inside and answers them like the provider would:
 - OAuth refresh (`POST .../v1/oauth/token` for claude, `POST auth.openai.com/oauth/token`
   for codex): each refresh token is accepted ONCE, as the real providers do; a reuse gets
   the provider's "refresh token was already used" error.
+- claude's connectivity check (`GET /api/hello`, `/v1/oauth/hello`): 200.
+- A WebSocket upgrade (codex tries the Responses API over one first): 426, so the client
+  uses HTTPS.
 - Anything else: 404, recorded.
 
 Every request is appended to the log as one JSON object per line: `method`, `host`, `path`,
@@ -136,7 +139,8 @@ def respond(sock, status, body, content_type="application/json", extra=()):
         body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode()
-    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}.get(status, "")
+    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+              426: "Upgrade Required"}.get(status, "")
     head = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}", "Connection: keep-alive", *extra]
     sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
@@ -252,10 +256,21 @@ def oauth_refresh(host, body):
     }
 
 
-def route(method, host, path, body):
+def route(method, host, path, body, headers=None):
     p = path.split("?", 1)[0]
+    if method == "GET" and (headers or {}).get("upgrade", "").lower() == "websocket":
+        # codex tries the Responses API over a WebSocket first; 426 makes it use HTTPS
+        return 426, {"error": {"message": "fake provider: no WebSocket, use HTTPS"}}, "application/json"
     if method == "POST" and p.endswith("/oauth/token"):
         return (*oauth_refresh(host, body)[:2], "application/json")
+    if method == "GET" and p in ("/api/hello", "/v1/oauth/hello"):  # claude's connectivity check
+        return 200, {"message": "hello"}, "application/json"
+    if method == "GET" and p == "/backend-api/wham/accounts/check":  # codex's workspace routing
+        acct = (headers or {}).get("chatgpt-account-id", "acct-fake")
+        account = {"id": acct, "structure": "personal", "plan_type": "pro",
+                   "workspace_backend_origin": "https://chatgpt.com",
+                   "account_routing_override": "NO_CONSTRAINT"}
+        return 200, {"accounts": [account], "account_ordering": [acct]}, "application/json"
     if method == "POST" and p == "/v1/messages/count_tokens":
         return 200, {"input_tokens": 10}, "application/json"
     if method == "POST" and p == "/v1/messages":
@@ -278,7 +293,7 @@ def serve_requests(sock, host):
             host, _, path = rest.partition("/")
             path = "/" + path
         body = decode_body(headers, raw)
-        status, answer, ctype = route(method, host.split(":")[0], path, body)
+        status, answer, ctype = route(method, host.split(":")[0], path, body, headers)
         record({"method": method, "host": host, "path": path, "headers": headers,
                 "body": body, "status": status, "time": time.time()})
         try:
