@@ -155,7 +155,10 @@ fn reaches_the_prompt(screen: &Screen) {
 #[track_caller]
 fn ask(screen: &Screen, provider: &FakeProvider) -> Vec<Value> {
     screen.submit("say hi", ANSWER);
-    screen.wait_for(REPLY, ANSWER);
+    let mut needles = vec![REPLY];
+    needles.extend(DIALOGS);
+    let seen = screen.wait_for_any(&needles, ANSWER);
+    assert_eq!(seen, 0, "no answer on screen:\n{}", screen.text());
     let messages = provider.matching(|r| is(r, "POST", "api.anthropic.com", "/v1/messages?"));
     assert!(
         !messages.is_empty(),
