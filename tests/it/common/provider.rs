@@ -71,17 +71,6 @@ impl FakeProvider {
         self.requests().into_iter().filter(|r| pred(r)).collect()
     }
 
-    /// Waits until a recorded request satisfies `pred`; returns the first that does.
-    #[track_caller]
-    pub fn wait_for(&self, desc: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let mut found = None;
-        wait_until(desc, Duration::from_secs(60), || {
-            found = self.matching(&pred).into_iter().next();
-            found.is_some()
-        });
-        found.unwrap()
-    }
-
     /// A one-line summary of every request, for failure messages.
     pub fn summary(&self) -> String {
         self.requests()
