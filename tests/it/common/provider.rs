@@ -21,10 +21,11 @@ const LOG: &str = "/tmp/jackin-fake-provider.jsonl";
 const READY: &str = "/tmp/jackin-fake-provider.ready";
 
 /// `[env]` entries (TOML lines) that send the clients through the provider: the proxy, and
-/// the CA for Claude Code (`NODE_EXTRA_CA_CERTS`) and Codex (`CODEX_CA_CERTIFICATE`).
+/// the CA for Claude Code (`NODE_EXTRA_CA_CERTS`), Codex (`CODEX_CA_CERTIFICATE`) and Python
+/// clients such as kimi (`SSL_CERT_FILE`; Claude Code and Codex work with it set too).
 pub fn env_toml() -> String {
     format!(
-        "HTTPS_PROXY = \"http://127.0.0.1:{PORT}\"\nNODE_EXTRA_CA_CERTS = \"{CA}\"\nCODEX_CA_CERTIFICATE = \"{CA}\"\n"
+        "HTTPS_PROXY = \"http://127.0.0.1:{PORT}\"\nNODE_EXTRA_CA_CERTS = \"{CA}\"\nCODEX_CA_CERTIFICATE = \"{CA}\"\nSSL_CERT_FILE = \"{CA}\"\n"
     )
 }
 
