@@ -13,6 +13,9 @@
 mod claude;
 mod codex;
 mod kimi_code;
+mod owned;
+
+pub use owned::{Content, OwnedKey, OwnedKeys, Want};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -78,19 +81,21 @@ pub struct SyncEntry {
     pub tree: bool,
     /// Part of the "host login is present" test (SPEC §3).
     pub login: bool,
-    /// Where the host copy lives when the source is the agent's default folder, relative to
-    /// `$HOME` instead of the source (claude's `~/.claude.json`). `None`: inside the source.
-    pub default_home_path: Option<&'static str>,
+    /// Names in a tree that are never synced: the client's own lock files (kimi-cli's
+    /// `credentials/kimi-code.lock`), which are not login state (SPEC v3 §3a).
+    pub skip_suffix: Option<&'static str>,
 }
 
 impl SyncEntry {
-    /// Where this entry lives on the host, for a source folder (claude's `.claude.json` sits
-    /// in `$HOME` when the source is the default one).
-    pub fn host_path(&self, source: &Path, source_is_default: bool, home: &Path) -> PathBuf {
-        match self.default_home_path {
-            Some(p) if source_is_default => home.join(p),
-            _ => source.join(self.name),
-        }
+    /// Where this entry lives on the host, for a source folder.
+    pub fn host_path(&self, source: &Path) -> PathBuf {
+        source.join(self.name)
+    }
+
+    /// Whether a file name inside this entry's tree is never synced.
+    pub fn skips(&self, name: &[u8]) -> bool {
+        self.skip_suffix
+            .is_some_and(|s| name.ends_with(s.as_bytes()))
     }
 }
 
@@ -99,17 +104,39 @@ const fn file(name: &'static str, login: bool) -> SyncEntry {
         name,
         tree: false,
         login,
-        default_home_path: None,
+        skip_suffix: None,
     }
 }
 
-/// A directory synced as a whole tree.
+/// A directory synced as a whole tree, less the client's lock files.
 const fn tree(name: &'static str, login: bool) -> SyncEntry {
     SyncEntry {
         name,
         tree: true,
         login,
-        default_home_path: None,
+        skip_suffix: Some(".lock"),
+    }
+}
+
+/// A JSON document in the handoff that jackin shares with the container (SPEC v3 §3a): the
+/// agent owns it, jackin owns a few keys of it ([`OwnedKeys`]), some of them read from the
+/// host's copy of the same document.
+#[derive(Debug)]
+pub struct SharedDoc {
+    /// Relative to the handoff directory (and, usually, to the source folder).
+    pub name: &'static str,
+    /// Where the host copy lives when the source is the agent's default folder, relative to
+    /// `$HOME` instead of the source (claude's `~/.claude.json`).
+    pub default_home_path: Option<&'static str>,
+}
+
+impl SharedDoc {
+    /// Where the host's copy lives, for a source folder.
+    pub fn host_path(&self, source: &Path, source_is_default: bool, home: &Path) -> PathBuf {
+        match self.default_home_path {
+            Some(p) if source_is_default => home.join(p),
+            _ => source.join(self.name),
+        }
     }
 }
 
@@ -121,6 +148,8 @@ pub struct AgentInfo {
     /// Default sync source, relative to `$HOME`.
     pub default_source: &'static str,
     pub entries: &'static [SyncEntry],
+    /// A document the agent shares with jackin (claude's `.claude.json`).
+    pub shared_doc: Option<SharedDoc>,
     /// Handoff target inside the container (a directory bind mount).
     ///
     /// The handoff never hides the image (SPEC v2 §3): an agent with a data-dir variable gets
@@ -132,12 +161,20 @@ pub struct AgentInfo {
     /// The agent's data-dir variable, set to [`AgentInfo::target`] in the container.
     pub data_dir_env: Option<&'static str>,
     pub api_key_env: &'static str,
+    /// Other env vars api_key mode needs set (kimi's base URL), each with why.
+    pub api_key_needs: &'static [(&'static str, &'static str)],
     pub oauth_token_env: Option<&'static str>,
     /// Extra env set whenever the agent is provisioned.
     pub fixed_env: &'static [(&'static str, &'static str)],
     pub launch: &'static [&'static str],
     /// Flag that passes the model; `None` when the agent has no model flag.
     pub model_flag: Option<&'static str>,
+    /// The synced file whose `[models]` table names every model the flag accepts (the kimi
+    /// clients take an alias defined there, nothing else: SPEC v3 §3a).
+    pub model_aliases_in: Option<&'static str>,
+    /// What the real client needs of the image or the disk that jackin cannot give it, for
+    /// `doctor` (SPEC v3 §3a, measured with the versions named).
+    pub image_needs: Option<&'static str>,
     /// SPEC §3 "a host login is present": kimi's and claude's login files count when they
     /// exist; every other agent's one file must also be non-empty.
     pub login_needs_content: bool,
@@ -160,20 +197,31 @@ pub static CATALOGUE: [AgentInfo; 7] = [
             tree("credentials", true),
             file("device_id", false),
         ],
+        shared_doc: None,
         target: "/jackin/kimi",
         data_dir_env: Some("KIMI_SHARE_DIR"),
         // moonshotai.github.io/kimi-cli/en/configuration/env-vars: `KIMI_API_KEY` "overrides
-        // the provider's api_key field". Incomplete on its own: with no config.toml, kimi-cli
-        // (`src/kimi_cli/app.py`) builds a provider with an empty base_url and model, so the
-        // key alone starts no LLM; it also needs `KIMI_BASE_URL` and `KIMI_MODEL_NAME`.
-        // Left as is (a design decision, not a fact to fix here).
+        // the provider's api_key field".
         api_key_env: "KIMI_API_KEY",
+        // kimi-cli `src/kimi_cli/llm.py` `augment_provider_with_env_vars`: with no config.toml
+        // the provider has an empty base URL, and the key alone makes no request (measured
+        // with kimi-cli 1.52.0, SPEC v3 §3a); `KIMI_MODEL_NAME` carries the model (see
+        // `model_env`).
+        api_key_needs: &[("KIMI_BASE_URL", "the API endpoint the key is for")],
         oauth_token_env: None,
         fixed_env: &[],
         // kimi-cli `docs/en/configuration/overrides.md`: `--yolo` auto-approves all actions;
         // `--model` names a model defined in config.toml (app.py ignores any other name).
         launch: &["kimi", "--yolo"],
         model_flag: Some("--model"),
+        // "LLM not set" when `--model` names no key of `[models]` (kimi-cli 1.52.0
+        // `src/kimi_cli/app.py`; measured, SPEC v3 §3a).
+        model_aliases_in: Some("config.toml"),
+        // kimi-cli 1.52.0 (2026-09-22, archived) replaced its `kimi` entry point with a
+        // deprecation notice that exits at once (measured; PyPI release notes).
+        image_needs: Some(
+            "kimi-cli 1.52.0's `kimi` only prints a deprecation notice and exits: pin kimi-cli==1.51.0 in the image, or use kimi-code",
+        ),
         login_needs_content: false,
     },
     AgentInfo {
@@ -184,13 +232,12 @@ pub static CATALOGUE: [AgentInfo; 7] = [
             // Official auth docs: Linux keeps the login in `~/.claude/.credentials.json`
             // (macOS: the Keychain), under `CLAUDE_CONFIG_DIR` when that is set.
             file(".credentials.json", true),
-            SyncEntry {
-                name: ".claude.json",
-                tree: false,
-                login: false,
-                default_home_path: Some(".claude.json"),
-            },
         ],
+        // `.claude.json` is shared ground, not copied (see `agents/claude.rs`).
+        shared_doc: Some(SharedDoc {
+            name: ".claude.json",
+            default_home_path: Some(".claude.json"),
+        }),
         // code.claude.com/docs/en/claude-directory (tested in yarikleto/claude-profile#15):
         // with `CLAUDE_CONFIG_DIR` set, every `~/.claude` path, `.claude.json` and
         // `.credentials.json` included, lives under it.
@@ -199,6 +246,7 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // `ANTHROPIC_API_KEY` is auto-detected (trailofbits/coop#356); `CLAUDE_CODE_OAUTH_TOKEN`
         // comes from `claude setup-token` (anthropics/claude-code#46259).
         api_key_env: "ANTHROPIC_API_KEY",
+        api_key_needs: &[],
         oauth_token_env: Some("CLAUDE_CODE_OAUTH_TOKEN"),
         fixed_env: &[],
         // `--settings <file-or-json>` loads extra settings (CLI help). The bypass prompt is
@@ -216,6 +264,8 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         ],
         // `--model <model>`: an alias ('sonnet') or a full name (CLI help).
         model_flag: Some("--model"),
+        model_aliases_in: None,
+        image_needs: None,
         login_needs_content: false,
     },
     AgentInfo {
@@ -227,19 +277,27 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // developers.openai.com/codex/config-file/environment-variables: `CODEX_HOME`,
         // default `~/.codex`, holds config, auth, logs, sessions; it must already exist (the
         // bind mount makes it).
+        shared_doc: None,
         target: "/jackin/codex",
         data_dir_env: Some("CODEX_HOME"),
-        // Incomplete: "Simply defining an environment variable isn't enough to log in to
-        // codex. You need to explicitly run `codex login --with-api-key`" (openai/codex#7323);
-        // `CODEX_API_KEY` is read by `codex exec` only (openai/codex#4615). Left as is (a
-        // design decision: a login step, or an auth.json made from the key).
+        // "Simply defining an environment variable isn't enough to log in to codex. You need
+        // to explicitly run `codex login --with-api-key`" (openai/codex#7323; measured with
+        // codex 0.163, SPEC v3 §3a): in api_key mode jackin also writes the `auth.json` that
+        // command writes (`agents/codex.rs`).
         api_key_env: "OPENAI_API_KEY",
+        api_key_needs: &[],
         oauth_token_env: None,
         fixed_env: &[],
         // developers.openai.com/codex/cli/reference: `--dangerously-bypass-approvals-and-sandbox`
         // ("run every command without approvals or sandboxing"), `--model, -m`.
         launch: &["codex", "--dangerously-bypass-approvals-and-sandbox"],
         model_flag: Some("-m"),
+        model_aliases_in: None,
+        // Measured with codex 0.163.0 (openai-codex-cli-bin wheel): the TUI shells out to `ps`
+        // and exits without it; it unpacks ~360 MB of helpers under `CODEX_HOME`.
+        image_needs: Some(
+            "its TUI needs `ps` (procps) in the image, and it keeps ~360 MB of its own binaries under CODEX_HOME, i.e. in each instance's handoff under $JACKIN_HOME",
+        ),
         login_needs_content: true,
     },
     AgentInfo {
@@ -252,17 +310,21 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // No officially documented data-dir variable (a third party reports `AMP_DATA_DIR`:
         // ryoppippi/ccusage commit acfacba): the handoff covers only the data folder, and the
         // binary in ~/.amp/bin stays visible.
+        shared_doc: None,
         target: "/home/agent/.local/share/amp",
         data_dir_env: None,
         // `AMP_API_KEY`: "access token for non-interactive environments … takes precedence
         // over saved accounts" (developersdigest.tech/reference/amp/env-vars).
         api_key_env: "AMP_API_KEY",
+        api_key_needs: &[],
         oauth_token_env: None,
         fixed_env: &[],
         // `--dangerously-allow-all` (ralph-tui.com/docs/plugins/agents/ampcode; upstream jackin
         // `launch.rs`). Amp has no model flag: `--mode` picks an agent mode, not a model.
         launch: &["amp", "--dangerously-allow-all"],
         model_flag: None,
+        model_aliases_in: None,
+        image_needs: None,
         login_needs_content: true,
     },
     AgentInfo {
@@ -274,12 +336,14 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         entries: &[file("auth.json", true)],
         // Only XDG_DATA_HOME moves it, which would move every other tool's data too: the
         // handoff covers only opencode's data folder (its binary lives in ~/.opencode/bin).
+        shared_doc: None,
         target: "/home/agent/.local/share/opencode",
         data_dir_env: None,
         // Incomplete: `OPENCODE_API_KEY` is the env var of the `opencode` (Zen) provider only;
         // every other provider reads its own (`ANTHROPIC_API_KEY`, …; models.dev `env` lists).
         // Left as is (a design decision).
         api_key_env: "OPENCODE_API_KEY",
+        api_key_needs: &[],
         oauth_token_env: None,
         // `OPENCODE_CONFIG_CONTENT`: inline JSON config applied as runtime overrides
         // (learnopencode.com config reference); `{"permission":"allow"}` allows every tool at
@@ -289,6 +353,8 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // opencode cli.md: `--model, -m` takes `provider/model`.
         launch: &["opencode"],
         model_flag: Some("-m"),
+        model_aliases_in: None,
+        image_needs: None,
         login_needs_content: true,
     },
     AgentInfo {
@@ -300,17 +366,21 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         entries: &[file("auth.json", true)],
         // docs.x.ai/build/settings: `$GROK_HOME` moves the home folder; x.ai/cli/install.sh
         // puts the binary in ~/.grok/bin, which a mount over ~/.grok would hide.
+        shared_doc: None,
         target: "/jackin/grok",
         data_dir_env: Some("GROK_HOME"),
         // 02-authentication.md: `XAI_API_KEY` is used "as a fallback when no session token is
         // active".
         api_key_env: "XAI_API_KEY",
+        api_key_needs: &[],
         oauth_token_env: None,
         fixed_env: &[],
         // `--always-approve` and `-m, --model` (wangchujiang.com/reference/docs/grok.html;
         // grok-build `05-configuration.md`).
         launch: &["grok", "--always-approve"],
         model_flag: Some("-m"),
+        model_aliases_in: None,
+        image_needs: None,
         login_needs_content: true,
     },
     // kimi-code: Kimi Code CLI (MoonshotAI/kimi-code), the successor of kimi-cli. Its
@@ -334,18 +404,24 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // The binary is installed at ~/.kimi-code/bin/kimi (observed installs; upstream
         // jackin's kimi adapter), so the handoff goes to a jackin path, never over
         // ~/.kimi-code.
+        shared_doc: None,
         target: "/jackin/kimi-code",
         data_dir_env: Some("KIMI_CODE_HOME"),
         // env-vars.md: credential variables such as `KIMI_API_KEY` "are not read
         // automatically"; "the only exceptions are the `KIMI_MODEL_*` family": the key is
         // `KIMI_MODEL_API_KEY`, and `KIMI_MODEL_NAME` is required too (the enable switch).
         api_key_env: "KIMI_MODEL_API_KEY",
+        api_key_needs: &[],
         oauth_token_env: None,
         fixed_env: &[],
         // kimi-code `docs/en/reference/kimi-command.md`: `--yolo` auto-approves tool calls;
         // `--model <model>` takes a model *alias* from config.toml.
         launch: &["kimi", "--yolo"],
         model_flag: Some("--model"),
+        // "LLM not set" when `--model` names no key of `[models]` (kimi-cli 1.52.0
+        // `src/kimi_cli/app.py`; measured, SPEC v3 §3a).
+        model_aliases_in: Some("config.toml"),
+        image_needs: None,
         login_needs_content: false,
     },
 ];
@@ -390,6 +466,19 @@ impl AgentKind {
         })
     }
 
+    /// Every env var `mode` needs set: the credential, the model through env, and the rest
+    /// of what api_key needs.
+    pub fn needed_env(self, mode: AuthMode) -> impl Iterator<Item = &'static str> {
+        let more = match mode {
+            AuthMode::ApiKey => self.info().api_key_needs,
+            _ => &[],
+        };
+        [self.credential_env(mode), self.model_env(mode)]
+            .into_iter()
+            .flatten()
+            .chain(more.iter().map(|(v, _)| *v))
+    }
+
     /// The env var a credential-carrying mode needs, if any.
     pub fn credential_env(self, mode: AuthMode) -> Option<&'static str> {
         match mode {
@@ -413,11 +502,11 @@ pub struct Seed {
 /// Behaviour that depends on the instance, one module per agent that has any.
 impl AgentKind {
     /// The files to seed for this agent in `mode`, for an instance working in `workdir`.
-    pub fn seeds(self, mode: AuthMode, workdir: Option<&str>) -> Vec<Seed> {
+    pub fn seeds(self, workdir: Option<&str>) -> Vec<Seed> {
         match self {
-            AgentKind::Claude => claude::seeds(mode),
             AgentKind::Codex => codex::seeds(workdir),
-            AgentKind::Kimi
+            AgentKind::Claude
+            | AgentKind::Kimi
             | AgentKind::Amp
             | AgentKind::Opencode
             | AgentKind::Grok
@@ -429,14 +518,59 @@ impl AgentKind {
     /// agent needs it set: from the operator's env layers, else from the role's `model`.
     pub fn model_env(self, mode: AuthMode) -> Option<&'static str> {
         match self {
-            AgentKind::KimiCode => kimi_code::model_env(mode),
-            AgentKind::Kimi
-            | AgentKind::Claude
+            AgentKind::KimiCode | AgentKind::Kimi => kimi_code::model_env(mode),
+            AgentKind::Claude
             | AgentKind::Codex
             | AgentKind::Amp
             | AgentKind::Opencode
             | AgentKind::Grok => None,
         }
+    }
+}
+
+/// What a file jackin makes (rather than copies) is made from, for one agent of one instance.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Made<'a> {
+    pub workdir: Option<&'a str>,
+    /// The credential the mode passes (api_key: the key), when set.
+    pub credential: Option<&'a str>,
+    /// The account block of the host's copy of the agent's [`SharedDoc`] (sync).
+    pub account: Option<&'a serde_json::Value>,
+    /// Whether jackin's copy of the host login is recorded in the ledger.
+    pub forwarded_login: bool,
+}
+
+impl AgentKind {
+    /// The files jackin makes in this agent's handoff in `mode` (SPEC v3 §3a), by path: they
+    /// follow the three-way rule like a host file, with this content as the host side.
+    pub fn made(self, mode: AuthMode, from: &Made<'_>) -> Vec<(&'static str, Content)> {
+        match self {
+            AgentKind::Claude => vec![(
+                ".claude.json",
+                Content::Keys(claude::owned_keys(
+                    mode,
+                    from.workdir,
+                    from.account,
+                    from.credential,
+                    from.forwarded_login,
+                )),
+            )],
+            AgentKind::Codex => codex::api_key_login(mode, from.credential)
+                .map(|bytes| ("auth.json", Content::Bytes(bytes)))
+                .into_iter()
+                .collect(),
+            AgentKind::Kimi
+            | AgentKind::Amp
+            | AgentKind::Opencode
+            | AgentKind::Grok
+            | AgentKind::KimiCode => Vec::new(),
+        }
+    }
+
+    /// The key of the [`SharedDoc`] that carries the login's account (claude's
+    /// `oauthAccount`), forwarded in sync mode.
+    pub fn account_key(self) -> Option<&'static str> {
+        (self == AgentKind::Claude).then_some(claude::ACCOUNT_KEY)
     }
 }
 
@@ -517,33 +651,55 @@ mod tests {
     }
 
     #[test]
-    fn only_claude_and_codex_seed_files() {
+    fn only_codex_seeds_a_file_and_never_one_it_syncs() {
         for kind in AgentKind::ALL {
-            for mode in kind.supported_modes() {
-                let seeds = kind.seeds(mode, Some("/w"));
-                let expected = match (kind, mode) {
-                    (AgentKind::Claude, AuthMode::OauthToken) => vec![".claude.json"],
-                    (AgentKind::Codex, _) => vec!["config.toml"],
-                    _ => vec![],
-                };
-                let paths: Vec<&str> = seeds.iter().map(|s| s.path).collect();
-                assert_eq!(paths, expected, "{kind} {mode}");
-                for s in &seeds {
-                    // A seed never collides with a synced entry it would fight over, except
-                    // claude's .claude.json, which is seeded only outside sync.
-                    assert!(!kind.is_entry(s.path) || mode != AuthMode::Sync, "{kind}");
-                }
+            let paths: Vec<&str> = kind.seeds(Some("/w")).iter().map(|s| s.path).collect();
+            let expected: &[&str] = if kind == AgentKind::Codex {
+                &["config.toml"]
+            } else {
+                &[]
+            };
+            assert_eq!(paths, expected, "{kind}");
+            for p in paths {
+                assert!(!kind.is_entry(p), "{kind} {p}");
             }
         }
-        assert!(AgentKind::Codex.seeds(AuthMode::Sync, None).is_empty());
+        assert!(AgentKind::Codex.seeds(None).is_empty());
     }
 
     #[test]
-    fn only_kimi_code_in_api_key_mode_takes_its_model_from_env() {
+    fn claude_shares_its_json_in_every_mode_and_codex_makes_its_login_in_api_key_mode() {
+        let from = Made {
+            workdir: Some("/w"),
+            credential: Some("sk-1"),
+            ..Made::default()
+        };
         for kind in AgentKind::ALL {
             for mode in kind.supported_modes() {
-                let expected = (kind == AgentKind::KimiCode && mode == AuthMode::ApiKey)
-                    .then_some("KIMI_MODEL_NAME");
+                let made: Vec<&str> = kind.made(mode, &from).iter().map(|(p, _)| *p).collect();
+                let expected: &[&str] = match (kind, mode) {
+                    (AgentKind::Claude, _) => &[".claude.json"],
+                    (AgentKind::Codex, AuthMode::ApiKey) => &["auth.json"],
+                    _ => &[],
+                };
+                assert_eq!(made, expected, "{kind} {mode}");
+            }
+        }
+    }
+
+    #[test]
+    fn lock_files_in_a_login_tree_are_never_synced() {
+        let creds = AgentKind::Kimi.info().entries[1];
+        assert!(creds.tree && creds.skips(b"kimi-code.lock"));
+        assert!(!creds.skips(b"kimi-code.json"));
+    }
+
+    #[test]
+    fn only_the_kimi_clients_in_api_key_mode_take_their_model_from_env() {
+        for kind in AgentKind::ALL {
+            for mode in kind.supported_modes() {
+                let kimi = matches!(kind, AgentKind::KimiCode | AgentKind::Kimi);
+                let expected = (kimi && mode == AuthMode::ApiKey).then_some("KIMI_MODEL_NAME");
                 assert_eq!(kind.model_env(mode), expected, "{kind} {mode}");
             }
         }

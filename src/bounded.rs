@@ -84,7 +84,7 @@ pub fn read(file: &mut File) -> io::Result<(Vec<u8>, std::fs::Metadata)> {
 }
 
 /// [`read`], telling a refusal apart from an I/O error.
-fn read_checked(file: &mut File) -> io::Result<Result<(Vec<u8>, std::fs::Metadata), Refused>> {
+pub fn read_checked(file: &mut File) -> io::Result<Result<(Vec<u8>, std::fs::Metadata), Refused>> {
     let meta = match check(file)? {
         Ok(meta) => meta,
         Err(refused) => return Ok(Err(refused)),

@@ -15,7 +15,7 @@ use std::path::Path;
 pub const LEDGER_VERSION: u32 = 1;
 
 /// The stat data used as a hashing fast path. Content hashes decide; stat only skips work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStat {
     pub size: u64,
     pub mtime_ns: i64,

@@ -8,8 +8,21 @@
 //! override instead; SPEC v2 §3 asks for the seed, which also covers a `codex` started by
 //! hand inside the container.)
 
-use super::Seed;
+use super::{AuthMode, Seed};
 use std::fmt::Write as _;
+
+/// What `codex login --with-api-key` writes to `$CODEX_HOME/auth.json` (openai/codex
+/// `codex-rs/login/src/auth/manager.rs` `login_with_api_key`: an `AuthDotJson` with
+/// `auth_mode: ApiKey` and `OPENAI_API_KEY`, nothing else). Codex 0.163 reads its key from
+/// there only: with `OPENAI_API_KEY` alone in the environment the TUI shows its login screen
+/// (SPEC v3 §3a). api_key mode only; the key is the env value the instance gets.
+pub fn api_key_login(mode: AuthMode, key: Option<&str>) -> Option<Vec<u8>> {
+    let key = key.filter(|_| mode == AuthMode::ApiKey)?;
+    let doc = serde_json::json!({ "auth_mode": "apikey", "OPENAI_API_KEY": key });
+    let mut bytes = serde_json::to_vec_pretty(&doc).ok()?;
+    bytes.push(b'\n');
+    Some(bytes)
+}
 
 pub fn seeds(workdir: Option<&str>) -> Vec<Seed> {
     let Some(workdir) = workdir else {
@@ -50,6 +63,18 @@ mod tests {
 
     fn text(workdir: &str) -> String {
         String::from_utf8(seeds(Some(workdir)).remove(0).content).unwrap()
+    }
+
+    #[test]
+    fn api_key_mode_writes_the_login_codex_login_with_api_key_writes() {
+        let bytes = api_key_login(AuthMode::ApiKey, Some("sk-1")).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-1"})
+        );
+        assert!(api_key_login(AuthMode::Sync, Some("sk-1")).is_none());
+        assert!(api_key_login(AuthMode::ApiKey, None).is_none());
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! `-m <alias>` option at startup still has the highest priority", same page).
 //! `KIMI_MODEL_PROVIDER_TYPE` (default `kimi`) and `KIMI_MODEL_BASE_URL` (a default per type)
 //! are optional; operators set them in an env layer when they need another provider.
+//!
+//! The Python Kimi CLI (`kimi`) takes the same variable: with no config.toml model,
+//! `KIMI_MODEL_NAME` names the model its env provider uses (kimi-cli `src/kimi_cli/llm.py`
+//! `augment_provider_with_env_vars`; measured with 1.52.0, SPEC v3 §3a), so api_key mode
+//! passes the role's model there too, and `--model` (a config.toml alias) is not passed.
 
 use super::AuthMode;
 

@@ -28,7 +28,7 @@ use crate::redact::Redactor;
 use crate::report::Style;
 use crate::runtime::Runtime;
 use crate::watch::tilde;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -145,6 +145,7 @@ pub async fn run(ctx: &Context) -> Vec<Check> {
     checks.push(key_check(ctx));
     checks.extend(state.checks.iter().cloned());
     checks.extend(login_checks(ctx, &state));
+    checks.extend(client_checks(&state));
     checks.push(inotify_check(ctx, &state));
     checks.extend(image_checks(ctx, &state, runtime.as_ref()).await);
     checks
@@ -296,7 +297,17 @@ fn login_checks(ctx: &Context, state: &State) -> Vec<Check> {
         let shown = tilde(source, &ctx.home);
         let what = format!("login {agent}");
         let used_by = format!("synced to {}", containers.join(", "));
-        checks.push(match crate::observed::host_login(auth, &ctx.home) {
+        checks.push(match crate::observed::host_login(auth) {
+            // SPEC v3 §3b: one refreshable grant, several holders.
+            Ok(l) if containers.len() > 1 && crate::observed::refreshable(&l) => Check::new(
+                Verdict::Warn,
+                what,
+                format!("{shown}: present, can refresh itself, and is {used_by}: the first refresh logs the others and the host out"),
+            )
+            .fix(format!(
+                "give each instance its own login (mode = \"ignore\", then `jackin login WS/ROLE {agent}`){}, or use api_key",
+                if agent.info().oauth_token_env.is_some() { ", use oauth_token (`claude setup-token`)" } else { "" }
+            )),
             Ok(l) if l.present => {
                 Check::new(Verdict::Ok, what, format!("{shown}: present ({used_by})"))
             }
@@ -326,6 +337,25 @@ fn login_checks(ctx: &Context, state: &State) -> Vec<Check> {
         ));
     }
     checks
+}
+
+/// What the real clients the state provisions need of their image or disk (SPEC v3 §3a).
+fn client_checks(state: &State) -> Vec<Check> {
+    let Some(desired) = &state.desired else {
+        return Vec::new();
+    };
+    let agents: BTreeSet<AgentKind> = desired
+        .instances
+        .values()
+        .flat_map(|i| i.auth.iter().map(|a| a.agent))
+        .collect();
+    agents
+        .into_iter()
+        .filter_map(|agent| {
+            let needs = agent.info().image_needs?;
+            Some(Check::new(Verdict::Info, format!("client {agent}"), needs))
+        })
+        .collect()
 }
 
 fn inotify_check(ctx: &Context, state: &State) -> Check {

@@ -74,7 +74,7 @@ fn default_logins(
 ) -> impl Iterator<Item = (AgentAuth, Result<HostLogin, HostError>)> + '_ {
     AgentKind::ALL.into_iter().map(move |agent| {
         let auth = AgentAuth::default_for(agent, home);
-        let login = crate::observed::host_login(&auth, home);
+        let login = crate::observed::host_login(&auth);
         (auth, login)
     })
 }

@@ -131,6 +131,15 @@ pub struct InstanceSpec {
     pub auth: Vec<AgentAuth>,
 }
 
+impl InstanceSpec {
+    /// The model the launch command passes with the agent's model flag, if it passes one.
+    pub fn model_flag_value(&self) -> Option<&str> {
+        let flag = self.agent.info().model_flag?;
+        let at = self.command.iter().position(|a| a == flag)?;
+        self.command.get(at + 1).map(String::as_str)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub project: String,

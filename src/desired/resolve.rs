@@ -262,7 +262,25 @@ impl Resolver<'_> {
                 name, a, var, scopes, layers, unset, None,
             ));
         }
-        // The model through env (kimi-code in api_key mode): the operator's value if an env
+        // What else the mode needs (kimi's base URL): a clear error naming it, never a client
+        // that makes no request.
+        if a.mode == AuthMode::ApiKey {
+            for (var, what) in info.api_key_needs.iter().filter(|(v, _)| is_empty(env, v)) {
+                let fix = format!(
+                    "set {var} ({what}) in one of the instance's env tables, e.g. [env]: {var} = \"https://…\""
+                );
+                self.problems.push(missing_credential(
+                    name,
+                    a,
+                    var,
+                    scopes,
+                    layers,
+                    unset,
+                    Some(fix),
+                ));
+            }
+        }
+        // The model through env (the kimi clients in api_key mode): the operator's value if an env
         // layer sets one, else the role's `model`.
         if let Some(var) = a.agent.model_env(a.mode).filter(|v| is_empty(env, v)) {
             match role.agent_settings(a.agent).and_then(|s| s.model.as_ref()) {
@@ -325,10 +343,7 @@ impl Resolver<'_> {
         env: &mut BTreeMap<String, EnvVar>,
     ) {
         for (key, (layer, source)) in unset {
-            let required = |a: &AgentAuth| {
-                [a.agent.credential_env(a.mode), a.agent.model_env(a.mode)]
-                    .contains(&Some(key.as_str()))
-            };
+            let required = |a: &AgentAuth| a.agent.needed_env(a.mode).any(|v| v == key);
             if !auth.iter().any(required) {
                 self.warnings.push(format!(
                     "{name}: env {key} in [{layer}] refers to {source}, which is unset; it is passed empty"

@@ -4,6 +4,7 @@
 //! a real filesystem without Docker (see the property test in `tests/it/handoff_props.rs`).
 //! Every handoff operation goes through [`crate::handoff`]'s directory handles.
 
+use crate::agents::Content;
 use crate::bounded;
 use crate::fingerprint::sha256_hex;
 use crate::handoff::{HandoffError, Owner, RelPath, Seen, Store};
@@ -56,12 +57,17 @@ pub fn apply(
                 applied.purge += usize::from(removed);
             }
             FileAction::Adopt => {
-                let host = files
-                    .and_then(|a| a.host.as_ref())
-                    .and_then(|h| h.files.get(&f.path));
+                let host = files.and_then(|a| {
+                    a.made.get(&f.path).map(|m| &m.hashed).or_else(|| {
+                        a.host
+                            .as_ref()
+                            .and_then(|h| h.files.get(&f.path))
+                            .map(|h| &h.hashed)
+                    })
+                });
                 if let (Some(h), Some(Seen::File(t))) = (host, seen) {
                     let entry = LedgerEntry {
-                        source: h.hashed.clone(),
+                        source: h.clone(),
                         target: t.clone(),
                     };
                     ledger.insert(f.agent, &f.path, entry);
@@ -72,7 +78,10 @@ pub fn apply(
                 // Never replaces: whatever the container made there since observe stays. Not
                 // recorded in the ledger, so no mode ever purges it.
                 let dir = handoff(&mut handoffs, store, name, f, owner)?;
-                let bytes = f.seed.as_deref().expect("seed steps carry their content");
+                let bytes = match &f.content {
+                    Some(Content::Bytes(b)) => b.as_slice(),
+                    _ => unreachable!("seed steps carry their bytes"),
+                };
                 applied.seed += usize::from(dir.create_new(&f.path, bytes, owner)?);
             }
         }
@@ -118,12 +127,16 @@ fn handoff<'a>(
     })
 }
 
-/// Copy one host file: hash the bytes actually read, write atomically, record both sides.
+/// Copy one host file, or write one jackin makes: hash the bytes actually read, write
+/// atomically, record both sides.
 fn copy(
     f: &FileStep,
     dir: &crate::handoff::AgentHandoff,
     owner: Owner,
 ) -> Result<LedgerEntry, HandoffError> {
+    if let Some(content) = &f.content {
+        return write_made(f, content, dir, owner);
+    }
     let source = f.source.as_ref().expect("copy steps carry their host path");
     let io = |e| HandoffError::Storage {
         path: source.clone(),
@@ -143,6 +156,36 @@ fn copy(
         target: Hashed {
             sha256: sha,
             stat: target_stat,
+            at_ns,
+        },
+    })
+}
+
+/// Write a file jackin makes. A shared document is merged: the container's current one is
+/// read (bounded, no-follow) right before the atomic replace, so only the owned keys change.
+/// Both ledger sides record the canonical form the three-way rule compares.
+fn write_made(
+    f: &FileStep,
+    content: &Content,
+    dir: &crate::handoff::AgentHandoff,
+    owner: Owner,
+) -> Result<LedgerEntry, HandoffError> {
+    let at_ns = now_ns();
+    let bytes = match content {
+        Content::Bytes(b) => b.clone(),
+        Content::Keys(keys) => keys.merge(dir.read(&f.path).as_deref()),
+    };
+    let sha = sha256_hex(&content.canonical());
+    let stat = dir.write(&f.path, &bytes, owner)?;
+    Ok(LedgerEntry {
+        source: Hashed {
+            sha256: sha.clone(),
+            stat: FileStat::default(),
+            at_ns,
+        },
+        target: Hashed {
+            sha256: sha,
+            stat,
             at_ns,
         },
     })

@@ -9,9 +9,10 @@
 
 use super::dir::{chown, not_a_directory, not_found, Dir, Kind, Owner};
 use super::name::RelPath;
-use crate::agents::AgentKind;
+use crate::agents::{AgentKind, OwnedKeys};
 use crate::bounded::{self, Refused};
 use crate::error::{Code, Coded};
+use crate::fingerprint::sha256_hex;
 use crate::ledger::{now_ns, FileStat, Hashed, Ledger};
 use crate::observed::Hasher;
 use crate::paths::{JackinHome, HANDOFF_DIR, LEDGER_FILE};
@@ -369,12 +370,15 @@ impl AgentHandoff {
     }
 
     /// What `rel` holds now, hashed (streamed, at most 16 MiB) only when it is a regular
-    /// file whose stat differs from `prior`'s. `None`: nothing there.
+    /// file whose stat differs from `prior`'s. `None`: nothing there. With `keys`, the hash is
+    /// of the keys jackin owns in that shared document ([`OwnedKeys::found`]), not of the
+    /// bytes.
     pub fn probe(
         &self,
         rel: &RelPath,
         prior: Option<&Hashed>,
         hasher: &mut Hasher,
+        keys: Option<&OwnedKeys>,
     ) -> Option<Seen> {
         let (_, name) = rel.split_last();
         let walk = match self.parents(rel, Make::No) {
@@ -410,7 +414,13 @@ impl AgentHandoff {
             Err(e) if not_a_directory(&e) => return Some(Seen::Foreign(Foreign::Symlink)),
             Err(_) => return Some(Seen::Foreign(Foreign::Unreadable)),
         };
-        match bounded::hash(&mut file) {
+        let hashed = match keys {
+            None => bounded::hash(&mut file),
+            Some(keys) => bounded::read_checked(&mut file).map(|r| {
+                r.map(|(bytes, meta)| (sha256_hex(&keys.found(&bytes)), bytes.len() as u64, meta))
+            }),
+        };
+        match hashed {
             Ok(Ok((sha256, len, meta))) => {
                 hasher.count(len);
                 Some(Seen::File(Hashed {
@@ -422,6 +432,19 @@ impl AgentHandoff {
             Ok(Err(refused)) => Some(Seen::Foreign(Foreign::of(refused))),
             Err(_) => Some(Seen::Foreign(Foreign::Unreadable)),
         }
+    }
+
+    /// The bytes of `rel` when it is a regular file of at most 16 MiB (opened no-follow and
+    /// non-blocking, checked on the handle); `None` for anything else or nothing. For a
+    /// shared document that jackin merges into.
+    pub fn read(&self, rel: &RelPath) -> Option<Vec<u8>> {
+        let (_, name) = rel.split_last();
+        let walk = self.parents(rel, Make::No).ok()?;
+        if walk.stopped.is_some() {
+            return None;
+        }
+        let mut file = self.parent(&walk).open_read(name).ok()?;
+        bounded::read_checked(&mut file).ok()?.ok().map(|(b, _)| b)
     }
 
     /// Make `rel` hold `bytes`, owned by `owner`, mode 0600: a temp file in the same

@@ -624,7 +624,7 @@ fn kimi_code_in_api_key_mode_needs_a_model_naming_the_scope_and_the_fix() {
 
 #[test]
 fn a_source_next_to_a_non_sync_mode_is_accepted() {
-    let toml = format!("{BASE_TOML}[auth.kimi]\nmode = \"api_key\"\nsource = \"~/.kimi-x\"\n");
+    let toml = format!("{BASE_TOML}[auth.kimi]\nmode = \"ignore\"\nsource = \"~/.kimi-x\"\n");
     ok(&[("jackin.toml", &toml)], None);
 }
 

@@ -65,7 +65,6 @@ pub struct HostLogin {
 /// Scan one agent's source. `prior` are the ledger's recorded hashes (stat fast path).
 pub fn scan(
     auth: &AgentAuth,
-    home: &Path,
     hasher: &mut Hasher,
     prior: &dyn Fn(&RelPath) -> Option<Hashed>,
 ) -> Result<HostLogin, HostError> {
@@ -106,18 +105,18 @@ pub fn scan(
     let info = agent.info();
     let mut login = HostLogin::default();
     for entry in info.entries {
-        let host_path = host_path(entry, auth, home);
-        collect(
-            RelPath::catalogue(entry.name),
-            &host_path,
+        let host_path = entry.host_path(src);
+        let mut walk = Collect {
+            entry,
             hasher,
             prior,
-            &mut login,
-        )
-        .map_err(|e| unreadable(&host_path, e))?;
+            login: &mut login,
+        };
+        walk.collect(RelPath::catalogue(entry.name), &host_path)
+            .map_err(|e| unreadable(&host_path, e))?;
     }
     login.present = info.entries.iter().filter(|e| e.login).all(|e| {
-        let p = host_path(e, auth, home);
+        let p = e.host_path(src);
         match std::fs::symlink_metadata(&p) {
             Ok(m) if e.tree => m.is_dir(),
             Ok(m) => m.is_file() && (!info.login_needs_content || m.len() > 0),
@@ -141,51 +140,68 @@ pub fn scan(
     Ok(login)
 }
 
-fn host_path(entry: &SyncEntry, auth: &AgentAuth, home: &Path) -> PathBuf {
-    entry.host_path(&auth.source, auth.source_is_default(), home)
+/// The keys of the `[models]` table of a host config.toml (the aliases `--model` accepts);
+/// `None` when it cannot be read or parsed or has no such table: then it says nothing about
+/// aliases, and the client reports its own problem.
+pub fn model_aliases(path: &Path) -> Option<Vec<String>> {
+    let mut file = crate::bounded::open_host(path).ok()?;
+    let (bytes, _) = crate::bounded::read(&mut file).ok()?;
+    let doc: toml::Table = std::str::from_utf8(&bytes).ok()?.parse().ok()?;
+    match doc.get("models") {
+        Some(toml::Value::Table(models)) => Some(models.keys().cloned().collect()),
+        _ => None,
+    }
 }
 
-fn collect(
-    rel: RelPath,
-    path: &Path,
-    hasher: &mut Hasher,
-    prior: &dyn Fn(&RelPath) -> Option<Hashed>,
-    login: &mut HostLogin,
-) -> std::io::Result<()> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if meta.is_dir() {
-        let mut children: Vec<_> = std::fs::read_dir(path)?.collect::<Result<_, _>>()?;
-        children.sort_by_key(|c| c.file_name());
-        for child in children {
-            let name = child.file_name();
-            let child_rel = rel
-                .join(name.as_bytes())
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            collect(child_rel, &child.path(), hasher, prior, login)?;
-        }
-    } else if meta.is_file() {
-        let hashed = hasher.hash(path, &meta, prior(&rel).as_ref())?;
-        login.files.insert(
-            rel,
-            HostFile {
-                path: path.to_path_buf(),
-                hashed,
-            },
-        );
-    } else {
-        let what = if meta.file_type().is_symlink() {
-            "symlink"
-        } else {
-            "special file"
+/// One entry's walk of the host: what it reads, into what.
+struct Collect<'a> {
+    entry: &'a SyncEntry,
+    hasher: &'a mut Hasher,
+    prior: &'a dyn Fn(&RelPath) -> Option<Hashed>,
+    login: &'a mut HostLogin,
+}
+
+impl Collect<'_> {
+    fn collect(&mut self, rel: RelPath, path: &Path) -> std::io::Result<()> {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
         };
-        login.warnings.push(format!(
-            "skipped {what} {} (only regular files of a host source are read; links are never followed)",
-            path.display()
-        ));
+        if meta.is_dir() {
+            let mut children: Vec<_> = std::fs::read_dir(path)?.collect::<Result<_, _>>()?;
+            children.sort_by_key(|c| c.file_name());
+            for child in children {
+                let name = child.file_name();
+                // The client's lock files are not login state: never forwarded.
+                if self.entry.skips(name.as_bytes()) {
+                    continue;
+                }
+                let child_rel = rel
+                    .join(name.as_bytes())
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                self.collect(child_rel, &child.path())?;
+            }
+        } else if meta.is_file() {
+            let hashed = self.hasher.hash(path, &meta, (self.prior)(&rel).as_ref())?;
+            self.login.files.insert(
+                rel,
+                HostFile {
+                    path: path.to_path_buf(),
+                    hashed,
+                },
+            );
+        } else {
+            let what = if meta.file_type().is_symlink() {
+                "symlink"
+            } else {
+                "special file"
+            };
+            self.login.warnings.push(format!(
+                "skipped {what} {} (only regular files of a host source are read; links are never followed)",
+                path.display()
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }

@@ -7,10 +7,13 @@
 mod hasher;
 mod host;
 pub mod images;
+mod made;
 pub mod owner;
+mod tokens;
 
 pub use hasher::Hasher;
 pub use host::{HostError, HostFile, HostLogin};
+pub use made::MadeFile;
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::desired::spec::SpecSummary;
@@ -97,12 +100,19 @@ impl ObservedContainer {
 pub struct AgentFiles {
     /// The host login; read only in sync mode.
     pub host: Option<HostLogin>,
+    /// The files jackin makes in this agent's handoff (SPEC v3 §3a), in every mode.
+    pub made: BTreeMap<RelPath, MadeFile>,
     /// What each path the rules read ([`crate::plan::managed_paths`]) holds in the handoff
     /// now; a path with nothing there is absent. Nothing else in the handoff is looked at.
     pub handoff: BTreeMap<RelPath, Seen>,
     /// Catalogue login entries present in the handoff that jackin did not put there: a login
     /// the container made itself.
     pub own_login: Vec<RelPath>,
+    /// Forwarded login files the agent changed and emptied of every token (logged out).
+    pub blanked: BTreeSet<RelPath>,
+    /// The launched agent's host config and the model aliases it defines, when the launch
+    /// passes a model that must be one of them (sync; SPEC v3 §3a).
+    pub model_aliases: Option<(std::path::PathBuf, Vec<String>)>,
     /// Seed paths ([`crate::plan::seeds`]) where something is, of any kind. Only presence is
     /// looked at: a seeded file is the container's and is never read.
     pub occupied: BTreeSet<RelPath>,
@@ -132,6 +142,8 @@ pub struct Observed {
     pub jackin: crate::handoff::Owner,
     /// Per desired instance, by container name.
     pub instances: BTreeMap<String, InstanceState>,
+    /// Refreshable host logins synced into several instances (SPEC v3 §3b).
+    pub shared_logins: Vec<SharedLogin>,
     pub api_calls: usize,
     pub files_hashed: usize,
     pub bytes_hashed: u64,
@@ -154,8 +166,8 @@ pub async fn observe(
 /// One agent's host login read exactly as a pass reads it (SPEC §3 "a host login is
 /// present", and the same errors for an unusable source), without a ledger's stat data to
 /// skip hashing: for `init` and `doctor`, which read a login once.
-pub fn host_login(auth: &crate::desired::AgentAuth, home: &Path) -> Result<HostLogin, HostError> {
-    host::scan(auth, home, &mut Hasher::default(), &|_| None)
+pub fn host_login(auth: &crate::desired::AgentAuth) -> Result<HostLogin, HostError> {
+    host::scan(auth, &mut Hasher::default(), &|_| None)
 }
 
 pub fn observe_files(
@@ -175,13 +187,10 @@ pub fn observe_files(
         observed.warnings.extend(warning);
         let mut agents = BTreeMap::new();
         for auth in &spec.auth {
-            let seeds = crate::plan::seeds(spec, auth);
-            let files = observe_agent(&store, name, auth, &seeds, &ledger, home, &mut hasher)?;
-            if let Some(login) = &files.host {
-                observed
-                    .warnings
-                    .extend(login.warnings.iter().map(|w| format!("{name}: {w}")));
-            }
+            let (files, warnings) = observe_agent(&store, spec, auth, &ledger, home, &mut hasher)?;
+            observed
+                .warnings
+                .extend(warnings.iter().map(|w| format!("{name}: {w}")));
             agents.insert(auth.agent, files);
         }
         let image = match &spec.image {
@@ -213,6 +222,7 @@ pub fn observe_files(
             },
         );
     }
+    observed.shared_logins = shared_logins(desired, &observed.instances);
     observed.files_hashed = hasher.files_hashed;
     observed.bytes_hashed = hasher.bytes_hashed;
     Ok(observed)
@@ -223,33 +233,51 @@ pub fn observe_files(
 /// there is never looked at, so it costs nothing and cannot trip jackin.
 fn observe_agent(
     store: &Store,
-    container: &str,
+    spec: &crate::desired::InstanceSpec,
     auth: &crate::desired::AgentAuth,
-    seeds: &[crate::agents::Seed],
     ledger: &Ledger,
     home: &Path,
     hasher: &mut Hasher,
-) -> Result<AgentFiles, ObserveError> {
+) -> Result<(AgentFiles, Vec<String>), ObserveError> {
     let agent = auth.agent;
     let host = if auth.mode == AuthMode::Sync {
         let prior = |rel: &RelPath| ledger.get(agent, rel).map(|e| e.source.clone());
-        Some(host::scan(auth, home, hasher, &prior)?)
+        Some(host::scan(auth, hasher, &prior)?)
     } else {
         None
     };
+    let model_aliases = match (&host, agent.info().model_aliases_in) {
+        (Some(h), Some(file)) if spec.agent == agent && spec.model_flag_value().is_some() => h
+            .files
+            .get(&RelPath::catalogue(file))
+            .and_then(|f| Some((f.path.clone(), host::model_aliases(&f.path)?))),
+        _ => None,
+    };
+    let (made, mut warnings) = made::made_files(spec, auth, ledger, home)?;
+    warnings.extend(host.iter().flat_map(|h| h.warnings.iter().cloned()));
     let mut files = AgentFiles {
         host,
+        made,
+        model_aliases,
         ..AgentFiles::default()
     };
-    let Some(handoff) = store.agent(container, agent, None)? else {
-        return Ok(files);
+    let Some(handoff) = store.agent(&spec.name, agent, None)? else {
+        return Ok((files, warnings));
     };
-    for rel in crate::plan::managed_paths(auth.mode, agent, files.host.as_ref(), ledger) {
+    let paths =
+        crate::plan::managed_paths(auth.mode, agent, files.host.as_ref(), &files.made, ledger);
+    for rel in paths {
         let prior = ledger.get(agent, &rel).map(|e| &e.target);
-        if let Some(seen) = handoff.probe(&rel, prior, hasher) {
+        // A shared document is compared on the keys jackin owns in it, nothing else.
+        let keys = match files.made.get(&rel).map(|m| &m.content) {
+            Some(crate::agents::Content::Keys(k)) => Some(k),
+            _ => None,
+        };
+        if let Some(seen) = handoff.probe(&rel, prior, hasher, keys) {
             files.handoff.insert(rel, seen);
         }
     }
+    files.blanked = blanked(&handoff, &files.handoff, agent, ledger);
     // Something is at `rel`: already probed, or looked at now (one stat, nothing read).
     let present = |rel: &RelPath| files.handoff.contains_key(rel) || handoff.exists(rel);
     for entry in agent.info().entries.iter().filter(|e| e.login) {
@@ -259,13 +287,90 @@ fn observe_agent(
             files.own_login.push(rel);
         }
     }
-    for seed in seeds {
+    for seed in crate::plan::seeds(spec, auth) {
         let rel = RelPath::catalogue(seed.path);
         if present(&rel) {
             files.occupied.insert(rel);
         }
     }
-    Ok(files)
+    Ok((files, warnings))
+}
+
+/// Forwarded login files that changed in the container and hold no token any more: only
+/// those are read (bounded), and only their token-ness is kept.
+fn blanked(
+    handoff: &crate::handoff::AgentHandoff,
+    seen: &BTreeMap<RelPath, Seen>,
+    agent: AgentKind,
+    ledger: &Ledger,
+) -> BTreeSet<RelPath> {
+    let login = |rel: &RelPath| {
+        agent
+            .info()
+            .entries
+            .iter()
+            .filter(|e| e.login)
+            .any(|e| rel.is_at_or_below(&RelPath::catalogue(e.name)))
+    };
+    seen.iter()
+        .filter(|(rel, t)| {
+            let changed = |l: &crate::ledger::LedgerEntry| {
+                matches!(t, Seen::File(h) if h.sha256 != l.target.sha256)
+            };
+            login(rel) && ledger.get(agent, rel).is_some_and(changed)
+        })
+        .filter(|(rel, _)| handoff.read(rel).is_some_and(|b| tokens::blanked(&b)))
+        .map(|(rel, _)| rel.clone())
+        .collect()
+}
+
+/// A refreshable host login synced into several instances (SPEC v3 §3b).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedLogin {
+    pub agent: AgentKind,
+    pub source: std::path::PathBuf,
+    /// Container names, sorted.
+    pub instances: Vec<String>,
+}
+
+/// Whether a present host login carries a refresh token (its files are read, bounded and
+/// never followed; only that fact is kept).
+pub fn refreshable(login: &HostLogin) -> bool {
+    login.present
+        && login.files.values().any(|f| {
+            crate::bounded::open_host(&f.path)
+                .and_then(|mut file| crate::bounded::read(&mut file))
+                .is_ok_and(|(b, _)| tokens::refreshable(&b))
+        })
+}
+
+/// Group the sync instances by (agent, source) and keep the groups of two or more whose host
+/// login carries a refresh token (read once per group, bounded; only that fact is kept).
+fn shared_logins(
+    desired: &Desired,
+    instances: &BTreeMap<String, InstanceState>,
+) -> Vec<SharedLogin> {
+    let mut groups: BTreeMap<(AgentKind, &std::path::Path), Vec<&str>> = BTreeMap::new();
+    for (name, spec) in &desired.instances {
+        for auth in spec.auth.iter().filter(|a| a.mode == AuthMode::Sync) {
+            groups
+                .entry((auth.agent, auth.source.as_path()))
+                .or_default()
+                .push(name);
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .filter_map(|((agent, source), names)| {
+            let host = instances.get(names[0])?.agents.get(&agent)?.host.as_ref()?;
+            refreshable(host).then(|| SharedLogin {
+                agent,
+                source: source.to_path_buf(),
+                instances: names.iter().map(|n| (*n).to_owned()).collect(),
+            })
+        })
+        .collect()
 }
 
 /// The engine filters that select this project's containers, and nothing else: jackin never

@@ -15,24 +15,27 @@
 //! the instance's problem ([`Code::E042`]) so the operator sees it.
 
 use super::{FileAction, FileCause, FileStep, Problem};
-use crate::agents::{AgentKind, AuthMode, Seed};
+use crate::agents::{AgentKind, AuthMode, Content, Seed};
 use crate::desired::{AgentAuth, InstanceSpec};
 use crate::error::Code;
 use crate::fingerprint::Fingerprinter;
 use crate::handoff::{Foreign, RelPath, Seen, HOSTILE_HINT};
 use crate::ledger::{Hashed, Ledger};
-use crate::observed::{AgentFiles, HostLogin, InstanceState};
-use std::collections::BTreeSet;
+use crate::observed::{AgentFiles, HostFile, HostLogin, InstanceState, MadeFile};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The handoff paths the rules below decide on, for one agent: what jackin forwarded (the
-/// ledger) and, in sync mode with a login present, what the host login holds.
+/// ledger), what it makes ([`MadeFile`]s) and, in sync mode with a login present, what the
+/// host login holds.
 pub fn managed_paths(
     mode: AuthMode,
     agent: AgentKind,
     host: Option<&HostLogin>,
+    made: &BTreeMap<RelPath, MadeFile>,
     ledger: &Ledger,
 ) -> BTreeSet<RelPath> {
     let mut paths: BTreeSet<RelPath> = ledger.of(agent).map(|(p, _)| p).collect();
+    paths.extend(made.keys().cloned());
     if mode == AuthMode::Sync {
         if let Some(h) = host.filter(|h| h.present) {
             paths.extend(h.files.keys().cloned());
@@ -44,13 +47,30 @@ pub fn managed_paths(
 /// The first-run files of one agent of one instance: observe records whether anything is at
 /// their paths (without reading it: it is the container's), the planner seeds what is not.
 pub fn seeds(spec: &InstanceSpec, auth: &AgentAuth) -> Vec<Seed> {
-    auth.agent.seeds(auth.mode, spec.workdir.as_deref())
+    auth.agent.seeds(spec.workdir.as_deref())
 }
 
 /// Keyed fingerprint of a recorded sha256 (fingerprints are of hashes, never of content
 /// jackin would otherwise have to keep in memory).
 fn fpr(fp: &Fingerprinter, h: Option<&Hashed>) -> Option<String> {
     h.map(|h| fp.of(h.sha256.as_bytes()))
+}
+
+/// The "host" side of the three-way rule for one path: a host file jackin copies, or a file
+/// it makes.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Host(&'a HostFile),
+    Made(&'a MadeFile),
+}
+
+impl Source<'_> {
+    fn hashed(&self) -> &Hashed {
+        match self {
+            Source::Host(h) => &h.hashed,
+            Source::Made(m) => &m.hashed,
+        }
+    }
 }
 
 /// What one instance's files need, plus notes and problems for the operator.
@@ -81,6 +101,7 @@ pub fn plan_files(
             AuthMode::Sync => rules.sync(spec, auth, warnings),
             mode => rules.remove_forwarded(mode, warnings, &spec.name),
         }
+        rules.made();
         rules.seed(seeds(spec, auth));
     }
     out
@@ -95,13 +116,7 @@ struct Rules<'a> {
 }
 
 impl Rules<'_> {
-    fn push(
-        &mut self,
-        rel: &RelPath,
-        action: FileAction,
-        cause: FileCause,
-        host: Option<&crate::observed::HostFile>,
-    ) {
+    fn push(&mut self, rel: &RelPath, action: FileAction, cause: FileCause, src: Option<Source>) {
         let t = self.files.handoff.get(rel);
         let t_hash = match t {
             Some(Seen::File(h)) => Some(h),
@@ -110,21 +125,25 @@ impl Rules<'_> {
         if let Some(Seen::Foreign(found)) = t {
             self.foreign(rel, *found, action);
         }
+        let (source, content) = match src {
+            Some(Source::Host(h)) => (Some(h.path.clone()), None),
+            Some(Source::Made(m)) => (None, Some(m.content.clone())),
+            None => (None, None),
+        };
         self.out.steps.push(FileStep {
             agent: self.agent,
             path: rel.clone(),
             action,
             cause,
-            host: fpr(self.fp, host.map(|h| &h.hashed)),
+            host: fpr(self.fp, src.as_ref().map(Source::hashed)),
             handoff: fpr(self.fp, t_hash),
-            source: host.map(|h| h.path.clone()),
-            seed: None,
+            source,
+            content,
         });
     }
 
     /// Seed each first-run file where nothing is. Anything at its path, of any kind, is the
-    /// container's and stays; only an entry this plan purges (claude's forwarded
-    /// `.claude.json` when it leaves sync for oauth_token) makes room for one.
+    /// container's and stays; only an entry this plan purges makes room for one.
     fn seed(&mut self, seeds: Vec<Seed>) {
         let agent = self.agent;
         for seed in seeds {
@@ -145,7 +164,7 @@ impl Rules<'_> {
                 host: None,
                 handoff: None,
                 source: None,
-                seed: Some(seed.content),
+                content: Some(Content::Bytes(seed.content)),
             });
         }
     }
@@ -179,7 +198,13 @@ impl Rules<'_> {
         let host = self.files.host.clone().unwrap_or_default();
         if !host.present {
             let source = auth.source.display();
-            if self.files.handoff.is_empty() && self.files.own_login.is_empty() {
+            if self
+                .files
+                .handoff
+                .keys()
+                .all(|p| self.files.made.contains_key(p))
+                && self.files.own_login.is_empty()
+            {
                 warnings.push(format!(
                     "{}: no {agent} login in {source} and the handoff is empty: {agent} starts logged out",
                     spec.name
@@ -191,55 +216,80 @@ impl Rules<'_> {
             }
             return;
         }
-        let paths = managed_paths(AuthMode::Sync, agent, Some(&host), self.ledger);
-        for rel in &paths {
-            let h = host.files.get(rel);
-            let l = self.ledger.get(agent, rel);
-            let t = match self.files.handoff.get(rel) {
-                // Writing the host copy replaces the parent that is in the way, so for a
-                // path the host holds this is "missing" (repaired), not something to keep.
-                Some(Seen::Foreign(Foreign::BehindNonDirectory)) if h.is_some() => None,
-                t => t,
-            };
-            let same = |b: &Hashed| matches!(t, Some(Seen::File(a)) if a.sha256 == b.sha256);
-            let is_dir = matches!(t, Some(Seen::Foreign(Foreign::Directory)));
-            let (action, cause) = match (h, l) {
-                // The host is as jackin last copied it.
-                (Some(h), Some(l)) if h.hashed.sha256 == l.source.sha256 => match t {
-                    None => (FileAction::Copy, FileCause::Repair),
-                    Some(Seen::File(t)) if t.sha256 == l.target.sha256 => continue,
-                    Some(_) => (FileAction::Keep, FileCause::RotatedInContainer),
-                },
-                // New to the ledger, or changed on the host since jackin copied it.
-                (Some(h), l) => {
-                    let cause = match l {
-                        None => FileCause::New,
-                        Some(_) => FileCause::HostChanged,
-                    };
-                    let action = if same(&h.hashed) {
-                        FileAction::Adopt
-                    } else if is_dir {
-                        FileAction::Keep
-                    } else {
-                        FileAction::Copy
-                    };
-                    (action, cause)
-                }
-                (None, Some(l)) => match t {
-                    Some(Seen::File(t)) if t.sha256 == l.target.sha256 => {
-                        (FileAction::Purge, FileCause::HostDeleted)
-                    }
-                    Some(_) => (FileAction::Keep, FileCause::HostDeletedRotated),
-                    None => (FileAction::Forget, FileCause::HostDeleted),
-                },
-                (None, None) => continue,
-            };
-            self.push(rel, action, cause, h);
+        let paths = managed_paths(
+            AuthMode::Sync,
+            agent,
+            Some(&host),
+            &BTreeMap::new(),
+            self.ledger,
+        );
+        for rel in paths.iter().filter(|p| !self.files.made.contains_key(*p)) {
+            self.three_way(rel, host.files.get(rel).map(Source::Host));
         }
     }
 
+    /// The files jackin makes follow the same rule as host files, in every mode.
+    fn made(&mut self) {
+        let made = self.files.made.clone();
+        for (rel, m) in &made {
+            self.three_way(rel, Some(Source::Made(m)));
+        }
+    }
+
+    /// SPEC §4's three-way rule for one path: the host side `h` (None: not on the host), the
+    /// ledger and the handoff.
+    fn three_way(&mut self, rel: &RelPath, h: Option<Source>) {
+        let l = self.ledger.get(self.agent, rel);
+        let t = match self.files.handoff.get(rel) {
+            // Writing the host copy replaces the parent that is in the way, so for a
+            // path the host holds this is "missing" (repaired), not something to keep.
+            Some(Seen::Foreign(Foreign::BehindNonDirectory)) if h.is_some() => None,
+            t => t,
+        };
+        let same = |b: &Hashed| matches!(t, Some(Seen::File(a)) if a.sha256 == b.sha256);
+        let is_dir = matches!(t, Some(Seen::Foreign(Foreign::Directory)));
+        let (action, cause) = match (h, l) {
+            // The host is as jackin last copied it.
+            (Some(h), Some(l)) if h.hashed().sha256 == l.source.sha256 => match t {
+                None => (FileAction::Copy, FileCause::Repair),
+                Some(Seen::File(t)) if t.sha256 == l.target.sha256 => return,
+                Some(_) if self.files.blanked.contains(rel) => {
+                    (FileAction::Keep, FileCause::LoggedOut)
+                }
+                Some(_) => (FileAction::Keep, FileCause::RotatedInContainer),
+            },
+            // New to the ledger, or changed on the host since jackin copied it.
+            (Some(h), l) => {
+                let cause = match (h, l) {
+                    (Source::Host(_), None) => FileCause::New,
+                    (Source::Host(_), Some(_)) => FileCause::HostChanged,
+                    (Source::Made(_), None) => FileCause::Made,
+                    (Source::Made(_), Some(_)) => FileCause::MadeChanged,
+                };
+                let action = if same(h.hashed()) {
+                    FileAction::Adopt
+                } else if is_dir {
+                    FileAction::Keep
+                } else {
+                    FileAction::Copy
+                };
+                (action, cause)
+            }
+            (None, Some(l)) => match t {
+                Some(Seen::File(t)) if t.sha256 == l.target.sha256 => {
+                    (FileAction::Purge, FileCause::HostDeleted)
+                }
+                Some(_) => (FileAction::Keep, FileCause::HostDeletedRotated),
+                None => (FileAction::Forget, FileCause::HostDeleted),
+            },
+            (None, None) => return,
+        };
+        self.push(rel, action, cause, h);
+    }
+
     /// `api_key`, `oauth_token`, `ignore`: remove what jackin forwarded, rotated or not; keep
-    /// everything else (the agent's sessions, history, a login it made itself).
+    /// everything else (the agent's sessions, history, a login it made itself). What jackin
+    /// makes in this mode is not "forwarded": [`Rules::made`] decides on it.
     fn remove_forwarded(&mut self, mode: AuthMode, warnings: &mut Vec<String>, instance: &str) {
         let agent = self.agent;
         let cause = match mode {
@@ -247,7 +297,12 @@ impl Rules<'_> {
             AuthMode::OauthToken => FileCause::ModeOauthToken,
             _ => FileCause::ModeIgnore,
         };
-        let forwarded: Vec<RelPath> = self.ledger.of(agent).map(|(p, _)| p).collect();
+        let forwarded: Vec<RelPath> = self
+            .ledger
+            .of(agent)
+            .map(|(p, _)| p)
+            .filter(|p| !self.files.made.contains_key(p))
+            .collect();
         for rel in &forwarded {
             let action = match self.files.handoff.get(rel) {
                 // Nothing there: only the record goes; not a handoff change, no restart.
@@ -258,7 +313,12 @@ impl Rules<'_> {
             self.push(rel, action, cause, None);
         }
         if let Some(env) = agent.credential_env(mode) {
-            for rel in &self.files.own_login {
+            for rel in self
+                .files
+                .own_login
+                .iter()
+                .filter(|p| !self.files.made.contains_key(*p))
+            {
                 warnings.push(format!(
                     "{instance}: the container has its own {agent} login at {rel} (not forwarded by jackin); {agent} may use it instead of {env}"
                 ));
@@ -347,7 +407,13 @@ mod tests {
         plan_files(spec, &state, &fp, &mut Vec::new())
             .steps
             .into_iter()
-            .map(|s| (s.path.to_string(), s.action, s.cause, s.seed))
+            .map(|s| {
+                let bytes = match s.content {
+                    Some(Content::Bytes(b)) => Some(b),
+                    _ => None,
+                };
+                (s.path.to_string(), s.action, s.cause, bytes)
+            })
             .collect()
     }
 
@@ -400,39 +466,98 @@ mod tests {
         }
     }
 
-    #[test]
-    fn claude_seeds_its_onboarding_only_in_oauth_token_mode() {
-        for mode in [AuthMode::Sync, AuthMode::ApiKey, AuthMode::Ignore] {
-            let s = spec(AgentKind::Claude, mode, Some("/w"));
-            assert!(steps(&s, &[], &[], &[]).is_empty(), "{mode}");
+    /// The made-file rule for claude's `.claude.json`: what jackin wants is `want`, the ledger
+    /// holds `(source, target)`, the container's document holds `t` at the owned keys.
+    fn claude_json(
+        mode: AuthMode,
+        want: &str,
+        ledger: &[(&str, (&str, &str))],
+        t: Option<&str>,
+    ) -> Vec<(String, FileAction, FileCause)> {
+        let rel = RelPath::catalogue(".claude.json");
+        let s = spec(AgentKind::Claude, mode, Some("/w"));
+        let mut l = Ledger::default();
+        for (path, (src, tgt)) in ledger {
+            let entry = LedgerEntry {
+                source: hashed(src),
+                target: hashed(tgt),
+            };
+            l.insert(AgentKind::Claude, &RelPath::parse(path).unwrap(), entry);
         }
-        let s = spec(AgentKind::Claude, AuthMode::OauthToken, Some("/w"));
-        assert_eq!(
-            steps(&s, &[], &[], &[]),
-            [(
-                ".claude.json".into(),
-                FileAction::Seed,
-                FileCause::FirstRun,
-                Some(br#"{"hasCompletedOnboarding":true}"#.to_vec())
-            )]
-        );
+        let made = MadeFile {
+            content: Content::Keys(crate::agents::OwnedKeys::default()),
+            hashed: hashed(want),
+        };
+        let mut handoff: BTreeMap<RelPath, Seen> = ledger
+            .iter()
+            .map(|(p, (_, tgt))| (RelPath::parse(p).unwrap(), Seen::File(hashed(tgt))))
+            .collect();
+        handoff.remove(&rel);
+        if let Some(t) = t {
+            handoff.insert(rel.clone(), Seen::File(hashed(t)));
+        }
+        let files = AgentFiles {
+            made: [(rel, made)].into(),
+            handoff,
+            ..AgentFiles::default()
+        };
+        let state = InstanceState {
+            image: "i".into(),
+            owner: None,
+            ledger: l,
+            agents: [(AgentKind::Claude, files)].into(),
+        };
+        plan_files(&s, &state, &Fingerprinter::with_key(b"k"), &mut Vec::new())
+            .steps
+            .into_iter()
+            .map(|st| (st.path.to_string(), st.action, st.cause))
+            .collect()
     }
 
     #[test]
-    fn leaving_sync_for_oauth_token_purges_the_forwarded_claude_json_then_seeds_it() {
-        let s = spec(AgentKind::Claude, AuthMode::OauthToken, None);
-        let forwarded = [".claude.json", ".credentials.json"];
-        let got = steps(&s, &forwarded, &forwarded, &[".claude.json"]);
-        let actions: Vec<(&str, FileAction)> =
-            got.iter().map(|(p, a, _, _)| (p.as_str(), *a)).collect();
-        assert_eq!(
-            actions,
-            [
-                (".claude.json", FileAction::Purge),
-                (".credentials.json", FileAction::Purge),
-                (".claude.json", FileAction::Seed),
-            ]
-        );
+    fn claude_json_is_merged_when_its_owned_keys_differ_and_left_alone_otherwise() {
+        use FileAction::*;
+        use FileCause::*;
+        let one = |a, c| vec![(".claude.json".to_owned(), a, c)];
+        for mode in AgentKind::Claude.supported_modes() {
+            // First apply: nothing there, or the container's own document without our keys.
+            assert_eq!(claude_json(mode, "d", &[], None), one(Copy, Made), "{mode}");
+            assert_eq!(claude_json(mode, "d", &[], Some("x")), one(Copy, Made));
+            // Host bookkeeping is not in the owned keys: nothing to do.
+            let merged = [(".claude.json", ("d", "d"))];
+            assert!(claude_json(mode, "d", &merged, Some("d")).is_empty());
+            // The container changed an owned key (its own trust answer): kept.
+            assert_eq!(
+                claude_json(mode, "d", &merged, Some("own")),
+                one(Keep, RotatedInContainer)
+            );
+            // What jackin wants changed (a host re-login's account, a new workdir): merged.
+            assert_eq!(
+                claude_json(mode, "d2", &merged, Some("d")),
+                one(Copy, MadeChanged)
+            );
+        }
+    }
+
+    #[test]
+    fn leaving_sync_purges_the_credentials_but_never_the_shared_claude_json() {
+        let ledger = [
+            (".claude.json", ("d", "d")),
+            (".credentials.json", ("c", "c")),
+        ];
+        for mode in [AuthMode::ApiKey, AuthMode::OauthToken, AuthMode::Ignore] {
+            let got = claude_json(mode, "d-without-account", &ledger, Some("d"));
+            let actions: Vec<(&str, FileAction)> =
+                got.iter().map(|(p, a, _)| (p.as_str(), *a)).collect();
+            assert_eq!(
+                actions,
+                [
+                    (".credentials.json", FileAction::Purge),
+                    (".claude.json", FileAction::Copy),
+                ],
+                "{mode}"
+            );
+        }
     }
 
     /// SPEC §4's table, one row per line of it: host content H, ledger L (source and target

@@ -190,6 +190,10 @@ pub enum FileCause {
     Repair,
     /// Changed inside the container while the host did not.
     RotatedInContainer,
+    /// The agent blanked a forwarded login (no token left: a failed refresh's stub) while the
+    /// host did not change. Kept: copying the same spent host login again would only be
+    /// blanked again, restarting the agent each time (SPEC v3 §3b).
+    LoggedOut,
     /// Gone from the host; jackin's copy was unchanged, so it mirrors the deletion.
     HostDeleted,
     /// Gone from the host, but the container changed it.
@@ -200,6 +204,12 @@ pub enum FileCause {
     ModeIgnore,
     /// A setting the agent needs to start without a prompt (SPEC v2 §3).
     FirstRun,
+    /// A file jackin makes (SPEC v3 §3a: claude's owned `.claude.json` keys, codex's API-key
+    /// login), written for the first time.
+    Made,
+    /// What jackin makes changed: the mode, the workdir, the key, or the account of the host
+    /// login.
+    MadeChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -216,9 +226,11 @@ pub struct FileStep {
     /// Absolute host path to copy from (copy only).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
-    /// The bytes to write (seed only).
+    /// What to write when it is not a host file: a seed's bytes, or a file jackin makes
+    /// (whole, or keys merged into the container's document). Never serialised: it can hold
+    /// a credential.
     #[serde(skip)]
-    pub seed: Option<Vec<u8>>,
+    pub content: Option<crate::agents::Content>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
@@ -286,6 +298,64 @@ fn auth_views(spec: &crate::desired::InstanceSpec) -> Vec<AuthView> {
         .collect()
 }
 
+/// SPEC v3 §3b: say which refreshable login several instances hold, and the ways out.
+fn shared_login(s: &crate::observed::SharedLogin) -> String {
+    let agent = s.agent;
+    let mut ways = vec![format!(
+        "give each instance its own login (mode = \"ignore\", then `jackin login WS/ROLE {agent}`)"
+    )];
+    if agent.info().oauth_token_env.is_some() {
+        ways.push("use oauth_token (a long-lived `claude setup-token`)".to_owned());
+    }
+    ways.push(format!("use api_key ({})", agent.info().api_key_env));
+    format!(
+        "the {agent} login in {} can refresh itself and is synced to {} instances ({}); the provider accepts each refresh token once, so the first refresh logs the others and the host out. Ways out: {}",
+        s.source.display(),
+        s.instances.len(),
+        s.instances.join(", "),
+        ways.join("; ")
+    )
+}
+
+/// An agent that blanked its forwarded login (SPEC v3 §3b): logged out, with the fix.
+fn logged_out(spec: &crate::desired::InstanceSpec, f: &FileStep) -> String {
+    let agent = f.agent;
+    format!(
+        "{}: {agent} is logged out in the container ({agent}/{} holds no token); the unchanged host login is the grant it already spent, so jackin does not copy it again. Log in again on the host (a changed host login replaces it), or give the instance its own login (`jackin login {}/{} {agent}` with mode = \"ignore\")",
+        spec.name, f.path, spec.workspace, spec.role
+    )
+}
+
+/// A model the launched client does not define is that instance's error, with the aliases
+/// it does define (SPEC v3 §3a): the kimi clients would otherwise start with no model.
+fn unknown_model(
+    spec: &crate::desired::InstanceSpec,
+    state: &crate::observed::InstanceState,
+) -> Option<Problem> {
+    let model = spec.model_flag_value()?;
+    let (path, aliases) = state.agents.get(&spec.agent)?.model_aliases.as_ref()?;
+    if aliases.iter().any(|a| a == model) {
+        return None;
+    }
+    let agent = spec.agent;
+    let defined = aliases.join(", ");
+    Some(Problem {
+        code: Code::E050,
+        agent: Some(agent),
+        path: None,
+        found: None,
+        message: format!(
+            "{agent} is launched with model `{model}`, which {} does not define ([models] has: {defined}); {agent} would start with no model",
+            path.display()
+        ),
+        hint: format!(
+            "set `model` under [roles.{}.{agent}] to one of the aliases {} defines, or remove it to use its default_model",
+            spec.role,
+            path.display()
+        ),
+    })
+}
+
 pub fn plan(
     desired: &Desired,
     observed: &Observed,
@@ -327,8 +397,12 @@ pub fn plan(
         let files::FilePlan {
             steps,
             notes,
-            problems,
+            mut problems,
         } = files::plan_files(spec, state, fp, &mut warnings);
+        problems.extend(unknown_model(spec, state));
+        for f in steps.iter().filter(|f| f.cause == FileCause::LoggedOut) {
+            warnings.push(logged_out(spec, f));
+        }
         // A seed is not a handoff change: it is read when the agent starts, so a created or
         // recreated container has it, and a running one (whose agent is past its first run)
         // is not restarted for a file the container deleted and jackin puts back.
@@ -357,6 +431,7 @@ pub fn plan(
         }
         instances.push(declared(container_step, steps, notes, problems));
     }
+    warnings.extend(observed.shared_logins.iter().map(shared_login));
     instances.extend(containers::plan_removals(desired, observed, opts));
     instances.sort_by(|a, b| a.container.cmp(&b.container));
     images.sort_by(|a, b| a.image.cmp(&b.image));

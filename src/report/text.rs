@@ -88,12 +88,17 @@ pub fn file_cause(c: FileCause) -> &'static str {
         FileCause::HostChanged => "changed on host",
         FileCause::Repair => "missing from handoff",
         FileCause::RotatedInContainer => "changed inside the container, host unchanged",
+        FileCause::LoggedOut => {
+            "logged out inside the container (no token left); the unchanged host login is the same spent grant"
+        }
         FileCause::HostDeleted => "deleted on host",
         FileCause::HostDeletedRotated => "deleted on host, but changed inside the container",
         FileCause::ModeApiKey => "auth mode api_key",
         FileCause::ModeOauthToken => "auth mode oauth_token",
         FileCause::ModeIgnore => "auth mode ignore",
         FileCause::FirstRun => "first-run setting",
+        FileCause::Made => "made by jackin for the agent",
+        FileCause::MadeChanged => "what jackin makes for the agent changed",
     }
 }
 

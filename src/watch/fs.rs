@@ -7,7 +7,7 @@
 //! and inotify reports those opens, so passing them on would make every pass trigger the next.
 
 use super::Trigger;
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -165,15 +165,28 @@ fn poll_watcher(tx: UnboundedSender<Trigger>) -> PollWatcher {
     PollWatcher::new(handler(tx), config).expect("PollWatcher::new does not fail")
 }
 
+/// Whether an event says a file is complete: a rename into place (how login tools and
+/// editors save) or the close of a file opened for writing. Anything else (a create, a write
+/// still going on) may be followed by more, which the debounce merges.
+fn complete(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+    )
+}
+
 /// Forward writes, creations, renames and deletions; drop reads (our own hashing).
 fn handler(tx: UnboundedSender<Trigger>) -> impl Fn(notify::Result<notify::Event>) + Send {
     move |res| {
         let trigger = match res {
             Ok(ev) if ev.need_rescan() => Trigger::Rescan,
             Ok(ev) => match ev.kind {
-                EventKind::Access(AccessKind::Close(AccessMode::Write)) => Trigger::Fs(ev.paths),
-                EventKind::Access(_) => return,
-                _ => Trigger::Fs(ev.paths),
+                EventKind::Access(_) if !complete(&ev.kind) => return,
+                kind => Trigger::Fs {
+                    complete: complete(&kind),
+                    paths: ev.paths,
+                },
             },
             // Lost events (queue overflow and the like): fall back to a full pass.
             Err(_) => Trigger::Rescan,
@@ -278,6 +291,26 @@ pub fn watches_for(want: &BTreeMap<PathBuf, bool>, cap: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rename_into_place_or_a_closed_write_is_complete_and_nothing_else_is() {
+        use notify::event::{CreateKind, DataChange};
+        for kind in [
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+        ] {
+            assert!(complete(&kind), "{kind:?}");
+        }
+        for kind in [
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+            EventKind::Access(AccessKind::Open(AccessMode::Write)),
+        ] {
+            assert!(!complete(&kind), "{kind:?}");
+        }
+    }
 
     #[test]
     fn a_recursive_watch_costs_one_watch_per_directory_below_it() {

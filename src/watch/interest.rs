@@ -85,13 +85,19 @@ impl Interests {
         }
         for inst in desired.iter().flat_map(|d| d.instances.values()) {
             for auth in inst.auth.iter().filter(|a| a.mode == AuthMode::Sync) {
-                for entry in auth.agent.info().entries {
-                    let path = entry.host_path(&auth.source, auth.source_is_default(), home);
+                let info = auth.agent.info();
+                for entry in info.entries {
+                    let path = entry.host_path(&auth.source);
                     items.push(if entry.tree {
                         Interest::Tree(path, Kind::HostLogin)
                     } else {
                         Interest::Exact(path, Kind::HostLogin)
                     });
+                }
+                // The account block jackin forwards from the host's shared document.
+                if let Some(doc) = &info.shared_doc {
+                    let path = doc.host_path(&auth.source, auth.source_is_default(), home);
+                    items.push(Interest::Exact(path, Kind::HostLogin));
                 }
             }
         }

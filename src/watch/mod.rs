@@ -55,8 +55,13 @@ pub struct WatchOptions {
 /// A hint that a pass may be needed.
 #[derive(Debug)]
 pub enum Trigger {
-    /// Raw paths from the file watcher, classified by the loop against the interests.
-    Fs(Vec<PathBuf>),
+    /// Raw paths from the file watcher, classified by the loop against the interests;
+    /// `complete` when the event says the file is whole (renamed into place, or closed after
+    /// writing): a pass then runs at once, the debounce only merges what is still going on.
+    Fs {
+        paths: Vec<PathBuf>,
+        complete: bool,
+    },
     /// The file watcher lost events: only a full pass is safe.
     Rescan,
     Docker(ContainerEvent),
@@ -190,11 +195,16 @@ impl Watch<'_> {
                     return Ok(batch);
                 }
                 Some(t) = self.rx.recv() => {
+                    let complete = matches!(t, Trigger::Fs { complete: true, .. });
                     if let Some(why) = self.describe(t) {
                         if !batch.contains(&why) {
                             batch.push(why);
                         }
-                        debounce.hit(Instant::now());
+                        if complete {
+                            debounce.complete(Instant::now());
+                        } else {
+                            debounce.hit(Instant::now());
+                        }
                     }
                 }
             }
@@ -204,7 +214,7 @@ impl Watch<'_> {
     /// Why a hint matters, or `None` when it does not (most directory events).
     fn describe(&self, t: Trigger) -> Option<String> {
         match t {
-            Trigger::Fs(paths) => paths.iter().find_map(|p| {
+            Trigger::Fs { paths, .. } => paths.iter().find_map(|p| {
                 let what = match self.interests.classify(p)? {
                     Kind::StateFile => "state file",
                     Kind::HostLogin => "host login",

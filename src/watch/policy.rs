@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 /// A quiet period with a cap: a pass runs once hints stop for `quiet`, or `max_wait` after
-/// the first hint of the burst, whichever comes first.
+/// the first hint of the burst, whichever comes first — or at once after a hint that says a
+/// file is complete (renamed into place, closed after writing: SPEC v3 §8, a login tool's
+/// save is a finished file, and waiting out the quiet period only delays the handoff).
 ///
 /// The cap is what keeps a file rewritten every 100 ms (a log, an agent's token refresher)
 /// from postponing the pass forever; the quiet period is what turns an editor's
@@ -16,6 +18,8 @@ pub struct Debounce {
     max_wait: Duration,
     first: Option<Instant>,
     last: Option<Instant>,
+    /// When a complete write arrived, if one did in this burst.
+    complete: Option<Instant>,
 }
 
 impl Debounce {
@@ -26,6 +30,7 @@ impl Debounce {
             max_wait: quiet * 5,
             first: None,
             last: None,
+            complete: None,
         }
     }
 
@@ -35,14 +40,22 @@ impl Debounce {
         self.last = Some(now);
     }
 
+    /// A hint that a file is complete arrived at `now`: the pass is due at once.
+    pub fn complete(&mut self, now: Instant) {
+        self.hit(now);
+        self.complete.get_or_insert(now);
+    }
+
     /// When the pass is due; `None` while no hint is pending.
     pub fn due(&self) -> Option<Instant> {
-        Some((self.last? + self.quiet).min(self.first? + self.max_wait))
+        let waited = (self.last? + self.quiet).min(self.first? + self.max_wait);
+        Some(self.complete.map_or(waited, |c| c.min(waited)))
     }
 
     pub fn reset(&mut self) {
         self.first = None;
         self.last = None;
+        self.complete = None;
     }
 }
 
@@ -101,6 +114,20 @@ mod tests {
         assert_eq!(d.due(), Some(t0 + 500 * MS));
         d.reset();
         assert_eq!(d.due(), None);
+    }
+
+    #[test]
+    fn a_complete_write_is_due_at_once_and_a_burst_before_it_goes_with_it() {
+        let t0 = Instant::now();
+        let mut d = Debounce::new(500 * MS);
+        d.hit(t0);
+        d.hit(t0 + 10 * MS);
+        assert_eq!(d.due(), Some(t0 + 510 * MS));
+        d.complete(t0 + 20 * MS);
+        assert_eq!(d.due(), Some(t0 + 20 * MS));
+        d.reset();
+        d.complete(t0 + 30 * MS);
+        assert_eq!(d.due(), Some(t0 + 30 * MS));
     }
 
     #[test]

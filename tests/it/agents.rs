@@ -2,8 +2,6 @@
 
 use crate::common::*;
 
-const ONBOARDED: &str = "{\"hasCompletedOnboarding\":true}";
-
 fn role_state(sb: &Sandbox, ws: &str, agents: &str, extra: &str) -> String {
     format!(
         "version = 1\nproject = \"{}\"\n{extra}\n[roles.smith]\nimage = \"{}\"\nagents = {agents}\n[roles.smith.claude]\nmodel = \"opus\"\n[workspaces.{ws}.roles.smith]\n",
@@ -12,20 +10,34 @@ fn role_state(sb: &Sandbox, ws: &str, agents: &str, extra: &str) -> String {
     )
 }
 
+/// The container's `.claude.json`, parsed.
+fn claude_json(c: &str) -> serde_json::Value {
+    let text = exec(c, &["cat", "/jackin/claude/.claude.json"]);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// What a host claude writes to `~/.claude.json`: the account, and its own bookkeeping.
+fn host_claude_json(email: &str, starts: u32) -> String {
+    format!(
+        r#"{{"numStartups": {starts}, "userID": "SECRET-user-id", "tipsHistory": {{"t": {starts}}}, "oauthAccount": {{"emailAddress": "{email}", "accountUuid": "SECRET-uuid"}}, "projects": {{"/host/dir": {{"hasTrustDialogAccepted": true}}}}}}"#
+    )
+}
+
 #[test]
-fn claude_gets_its_credentials_and_home_claude_json_when_the_source_is_default() {
+fn claude_gets_its_credentials_and_only_the_owned_keys_of_claude_json() {
     let sb = Sandbox::new();
     sb.write_home(
         ".claude/.credentials.json",
         "{\"claudeAiOauth\":\"SECRET-claude-oauth\"}",
     );
-    sb.write_home(".claude.json", "{\"userID\":\"SECRET-claude-json\"}");
+    sb.write_home(".claude.json", host_claude_json("op@example.com", 1));
     sb.write_home(".claude/settings.json", "{\"not\":\"synced\"}");
     let ws = sb.workspace("claude");
     let c = format!("jk-{ws}-smith");
+    let workdir = format!("[workspaces.{ws}]\nworkdir = \"/workspace\"");
     sb.write(
         "jackin.toml",
-        role_state(&sb, &ws, "[\"claude\", \"codex\"]", ""),
+        role_state(&sb, &ws, "[\"claude\", \"codex\"]", &workdir),
     );
     sb.write_home(".codex/auth.json", "{\"OPENAI\":\"SECRET-codex\"}");
     let home_before = snapshot(sb.home());
@@ -33,13 +45,24 @@ fn claude_gets_its_credentials_and_home_claude_json_when_the_source_is_default()
     let run = sb.jackin(&["apply"]);
     run.expect_ok();
     assert!(!run.all().contains("SECRET-"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("copy claude/.claude.json: made by jackin for the agent"),
+        "{run:?}"
+    );
     assert_eq!(
         exec(&c, &["cat", "/jackin/claude/.credentials.json"]),
         "{\"claudeAiOauth\":\"SECRET-claude-oauth\"}"
     );
+    // SPEC v3 §3a: the account, onboarding done, the workdir trusted; none of the host's
+    // bookkeeping, nor its trust of its own folders.
     assert_eq!(
-        exec(&c, &["cat", "/jackin/claude/.claude.json"]),
-        "{\"userID\":\"SECRET-claude-json\"}"
+        claude_json(&c),
+        serde_json::json!({
+            "oauthAccount": {"emailAddress": "op@example.com", "accountUuid": "SECRET-uuid"},
+            "hasCompletedOnboarding": true,
+            "projects": {"/workspace": {"hasTrustDialogAccepted": true}}
+        })
     );
     assert!(
         !exec(&c, &["ls", "-A", "/jackin/claude"]).contains("settings.json"),
@@ -65,11 +88,65 @@ fn claude_gets_its_credentials_and_home_claude_json_when_the_source_is_default()
 }
 
 #[test]
-fn a_claude_source_override_takes_claude_json_from_that_folder() {
+fn host_use_of_claude_changes_nothing_and_the_containers_own_keys_survive_a_relogin() {
+    let sb = Sandbox::new();
+    sb.write_home(".claude/.credentials.json", "{\"claudeAiOauth\":\"c1\"}");
+    sb.write_home(".claude.json", host_claude_json("op@example.com", 1));
+    let ws = sb.workspace("claudeown");
+    let c = format!("jk-{ws}-smith");
+    let workdir = format!("[workspaces.{ws}]\nworkdir = \"/workspace\"");
+    sb.write(
+        "jackin.toml",
+        role_state(&sb, &ws, "[\"claude\"]", &workdir),
+    );
+    sb.jackin(&["apply"]).expect_ok();
+    let started = inspect(&c, "{{.State.StartedAt}}");
+
+    // The agent keeps its own keys in the file (as claude does on every start).
+    sh(
+        &c,
+        "sed -i '1a\\  \"numStartups\": 9, \"projects2\": {},' /jackin/claude/.claude.json",
+    );
+    // The operator uses claude on the host: its bookkeeping changes, the account does not.
+    sb.write_home(".claude.json", host_claude_json("op@example.com", 2));
+    sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(run.stdout.contains("No changes."), "{run:?}");
+    assert_eq!(inspect(&c, "{{.State.StartedAt}}"), started, "no restart");
+
+    // A re-login on the host (new account block): merged, the container's keys stay.
+    sb.write_home(".claude.json", host_claude_json("new@example.com", 3));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("copy claude/.claude.json: what jackin makes for the agent changed"),
+        "{run:?}"
+    );
+    let doc = claude_json(&c);
+    assert_eq!(doc["oauthAccount"]["emailAddress"], "new@example.com");
+    assert_eq!(doc["numStartups"], 9, "{doc}");
+    assert_eq!(
+        doc["projects"]["/workspace"]["hasTrustDialogAccepted"],
+        true
+    );
+    assert_eq!(
+        exec(&c, &["stat", "-c", "%u %a", "/jackin/claude/.claude.json"]).trim(),
+        format!("{} 600", exec(&c, &["id", "-u"]).trim()),
+        "the container's user's, private"
+    );
+}
+
+#[test]
+fn a_claude_source_override_takes_the_account_from_that_folders_claude_json() {
     let sb = Sandbox::new();
     sb.write_home("work-claude/.credentials.json", "work-creds");
-    sb.write_home("work-claude/.claude.json", "work-json");
-    sb.write_home(".claude.json", "personal-json");
+    sb.write_home(
+        "work-claude/.claude.json",
+        host_claude_json("work@example.com", 1),
+    );
+    sb.write_home(".claude.json", host_claude_json("personal@example.com", 1));
     let ws = sb.workspace("claudesrc");
     let c = format!("jk-{ws}-smith");
     let auth = "[auth.claude]\nsource = \"~/work-claude\"";
@@ -80,16 +157,16 @@ fn a_claude_source_override_takes_claude_json_from_that_folder() {
         "work-creds"
     );
     assert_eq!(
-        exec(&c, &["cat", "/jackin/claude/.claude.json"]),
-        "work-json"
+        claude_json(&c)["oauthAccount"]["emailAddress"],
+        "work@example.com"
     );
 }
 
 #[test]
-fn claude_oauth_token_mode_purges_the_login_and_sets_the_token_env() {
+fn claude_oauth_token_mode_purges_the_login_keeps_onboarding_and_sets_the_token_env() {
     let sb = Sandbox::new();
     sb.write_home(".claude/.credentials.json", "SECRET-old-oauth");
-    sb.write_home(".claude.json", "{\"userID\":\"SECRET-old-json\"}");
+    sb.write_home(".claude.json", host_claude_json("op@example.com", 1));
     let ws = sb.workspace("oauth");
     let c = format!("jk-{ws}-smith");
     sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", ""));
@@ -100,7 +177,8 @@ fn claude_oauth_token_mode_purges_the_login_and_sets_the_token_env() {
     let auth =
         "[auth.claude]\nmode = \"oauth_token\"\n[env]\nCLAUDE_CODE_OAUTH_TOKEN = \"${JT_TOKEN}\"";
     sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", auth));
-    let run = sb.jackin_env(&["apply"], &[("JT_TOKEN", &token)]);
+    let env = [("JT_TOKEN", token.as_str())];
+    let run = sb.jackin_env(&["apply"], &env);
     run.expect_ok();
     assert!(
         !run.all().contains(&token) && !run.all().contains("SECRET-old-oauth"),
@@ -108,20 +186,64 @@ fn claude_oauth_token_mode_purges_the_login_and_sets_the_token_env() {
     );
     for line in [
         "purge claude/.credentials.json: auth mode oauth_token",
-        "purge claude/.claude.json: auth mode oauth_token",
-        "seed claude/.claude.json: first-run setting",
+        "copy claude/.claude.json: what jackin makes for the agent changed",
     ] {
         assert!(run.stdout.contains(line), "{line}: {run:?}");
     }
-    // The forwarded account file made room for the onboarding seed in the same apply.
     assert_eq!(
         exec(&c, &["ls", "-A", "/jackin/claude"]).trim(),
         ".claude.json"
     );
-    assert_eq!(exec(&c, &["cat", "/jackin/claude/.claude.json"]), ONBOARDED);
+    // The forwarded account went with the login; onboarding stays done.
+    assert_eq!(
+        claude_json(&c),
+        serde_json::json!({"hasCompletedOnboarding": true})
+    );
     assert!(exec(&c, &["env"])
         .lines()
         .any(|l| l == format!("CLAUDE_CODE_OAUTH_TOKEN={token}")));
+    let run = sb.jackin_env(&["apply"], &env);
+    assert!(run.stdout.contains("No changes."), "{run:?}");
+}
+
+#[test]
+fn claude_api_key_mode_approves_the_key_and_the_containers_own_answer_is_kept() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("claudekey");
+    let c = format!("jk-{ws}-smith");
+    let key = format!("sk-ant-SECRET-{}-0123456789abcdefghij", sb.project());
+    let auth = format!(
+        "[workspaces.{ws}]\nworkdir = \"/w\"\n[auth.claude]\nmode = \"api_key\"\n[env]\nANTHROPIC_API_KEY = \"${{JT_KEY}}\""
+    );
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", &auth));
+    let env = [("JT_KEY", key.as_str())];
+    let run = sb.jackin_env(&["apply"], &env);
+    run.expect_ok();
+    assert!(!run.all().contains(&key[key.len() - 20..]), "{run:?}");
+    let doc = claude_json(&c);
+    assert_eq!(
+        doc["customApiKeyResponses"]["approved"],
+        serde_json::json!([&key[key.len() - 20..]])
+    );
+    assert_eq!(doc["hasCompletedOnboarding"], true);
+    assert_eq!(doc["projects"]["/w"]["hasTrustDialogAccepted"], true);
+
+    // The agent says no to its trust dialog itself: its answer is kept, not fought over.
+    sh(
+        &c,
+        "sed -i 's/\"hasTrustDialogAccepted\": true/\"hasTrustDialogAccepted\": false/' /jackin/claude/.claude.json",
+    );
+    let run = sb.jackin_env(&["apply"], &env);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("keep claude/.claude.json: changed inside the container, host unchanged"),
+        "{run:?}"
+    );
+    assert_eq!(
+        claude_json(&c)["projects"]["/w"]["hasTrustDialogAccepted"],
+        false
+    );
 }
 
 #[test]
@@ -337,31 +459,73 @@ fn codex_gets_its_workdir_trusted_once_and_the_seed_is_the_containers_after() {
 }
 
 #[test]
-fn claude_oauth_token_seeds_its_onboarding_once() {
+fn codex_api_key_mode_writes_the_login_codex_reads_and_ignore_removes_it() {
     let sb = Sandbox::new();
-    let ws = sb.workspace("oauthseed");
+    sb.write_home(
+        ".codex/auth.json",
+        "{\"tokens\":{\"refresh_token\":\"SECRET-rt\"}}",
+    );
+    let ws = sb.workspace("codexkey");
     let c = format!("jk-{ws}-smith");
-    let token = format!("SECRET-token-{}", sb.project());
-    let auth =
-        "[auth.claude]\nmode = \"oauth_token\"\n[env]\nCLAUDE_CODE_OAUTH_TOKEN = \"${JT_TOKEN}\"";
-    sb.write("jackin.toml", role_state(&sb, &ws, "[\"claude\"]", auth));
-    let env = [("JT_TOKEN", token.as_str())];
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"codex\"]", ""));
+    sb.jackin(&["apply"]).expect_ok();
+
+    let key = format!("sk-SECRET-{}", sb.project());
+    let api_key = "[auth.codex]\nmode = \"api_key\"\n[env]\nOPENAI_API_KEY = \"${JT_KEY}\"";
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"codex\"]", api_key));
+    let env = [("JT_KEY", key.as_str())];
     let run = sb.jackin_env(&["apply"], &env);
     run.expect_ok();
     assert!(
-        run.stdout
-            .contains("seed claude/.claude.json: first-run setting"),
+        !run.all().contains(&key) && !run.all().contains("SECRET-rt"),
         "{run:?}"
     );
-    assert_eq!(exec(&c, &["cat", "/jackin/claude/.claude.json"]), ONBOARDED);
-    // Claude rewrites its account file as it runs; jackin never seeds over it again.
-    let rewritten = "{\"hasCompletedOnboarding\":true,\"numStartups\":3}";
-    sh(
-        &c,
-        &format!("printf '%s' '{rewritten}' > /jackin/claude/.claude.json"),
+    assert!(
+        run.stdout
+            .contains("copy codex/auth.json: what jackin makes for the agent changed"),
+        "the ChatGPT login is replaced by the key's: {run:?}"
+    );
+    let login: serde_json::Value =
+        serde_json::from_str(&exec(&c, &["cat", "/jackin/codex/auth.json"])).unwrap();
+    assert_eq!(
+        login,
+        serde_json::json!({"auth_mode": "apikey", "OPENAI_API_KEY": key})
+    );
+    assert_eq!(
+        exec(&c, &["stat", "-c", "%u %a", "/jackin/codex/auth.json"]).trim(),
+        format!("{} 600", exec(&c, &["id", "-u"]).trim()),
+        "the container's user's, private"
     );
     let run = sb.jackin_env(&["apply"], &env);
-    run.expect_ok();
     assert!(run.stdout.contains("No changes."), "{run:?}");
-    assert_eq!(exec(&c, &["cat", "/jackin/claude/.claude.json"]), rewritten);
+
+    let ignore = "[auth.codex]\nmode = \"ignore\"";
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"codex\"]", ignore));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("purge codex/auth.json: auth mode ignore"),
+        "{run:?}"
+    );
+    assert!(!exec(&c, &["ls", "-A", "/jackin/codex"]).contains("auth.json"));
+}
+
+#[test]
+fn kimi_lock_files_are_never_forwarded() {
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    std::fs::write(login.dir.join("credentials/kimi-code.lock"), "").unwrap();
+    let ws = sb.workspace("kimilock");
+    let c = format!("jk-{ws}-smith");
+    sb.write("jackin.toml", role_state(&sb, &ws, "[\"kimi\"]", ""));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(!run.stdout.contains(".lock"), "{run:?}");
+    assert_eq!(
+        exec(&c, &["ls", "-A", "/jackin/kimi/credentials"])
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["kimi-code.json", "nested"]
+    );
 }

@@ -105,7 +105,7 @@ impl World {
     }
     fn write_state(&self) {
         let body = format!(
-            "version = 1\nproject = \"props\"\n[auth.kimi]\nmode = \"{}\"\n[env]\nKIMI_API_KEY = \"$PROP_KEY\"\n[roles.r]\nimage = \"img\"\nagents = [\"kimi\"]\n[workspaces.w.roles.r]\n",
+            "version = 1\nproject = \"props\"\n[auth.kimi]\nmode = \"{}\"\n[env]\nKIMI_API_KEY = \"$PROP_KEY\"\nKIMI_BASE_URL = \"https://kimi.invalid/v1\"\nKIMI_MODEL_NAME = \"m\"\n[roles.r]\nimage = \"img\"\nagents = [\"kimi\"]\n[workspaces.w.roles.r]\n",
             self.mode
         );
         std::fs::write(self.root.join("work/jackin.toml"), body).unwrap();

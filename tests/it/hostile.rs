@@ -275,7 +275,10 @@ fn racing_purges(mode: &str, env: &str) {
 
 #[test]
 fn racing_symlink_swaps_never_reach_the_victim_in_api_key() {
-    racing_purges("api_key", "KIMI_API_KEY = \"sk-hostile-test\"");
+    racing_purges(
+        "api_key",
+        "KIMI_API_KEY = \"sk-hostile-test\"\nKIMI_BASE_URL = \"https://kimi.invalid/v1\"\nKIMI_MODEL_NAME = \"m\"",
+    );
 }
 
 #[test]

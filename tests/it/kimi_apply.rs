@@ -121,7 +121,7 @@ fn api_key_mode_purges_synced_files_and_sets_the_env_var_without_printing_it() {
 
     let key = format!("sk-SECRET-{}", sb.project());
     let with_key = format!(
-        "{}\n[env]\nKIMI_API_KEY = \"${{TEST_KIMI_KEY}}\"\n",
+        "{}\n[env]\nKIMI_API_KEY = \"${{TEST_KIMI_KEY}}\"\nKIMI_BASE_URL = \"https://kimi.invalid/v1\"\n",
         state(&sb, &ws, r#"mode = "api_key""#, "")
     );
     sb.write("jackin.toml", with_key);
@@ -211,6 +211,12 @@ fn a_missing_credential_env_fails_with_its_provenance_and_changes_nothing() {
         assert!(
             err.contains("→ api_key (from auth.kimi)"),
             "mode provenance: {run:?}"
+        );
+        // SPEC v3 §3a: the key alone makes kimi send no request; the endpoint is named.
+        assert!(
+            err.contains("kimi uses auth mode api_key but KIMI_BASE_URL is empty or unset")
+                && err.contains("set KIMI_BASE_URL (the API endpoint the key is for)"),
+            "{run:?}"
         );
         assert!(err.contains(&format!("[workspaces.{ws}.env]: refers to ${{JT_UNSET_KEY_VAR}} from jackin's environment, which is unset")), "env provenance: {run:?}");
         assert!(err.contains("[env]: not set"), "{run:?}");

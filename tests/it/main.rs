@@ -21,4 +21,5 @@ mod real_codex;
 mod real_kimi;
 mod secrets_and_host;
 mod session;
+mod shared_logins;
 mod watch;

@@ -189,7 +189,7 @@ fn switching_to_api_key_purges_and_recreates() {
     let f = Fixture::new();
     let old = f.desired(&state("k1", ""));
     f.apply_files(&old);
-    let new = f.desired(&state("k1", "[workspaces.app.auth.kimi]\nmode = \"api_key\"\n[workspaces.app.env]\nKIMI_API_KEY = \"$KEY\"\n"));
+    let new = f.desired(&state("k1", "[workspaces.app.auth.kimi]\nmode = \"api_key\"\n[workspaces.app.env]\nKIMI_API_KEY = \"$KEY\"\nKIMI_BASE_URL = \"https://kimi.invalid/v1\"\n"));
     insta::assert_snapshot!(f.plan_text(&new, &f.observe(&new, Some(&old), true)));
 }
 

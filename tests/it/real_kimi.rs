@@ -165,7 +165,9 @@ fn ignore_keeps_the_agents_own_sessions_and_api_key_keeps_its_own_login_with_a_w
     let ws = sb.workspace("modes");
     let c = format!("jk-{ws}-smith");
     let key = format!("sk-{}", sb.project());
-    let env = format!("KIMI_API_KEY = \"{key}\"");
+    let env = format!(
+        "KIMI_API_KEY = \"{key}\"\nKIMI_BASE_URL = \"https://kimi.invalid/v1\"\nKIMI_MODEL_NAME = \"m\""
+    );
     sb.write("jackin.toml", state(&sb, &ws, "", "mode = \"sync\"", &env));
     sb.jackin(&["apply"]).expect_ok();
     sh(&c, "mkdir -p $KIMI_SHARE_DIR/sessions/s1 && echo hi > $KIMI_SHARE_DIR/sessions/s1/context.jsonl");
