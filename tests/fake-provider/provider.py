@@ -2,6 +2,7 @@
 """A fake AI provider for jackin's real-client tests (SPEC §10). Python 3 stdlib only.
 
     python3 provider.py --port PORT --log FILE [--cert PEM --key PEM] [--ready FILE]
+                        [--spent-refresh-token TOKEN]...
 
 It runs inside the agent's container (its own network namespace, 127.0.0.1) and is the
 agent's HTTPS proxy (HTTPS_PROXY=http://127.0.0.1:PORT): it accepts CONNECT, terminates TLS
@@ -15,7 +16,8 @@ inside and answers them like the provider would:
   chatgpt.com/backend-api/codex): a streamed answer.
 - OAuth refresh (`POST .../v1/oauth/token` for claude, `POST auth.openai.com/oauth/token`
   for codex): each refresh token is accepted ONCE, as the real providers do; a reuse gets
-  the provider's "refresh token was already used" error.
+  the provider's "refresh token was already used" error (so does a token given with
+  --spent-refresh-token: one another holder already used).
 - claude's connectivity check (`GET /api/hello`, `/v1/oauth/hello`): 200.
 - A WebSocket upgrade (codex tries the Responses API over one first): 426, so the client
   uses HTTPS.
@@ -345,7 +347,10 @@ def main():
     ap.add_argument("--cert", default="/etc/jackin-test/leaf.pem")
     ap.add_argument("--key", default="/etc/jackin-test/leaf.key")
     ap.add_argument("--ready")
+    ap.add_argument("--spent-refresh-token", action="append", default=[],
+                    help="a refresh token another holder already used (repeatable)")
     ARGS = ap.parse_args()
+    USED_REFRESH_TOKENS.update(ARGS.spent_refresh_token)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(ARGS.cert, ARGS.key)
     tls.set_alpn_protocols(["http/1.1"])  # the clients fall back from h2 to HTTP/1.1

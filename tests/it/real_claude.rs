@@ -360,3 +360,48 @@ fn an_expired_token_is_refreshed_in_the_handoff_and_kept_by_the_next_apply() {
         "nothing is copied back to the host"
     );
 }
+
+/// Another holder already used the host's refresh token (SPEC §3b): the real client gets the
+/// provider's "already used", blanks its login and asks for `/login`; `plan` and `status` say
+/// the agent is logged out, and `apply` does not copy the spent host login over it again.
+#[test]
+fn a_spent_refresh_token_leaves_the_agent_logged_out_and_jackin_says_so() {
+    let sb = Sandbox::new();
+    let login = host_login(&sb, now_ms() - 3600 * 1000);
+    let ws = sb.workspace("rcx");
+    sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
+    sb.jackin(&["apply"]).expect_ok();
+    let c = format!("jk-{ws}-smith");
+    let provider = FakeProvider::start_with_spent(&c, &[&login.refresh]);
+    let screen = Screen::attach(&sb, &ws);
+    let started = started_at(&c);
+    reaches_the_prompt(&screen);
+    screen.submit("say hi", ANSWER);
+    screen.wait_for("Please run /login", ANSWER);
+
+    let refreshes = provider.matching(|r| is(r, "POST", "platform.claude.com", "/v1/oauth/token"));
+    assert!(!refreshes.is_empty(), "{}", provider.summary());
+    for r in &refreshes {
+        assert_eq!(r["body"]["refresh_token"], login.refresh.as_str());
+        assert_eq!(r["status"], 400, "{r}");
+    }
+    let creds = handoff_json(&sb, &c, ".credentials.json");
+    assert_eq!(
+        creds["claudeAiOauth"]["accessToken"], "",
+        "the client blanked its login: {creds:#}"
+    );
+    assert_eq!(creds["claudeAiOauth"]["refreshToken"], "", "{creds:#}");
+
+    let logged_out = format!("{c}: claude is logged out in the container");
+    let plan = sb.jackin(&["plan"]);
+    assert!(plan.all().contains(&logged_out), "{plan:?}");
+    let status = sb.jackin(&["status"]);
+    assert!(status.all().contains(&logged_out), "{status:?}");
+    sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(started_at(&c), started, "the agent was not restarted");
+    assert_eq!(
+        handoff_json(&sb, &c, ".credentials.json"),
+        creds,
+        "the spent host login is not copied again"
+    );
+}

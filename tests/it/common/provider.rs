@@ -39,6 +39,13 @@ impl FakeProvider {
     /// until it listens.
     #[track_caller]
     pub fn start(container: &str) -> FakeProvider {
+        Self::start_with_spent(container, &[])
+    }
+
+    /// Like [`FakeProvider::start`], with refresh tokens another holder already used: the
+    /// provider answers them as spent.
+    #[track_caller]
+    pub fn start_with_spent(container: &str, spent_refresh_tokens: &[&str]) -> FakeProvider {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-provider/provider.py");
         docker(&[
             "cp",
@@ -46,10 +53,14 @@ impl FakeProvider {
             &format!("{container}:{SCRIPT}"),
         ]);
         let port = PORT.to_string();
-        docker(&[
+        let mut args = vec![
             "exec", "-d", "-u", "0", container, "python3", SCRIPT, "--port", &port, "--log", LOG,
             "--ready", READY,
-        ]);
+        ];
+        for t in spent_refresh_tokens {
+            args.extend(["--spent-refresh-token", t]);
+        }
+        docker(&args);
         wait_until("the fake provider listens", Duration::from_secs(30), || {
             docker_ok(&["exec", container, "test", "-e", READY])
         });
