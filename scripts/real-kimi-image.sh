@@ -33,134 +33,38 @@
 # `docker rmi` needs no network. Delete them to refetch.
 #
 # Idempotent: every image carries the label jackin.test-image-hash=<sha256 of
-# this script>; images that already have it are not rebuilt. Safe to run from
+# this script and scripts/test-image-lib.sh>; images that already have it are not rebuilt. Safe to run from
 # several processes at once (flock). Needs root (or sudo) only for debootstrap.
 set -euo pipefail
 
 KIMI_CLI_VERSION=1.52.0
 RIPGREPY_VERSION=2.2.0 # kimi-cli 1.52.0 pins ripgrepy==2.2.0, which only has an sdist
 PY_VERSION=3.13        # trixie's python3
-SUITE=trixie
-MIRROR="${JACKIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 KIMI_TAG="${JACKIN_REAL_KIMI_IMAGE:-jackin-real-kimi:$KIMI_CLI_VERSION}"
 CODE_TAG="${JACKIN_REAL_KIMI_CODE_IMAGE:-jackin-real-kimi-code:test}"
 BASE_TAG="${JACKIN_REAL_KIMI_BASE_IMAGE:-jackin-real-kimi-base:$KIMI_CLI_VERSION}"
-CACHE="${JACKIN_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jackin-test}"
 
 ME=real-kimi-image.sh
-SELF="$(readlink -f "${BASH_SOURCE[0]}")"
-HASH="$(sha256sum "$SELF" | cut -d' ' -f1)"
-LABEL=jackin.test-image-hash
-BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-
-log() { echo "$ME [${SECONDS}s]: $*" >&2; }
-die() { echo "$ME: error: $*" >&2; exit 1; }
-trap 'rc=$?; echo "$ME: FAILED (exit $rc) at line $LINENO: $BASH_COMMAND" >&2' ERR
+HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+HASH_OF=("$HERE/$ME" "$HERE/test-image-lib.sh")
 
 case "${1:-all}" in
     kimi) WANT=("$KIMI_TAG") ;;
     kimi-code) WANT=("$CODE_TAG") ;;
     all) WANT=("$KIMI_TAG" "$CODE_TAG") ;;
-    *) die "usage: $0 [kimi|kimi-code|all]" ;;
+    *) echo "usage: $0 [kimi|kimi-code|all]" >&2; exit 1 ;;
 esac
 
-command -v docker >/dev/null || die "docker is not installed"
-
-current_hash() {
-    docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null || true
-}
-all_current() {
-    local t
-    for t in "${WANT[@]}"; do
-        [[ "$(current_hash "$t")" == "$HASH" ]] || return 1
-    done
-}
-print_tags() { printf '%s\n' "${WANT[@]}"; }
-
-# Fast path, without the lock.
-if all_current; then
-    print_tags
-    exit 0
-fi
-
-LOCK="/tmp/jackin-real-kimi-image.$(id -u).lock"
-exec 9>"$LOCK"
-if ! flock -n 9; then
-    log "another build holds $LOCK; waiting"
-    flock -w 1800 9 || die "timed out waiting for $LOCK"
-fi
-if all_current; then # someone else built them while we waited
-    print_tags
-    exit 0
-fi
-
-docker info >/dev/null 2>&1 || die "cannot talk to the docker daemon (docker info failed)"
-if [[ "$(id -u)" == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
-case "$(uname -m)" in
-    x86_64 | aarch64) ARCH="$(uname -m)" ;;
-    *) die "unsupported architecture $(uname -m) (need x86_64 or aarch64)" ;;
-esac
-
-mkdir -p "$CACHE"
-WORK="$(mktemp -d "$CACHE/tmp.XXXXXX")"
-CONTAINERS=()
-cleanup() {
-    local c m
-    for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
-    # debootstrap may leave /proc etc. mounted in the target when it fails:
-    # unmount before deleting, and never cross into another file system.
-    awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
-        while read -r m; do "${SUDO[@]}" umount -l "$m" || true; done
-    "${SUDO[@]}" rm -rf --one-file-system "$WORK" || log "could not remove $WORK"
-}
-trap cleanup EXIT
-
-new_container() { # name prefix -> unique name, remembered for cleanup
-    local name
-    name="jackin-real-kimi-build-$1-$$-$RANDOM"
-    CONTAINERS+=("$name")
-    echo "$name"
-}
+# shellcheck source=scripts/test-image-lib.sh
+source "$HERE/test-image-lib.sh"
+jt_lock jackin-real-kimi-image
+jt_workdir
 
 # ---------------------------------------------------------------------------
 # 1. Debian trixie rootfs tarball (cached)
 # ---------------------------------------------------------------------------
-ROOTFS_TAR="$CACHE/debian-$SUITE-minbase-python3-$ARCH.tar"
-if [[ -s "$ROOTFS_TAR" ]]; then
-    log "using cached rootfs $ROOTFS_TAR"
-else
-    if ! command -v debootstrap >/dev/null && [[ ! -x /usr/sbin/debootstrap ]]; then
-        log "installing debootstrap"
-        "${SUDO[@]}" apt-get update -qq >&2 || die "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq debootstrap >&2 \
-            || die "cannot install debootstrap"
-    fi
-    DEBOOTSTRAP="$(command -v debootstrap || echo /usr/sbin/debootstrap)"
-    [[ -e "/usr/share/debootstrap/scripts/$SUITE" ]] \
-        || die "this debootstrap does not know $SUITE; upgrade it"
-    log "debootstrap $SUITE into $WORK/rootfs (about a minute)"
-    if ! "${SUDO[@]}" "$DEBOOTSTRAP" --variant=minbase --include=python3,python3-venv \
-        "$SUITE" "$WORK/rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
-        tail -n 30 "$WORK/debootstrap.log" >&2
-        [[ -f "$WORK/rootfs/debootstrap/debootstrap.log" ]] \
-            && tail -n 30 "$WORK/rootfs/debootstrap/debootstrap.log" >&2
-        die "debootstrap $SUITE from $MIRROR failed (log above)"
-    fi
-    [[ -x "$WORK/rootfs/usr/bin/python3" ]] || die "debootstrap produced no /usr/bin/python3"
-    log "trimming the rootfs"
-    "${SUDO[@]}" sh -c 'cd "$1" && rm -rf var/cache/apt/archives/*.deb var/cache/apt/*.bin \
-        var/lib/apt/lists/* usr/share/doc/* usr/share/man/* usr/share/info/* \
-        usr/share/locale/* var/log/*.log var/cache/debconf/*-old debootstrap' sh "$WORK/rootfs"
-    # /dev, /proc and /sys are provided by docker; device nodes do not belong in a layer.
-    "${SUDO[@]}" tar -C "$WORK/rootfs" --numeric-owner \
-        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
-        -cf "$WORK/rootfs.tar" .
-    "${SUDO[@]}" chown "$(id -u):$(id -g)" "$WORK/rootfs.tar"
-    mv -f "$WORK/rootfs.tar" "$ROOTFS_TAR"
-    "${SUDO[@]}" rm -rf --one-file-system "$WORK/rootfs"
-    log "cached rootfs $ROOTFS_TAR ($(du -h "$ROOTFS_TAR" | cut -f1))"
-fi
+jt_rootfs python3 python3,python3-venv
 
 # ---------------------------------------------------------------------------
 # 2. Wheelhouse for kimi-cli (cached)
@@ -169,23 +73,9 @@ WHEELHOUSE="$CACHE/wheelhouse-kimi-cli-$KIMI_CLI_VERSION-cp${PY_VERSION/./}-$ARC
 if [[ -f "$WHEELHOUSE/.complete" ]]; then
     log "using cached wheelhouse $WHEELHOUSE"
 else
-    PY=""
-    for p in python3 python; do
-        if command -v "$p" >/dev/null && "$p" -m pip --version >/dev/null 2>&1; then
-            PY="$p"
-            break
-        fi
-    done
-    if [[ -z "$PY" ]]; then
-        log "installing python3-pip"
-        "${SUDO[@]}" apt-get update -qq >&2 || die "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq python3-pip >&2 \
-            || die "cannot install python3-pip"
-        PY=python3
-    fi
+    jt_pip_python
     WH="$WORK/wheelhouse"
     mkdir -p "$WH"
-    export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
     log "building the ripgrepy==$RIPGREPY_VERSION wheel (sdist only on PyPI)"
     "$PY" -m pip wheel -q --no-deps "ripgrepy==$RIPGREPY_VERSION" -w "$WH" >&2 \
         || die "pip wheel ripgrepy==$RIPGREPY_VERSION failed (is PyPI reachable?)"
@@ -212,11 +102,7 @@ if [[ "$(current_hash "$BASE_TAG")" == "$HASH" ]]; then
 else
     ROOTFS_IMAGE="jackin-real-kimi-rootfs:build-$$"
     log "importing the rootfs"
-    docker import \
-        --change "ENV PATH=$BASE_PATH" \
-        --change 'ENV LANG=C.UTF-8' \
-        --change 'CMD ["/bin/bash"]' \
-        "$ROOTFS_TAR" "$ROOTFS_IMAGE" >/dev/null || die "docker import $ROOTFS_TAR failed"
+    jt_import "$ROOTFS_TAR" "$ROOTFS_IMAGE"
 
     log "installing kimi-cli==$KIMI_CLI_VERSION into /opt/kimi (offline, from the wheelhouse)"
     C="$(new_container base)"
@@ -292,7 +178,4 @@ for t in "${WANT[@]}"; do
     esac
 done
 
-for t in "${WANT[@]}"; do
-    log "ready: $t ($(docker image inspect -f '{{.Size}}' "$t" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
-done
-print_tags
+jt_report

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs jackin's whole test suite on a fresh machine:
 # busybox-static, a Docker engine that answers, the local agent image, the images with the
-# real Kimi CLI (debootstrap + PyPI), then
+# real Kimi CLI, Claude Code and Codex (debootstrap + PyPI), then
 # cargo fmt --check, clippy (warnings are errors) and every test target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +34,9 @@ bash scripts/agent-image.sh --test
 
 step "real Kimi CLI images (debootstrap + PyPI; about two minutes the first time, cached by tag)"
 bash scripts/real-kimi-image.sh all
+
+step "real Claude Code and Codex images (debootstrap + PyPI wheels + a throwaway CA; about three minutes the first time, cached by tag)"
+bash scripts/real-clients-image.sh all
 
 JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 

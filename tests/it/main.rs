@@ -16,6 +16,8 @@ mod kimi_apply;
 mod lifecycle;
 mod own_files;
 mod plan_snapshots;
+mod real_claude;
+mod real_codex;
 mod real_kimi;
 mod secrets_and_host;
 mod session;

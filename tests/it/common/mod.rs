@@ -9,9 +9,18 @@
 //! - [`wait_until`]: poll observable state with a deadline (never fixed sleeps).
 //! - [`registry::Registry`]: a loopback registry serving one local image, for real pulls.
 //! - [`schema::assert_matches_schema`]: JSON output against the checked-in `schemas/` (no Docker).
+//! - [`pty::Pty`]: a pseudo-terminal the test owns, for `jackin attach`/`exec` on a terminal.
+//! - [`screen::Screen`]: `jackin attach` rendered by a terminal emulator (what a full-screen
+//!   agent shows).
+//! - [`provider::FakeProvider`]: the fake AI provider inside an agent's container (SPEC §10).
 
+pub mod provider;
+pub mod pty;
 pub mod registry;
 pub mod schema;
+pub mod screen;
+
+pub use pty::{plain, Pty};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,113 @@
+//! The fake provider (SPEC §10, `tests/fake-provider/provider.py`) inside an agent's container:
+//! an HTTPS proxy on the container's own 127.0.0.1 that terminates TLS with the test images'
+//! throwaway CA (`scripts/real-clients-image.sh`), records every request and answers like the
+//! provider (accepting each refresh token once). Nothing leaves the container's network
+//! namespace: no address of the Docker bridge is ever contacted.
+
+use super::{docker, docker_ok, exec, wait_until};
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+/// The provider's port inside the container.
+pub const PORT: u16 = 8443;
+/// The throwaway CA baked into the real-client images.
+pub const CA: &str = "/etc/jackin-test/ca.pem";
+/// What the provider answers to every prompt.
+pub const REPLY: &str = "Hello from the fake provider.";
+
+const SCRIPT: &str = "/tmp/jackin-fake-provider.py";
+const LOG: &str = "/tmp/jackin-fake-provider.jsonl";
+const READY: &str = "/tmp/jackin-fake-provider.ready";
+
+/// `[env]` entries (TOML lines) that send the clients through the provider: the proxy, and
+/// the CA for Claude Code (`NODE_EXTRA_CA_CERTS`), Codex (`CODEX_CA_CERTIFICATE`) and Python
+/// clients such as kimi (`SSL_CERT_FILE`; Claude Code and Codex work with it set too).
+pub fn env_toml() -> String {
+    format!(
+        "HTTPS_PROXY = \"http://127.0.0.1:{PORT}\"\nNODE_EXTRA_CA_CERTS = \"{CA}\"\nCODEX_CA_CERTIFICATE = \"{CA}\"\nSSL_CERT_FILE = \"{CA}\"\n"
+    )
+}
+
+/// A provider running in one container.
+pub struct FakeProvider {
+    container: String,
+}
+
+impl FakeProvider {
+    /// Copies the provider into `container`, starts it there (as root, detached) and waits
+    /// until it listens.
+    #[track_caller]
+    pub fn start(container: &str) -> FakeProvider {
+        Self::start_with_spent(container, &[])
+    }
+
+    /// Like [`FakeProvider::start`], with refresh tokens another holder already used: the
+    /// provider answers them as spent.
+    #[track_caller]
+    pub fn start_with_spent(container: &str, spent_refresh_tokens: &[&str]) -> FakeProvider {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-provider/provider.py");
+        docker(&[
+            "cp",
+            script.to_str().unwrap(),
+            &format!("{container}:{SCRIPT}"),
+        ]);
+        let port = PORT.to_string();
+        let mut args = vec![
+            "exec", "-d", "-u", "0", container, "python3", SCRIPT, "--port", &port, "--log", LOG,
+            "--ready", READY,
+        ];
+        for t in spent_refresh_tokens {
+            args.extend(["--spent-refresh-token", t]);
+        }
+        docker(&args);
+        wait_until("the fake provider listens", Duration::from_secs(30), || {
+            docker_ok(&["exec", container, "test", "-e", READY])
+        });
+        FakeProvider {
+            container: container.to_string(),
+        }
+    }
+
+    /// Every request recorded so far (CONNECTs included), oldest first.
+    #[track_caller]
+    pub fn requests(&self) -> Vec<Value> {
+        exec(&self.container, &["cat", LOG])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    /// The recorded requests for which `pred` holds.
+    pub fn matching(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.requests().into_iter().filter(|r| pred(r)).collect()
+    }
+
+    /// A one-line summary of every request, for failure messages.
+    pub fn summary(&self) -> String {
+        self.requests()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}{} -> {}",
+                    r["method"], r["host"], r["path"], r["status"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// A request's header (names are recorded lower-case), or "" when absent.
+pub fn header<'a>(request: &'a Value, name: &str) -> &'a str {
+    request["headers"][name].as_str().unwrap_or("")
+}
+
+/// Whether `request` is `method` to `host` with a path starting with `path`.
+pub fn is(request: &Value, method: &str, host: &str, path: &str) -> bool {
+    request["method"] == method
+        && request["host"] == host
+        && request["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with(path))
+}
