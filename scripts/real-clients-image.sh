@@ -2,9 +2,10 @@
 # Build the local images holding the REAL Claude Code and Codex CLIs that jackin's
 # integration tests launch (tests/it/real_claude.rs, tests/it/real_codex.rs).
 #
-#   scripts/real-clients-image.sh [claude|codex|all]      (default: all)
+#   scripts/real-clients-image.sh [claude|codex|all|base]      (default: all)
 #
-# Prints the tag of each requested image on stdout, one per line, claude first.
+# Prints the tag of each requested image on stdout, one per line, claude first
+# (`base`: the shared base alone, whose /etc/jackin-test the kimi tests copy).
 #
 #   claude  $JACKIN_REAL_CLAUDE_IMAGE (default jackin-real-claude:2.1.332)
 #           /usr/local/bin/claude: the Claude Code CLI bundled in the
@@ -70,7 +71,8 @@ case "${1:-all}" in
     claude) WANT=("$CLAUDE_TAG") ;;
     codex) WANT=("$CODEX_TAG") ;;
     all) WANT=("$CLAUDE_TAG" "$CODEX_TAG") ;;
-    *) echo "usage: $0 [claude|codex|all]" >&2; exit 1 ;;
+    base) WANT=("$BASE_TAG") ;; # the CA and provider certificate alone (for the kimi images)
+    *) echo "usage: $0 [claude|codex|all|base]" >&2; exit 1 ;;
 esac
 
 # shellcheck source=scripts/test-image-lib.sh

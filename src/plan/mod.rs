@@ -369,7 +369,6 @@ pub fn plan(
 
     for (name, spec) in &desired.instances {
         let state = &observed.instances[name];
-        // A handoff its agent could not read is no handoff: such an instance is not touched.
         let owner_problem = match &state.owner {
             Some(Err(why)) => Some(Problem::owner(
                 why.clone(),
@@ -390,16 +389,17 @@ pub fn plan(
             notes,
             problems,
         };
-        if let Some(problem) = owner_problem {
+        // A handoff its agent could not read, or a launch its client would reject (a model it
+        // does not define): that instance is not touched at all, never a broken agent.
+        if let Some(problem) = owner_problem.or_else(|| unknown_model(spec, state)) {
             instances.push(declared(None, Vec::new(), Vec::new(), vec![problem]));
             continue;
         }
         let files::FilePlan {
             steps,
             notes,
-            mut problems,
+            problems,
         } = files::plan_files(spec, state, fp, &mut warnings);
-        problems.extend(unknown_model(spec, state));
         for f in steps.iter().filter(|f| f.cause == FileCause::LoggedOut) {
             warnings.push(logged_out(spec, f));
         }

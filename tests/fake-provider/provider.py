@@ -212,6 +212,26 @@ def openai_responses(body):
     return 200, sse(events), "text/event-stream"
 
 
+def openai_chat(body):
+    """OpenAI chat completions, as kimi-cli's `kimi` provider type calls them."""
+    model = body.get("model", "") if isinstance(body, dict) else ""
+    cid = f"chatcmpl-fake{int(time.time() * 1000)}"
+    usage = {"prompt_tokens": 10, "completion_tokens": 7, "total_tokens": 17}
+    if isinstance(body, dict) and body.get("stream"):
+        chunks = [
+            {"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model,
+             "choices": [{"index": 0, "delta": {"role": "assistant", "content": REPLY},
+                          "finish_reason": None}]},
+            {"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model,
+             "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage},
+        ]
+        text = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+        return 200, text, "text/event-stream"
+    return 200, {"id": cid, "object": "chat.completion", "created": 0, "model": model,
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY},
+                              "finish_reason": "stop"}], "usage": usage}, "application/json"
+
+
 def refresh_token_of(body):
     if isinstance(body, dict):
         return body.get("refresh_token")
@@ -279,6 +299,8 @@ def route(method, host, path, body, headers=None):
         return anthropic_messages(body)
     if method == "POST" and p.endswith("/responses"):
         return openai_responses(body)
+    if method == "POST" and p.endswith("/chat/completions"):
+        return openai_chat(body)
     return 404, {"error": {"type": "not_found_error", "message": f"fake provider: no {method} {p}"}}, "application/json"
 
 

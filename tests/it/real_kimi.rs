@@ -336,3 +336,123 @@ fn kimi_code_launches_from_its_own_folder_and_finds_its_login_under_kimi_code_ho
         "the handoff hides nothing the image installed"
     );
 }
+
+/// kimi-cli's own request path, as `KimiCLI.create` (`src/kimi_cli/app.py`) takes it when
+/// config.toml defines no model (api_key mode: jackin purged the synced one): a provider of
+/// type `kimi` with an empty base URL, the env overrides, `create_llm`, then one generation.
+/// Prints the reply, or `LLM not set` when kimi would start with no model.
+const ONE_REQUEST: &str = r#"
+import asyncio
+from pydantic import SecretStr
+from kimi_cli.config import LLMModel, LLMProvider
+from kimi_cli.llm import augment_provider_with_env_vars, create_llm
+from kosong import generate
+from kosong.message import Message
+model = LLMModel(provider="", model="", max_context_size=100_000)
+provider = LLMProvider(type="kimi", base_url="", api_key=SecretStr(""))
+augment_provider_with_env_vars(provider, model)
+llm = create_llm(provider, model)
+if llm is None:
+    print("LLM not set")
+else:
+    result = asyncio.run(generate(llm.chat_provider, "", [], [Message(role="user", content="hi")]))
+    print(result.message.extract_text())
+"#;
+
+#[test]
+fn api_key_mode_makes_kimi_clis_own_request_with_the_key_the_base_url_and_the_roles_model() {
+    use crate::common::provider::{self, FakeProvider};
+    let sb = Sandbox::new();
+    real_login(&sb);
+    let ws = sb.workspace("kimikey");
+    let c = format!("jk-{ws}-smith");
+    let key = format!("sk-kimi-{}", sb.project());
+    let env = format!(
+        "KIMI_API_KEY = \"{key}\"\nKIMI_BASE_URL = \"https://api.moonshot.ai/v1\"\n{}",
+        provider::env_toml()
+    );
+    let body = state(&sb, &ws, "", "mode = \"api_key\"", &env)
+        + "[roles.smith.kimi]\nmodel = \"kimi-k2-turbo-preview\"\n";
+    sb.write("jackin.toml", body);
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(!run.all().contains(&key), "{run:?}");
+    // The role's model reaches the client as KIMI_MODEL_NAME, not as a --model alias.
+    let args = exec(&c, &["cat", "/tmp/agent.args"]);
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        ["kimi", "--yolo"],
+        "{args}"
+    );
+
+    provider::give_certificates(&c);
+    let fake = FakeProvider::start(&c);
+    assert_eq!(python(&c, ONE_REQUEST).trim(), provider::REPLY);
+    let sent =
+        fake.matching(|r| provider::is(r, "POST", "api.moonshot.ai", "/v1/chat/completions"));
+    assert_eq!(sent.len(), 1, "{}", fake.summary());
+    assert_eq!(
+        provider::header(&sent[0], "authorization"),
+        format!("Bearer {key}")
+    );
+    assert_eq!(sent[0]["body"]["model"], "kimi-k2-turbo-preview");
+
+    // The key alone builds no model in kimi-cli (what jackin refuses below, with E010).
+    let key_alone = exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "unset KIMI_BASE_URL; exec /opt/kimi/bin/python -c \"$0\"",
+            ONE_REQUEST,
+        ],
+    );
+    assert_eq!(key_alone.trim(), "LLM not set");
+
+    // Without the base URL jackin refuses, naming it, before anything changes.
+    let no_url = state(
+        &sb,
+        &ws,
+        "",
+        "mode = \"api_key\"",
+        &format!("KIMI_API_KEY = \"{key}\""),
+    ) + "[roles.smith.kimi]\nmodel = \"kimi-k2-turbo-preview\"\n";
+    sb.write("jackin.toml", no_url);
+    sb.jackin(&["plan"])
+        .expect_error("E010", &["KIMI_BASE_URL is empty or unset"]);
+}
+
+#[test]
+fn a_model_the_synced_config_does_not_define_is_that_instances_error_naming_the_aliases() {
+    let sb = Sandbox::new();
+    let login = real_login(&sb);
+    let (bad, good) = (sb.workspace("badmodel"), sb.workspace("goodmodel"));
+    let body = format!(
+        "{}[roles.smith.kimi]\nmodel = \"kimi-k2\"\n[roles.other]\nimage = \"{}\"\nagents = [\"kimi\"]\n[roles.other.kimi]\nmodel = \"{}\"\n[workspaces.{good}.roles.other]\n",
+        state(&sb, &bad, "", "mode = \"sync\"", ""),
+        real_kimi_image(),
+        login.model
+    );
+    sb.write("jackin.toml", body);
+    let says = [
+        "error[E050]",
+        "kimi is launched with model `kimi-k2`",
+        "[models] has: kimi-code/kimi-for-coding",
+        "set `model` under [roles.smith.kimi] to one of the aliases",
+    ];
+    let plan = sb.jackin(&["plan"]);
+    plan.expect_code(1);
+    for s in says {
+        assert!(plan.all().contains(s), "{s}: {plan:?}");
+    }
+    let run = sb.jackin(&["apply"]);
+    run.expect_code(1);
+    for s in says {
+        assert!(run.all().contains(s), "{s}: {run:?}");
+    }
+    assert!(!container_exists(&format!("jk-{bad}-smith")), "{run:?}");
+    // The other instance, whose model the config defines, converged.
+    let c = format!("jk-{good}-other");
+    assert!(container_running(&c), "{run:?}");
+    reads_login(&c, &login, &login.token);
+}

@@ -29,6 +29,30 @@ pub fn env_toml() -> String {
     )
 }
 
+/// Copies the throwaway CA and the provider's certificate (from the real-client images'
+/// base, `scripts/real-clients-image.sh`) into a container built without them (the real Kimi
+/// CLI's images), so the provider can run there.
+#[track_caller]
+pub fn give_certificates(container: &str) {
+    let base = super::image_from_script("scripts/real-clients-image.sh", &["base"]);
+    let dir = tempfile::tempdir().unwrap();
+    let from = format!("jackin-pki-{}", super::random_hex(6));
+    docker(&["create", "--name", &from, &base, "true"]);
+    let out = dir.path().join("jackin-test");
+    let copied = docker_ok(&[
+        "cp",
+        &format!("{from}:/etc/jackin-test"),
+        out.to_str().unwrap(),
+    ]);
+    docker(&["rm", "-f", &from]);
+    assert!(copied, "no /etc/jackin-test in {base}");
+    docker(&[
+        "cp",
+        out.to_str().unwrap(),
+        &format!("{container}:/etc/jackin-test"),
+    ]);
+}
+
 /// A provider running in one container.
 pub struct FakeProvider {
     container: String,
