@@ -2,7 +2,8 @@
 # The one command that runs jackin's whole test suite on a fresh machine:
 # busybox-static, a Docker engine that answers, the local agent image, the images with the
 # real Kimi CLI, Claude Code and Codex (debootstrap + PyPI), then
-# cargo fmt --check, clippy (warnings are errors) and every test target.
+# the module-cycle check, cargo fmt --check, clippy (warnings are errors) and every test
+# target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -39,6 +40,9 @@ step "real Claude Code and Codex images (debootstrap + PyPI wheels + a throwaway
 bash scripts/real-clients-image.sh all
 
 JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+step "no dependency cycle between top-level modules (scripts/module-cycles.py)"
+python3 scripts/module-cycles.py
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,7 +6,7 @@
 //! never contents, plus the stat data that lets a no-op apply skip re-hashing.
 
 use crate::agents::AgentKind;
-use crate::handoff::RelPath;
+use crate::words::RelPath;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

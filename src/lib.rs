@@ -28,3 +28,4 @@ pub mod runtime;
 pub mod schema;
 pub mod session;
 pub mod watch;
+pub mod words;

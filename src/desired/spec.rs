@@ -7,7 +7,7 @@
 
 use super::{InstanceSpec, MountSpec};
 use crate::fingerprint::{sha256_hex, Fingerprinter};
-use crate::handoff::Owner;
+use crate::words::Owner;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -11,59 +11,13 @@
 //!
 //! Built on `rustix`'s `*at` calls: no `unsafe`, no libc by hand.
 
+pub use crate::words::{Kind, Owner};
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
-
-/// What sits at a name, seen without following it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Directory,
-    Symlink,
-    Fifo,
-    Socket,
-    Device,
-}
-
-impl Kind {
-    pub fn of(ft: std::fs::FileType) -> Kind {
-        if ft.is_file() {
-            Kind::File
-        } else if ft.is_dir() {
-            Kind::Directory
-        } else if ft.is_symlink() {
-            Kind::Symlink
-        } else if ft.is_fifo() {
-            Kind::Fifo
-        } else if ft.is_socket() {
-            Kind::Socket
-        } else {
-            Kind::Device
-        }
-    }
-}
-
-/// The uid:gid a handoff belongs to: the user the container runs as.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Owner {
-    pub uid: u32,
-    pub gid: u32,
-}
-
-impl Owner {
-    /// The user jackin runs as.
-    pub fn current() -> Owner {
-        Owner {
-            uid: crate::paths::euid(),
-            gid: rustix::process::getegid().as_raw(),
-        }
-    }
-}
 
 const DIR: OFlags = OFlags::DIRECTORY
     .union(OFlags::NOFOLLOW)

@@ -9,15 +9,13 @@
 //! - [`store`]: probe (look at one path the rules name), write (atomic replace), purge (remove
 //!   one entry), the ledger, and the instance folder.
 //! - [`purge`]: removing a whole instance folder with bounded handles, however deep.
-//! - [`name`]: file names as bytes, shown escaped.
+//! - file names as bytes, shown escaped, are [`crate::words::RelPath`].
 //!
 //! Nothing else in `src/` opens a path under `$JACKIN_HOME/data`.
 
 mod dir;
-mod name;
 mod purge;
 mod store;
 
-pub use dir::{Kind, Owner};
-pub use name::{RelPath, RelPathError};
+pub use crate::words::{Kind, Owner, RelPath, RelPathError};
 pub use store::{AgentHandoff, Foreign, HandoffError, Seen, Store, HOSTILE_HINT};

@@ -8,14 +8,14 @@
 //! them lists, walks or follows anything the container made.
 
 use super::dir::{chown, not_a_directory, not_found, Dir, Kind, Owner};
-use super::name::RelPath;
 use crate::agents::{AgentKind, OwnedKeys};
+use crate::bounded::Hasher;
 use crate::bounded::{self, Refused};
 use crate::error::{Code, Coded};
 use crate::fingerprint::sha256_hex;
 use crate::ledger::{now_ns, FileStat, Hashed, Ledger};
-use crate::observed::Hasher;
 use crate::paths::{JackinHome, HANDOFF_DIR, LEDGER_FILE};
+use crate::words::RelPath;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt;

@@ -13,6 +13,7 @@ pub mod model;
 mod read_toml;
 mod read_yaml;
 mod typecheck;
+pub mod user;
 mod validate;
 
 #[cfg(test)]

@@ -208,7 +208,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if let Err(problem) = crate::desired::user::UserSpec::parse(role.user.as_deref()) {
+        if let Err(problem) = super::user::UserSpec::parse(role.user.as_deref()) {
             self.report(
                 &["roles", name, "user"],
                 format!("roles.{name}.user: {problem}"),

@@ -4,12 +4,12 @@
 //! Host folders are strictly read-only: files are opened `O_NOFOLLOW|O_NOATIME`, symlinks are
 //! skipped with a warning and never followed, and nothing is created, chmod-ed or touched.
 
-use super::hasher::Hasher;
 use crate::agents::{AgentKind, SyncEntry};
+use crate::bounded::Hasher;
 use crate::desired::AgentAuth;
 use crate::error::{Code, Coded};
-use crate::handoff::RelPath;
 use crate::ledger::Hashed;
+use crate::words::RelPath;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};

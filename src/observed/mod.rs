@@ -4,25 +4,27 @@
 //! distinct image; each instance's ledger, handoff directories and host logins are read with
 //! the stat fast path. After this step the planner does no I/O.
 
-mod hasher;
 mod host;
 pub mod images;
 mod made;
 pub mod owner;
+mod probe;
 mod tokens;
 
-pub use hasher::Hasher;
+pub use crate::bounded::Hasher;
 pub use host::{HostError, HostFile, HostLogin};
 pub use made::MadeFile;
+pub use probe::{managed_paths, seeds};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, ImageSource};
 use crate::error::{Code, Coded};
-use crate::handoff::{HandoffError, RelPath, Seen, Store};
+use crate::handoff::{HandoffError, Seen, Store};
 use crate::ledger::Ledger;
 use crate::paths::JackinHome;
 use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
+use crate::words::RelPath;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -102,7 +104,7 @@ pub struct AgentFiles {
     pub host: Option<HostLogin>,
     /// The files jackin makes in this agent's handoff (SPEC v3 §3a), in every mode.
     pub made: BTreeMap<RelPath, MadeFile>,
-    /// What each path the rules read ([`crate::plan::managed_paths`]) holds in the handoff
+    /// What each path the rules read ([`managed_paths`]) holds in the handoff
     /// now; a path with nothing there is absent. Nothing else in the handoff is looked at.
     pub handoff: BTreeMap<RelPath, Seen>,
     /// Catalogue login entries present in the handoff that jackin did not put there: a login
@@ -113,7 +115,7 @@ pub struct AgentFiles {
     /// The launched agent's host config and the model aliases it defines, when the launch
     /// passes a model that must be one of them (sync; SPEC v3 §3a).
     pub model_aliases: Option<(std::path::PathBuf, Vec<String>)>,
-    /// Seed paths ([`crate::plan::seeds`]) where something is, of any kind. Only presence is
+    /// Seed paths ([`seeds`]) where something is, of any kind. Only presence is
     /// looked at: a seeded file is the container's and is never read.
     pub occupied: BTreeSet<RelPath>,
 }
@@ -125,7 +127,7 @@ pub struct InstanceState {
     /// Who the container runs as (so who owns its handoff): `None` until the image is
     /// present (the executor resolves it after pulling or building), `Err` when the user
     /// cannot be resolved.
-    pub owner: Option<Result<crate::handoff::Owner, String>>,
+    pub owner: Option<Result<crate::words::Owner, String>>,
     pub ledger: Ledger,
     pub agents: BTreeMap<AgentKind, AgentFiles>,
 }
@@ -139,7 +141,7 @@ pub struct Observed {
     /// Image reference → ID, `None` when absent.
     pub images: BTreeMap<String, Option<String>>,
     /// The user jackin runs as (what `user = "host"` means, and who can own what).
-    pub jackin: crate::handoff::Owner,
+    pub jackin: crate::words::Owner,
     /// Per desired instance, by container name.
     pub instances: BTreeMap<String, InstanceState>,
     /// Refreshable host logins synced into several instances (SPEC v3 §3b).
@@ -176,7 +178,7 @@ pub fn observe_files(
     home: &Path,
 ) -> Result<Observed, ObserveError> {
     let mut observed = Observed {
-        jackin: crate::handoff::Owner::current(),
+        jackin: crate::words::Owner::current(),
         ..Observed::default()
     };
     let mut scan = Scan::default();
@@ -291,8 +293,7 @@ fn observe_agent(
     let Some(handoff) = store.agent(&spec.name, agent, None)? else {
         return Ok((files, warnings));
     };
-    let paths =
-        crate::plan::managed_paths(auth.mode, agent, files.host.as_ref(), &files.made, ledger);
+    let paths = managed_paths(auth.mode, agent, files.host.as_ref(), &files.made, ledger);
     for rel in paths {
         let prior = ledger.get(agent, &rel).map(|e| &e.target);
         // A shared document is compared on the keys jackin owns in it, nothing else.
@@ -314,7 +315,7 @@ fn observe_agent(
             files.own_login.push(rel);
         }
     }
-    for seed in crate::plan::seeds(spec, auth) {
+    for seed in seeds(spec, auth) {
         let rel = RelPath::catalogue(seed.path);
         if present(&rel) {
             files.occupied.insert(rel);

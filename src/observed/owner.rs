@@ -8,8 +8,8 @@
 
 use crate::desired::spec::SpecSummary;
 use crate::desired::user::{self, UserSpec};
-use crate::handoff::Owner;
 use crate::runtime::{ImageInfo, Runtime, RuntimeError};
+use crate::words::Owner;
 use std::collections::BTreeMap;
 
 /// Per image ID, its `/etc/passwd` and `/etc/group` (read once per pass).

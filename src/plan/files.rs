@@ -1,10 +1,10 @@
 //! The three-way file rules of SPEC §4: host (H), ledger (L), handoff (T), and the first-run
 //! seeds of SPEC v2 §3.
 //!
-//! The whole table is this file, and so is the list of paths it reads
-//! ([`managed_paths`], plus the [`seeds`] paths, whose presence alone is looked at): observe
-//! probes exactly those, so nothing else the container keeps in its handoff is ever looked
-//! at. Host changes win; a change made inside the container is kept while the host is
+//! The whole table is this file; the list of paths it reads ([`managed_paths`], plus the
+//! [`seeds`] paths, whose presence alone is looked at) is observe's (`observed/probe.rs`),
+//! which probes exactly those, so nothing else the container keeps in its handoff is ever
+//! looked at. Host changes win; a change made inside the container is kept while the host is
 //! unchanged; jackin only ever removes what it forwarded. A seed is written only where
 //! nothing is, is never recorded in the ledger, and so is never overwritten nor removed.
 //!
@@ -19,36 +19,11 @@ use crate::agents::{AgentKind, AuthMode, Content, Seed};
 use crate::desired::{AgentAuth, InstanceSpec};
 use crate::error::Code;
 use crate::fingerprint::Fingerprinter;
-use crate::handoff::{Foreign, RelPath, Seen, HOSTILE_HINT};
+use crate::handoff::{Foreign, Seen, HOSTILE_HINT};
 use crate::ledger::{Hashed, Ledger};
-use crate::observed::{AgentFiles, HostFile, HostLogin, InstanceState, MadeFile};
-use std::collections::{BTreeMap, BTreeSet};
-
-/// The handoff paths the rules below decide on, for one agent: what jackin forwarded (the
-/// ledger), what it makes ([`MadeFile`]s) and, in sync mode with a login present, what the
-/// host login holds.
-pub fn managed_paths(
-    mode: AuthMode,
-    agent: AgentKind,
-    host: Option<&HostLogin>,
-    made: &BTreeMap<RelPath, MadeFile>,
-    ledger: &Ledger,
-) -> BTreeSet<RelPath> {
-    let mut paths: BTreeSet<RelPath> = ledger.of(agent).map(|(p, _)| p).collect();
-    paths.extend(made.keys().cloned());
-    if mode == AuthMode::Sync {
-        if let Some(h) = host.filter(|h| h.present) {
-            paths.extend(h.files.keys().cloned());
-        }
-    }
-    paths
-}
-
-/// The first-run files of one agent of one instance: observe records whether anything is at
-/// their paths (without reading it: it is the container's), the planner seeds what is not.
-pub fn seeds(spec: &InstanceSpec, auth: &AgentAuth) -> Vec<Seed> {
-    auth.agent.seeds(spec.workdir.as_deref())
-}
+use crate::observed::{managed_paths, seeds, AgentFiles, HostFile, InstanceState, MadeFile};
+use crate::words::RelPath;
+use std::collections::BTreeMap;
 
 /// Keyed fingerprint of a recorded sha256 (fingerprints are of hashes, never of content
 /// jackin would otherwise have to keep in memory).
@@ -332,6 +307,7 @@ mod tests {
     use super::*;
     use crate::desired::{ImageSource, Scope};
     use crate::ledger::{FileStat, LedgerEntry};
+    use crate::observed::HostLogin;
     use std::collections::BTreeMap;
 
     fn hashed(sha: &str) -> Hashed {

@@ -8,14 +8,14 @@
 mod containers;
 pub use containers::desired_summary;
 mod files;
-pub use files::{managed_paths, seeds};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::desired::{Desired, Scope, Target};
 use crate::error::Code;
 use crate::fingerprint::Fingerprinter;
-use crate::handoff::{Foreign, Owner, RelPath};
+use crate::handoff::Foreign;
 use crate::observed::Observed;
+use crate::words::{Owner, RelPath};
 use schemars::JsonSchema;
 use serde::Serialize;
 

@@ -52,7 +52,7 @@ pub enum Event {
     File {
         container: String,
         agent: AgentKind,
-        path: crate::handoff::RelPath,
+        path: crate::words::RelPath,
         action: FileAction,
         cause: FileCause,
         fingerprint: Option<String>,

@@ -5,7 +5,6 @@
 //! many instances is hashed at most once per pass. `files_hashed` is reported so benchmarks
 //! can prove a no-op apply hashes nothing.
 
-use crate::bounded;
 use crate::ledger::{now_ns, FileStat, Hashed};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,9 +31,8 @@ impl Hasher {
             Some(p) => p,
             None => {
                 let at_ns = now_ns();
-                let mut file = bounded::open_host(path)?;
-                let (sha256, len, _) =
-                    bounded::hash(&mut file)?.map_err(bounded::Refused::into_io)?;
+                let mut file = super::open_host(path)?;
+                let (sha256, len, _) = super::hash(&mut file)?.map_err(super::Refused::into_io)?;
                 self.count(len);
                 Hashed {
                     sha256,

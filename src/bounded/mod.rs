@@ -8,6 +8,9 @@
 //! following a final link; the checks here are on the *open handle*, so what was checked is
 //! what is read.
 
+mod hasher;
+
+pub use hasher::Hasher;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read};
@@ -19,7 +22,7 @@ pub const MAX_FILE: u64 = 16 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     /// Not a regular file (the caller's open saw a link, FIFO, socket, device or directory).
-    NotRegular(crate::handoff::Kind),
+    NotRegular(crate::words::Kind),
     /// Larger than [`MAX_FILE`] (or grew past it while being read).
     Oversized,
 }
@@ -67,8 +70,8 @@ pub fn open_host(path: &std::path::Path) -> io::Result<File> {
 /// The open file's type and size, checked before any byte is read.
 fn check(file: &File) -> io::Result<Result<std::fs::Metadata, Refused>> {
     let meta = file.metadata()?;
-    let kind = crate::handoff::Kind::of(meta.file_type());
-    Ok(if kind != crate::handoff::Kind::File {
+    let kind = crate::words::Kind::of(meta.file_type());
+    Ok(if kind != crate::words::Kind::File {
         Err(Refused::NotRegular(kind))
     } else if meta.len() > MAX_FILE {
         Err(Refused::Oversized)
@@ -149,7 +152,7 @@ mod tests {
         let mut f = File::open(dir.path()).unwrap();
         assert_eq!(
             read_checked(&mut f).unwrap().unwrap_err(),
-            Refused::NotRegular(crate::handoff::Kind::Directory)
+            Refused::NotRegular(crate::words::Kind::Directory)
         );
     }
 }
