@@ -3,7 +3,9 @@
 //! Data flows one way: `manifest` (parse, validate) → `desired` (resolve scopes, env layers,
 //! provenance, spec hash) → `observed` (one snapshot of Docker, handoff dirs and ledger) →
 //! `plan` (pure, sorted, serialisable) → `exec` (carries no decision logic) → `report`.
-//! `reconcile` strings them together for `plan` and `apply`; `watch` loops around it.
+//! `reconcile` strings them together for `plan` and `apply`; `watch` loops around it. Shared
+//! words (`words`: `RelPath`, `Kind`, `Owner`) and capped reads (`bounded`) sit below them all;
+//! `scripts/module-cycles.py` keeps the dependencies one way.
 
 pub mod agents;
 pub mod bounded;
