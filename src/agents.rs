@@ -567,6 +567,13 @@ impl AgentKind {
         }
     }
 
+    /// Whether the agent stops on a folder-trust question unless jackin marks the instance's
+    /// workdir as trusted (claude: SPEC v3 §3a; codex 0.163 did not ask in a non-git folder,
+    /// docs/real-clients.md), so a missing workdir is worth a warning.
+    pub fn asks_trust_without_workdir(self) -> bool {
+        self == AgentKind::Claude
+    }
+
     /// The key of the [`SharedDoc`] that carries the login's account (claude's
     /// `oauthAccount`), forwarded in sync mode.
     pub fn account_key(self) -> Option<&'static str> {

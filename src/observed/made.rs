@@ -53,6 +53,11 @@ pub fn made_files(
             .iter()
             .any(|l| p.is_at_or_below(&RelPath::catalogue(l)))
     });
+    if agent.asks_trust_without_workdir() && spec.workdir.is_none() {
+        warnings.push(format!(
+            "no workdir is set, so jackin cannot mark the folder {agent} starts in as trusted: {agent} will ask first; set `workdir` on the workspace"
+        ));
+    }
     let from = Made {
         workdir: spec.workdir.as_deref(),
         credential,
