@@ -362,24 +362,56 @@ pub fn plan(
     opts: &PlanOptions,
     fp: &Fingerprinter,
 ) -> Plan {
-    let mut instances = Vec::new();
     let mut warnings: Vec<String> = desired.warnings.clone();
     warnings.extend(observed.warnings.iter().cloned());
     let mut images = Vec::new();
+    let one = One {
+        desired,
+        observed,
+        opts,
+        fp,
+    };
+    let mut instances: Vec<InstancePlan> = desired
+        .instances
+        .iter()
+        .map(|(name, spec)| one.instance(name, spec, &mut warnings, &mut images))
+        .collect();
+    warnings.extend(observed.shared_logins.iter().map(shared_login));
+    instances.extend(containers::plan_removals(desired, observed, opts));
+    instances.sort_by(|a, b| a.container.cmp(&b.container));
+    images.sort_by(|a, b| a.image.cmp(&b.image));
+    images.dedup();
+    Plan {
+        format_version: FORMAT_VERSION,
+        project: desired.project.clone(),
+        images,
+        summary: Summary::of(&instances),
+        instances,
+        warnings,
+    }
+}
 
-    for (name, spec) in &desired.instances {
-        let state = &observed.instances[name];
-        let owner_problem = match &state.owner {
-            Some(Err(why)) => Some(Problem::owner(
-                why.clone(),
-                "set `user` on the role to \"UID:GID\", a user the image defines, or \"host\""
-                    .into(),
-            )),
-            Some(Ok(owner)) => owner_mismatch(observed.jackin, *owner),
-            None => None,
-        };
+/// What planning one declared instance reads.
+struct One<'a> {
+    desired: &'a Desired,
+    observed: &'a Observed,
+    opts: &'a PlanOptions,
+    fp: &'a Fingerprinter,
+}
+
+impl One<'_> {
+    /// One declared instance: its files, then its container; the images it needs go to
+    /// `images`, what the operator should know to `warnings`.
+    fn instance(
+        &self,
+        name: &str,
+        spec: &crate::desired::InstanceSpec,
+        warnings: &mut Vec<String>,
+        images: &mut Vec<ImageStep>,
+    ) -> InstancePlan {
+        let (observed, state) = (self.observed, &self.observed.instances[name]);
         let declared = |container_step, files, notes, problems| InstancePlan {
-            container: name.clone(),
+            container: name.to_owned(),
             workspace: spec.workspace.clone(),
             role: spec.role.clone(),
             agent: spec.agent.name().to_owned(),
@@ -391,15 +423,15 @@ pub fn plan(
         };
         // A handoff its agent could not read, or a launch its client would reject (a model it
         // does not define): that instance is not touched at all, never a broken agent.
-        if let Some(problem) = owner_problem.or_else(|| unknown_model(spec, state)) {
-            instances.push(declared(None, Vec::new(), Vec::new(), vec![problem]));
-            continue;
+        if let Some(problem) = owner_problem(state, observed).or_else(|| unknown_model(spec, state))
+        {
+            return declared(None, Vec::new(), Vec::new(), vec![problem]);
         }
         let files::FilePlan {
             steps,
             notes,
             problems,
-        } = files::plan_files(spec, state, fp, &mut warnings);
+        } = files::plan_files(spec, state, self.fp, warnings);
         for f in steps.iter().filter(|f| f.cause == FileCause::LoggedOut) {
             warnings.push(logged_out(spec, f));
         }
@@ -409,7 +441,8 @@ pub fn plan(
         let handoff_changed = steps
             .iter()
             .any(|s| matches!(s.action, FileAction::Copy | FileAction::Purge));
-        let replace = opts
+        let replace = self
+            .opts
             .replace
             .iter()
             .any(|t| t.matches(&spec.workspace, &spec.role));
@@ -417,53 +450,58 @@ pub fn plan(
             spec,
             state,
             observed,
-            desired.restart,
+            self.desired.restart,
             handoff_changed,
             replace,
-            fp,
+            self.fp,
         );
         if let Some(ContainerStep {
             action: ContainerAction::Create | ContainerAction::Recreate,
             ..
         }) = &container_step
         {
-            containers::need_image(spec, state, observed, &mut images);
+            containers::need_image(spec, state, observed, images);
         }
-        instances.push(declared(container_step, steps, notes, problems));
+        declared(container_step, steps, notes, problems)
     }
-    warnings.extend(observed.shared_logins.iter().map(shared_login));
-    instances.extend(containers::plan_removals(desired, observed, opts));
-    instances.sort_by(|a, b| a.container.cmp(&b.container));
-    images.sort_by(|a, b| a.image.cmp(&b.image));
-    images.dedup();
+}
 
-    let mut summary = Summary::default();
-    for i in &instances {
-        if let Some(step) = &i.container_step {
-            match step.action {
-                ContainerAction::Create => summary.create += 1,
-                ContainerAction::Recreate => summary.recreate += 1,
-                ContainerAction::Start => summary.start += 1,
-                ContainerAction::Restart => summary.restart += 1,
-                ContainerAction::Remove => summary.remove += 1,
-            }
-        }
-        for f in &i.files {
-            match f.action {
-                FileAction::Copy => summary.copy += 1,
-                FileAction::Purge => summary.purge += 1,
-                FileAction::Seed => summary.seed += 1,
-                FileAction::Keep => summary.kept += 1,
-                FileAction::Adopt | FileAction::Forget => {}
-            }
-        }
+/// Why an instance's handoff cannot be given to the user its container runs as, if so.
+fn owner_problem(state: &crate::observed::InstanceState, observed: &Observed) -> Option<Problem> {
+    match &state.owner {
+        Some(Err(why)) => Some(Problem::owner(
+            why.clone(),
+            "set `user` on the role to \"UID:GID\", a user the image defines, or \"host\"".into(),
+        )),
+        Some(Ok(owner)) => owner_mismatch(observed.jackin, *owner),
+        None => None,
     }
-    Plan {
-        format_version: FORMAT_VERSION,
-        project: desired.project.clone(),
-        images,
-        instances,
-        summary,
-        warnings,
+}
+
+impl Summary {
+    /// The counts of a plan's steps.
+    pub fn of(instances: &[InstancePlan]) -> Summary {
+        let mut summary = Summary::default();
+        for i in instances {
+            if let Some(step) = &i.container_step {
+                match step.action {
+                    ContainerAction::Create => summary.create += 1,
+                    ContainerAction::Recreate => summary.recreate += 1,
+                    ContainerAction::Start => summary.start += 1,
+                    ContainerAction::Restart => summary.restart += 1,
+                    ContainerAction::Remove => summary.remove += 1,
+                }
+            }
+            for f in &i.files {
+                match f.action {
+                    FileAction::Copy => summary.copy += 1,
+                    FileAction::Purge => summary.purge += 1,
+                    FileAction::Seed => summary.seed += 1,
+                    FileAction::Keep => summary.kept += 1,
+                    FileAction::Adopt | FileAction::Forget => {}
+                }
+            }
+        }
+        summary
     }
 }
