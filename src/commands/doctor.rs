@@ -411,103 +411,116 @@ async fn image_checks(ctx: &Context, state: &State, runtime: Option<&Runtime>) -
     let Some(loaded) = &state.loaded else {
         return Vec::new();
     };
+    let (images, mut checks) = images_used(ctx, loaded);
+    for (reference, (role, context)) in images {
+        checks.push(image_check(runtime, &reference, &role, context.as_deref()).await);
+    }
+    checks
+}
+
+/// Image reference → (the role using it, the build context when jackin builds it).
+type ImagesUsed = BTreeMap<String, (String, Option<PathBuf>)>;
+
+/// The images of the roles an instance uses; a build context that cannot be read is a failed
+/// check.
+fn images_used(ctx: &Context, loaded: &Loaded) -> (ImagesUsed, Vec<Check>) {
     let m = &loaded.manifest;
-    // Image reference → (role, how to get it when absent).
-    let mut images: BTreeMap<String, (String, Option<PathBuf>)> = BTreeMap::new();
+    let mut images = ImagesUsed::new();
     let mut checks = Vec::new();
-    let used = m.workspaces.values().flat_map(|w| w.roles.keys());
-    for role_name in used {
+    for role_name in m.workspaces.values().flat_map(|w| w.roles.keys()) {
         let Some(role) = m.roles.get(role_name) else {
             continue;
         };
-        match (&role.image, &role.build) {
-            (Some(r), _) => {
-                images
-                    .entry(r.clone())
-                    .or_insert_with(|| (role_name.clone(), None));
-            }
+        let (reference, context) = match (&role.image, &role.build) {
+            (Some(r), _) => (r.clone(), None),
             (None, Some(b)) => {
                 let context = paths::expand(&b.context, &loaded.base_dir, &ctx.home);
-                match crate::observed::images::build_tag(
+                let tag = crate::observed::images::build_tag(
                     &loaded.project,
                     role_name,
                     &context,
                     &b.dockerfile,
-                ) {
-                    Ok(tag) => {
-                        images
-                            .entry(tag)
-                            .or_insert_with(|| (role_name.clone(), Some(context)));
+                );
+                match tag {
+                    Ok(tag) => (tag, Some(context)),
+                    Err(e) => {
+                        checks.push(
+                            Check::new(
+                                Verdict::Fail,
+                                "image",
+                                format!(
+                                    "roles.{role_name}: cannot read build context {}: {e}",
+                                    context.display()
+                                ),
+                            )
+                            .fix("fix `build.context` of the role"),
+                        );
+                        continue;
                     }
-                    Err(e) => checks.push(
-                        Check::new(
-                            Verdict::Fail,
-                            "image",
-                            format!(
-                                "roles.{role_name}: cannot read build context {}: {e}",
-                                context.display()
-                            ),
-                        )
-                        .fix("fix `build.context` of the role"),
-                    ),
                 }
             }
-            (None, None) => {}
-        }
+            (None, None) => continue,
+        };
+        images
+            .entry(reference)
+            .or_insert_with(|| (role_name.clone(), context));
     }
-    for (reference, (role, context)) in images {
-        if reference == PLACEHOLDER_IMAGE {
-            checks.push(
-                Check::new(
-                    Verdict::Fail,
-                    "image",
-                    format!("roles.{role}: {reference} is the placeholder jackin init wrote"),
-                )
-                .fix(format!(
-                    "set `image` of roles.{role} to an image with its agents installed"
-                )),
-            );
-            continue;
-        }
-        let Some(rt) = runtime else {
-            checks.push(Check::new(
+    (images, checks)
+}
+
+/// Whether one image is there, or how apply will get it.
+async fn image_check(
+    runtime: Option<&Runtime>,
+    reference: &str,
+    role: &str,
+    context: Option<&std::path::Path>,
+) -> Check {
+    if reference == PLACEHOLDER_IMAGE {
+        return Check::new(
+            Verdict::Fail,
+            "image",
+            format!("roles.{role}: {reference} is the placeholder jackin init wrote"),
+        )
+        .fix(format!(
+            "set `image` of roles.{role} to an image with its agents installed"
+        ));
+    }
+    let Some(rt) = runtime else {
+        return Check::new(
+            Verdict::Info,
+            "image",
+            format!("roles.{role}: {reference} not checked (the engine is not reachable)"),
+        );
+    };
+    match rt.image(reference).await {
+        Ok(Some(info)) => Check::new(
+            Verdict::Ok,
+            "image",
+            format!(
+                "roles.{role}: {reference} present ({})",
+                info.id.get(..19).unwrap_or(&info.id)
+            ),
+        ),
+        Ok(None) => match context {
+            Some(context) => Check::new(
                 Verdict::Info,
                 "image",
-                format!("roles.{role}: {reference} not checked (the engine is not reachable)"),
-            ));
-            continue;
-        };
-        checks.push(match rt.image(&reference).await {
-            Ok(Some(info)) => Check::new(
-                Verdict::Ok,
-                "image",
                 format!(
-                    "roles.{role}: {reference} present ({})",
-                    info.id.get(..19).unwrap_or(&info.id)
+                    "roles.{role}: {reference} not built yet; apply builds it from {}",
+                    context.display()
                 ),
             ),
-            Ok(None) => match context {
-                Some(context) => Check::new(
-                    Verdict::Info,
-                    "image",
-                    format!(
-                        "roles.{role}: {reference} not built yet; apply builds it from {}",
-                        context.display()
-                    ),
-                ),
-                None => Check::new(
-                    Verdict::Warn,
-                    "image",
-                    format!("roles.{role}: {reference} absent; apply will pull it"),
-                )
-                .fix(format!(
-                    "docker pull {reference} now to find out whether it can be pulled, or fix the reference"
-                )),
-            },
-            Err(e) => Check::from_error("image", &Error::from(e)),
-        });
+            None => Check::new(
+                Verdict::Warn,
+                "image",
+                format!("roles.{role}: {reference} absent; apply will pull it"),
+            )
+            .fix(format!(
+                "docker pull {reference} now to find out whether it can be pulled, or fix the reference"
+            )),
+        },
+        Err(e) => Check::from_error("image", &Error::from(e)),
     }
-    checks
 }
 
 /// The report: one line per check (`verdict  what  found`), its fix below it, a summary.
