@@ -292,36 +292,12 @@ fn login_checks(ctx: &Context, state: &State) -> Vec<Check> {
             }
         }
     }
-    let mut checks = Vec::new();
-    for ((agent, source), (auth, containers)) in &synced {
-        let shown = tilde(source, &ctx.home);
-        let what = format!("login {agent}");
-        let used_by = format!("synced to {}", containers.join(", "));
-        checks.push(match crate::observed::host_login(auth) {
-            // SPEC v3 §3b: one refreshable grant, several holders.
-            Ok(l) if containers.len() > 1 && crate::observed::refreshable(&l) => Check::new(
-                Verdict::Warn,
-                what,
-                format!("{shown}: present, can refresh itself, and is {used_by}: the first refresh logs the others and the host out"),
-            )
-            .fix(format!(
-                "give each instance its own login (mode = \"ignore\", then `jackin login WS/ROLE {agent}`){}, or use api_key",
-                if agent.info().oauth_token_env.is_some() { ", use oauth_token (`claude setup-token`)" } else { "" }
-            )),
-            Ok(l) if l.present => {
-                Check::new(Verdict::Ok, what, format!("{shown}: present ({used_by})"))
-            }
-            Ok(_) => Check::new(
-                Verdict::Warn,
-                what,
-                format!("{shown}: absent ({used_by}); those containers start without a {agent} login"),
-            )
-            .fix(format!(
-                "log in to {agent} on this machine (its login lands in {shown}), or give {agent} another auth mode (api_key, ignore)"
-            )),
-            Err(e) => Check::from_error(&what, &Error::from(e)),
-        });
-    }
+    let mut checks: Vec<Check> = synced
+        .iter()
+        .map(|((agent, source), (auth, containers))| {
+            synced_login_check(ctx, *agent, source, auth, containers)
+        })
+        .collect();
     for ((agent, mode), containers) in &other {
         checks.push(Check::new(
             Verdict::Info,
@@ -337,6 +313,38 @@ fn login_checks(ctx: &Context, state: &State) -> Vec<Check> {
         ));
     }
     checks
+}
+
+/// One host login synced into `containers`: present, absent, or one refreshable grant held by
+/// several (SPEC v3 §3b).
+fn synced_login_check(
+    ctx: &Context,
+    agent: AgentKind,
+    source: &std::path::Path,
+    auth: &AgentAuth,
+    containers: &[String],
+) -> Check {
+    let shown = tilde(source, &ctx.home);
+    let what = format!("login {agent}");
+    let used_by = format!("synced to {}", containers.join(", "));
+    match crate::observed::host_login(auth) {
+        Ok(l) if containers.len() > 1 && crate::observed::refreshable(&l) => Check::new(
+            Verdict::Warn,
+            what,
+            format!("{shown}: present, can refresh itself, and is {used_by}: the first refresh logs the others and the host out"),
+        )
+        .fix(crate::observed::shared_login_ways_out(agent)),
+        Ok(l) if l.present => Check::new(Verdict::Ok, what, format!("{shown}: present ({used_by})")),
+        Ok(_) => Check::new(
+            Verdict::Warn,
+            what,
+            format!("{shown}: absent ({used_by}); those containers start without a {agent} login"),
+        )
+        .fix(format!(
+            "log in to {agent} on this machine (its login lands in {shown}), or give {agent} another auth mode (api_key, ignore)"
+        )),
+        Err(e) => Check::from_error(&what, &Error::from(e)),
+    }
 }
 
 /// What the real clients the state provisions need of their image or disk (SPEC v3 §3a).

@@ -352,6 +352,19 @@ fn blanked(
         .collect()
 }
 
+/// The ways out of one refreshable login held by several instances (SPEC v3 §3b), as said by
+/// plan, apply, status and doctor.
+pub fn shared_login_ways_out(agent: AgentKind) -> String {
+    let mut ways = vec![format!(
+        "give each instance its own login (mode = \"ignore\", then `jackin login WS/ROLE {agent}`)"
+    )];
+    if agent.info().oauth_token_env.is_some() {
+        ways.push("use oauth_token (a long-lived `claude setup-token`)".to_owned());
+    }
+    ways.push(format!("use api_key ({})", agent.info().api_key_env));
+    ways.join("; ")
+}
+
 /// A refreshable host login synced into several instances (SPEC v3 §3b).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedLogin {

@@ -300,20 +300,13 @@ fn auth_views(spec: &crate::desired::InstanceSpec) -> Vec<AuthView> {
 
 /// SPEC v3 §3b: say which refreshable login several instances hold, and the ways out.
 fn shared_login(s: &crate::observed::SharedLogin) -> String {
-    let agent = s.agent;
-    let mut ways = vec![format!(
-        "give each instance its own login (mode = \"ignore\", then `jackin login WS/ROLE {agent}`)"
-    )];
-    if agent.info().oauth_token_env.is_some() {
-        ways.push("use oauth_token (a long-lived `claude setup-token`)".to_owned());
-    }
-    ways.push(format!("use api_key ({})", agent.info().api_key_env));
     format!(
-        "the {agent} login in {} can refresh itself and is synced to {} instances ({}); the provider accepts each refresh token once, so the first refresh logs the others and the host out. Ways out: {}",
+        "the {} login in {} can refresh itself and is synced to {} instances ({}); the provider accepts each refresh token once, so the first refresh logs the others and the host out. Ways out: {}",
+        s.agent,
         s.source.display(),
         s.instances.len(),
         s.instances.join(", "),
-        ways.join("; ")
+        crate::observed::shared_login_ways_out(s.agent)
     )
 }
 
