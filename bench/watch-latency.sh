@@ -23,6 +23,7 @@ INSTANCES="${INSTANCES:-100}"
 EVENTS="${EVENTS:-120}"
 JACKIN="${JACKIN:-${CARGO_TARGET_DIR:-target}/release/jackin}"
 [[ -x "$JACKIN" ]] || { echo "no jackin binary at $JACKIN (cargo build --release, or set JACKIN=)" >&2; exit 1; }
+JACKIN="$(readlink -f "$JACKIN")" # the watch runs from another folder
 IMAGE="$(bash scripts/agent-image.sh | tail -1)"
 
 ROOT="$(mktemp -d /tmp/jackin-watch-bench.XXXXXX)"
