@@ -52,7 +52,8 @@ def setup(n, image, tmp):
     project = f"nf{os.getpid()}n{n}"
     lines = ["version = 1", f'project = "{project}"', "[roles.r]", f'image = "{image}"',
              'agents = ["kimi"]']
-    lines += [f"[workspaces.w{i}.roles.r]" for i in range(n)]
+    # Names of their own: nothing else on the engine is called jk-b<pid>-…
+    lines += [f"[workspaces.b{os.getpid()}-{i}.roles.r]" for i in range(n)]
     with open(os.path.join(work, "jackin.toml"), "w") as f:
         f.write("\n".join(lines) + "\n")
     env = dict(os.environ, HOME=home, JACKIN_HOME=jh, NO_COLOR="1")

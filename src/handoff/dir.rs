@@ -36,6 +36,14 @@ pub fn not_found(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound
 }
 
+/// What [`Dir::lstat`] saw at a name.
+#[derive(Debug, Clone, Copy)]
+pub struct Lstat {
+    pub kind: Kind,
+    pub len: u64,
+    pub stat: crate::ledger::FileStat,
+}
+
 /// An open directory handle. Everything is relative to it, one name at a time.
 #[derive(Debug)]
 pub struct Dir(OwnedFd);
@@ -66,6 +74,26 @@ impl Dir {
 
     /// What `name` is, without following it, opening it (`O_PATH`) or touching its content:
     /// a FIFO is not opened for reading, a device not for I/O. `None` when it does not exist.
+    /// What sits at `name`, without following it, in one `fstatat(AT_SYMLINK_NOFOLLOW)`: its
+    /// kind, size and the stat data the ledger keeps (the hot path of every observe).
+    pub fn lstat(&self, name: &[u8]) -> io::Result<Option<Lstat>> {
+        match rfs::statat(&self.0, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Lstat {
+                kind: Kind::of_raw(rfs::FileType::from_raw_mode(st.st_mode)),
+                len: u64::try_from(st.st_size).unwrap_or(0),
+                stat: crate::ledger::FileStat {
+                    size: u64::try_from(st.st_size).unwrap_or(0),
+                    mtime_ns: st.st_mtime * 1_000_000_000 + i64::from(st.st_mtime_nsec as u32),
+                    ctime_ns: st.st_ctime * 1_000_000_000 + i64::from(st.st_ctime_nsec as u32),
+                    ino: st.st_ino,
+                    dev: st.st_dev,
+                },
+            })),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub fn stat(&self, name: &[u8]) -> io::Result<Option<std::fs::Metadata>> {
         let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         match rfs::openat(&self.0, name, flags, Mode::empty()) {
@@ -213,6 +241,20 @@ pub fn chown(fd: impl std::os::fd::AsFd, owner: Owner) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn lstat_sees_what_the_ledger_records_and_never_follows_a_link() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("f"), b"abc").unwrap();
+        symlink("/etc/passwd", root.path().join("l")).unwrap();
+        let dir = Dir::open(root.path()).unwrap();
+        let seen = dir.lstat(b"f").unwrap().unwrap();
+        let meta = std::fs::symlink_metadata(root.path().join("f")).unwrap();
+        assert_eq!(seen.stat, crate::ledger::FileStat::of(&meta));
+        assert_eq!((seen.kind, seen.len), (Kind::File, 3));
+        assert_eq!(dir.lstat(b"l").unwrap().unwrap().kind, Kind::Symlink);
+        assert!(dir.lstat(b"absent").unwrap().is_none());
+    }
 
     #[test]
     fn a_link_is_never_descended_into_nor_followed() {

@@ -18,4 +18,6 @@ mod purge;
 mod store;
 
 pub use crate::words::{Kind, Owner, RelPath, RelPathError};
-pub use store::{AgentHandoff, Foreign, HandoffError, Seen, Store, HOSTILE_HINT};
+pub use store::{
+    AgentHandoff, Foreign, HandoffError, InstanceReader, Reader, Seen, Store, HOSTILE_HINT,
+};

@@ -183,18 +183,33 @@ impl Store {
         let Some(inst) = self.instance(container, create.is_some())? else {
             return Ok(None);
         };
+        self.agent_below(&inst, container, agent, create)
+    }
+
+    /// An agent's handoff directory below its instance folder `inst` (see [`Store::agent`]).
+    fn agent_below(
+        &self,
+        inst: &Dir,
+        container: &str,
+        agent: AgentKind,
+        create: Option<Owner>,
+    ) -> Result<Option<AgentHandoff>, HandoffError> {
         let path = self.home.handoff_dir(container, agent);
-        let mut cur = inst;
+        let mut below: Option<Dir> = None;
         for name in [HANDOFF_DIR.as_bytes(), agent.name().as_bytes()] {
+            let at = below.as_ref().unwrap_or(inst);
             if create.is_some() {
-                cur.create_dir(name).map_err(storage(&path))?;
+                at.create_dir(name).map_err(storage(&path))?;
             }
-            cur = match cur.open_dir(name) {
+            below = Some(match at.open_dir(name) {
                 Ok(d) => d,
                 Err(e) if not_found(&e) && create.is_none() => return Ok(None),
                 Err(e) => return Err(storage(&path)(e)),
-            };
+            });
         }
+        let Some(cur) = below else {
+            return Ok(None);
+        };
         if let Some(owner) = create {
             cur.chown(owner).map_err(storage(&path))?;
         }
@@ -204,11 +219,16 @@ impl Store {
     /// The instance's ledger. Missing: empty. Unreadable or corrupt: empty with a warning
     /// (without it jackin only ever copies host content, which is safe).
     pub fn load_ledger(&self, container: &str) -> (Ledger, Option<String>) {
+        match self.instance(container, false) {
+            Ok(Some(inst)) => self.ledger_in(&inst, container),
+            _ => (Ledger::default(), None),
+        }
+    }
+
+    /// The ledger in the instance folder `inst` (see [`Store::load_ledger`]).
+    fn ledger_in(&self, inst: &Dir, container: &str) -> (Ledger, Option<String>) {
         let path = self.home.ledger_path(container);
         let read = || -> io::Result<Option<Vec<u8>>> {
-            let Ok(Some(inst)) = self.instance(container, false) else {
-                return Ok(None);
-            };
             let mut file = match inst.open_read(LEDGER_FILE.as_bytes()) {
                 Ok(f) => f,
                 Err(e) if not_found(&e) => return Ok(None),
@@ -227,6 +247,15 @@ impl Store {
                 )),
             ),
         }
+    }
+
+    /// `data/` opened once, to read many instances from (observe): each instance's ledger and
+    /// handoffs come from one handle of its folder.
+    pub fn reader(&self) -> Result<Reader<'_>, HandoffError> {
+        Ok(Reader {
+            store: self,
+            data: self.data(false)?,
+        })
     }
 
     pub fn save_ledger(&self, container: &str, ledger: &Ledger) -> Result<(), HandoffError> {
@@ -248,6 +277,53 @@ impl Store {
             return Ok(());
         };
         super::purge::remove_tree(&data, container.as_bytes()).map_err(storage(path))
+    }
+}
+
+/// `data/` held open for reading ([`Store::reader`]).
+pub struct Reader<'a> {
+    store: &'a Store,
+    data: Option<Dir>,
+}
+
+impl Reader<'_> {
+    /// One instance's folder, held open; `None` when jackin has no state for it yet.
+    pub fn instance<'c>(
+        &self,
+        container: &'c str,
+    ) -> Result<Option<InstanceReader<'_, 'c>>, HandoffError> {
+        let Some(data) = &self.data else {
+            return Ok(None);
+        };
+        match data.open_dir(container.as_bytes()) {
+            Ok(dir) => Ok(Some(InstanceReader {
+                store: self.store,
+                container,
+                dir,
+            })),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(storage(self.store.home.instance_dir(container))(e)),
+        }
+    }
+}
+
+/// One instance's folder, held open for reading.
+pub struct InstanceReader<'s, 'c> {
+    store: &'s Store,
+    container: &'c str,
+    dir: Dir,
+}
+
+impl InstanceReader<'_, '_> {
+    /// Its ledger (see [`Store::load_ledger`]).
+    pub fn ledger(&self) -> (Ledger, Option<String>) {
+        self.store.ledger_in(&self.dir, self.container)
+    }
+
+    /// One agent's handoff, if there is one.
+    pub fn agent(&self, agent: AgentKind) -> Result<Option<AgentHandoff>, HandoffError> {
+        self.store
+            .agent_below(&self.dir, self.container, agent, None)
     }
 }
 
@@ -361,7 +437,7 @@ impl AgentHandoff {
         let (_, name) = rel.split_last();
         match self.parents(rel, Make::No) {
             Ok(w) => match w.stopped {
-                None => self.parent(&w).stat(name).map_or(true, |m| m.is_some()),
+                None => self.parent(&w).lstat(name).map_or(true, |m| m.is_some()),
                 Some(Stop::Missing) => false,
                 Some(Stop::Blocked) => true,
             },
@@ -391,19 +467,18 @@ impl AgentHandoff {
             Some(Stop::Blocked) => return Some(Seen::Foreign(Foreign::BehindNonDirectory)),
         }
         let parent = self.parent(&walk);
-        let meta = match parent.stat(name) {
+        let meta = match parent.lstat(name) {
             Ok(Some(m)) => m,
             Ok(None) => return None,
             Err(_) => return Some(Seen::Foreign(Foreign::Unreadable)),
         };
-        let kind = Kind::of(meta.file_type());
-        if kind != Kind::File {
-            return Some(Seen::Foreign(Foreign::of_kind(kind)));
+        if meta.kind != Kind::File {
+            return Some(Seen::Foreign(Foreign::of_kind(meta.kind)));
         }
-        if meta.len() > bounded::MAX_FILE {
+        if meta.len > bounded::MAX_FILE {
             return Some(Seen::Foreign(Foreign::Oversized));
         }
-        let stat = FileStat::of(&meta);
+        let stat = meta.stat;
         if let Some(p) = prior.filter(|p| p.reuse(&stat).is_some()) {
             return Some(Seen::File(p.clone()));
         }

@@ -152,17 +152,48 @@ pub struct Observed {
     pub warnings: Vec<String>,
 }
 
-/// Read files first (host and handoff), then ask Docker: a bad host folder fails before any
-/// engine round-trip.
+/// Files (host and handoff) and the engine's one list call at the same time, with the
+/// inspects of the images the state names: a no-op lasts as long as the slower of the two,
+/// not their sum. The files decide first: a bad host folder is the error, whatever the engine
+/// said (the engine's part is reads only).
 pub async fn observe(
     desired: &Desired,
     runtime: &Runtime,
     jackin_home: &JackinHome,
     home: &Path,
 ) -> Result<Observed, ObserveError> {
-    let mut observed = observe_files(desired, jackin_home, home)?;
-    observe_docker(desired, runtime, &mut observed).await?;
+    let files = {
+        let (d, jh, h) = (desired.clone(), jackin_home.clone(), home.to_path_buf());
+        tokio::task::spawn_blocking(move || observe_files(&d, &jh, &h))
+    };
+    let filters = ours(&desired.project);
+    let ours: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let named: BTreeSet<String> = desired
+        .instances
+        .values()
+        .filter_map(|i| match &i.image {
+            ImageSource::Pull(r) => Some(r.clone()),
+            ImageSource::Build { .. } => None,
+        })
+        .collect();
+    let engine =
+        futures_util::future::try_join(runtime.list_containers(&ours), inspect(runtime, named));
+    let (files, engine) = tokio::join!(files, engine);
+    let mut observed = files.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let (list, images) = engine?;
+    observe_docker(desired, runtime, &mut observed, list, images).await?;
     Ok(observed)
+}
+
+/// What the engine holds of each image reference, by reference.
+type Images = BTreeMap<String, Option<crate::runtime::ImageInfo>>;
+
+async fn inspect(
+    runtime: &Runtime,
+    refs: BTreeSet<String>,
+) -> Result<Images, crate::runtime::RuntimeError> {
+    let infos = futures_util::future::try_join_all(refs.iter().map(|r| runtime.image(r))).await?;
+    Ok(refs.into_iter().zip(infos).collect())
 }
 
 /// One agent's host login read exactly as a pass reads it (SPEC §3 "a host login is
@@ -183,13 +214,17 @@ pub fn observe_files(
     };
     let mut scan = Scan::default();
     let store = Store::new(jackin_home);
+    // `data/` once a pass, each instance's folder once: its ledger and handoffs from it.
+    let reader = store.reader()?;
     let mut build_tags: BTreeMap<_, String> = BTreeMap::new();
     for (name, spec) in &desired.instances {
-        let (ledger, warning) = store.load_ledger(name);
+        let folder = reader.instance(name)?;
+        let (ledger, warning) = folder.as_ref().map(|f| f.ledger()).unwrap_or_default();
         observed.warnings.extend(warning);
         let mut agents = BTreeMap::new();
         for auth in &spec.auth {
-            let (files, warnings) = observe_agent(&store, spec, auth, &ledger, home, &mut scan)?;
+            let (files, warnings) =
+                observe_agent(folder.as_ref(), spec, auth, &ledger, home, &mut scan)?;
             observed
                 .warnings
                 .extend(warnings.iter().map(|w| format!("{name}: {w}")));
@@ -261,7 +296,7 @@ impl Scan {
 /// rules read, and whether anything is at its seed paths — whatever else the container keeps
 /// there is never looked at, so it costs nothing and cannot trip jackin.
 fn observe_agent(
-    store: &Store,
+    folder: Option<&crate::handoff::InstanceReader<'_, '_>>,
     spec: &crate::desired::InstanceSpec,
     auth: &crate::desired::AgentAuth,
     ledger: &Ledger,
@@ -290,7 +325,7 @@ fn observe_agent(
         model_aliases,
         ..AgentFiles::default()
     };
-    let Some(handoff) = store.agent(&spec.name, agent, None)? else {
+    let Some(handoff) = folder.map(|f| f.agent(agent)).transpose()?.flatten() else {
         return Ok((files, warnings));
     };
     let paths = managed_paths(auth.mode, agent, files.host.as_ref(), &files.made, ledger);
@@ -423,26 +458,23 @@ pub fn ours(project: &str) -> [(&'static str, String); 2] {
     ]
 }
 
+/// The engine's side of one observation, given the project's containers (`list`: ownership
+/// is by labels only, so one filtered list is the whole inventory).
 pub async fn observe_docker(
     desired: &Desired,
     runtime: &Runtime,
     observed: &mut Observed,
+    list: Vec<crate::runtime::ContainerInfo>,
+    mut infos: Images,
 ) -> Result<(), ObserveError> {
-    // Ownership is by labels only: one filtered list is the whole inventory. The images the
-    // instances use are inspected at the same time (a no-op is one round trip, not 1 + refs).
-    let filters = ours(&desired.project);
-    let ours: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let refs: std::collections::BTreeSet<String> = observed
+    // Build roles' tags are known once their contexts were read: inspected now.
+    let built: BTreeSet<String> = observed
         .instances
         .values()
         .map(|i| i.image.clone())
+        .filter(|r| !infos.contains_key(r))
         .collect();
-    let inspect = refs.iter().map(|r| runtime.image(r));
-    let (list, images) = futures_util::future::try_join(
-        runtime.list_containers(&ours),
-        futures_util::future::try_join_all(inspect),
-    )
-    .await?;
+    infos.extend(inspect(runtime, built).await?);
     for c in list {
         let c = ObservedContainer::from_info(c);
         observed.containers.insert(c.name.clone(), c);
@@ -464,12 +496,10 @@ pub async fn observe_docker(
             }
         }
     }
-    let mut infos = BTreeMap::new();
-    for (r, info) in refs.into_iter().zip(images) {
+    for (r, info) in &infos {
         observed
             .images
             .insert(r.clone(), info.as_ref().map(|i| i.id.clone()));
-        infos.insert(r, info);
     }
     let mut files = owner::UserFiles::default();
     for (name, spec) in &desired.instances {

@@ -15,6 +15,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind of a raw file type (from a `stat` without an std `Metadata`).
+    pub fn of_raw(ft: rustix::fs::FileType) -> Kind {
+        use rustix::fs::FileType as T;
+        match ft {
+            T::RegularFile => Kind::File,
+            T::Directory => Kind::Directory,
+            T::Symlink => Kind::Symlink,
+            T::Fifo => Kind::Fifo,
+            T::Socket => Kind::Socket,
+            _ => Kind::Device,
+        }
+    }
+
     pub fn of(ft: std::fs::FileType) -> Kind {
         if ft.is_file() {
             Kind::File
