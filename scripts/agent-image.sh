@@ -15,7 +15,9 @@
 # its name and arguments, one per line, in /tmp/agent.args and on its terminal
 # (so `jackin logs` shows them), then sleeps forever. With FAKE_AGENT_ECHO set in
 # its env it answers each line typed on its terminal instead: `size` with
-# "agent size: ROWS COLS", anything else with "agent got: LINE".
+# "agent size: ROWS COLS", anything else with "agent got: LINE". With
+# FAKE_AGENT_EXIT=CODE it writes FAKE_AGENT_SAY (printf %b: \033 is ESC) and exits
+# with CODE at once, like an agent that cannot run as launched.
 #
 # Idempotent: the image carries the label jackin.test-image-hash=<sha256 of this
 # script>; when TAG already has that label nothing is rebuilt. Safe to run from
@@ -101,6 +103,10 @@ for agent in kimi claude codex amp opencode grok; do
 args() { echo $agent; for a in "\$@"; do printf '%s\n' "\$a"; done; }
 args "\$@" >/tmp/agent.args
 args "\$@"
+if [ -n "\$FAKE_AGENT_EXIT" ]; then
+    printf '%b\n' "\$FAKE_AGENT_SAY"
+    exit "\$FAKE_AGENT_EXIT"
+fi
 if [ -n "\$FAKE_AGENT_ECHO" ]; then
     while IFS= read -r line; do
         if [ "\$line" = size ]; then

@@ -79,6 +79,9 @@ pub enum Code {
     /// The fingerprint key is not exactly 32 bytes, not a regular file (a symlink, …), not
     /// owned by the user running jackin, or not mode 0600.
     E045,
+    /// The agent exited right after its start (within `observed::AT_ONCE`): the instance
+    /// fails with its exit code and last lines, and is not started again until it changes.
+    E047,
     /// The launched client would reject the instance's settings (a `model` its synced
     /// config.toml does not define: the kimi clients then start with no model at all).
     E050,

@@ -57,3 +57,40 @@ mod tests {
         assert_eq!(r.redact("nothing secret"), "nothing secret");
     }
 }
+
+/// Text that came from a container (its output lines, names it made), made safe to print:
+/// every control character — ESC of an escape sequence, BEL, CR, the C1 controls — is shown
+/// escaped (`\x1b`, `\u{9b}`), never sent to the operator's terminal, where it could retitle,
+/// recolour or write to the clipboard (SPEC v3 §4a). `logs` and `attach` pass the agent's
+/// terminal through on purpose and do not use this.
+pub fn shown(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::shown;
+
+    #[test]
+    fn control_characters_from_a_container_are_shown_not_sent() {
+        assert_eq!(
+            shown("\u{1b}]0;pwned\u{7}ok é\u{9b}31m\\"),
+            "\\x1b]0;pwned\\x07ok é\\u{9b}31m\\\\"
+        );
+        assert_eq!(shown("plain text"), "plain text");
+    }
+}

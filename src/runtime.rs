@@ -13,7 +13,7 @@ use bollard::query_parameters::{
     AttachContainerOptions, BuildImageOptions, CreateContainerOptions, CreateImageOptions,
     EventsOptionsBuilder, InspectContainerOptions, ListContainersOptions, LogsOptions,
     RemoveContainerOptions, ResizeContainerTTYOptions, ResizeExecOptionsBuilder,
-    RestartContainerOptions, StartContainerOptions, StopContainerOptions,
+    RestartContainerOptions, StartContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -139,6 +139,10 @@ pub struct ContainerDetails {
     pub state: String,
     /// The main process's exit code once it has exited.
     pub exit_code: Option<i64>,
+    /// When the main process last started and stopped (RFC 3339, the engine's words; a
+    /// never-stopped container's `finished_at` is the zero time).
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
 }
 
 /// One piece of what a session's process writes. A container with a TTY has one stream,
@@ -622,7 +626,44 @@ impl Runtime {
             running: state.running.unwrap_or(false),
             state: state.status.map(|s| s.to_string()).unwrap_or_default(),
             exit_code: state.exit_code,
+            started_at: state.started_at,
+            finished_at: state.finished_at,
         }))
+    }
+
+    /// Whether the container stops within `within` (the engine's wait endpoint, raced with a
+    /// timer: nothing is polled).
+    pub async fn stops_within(&self, container: &str, within: std::time::Duration) -> bool {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut wait = self
+            .docker
+            .wait_container(container, Some(WaitContainerOptions::default()));
+        // Any answer (an exit code, or bollard's error for a non-zero one) means it stopped.
+        tokio::time::timeout(within, wait.next())
+            .await
+            .is_ok_and(|item| item.is_some())
+    }
+
+    /// The last `lines` lines a container wrote (stdout and stderr; at most 16 KiB of them),
+    /// with every value jackin knows redacted: for saying why an agent stopped.
+    pub async fn last_lines(&self, container: &str, lines: u64) -> Vec<String> {
+        const MAX_BYTES: usize = 16 * 1024;
+        let mut out: Vec<u8> = Vec::new();
+        let mut stream = self.logs(container, false, Some(lines));
+        while let Some(Ok(item)) = stream.next().await {
+            if let Output::Stdout(b) | Output::Stderr(b) = item {
+                out.extend_from_slice(&b);
+            }
+            if out.len() > MAX_BYTES {
+                out.drain(..out.len() - MAX_BYTES);
+            }
+        }
+        let text = self.redactor.redact(&String::from_utf8_lossy(&out));
+        text.lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Start `cmd` in a running container, attached to its stdin, stdout and stderr, as the

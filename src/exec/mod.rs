@@ -93,6 +93,16 @@ struct Run<'a> {
     /// not tell): resolved once, before the instances converge, each image read once.
     new_owners: &'a BTreeMap<String, Result<Result<Owner, String>, Failure>>,
     store: &'a Store,
+    /// The containers this run started, and when: checked for an agent that exits at once.
+    started: RefCell<Vec<(String, tokio::time::Instant)>>,
+}
+
+impl Run<'_> {
+    fn started_now(&self, name: &str) {
+        self.started
+            .borrow_mut()
+            .push((name.to_owned(), tokio::time::Instant::now()));
+    }
 }
 
 /// Whether nothing is written for this instance and no container step runs (its ledger may
@@ -146,6 +156,7 @@ impl Executor<'_> {
             failed_images: &failed_images,
             new_owners: &new_owners,
             store: &store,
+            started: RefCell::new(Vec::new()),
         };
         let converge = |inst| self.converge(&run, inst);
         let results: Vec<_> = stream::iter(plan.instances.iter().map(converge))
@@ -158,7 +169,44 @@ impl Executor<'_> {
                 out.failures.push(f);
             }
         }
+        let started = run.started.take();
+        for f in self.exited_at_once(started, desired, &out.failures).await {
+            out.failures.push(self.fail(f));
+        }
         out
+    }
+
+    /// SPEC v3 §5: the containers this run started whose agent exited right after its start
+    /// fail, with its exit code and last lines. All are waited for at once, each until
+    /// [`observed::AT_ONCE`] after its own start (the engine's wait endpoint, not a poll).
+    async fn exited_at_once(
+        &self,
+        started: Vec<(String, tokio::time::Instant)>,
+        desired: &Desired,
+        failed: &[Failure],
+    ) -> Vec<Failure> {
+        let checks = started
+            .into_iter()
+            .filter(|(n, _)| !failed.iter().any(|f| f.container.as_deref() == Some(n)))
+            .map(|(name, at)| async move {
+                let left =
+                    (at + observed::AT_ONCE).saturating_duration_since(tokio::time::Instant::now());
+                if !left.is_zero() && !self.runtime.stops_within(&name, left).await {
+                    return None;
+                }
+                let q = observed::quick_exit(self.runtime, &name).await?;
+                let spec = desired.instances.get(&name)?;
+                Some(Failure {
+                    container: Some(name),
+                    code: Code::E047,
+                    message: crate::plan::exited_at_once(spec, &q).message,
+                })
+            });
+        futures_util::future::join_all(checks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// One instance, with its own counts (instances run concurrently).
@@ -372,6 +420,7 @@ impl Executor<'_> {
                     .start(step.id.as_deref().unwrap_or(name))
                     .await
                     .map_err(|e| fail(&e))?;
+                run.started_now(name);
                 applied.start += 1;
             }
             ContainerAction::Restart => {
@@ -379,6 +428,7 @@ impl Executor<'_> {
                     .restart(step.id.as_deref().unwrap_or(name))
                     .await
                     .map_err(|e| fail(&e))?;
+                run.started_now(name);
                 applied.restart += 1;
             }
             ContainerAction::Create | ContainerAction::Recreate => {
@@ -402,6 +452,7 @@ impl Executor<'_> {
                 }
                 let id = self.runtime.create(&cfg).await.map_err(|e| fail(&e))?;
                 self.runtime.start(&id).await.map_err(|e| fail(&e))?;
+                run.started_now(name);
                 if step.action == ContainerAction::Create {
                     applied.create += 1;
                 } else {

@@ -4,6 +4,7 @@
 //! distinct image; each instance's ledger, handoff directories and host logins are read with
 //! the stat fast path. After this step the planner does no I/O.
 
+mod exits;
 mod host;
 pub mod images;
 mod made;
@@ -12,6 +13,7 @@ mod probe;
 mod tokens;
 
 pub use crate::bounded::Hasher;
+pub use exits::{quick_exit, QuickExit, AT_ONCE};
 pub use host::{HostError, HostFile, HostLogin};
 pub use made::MadeFile;
 pub use probe::{managed_paths, seeds};
@@ -76,6 +78,8 @@ pub struct ObservedContainer {
     pub state: String,
     pub spec_hash: Option<String>,
     pub spec: Option<SpecSummary>,
+    /// A declared instance's agent that exited right after its start (SPEC v3 §5).
+    pub quick_exit: Option<QuickExit>,
 }
 
 impl ObservedContainer {
@@ -94,6 +98,7 @@ impl ObservedContainer {
             name: c.name,
             running: c.running,
             state: c.state,
+            quick_exit: None,
         }
     }
 }
@@ -478,6 +483,21 @@ pub async fn observe_docker(
     for c in list {
         let c = ObservedContainer::from_info(c);
         observed.containers.insert(c.name.clone(), c);
+    }
+    // Only a stopped container is looked at closer (one inspect each): did its agent exit
+    // right after its start?
+    let stopped: Vec<String> = observed
+        .containers
+        .values()
+        .filter(|c| !c.running && desired.instances.contains_key(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    let exits =
+        futures_util::future::join_all(stopped.iter().map(|n| quick_exit(runtime, n))).await;
+    for (name, q) in stopped.iter().zip(exits) {
+        if let Some(c) = observed.containers.get_mut(name) {
+            c.quick_exit = q;
+        }
     }
     // Names we are about to create may be taken by someone else's container. Only then is a
     // second (name-filtered) list needed, so a no-op stays at one list call.

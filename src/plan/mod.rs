@@ -423,7 +423,7 @@ impl One<'_> {
         let files::FilePlan {
             steps,
             notes,
-            problems,
+            mut problems,
         } = files::plan_files(spec, state, self.fp, warnings);
         for f in steps.iter().filter(|f| f.cause == FileCause::LoggedOut) {
             warnings.push(logged_out(spec, f));
@@ -448,6 +448,19 @@ impl One<'_> {
             replace,
             self.fp,
         );
+        // An agent that exited right after its start is not started again and again: it is
+        // this instance's failure until its spec or its handoff changes (or `--replace`).
+        let quick = observed
+            .containers
+            .get(name)
+            .and_then(|c| c.quick_exit.as_ref());
+        let container_step = match (container_step, quick) {
+            (Some(step), Some(q)) if step.action == ContainerAction::Start && !handoff_changed => {
+                problems.push(exited_at_once(spec, q));
+                None
+            }
+            (step, _) => step,
+        };
         if let Some(ContainerStep {
             action: ContainerAction::Create | ContainerAction::Recreate,
             ..
@@ -456,6 +469,25 @@ impl One<'_> {
             containers::need_image(spec, state, observed, images);
         }
         declared(container_step, steps, notes, problems)
+    }
+}
+
+/// SPEC v3 §5: the agent exited right after its start; its exit code and last lines, and what
+/// makes jackin try again.
+pub fn exited_at_once(
+    spec: &crate::desired::InstanceSpec,
+    q: &crate::observed::QuickExit,
+) -> Problem {
+    Problem {
+        code: Code::E047,
+        agent: None,
+        path: None,
+        found: None,
+        message: q.describe(spec.agent.name()),
+        hint: format!(
+            "the agent cannot run as launched: fix the image or the role (its model, flags, what the client needs; `jackin logs {}/{}` shows all it wrote). jackin starts it again when its spec or its handoff changes, or now with `jackin apply --replace {}/{}`",
+            spec.workspace, spec.role, spec.workspace, spec.role
+        ),
     }
 }
 

@@ -27,8 +27,12 @@ pub struct InstanceStatus {
     pub workspace: String,
     pub role: String,
     pub agent: String,
-    /// `running`, `exited`, … or `missing`.
+    /// `running`, `exited`, … or `missing`; an agent that exited right after its start is
+    /// `exited (code 0) 0.2 s after start` (SPEC v3 §5).
     pub state: String,
+    /// When its agent exited right after its start: the exit code, the times and its last
+    /// lines (secrets redacted, control characters escaped). Added within `format_version` 1.
+    pub exited_at_once: Option<crate::observed::QuickExit>,
     pub declared: bool,
     pub auth: Vec<AuthView>,
     /// Handoff entries jackin manages (forwarded, or to forward) that are present now.
@@ -74,10 +78,14 @@ impl Status {
                     workspace: i.workspace.clone(),
                     role: i.role.clone(),
                     agent: i.agent.clone(),
-                    state: observed
+                    state: observed.containers.get(&i.container).map_or_else(
+                        || "missing".to_owned(),
+                        |c| c.quick_exit.as_ref().map_or(c.state.clone(), |q| q.state()),
+                    ),
+                    exited_at_once: observed
                         .containers
                         .get(&i.container)
-                        .map_or_else(|| "missing".to_owned(), |c| c.state.clone()),
+                        .and_then(|c| c.quick_exit.clone()),
                     declared: !removing,
                     auth: i.auth.clone(),
                     handoff_files: state

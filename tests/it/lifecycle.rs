@@ -697,3 +697,75 @@ fn destroy_removes_only_the_projects_containers_and_keeps_the_handoff_unless_pur
     );
     assert!(container_running(&stranger));
 }
+
+/// SPEC v3 §5: an agent that exits right after its start (kimi-cli 1.52.0's entry point, a
+/// bad flag) fails its instance with its exit code and last lines — shown escaped, secrets
+/// redacted — and is not started again and again; the other instances converge.
+#[test]
+fn an_agent_that_exits_at_once_fails_its_instance_and_is_not_started_again() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let (bad, good) = (sb.workspace("quits"), sb.workspace("stays"));
+    let secret = format!("SECRET-{}", sb.project());
+    let body = format!(
+        "version = 1\nproject = \"{}\"\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n[workspaces.{good}.roles.smith]\n[workspaces.{bad}.env]\nAPI_TOKEN = \"{secret}\"\nFAKE_AGENT_EXIT = \"3\"\nFAKE_AGENT_SAY = \"\\\\033]0;pwned\\\\007kimi-cli is no longer maintained {secret}\"\n[workspaces.{bad}.roles.smith]\n",
+        sb.project(),
+        agent_image()
+    );
+    sb.write("jackin.toml", body);
+    let c = format!("jk-{bad}-smith");
+    let says = |run: &Run| {
+        let all = run.all();
+        assert!(all.contains("error[E047]"), "{run:?}");
+        assert!(
+            all.contains(&format!("{c}: kimi exited (code 3)")),
+            "{run:?}"
+        );
+        assert!(
+            all.contains("\\x1b]0;pwned\\x07kimi-cli is no longer maintained [redacted]"),
+            "escaped, redacted: {run:?}"
+        );
+        assert!(!all.contains('\u{1b}') && !all.contains(&secret), "{run:?}");
+    };
+    let run = sb.jackin(&["apply"]);
+    run.expect_code(1);
+    says(&run);
+    assert!(container_running(&format!("jk-{good}-smith")), "{run:?}");
+    let started = inspect(&c, "{{.State.StartedAt}}");
+
+    // Not started again while nothing about it changed: the same failure, said again.
+    let run = sb.jackin(&["apply"]);
+    run.expect_code(1);
+    says(&run);
+    assert!(!run.stdout.contains("start container"), "{run:?}");
+    assert_eq!(
+        inspect(&c, "{{.State.StartedAt}}"),
+        started,
+        "not restarted"
+    );
+    let status = sb.jackin(&["status", "--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let inst = doc["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["container"] == c.as_str())
+        .unwrap();
+    assert!(
+        inst["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("exited (code 3) 0."),
+        "{inst}"
+    );
+    assert_eq!(inst["exited_at_once"]["exit_code"], 3);
+    let text = sb.jackin(&["status"]);
+    assert!(text.stdout.contains("exited (code 3)"), "{text:?}");
+    assert!(!text.all().contains('\u{1b}'), "{text:?}");
+
+    // --replace tries again at once.
+    let run = sb.jackin(&["apply", "--replace", &bad]);
+    run.expect_code(1);
+    says(&run);
+    assert_ne!(inspect(&c, "{{.State.StartedAt}}"), started, "tried again");
+}

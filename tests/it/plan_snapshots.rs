@@ -93,6 +93,7 @@ impl Fixture {
                         state: if running { "running" } else { "exited" }.into(),
                         spec_hash: Some(summary.hash()),
                         spec: Some(summary),
+                        quick_exit: None,
                     },
                 );
             }
