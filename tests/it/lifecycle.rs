@@ -4,6 +4,7 @@ use crate::common::schema::assert_matches_schema;
 use crate::common::*;
 use jackin::schema::Document;
 use std::fs::File;
+use std::time::Duration;
 
 /// Two workspaces × role smith; `model_b` is the model of workspace b's instance role.
 struct Two {
@@ -768,4 +769,63 @@ fn an_agent_that_exits_at_once_fails_its_instance_and_is_not_started_again() {
     run.expect_code(1);
     says(&run);
     assert_ne!(inspect(&c, "{{.State.StartedAt}}"), started, "tried again");
+}
+
+/// SPEC v3 §5 in watch: the agent that exits at once is reported once, never started again in
+/// a loop, while the other instance keeps converging pass after pass.
+#[test]
+fn watch_reports_an_agent_that_exits_at_once_once_and_never_restarts_it_in_a_loop() {
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let (bad, good) = (sb.workspace("wquits"), sb.workspace("wstays"));
+    let body = format!(
+        "version = 1\nproject = \"{}\"\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\"]\n[workspaces.{good}.roles.smith]\n[workspaces.{bad}.auth.kimi]\nmode = \"ignore\"\n[workspaces.{bad}.env]\nFAKE_AGENT_EXIT = \"0\"\nFAKE_AGENT_SAY = \"no longer maintained\"\n[workspaces.{bad}.roles.smith]\n",
+        sb.project(),
+        agent_image()
+    );
+    sb.write("jackin.toml", body);
+    let c = format!("jk-{bad}-smith");
+    let mut watch = sb.jackin_spawn(&["watch", "--debounce-ms", "20", "--resync-secs", "1"], &[]);
+    watch.wait_for_output("watching", Duration::from_secs(60));
+    wait_until("the agent exited", Duration::from_secs(60), || {
+        container_exists(&c) && !container_running(&c)
+    });
+    let started = inspect(&c, "{{.State.StartedAt}}");
+    // Passes go on (host changes reach the other instance, 1 s resyncs run; the exited one
+    // forwards nothing, so nothing about it changes) ...
+    let other = sb.handoff_dir(&format!("jk-{good}-smith"), "kimi");
+    for i in 0..3 {
+        let token = format!("watch-token-{i}");
+        std::fs::write(
+            login.dir.join("credentials/kimi-code.json"),
+            format!("{{\"access_token\":\"{token}\"}}"),
+        )
+        .unwrap();
+        wait_until(
+            "the other instance converges",
+            Duration::from_secs(60),
+            || {
+                std::fs::read_to_string(other.join("credentials/kimi-code.json"))
+                    .is_ok_and(|t| t.contains(&token))
+            },
+        );
+    }
+    // ... and the exited one was never started again.
+    assert_eq!(
+        inspect(&c, "{{.State.StartedAt}}"),
+        started,
+        "{}",
+        watch.all()
+    );
+    assert!(!watch.exited(), "watch keeps going: {}", watch.all());
+    watch.signal(libc::SIGTERM);
+    let run = watch.wait(JACKIN_TIMEOUT);
+    let reported = run
+        .all()
+        .matches(&format!("{c}: kimi exited (code 0)"))
+        .count();
+    assert!(
+        (1..=2).contains(&reported),
+        "reported {reported} times: {run:?}"
+    );
 }
