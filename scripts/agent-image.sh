@@ -17,7 +17,12 @@
 # its env it answers each line typed on its terminal instead: `size` with
 # "agent size: ROWS COLS", anything else with "agent got: LINE". With
 # FAKE_AGENT_EXIT=CODE it writes FAKE_AGENT_SAY (printf %b: \033 is ESC) and exits
-# with CODE at once, like an agent that cannot run as launched.
+# with CODE at once, like an agent that cannot run as launched. Run as
+# `AGENT login …` or `AGENT auth login …` (what `jackin login` runs), it writes a
+# login of its own where the real agent keeps it (kimi: $KIMI_SHARE_DIR/credentials/
+# kimi-code.json, claude: $CLAUDE_CONFIG_DIR/.credentials.json, codex:
+# $CODEX_HOME/auth.json), prints "AGENT logged in" and exits with $FAKE_LOGIN_EXIT
+# (default 0).
 #
 # Idempotent: the image carries the label jackin.test-image-hash=<sha256 of this
 # script>; when TAG already has that label nothing is rebuilt. Safe to run from
@@ -101,6 +106,18 @@ for agent in kimi claude codex amp opencode grok; do
 # Fake $agent for jackin's tests: record how it was launched, then idle (or, with
 # FAKE_AGENT_ECHO set, answer what is typed on its terminal).
 args() { echo $agent; for a in "\$@"; do printf '%s\n' "\$a"; done; }
+if [ "\$1" = login ] || [ "\$1 \$2" = "auth login" ]; then
+    case $agent in
+        kimi) f="\$KIMI_SHARE_DIR/credentials/kimi-code.json" ;;
+        claude) f="\$CLAUDE_CONFIG_DIR/.credentials.json" ;;
+        codex) f="\$CODEX_HOME/auth.json" ;;
+        *) f="\$HOME/.$agent-login.json" ;;
+    esac
+    mkdir -p "\$(dirname "\$f")"
+    echo '{"access_token":"own-access","refresh_token":"own-refresh"}' >"\$f"
+    echo "$agent logged in"
+    exit "\${FAKE_LOGIN_EXIT:-0}"
+fi
 args "\$@" >/tmp/agent.args
 args "\$@"
 if [ -n "\$FAKE_AGENT_EXIT" ]; then

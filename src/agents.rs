@@ -172,6 +172,9 @@ pub struct AgentInfo {
     /// The synced file whose `[models]` table names every model the flag accepts (the kimi
     /// clients take an alias defined there, nothing else: SPEC v3 §3a).
     pub model_aliases_in: Option<&'static str>,
+    /// The agent's own login command (its device-code flow where it has one), run inside an
+    /// instance by `jackin login` so the instance holds its own grant (SPEC v3 §3b, §6).
+    pub login: &'static [&'static str],
     /// What the real client needs of the image or the disk that jackin cannot give it, for
     /// `doctor` (SPEC v3 §3a, measured with the versions named).
     pub image_needs: Option<&'static str>,
@@ -217,6 +220,9 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // "LLM not set" when `--model` names no key of `[models]` (kimi-cli 1.52.0
         // `src/kimi_cli/app.py`; measured, SPEC v3 §3a).
         model_aliases_in: Some("config.toml"),
+        // kimi-cli 1.52.0 `src/kimi_cli/cli/__init__.py`: `kimi login` ("Login to your Kimi
+        // account"), the device flow of `kimi_cli.auth.oauth.login_kimi_code`.
+        login: &["kimi", "login"],
         // kimi-cli 1.52.0 (2026-09-22, archived) replaced its `kimi` entry point with a
         // deprecation notice that exits at once (measured; PyPI release notes).
         image_needs: Some(
@@ -265,6 +271,9 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // `--model <model>`: an alias ('sonnet') or a full name (CLI help).
         model_flag: Some("--model"),
         model_aliases_in: None,
+        // code.claude.com/docs/en/iam: "run `claude auth login` in your shell" (a URL to open,
+        // and a code to paste back where the browser cannot reach its callback: containers).
+        login: &["claude", "auth", "login"],
         image_needs: None,
         login_needs_content: false,
     },
@@ -293,6 +302,9 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         launch: &["codex", "--dangerously-bypass-approvals-and-sandbox"],
         model_flag: Some("-m"),
         model_aliases_in: None,
+        // developers.openai.com/codex/cli/reference: `codex login --device-auth`, the device-code
+        // flow for a machine without a browser.
+        login: &["codex", "login", "--device-auth"],
         // Measured with codex 0.163.0 (openai-codex-cli-bin wheel): the TUI shells out to `ps`
         // and exits without it; it unpacks ~360 MB of helpers under `CODEX_HOME`.
         image_needs: Some(
@@ -324,6 +336,8 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         launch: &["amp", "--dangerously-allow-all"],
         model_flag: None,
         model_aliases_in: None,
+        // ampcode.com manual: `amp login` (unverified against a real client here).
+        login: &["amp", "login"],
         image_needs: None,
         login_needs_content: true,
     },
@@ -354,6 +368,8 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         launch: &["opencode"],
         model_flag: Some("-m"),
         model_aliases_in: None,
+        // opencode.ai docs (cli): `opencode auth login` (unverified against a real client here).
+        login: &["opencode", "auth", "login"],
         image_needs: None,
         login_needs_content: true,
     },
@@ -380,6 +396,8 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         launch: &["grok", "--always-approve"],
         model_flag: Some("-m"),
         model_aliases_in: None,
+        // grok-build `user-guide/02-authentication.md`: `grok login` (unverified here).
+        login: &["grok", "login"],
         image_needs: None,
         login_needs_content: true,
     },
@@ -421,6 +439,8 @@ pub static CATALOGUE: [AgentInfo; 7] = [
         // "LLM not set" when `--model` names no key of `[models]` (kimi-cli 1.52.0
         // `src/kimi_cli/app.py`; measured, SPEC v3 §3a).
         model_aliases_in: Some("config.toml"),
+        // kimi-code `docs/en/reference/kimi-command.md`: `kimi login` (unverified here).
+        login: &["kimi", "login"],
         image_needs: None,
         login_needs_content: false,
     },
@@ -578,6 +598,20 @@ impl AgentKind {
     /// `oauthAccount`), forwarded in sync mode.
     pub fn account_key(self) -> Option<&'static str> {
         (self == AgentKind::Claude).then_some(claude::ACCOUNT_KEY)
+    }
+}
+
+/// An agent as the command line names it (`jackin login WS claude`): the state file's names.
+impl std::str::FromStr for AgentKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AgentKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = AgentKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown agent `{s}`; agents: {}", names.join(", "))
+            })
     }
 }
 

@@ -131,6 +131,23 @@ pub enum Command {
         #[arg(last = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Log an instance's agent in with its own login (its own grant)
+    ///
+    /// Runs the agent's own login command (its device-code flow where it has one) inside the
+    /// instance, attached to this terminal, so the instance holds a login of its own instead
+    /// of sharing the host's (one refresh token held by several logs the others out). The
+    /// agent's auth mode there must be `ignore`; jackin then keeps that login across
+    /// recreates.
+    Login {
+        #[command(flatten)]
+        file: FileArg,
+        /// The instance; ROLE may be left out when the workspace has one.
+        #[arg(value_name = "WS[/ROLE]")]
+        instance: Target,
+        /// The agent to log in (default: the one the instance launches).
+        #[arg(value_name = "AGENT")]
+        agent: Option<crate::agents::AgentKind>,
+    },
     /// Show an instance's output (its agent's terminal)
     Logs {
         #[command(flatten)]

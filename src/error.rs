@@ -95,6 +95,11 @@ pub enum Code {
     E063,
     /// `attach`: jackin's stdin is not a terminal.
     E064,
+    /// `login`: the agent named is not one the instance's role provisions.
+    E065,
+    /// `login`: the agent's auth mode in that instance is not `ignore`, so jackin would
+    /// replace or purge a login of its own.
+    E066,
 }
 
 impl std::fmt::Display for Code {

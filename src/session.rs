@@ -59,6 +59,21 @@ pub enum SessionError {
     },
     #[error("{what} needs a terminal: {detail}")]
     Terminal { what: String, detail: String },
+    #[error("instance {instance} has no {agent}: its role provisions {}", .agents.join(", "))]
+    AgentNotInRole {
+        instance: String,
+        agent: AgentKind,
+        agents: Vec<String>,
+    },
+    #[error("{agent} of instance {instance} is in auth mode {mode} (set by {set_by}): a login of its own would be replaced or purged by jackin")]
+    NotItsOwnLogin {
+        instance: String,
+        agent: AgentKind,
+        mode: crate::agents::AuthMode,
+        set_by: String,
+        /// The most specific scope, where the fix goes.
+        at: String,
+    },
 }
 
 fn list_line(label: &str, items: &[String]) -> String {
@@ -78,6 +93,8 @@ impl Coded for SessionError {
             SessionError::NotOurs { .. } => Code::E022,
             SessionError::NotRunning { .. } => Code::E063,
             SessionError::Terminal { .. } => Code::E064,
+            SessionError::AgentNotInRole { .. } => Code::E065,
+            SessionError::NotItsOwnLogin { .. } => Code::E066,
         }
     }
     fn hint(&self) -> Option<String> {
@@ -105,6 +122,14 @@ impl Coded for SessionError {
             SessionError::Terminal { .. } => {
                 "run it from an interactive terminal; without one, `jackin logs --follow` shows the agent's output and `jackin exec` runs commands".into()
             }
+            SessionError::AgentNotInRole { instance, agents, .. } => format!(
+                "name one of {} (e.g. `jackin login {instance} {}`), or add the agent to the role's `agents`",
+                agents.join(", "),
+                agents.first().map_or("AGENT", String::as_str)
+            ),
+            SessionError::NotItsOwnLogin { agent, at, .. } => format!(
+                "set `mode = \"ignore\"` in [{at}] (jackin then forwards nothing and keeps {agent}'s own login across recreates), run `jackin apply`, then `jackin login` again"
+            ),
         })
     }
 }

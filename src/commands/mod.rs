@@ -34,6 +34,11 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             instance,
             command,
         } => session_cmds::exec(file, instance, command).await,
+        Command::Login {
+            file,
+            instance,
+            agent,
+        } => session_cmds::login(file, instance, agent).await,
         Command::Logs {
             file,
             instance,

@@ -1,5 +1,6 @@
-//! The commands that open a session with one instance: `exec`, `logs`, `attach`.
+//! The commands that open a session with one instance: `exec`, `logs`, `attach`, `login`.
 
+use crate::agents::{AgentKind, AuthMode};
 use crate::cli::FileArg;
 use crate::desired::Target;
 use crate::error::{exit, Error};
@@ -37,7 +38,57 @@ fn code_of(ended: Ended) -> Option<i32> {
 
 pub async fn exec(file: FileArg, target: Target, command: Vec<String>) -> Result<i32, Error> {
     let (runtime, sel, details) = open(file, &target, |_| Ok(())).await?;
-    session::require_running(&sel, &details)?;
+    run(&runtime, &sel, &details, command).await
+}
+
+/// `jackin login WS[/ROLE] [AGENT]` (SPEC v3 §6): the agent's own login command inside the
+/// instance, attached to this terminal, so that instance holds a grant of its own (§3b). Only
+/// where the agent's mode is `ignore`: in any other mode jackin would replace or purge it.
+pub async fn login(file: FileArg, target: Target, agent: Option<AgentKind>) -> Result<i32, Error> {
+    let ctx = Context::from_env(file.file);
+    let loaded = ctx.load()?;
+    let sel = session::select(&loaded, &target)?;
+    let auths = crate::desired::resolve_auth_only(&loaded, &ctx.home);
+    let agent = agent.unwrap_or(sel.agent);
+    let auth = auths
+        .get(&sel.container)
+        .and_then(|list| list.iter().find(|a| a.agent == agent))
+        .ok_or_else(|| SessionError::AgentNotInRole {
+            instance: sel.instance(),
+            agent,
+            agents: auths
+                .get(&sel.container)
+                .map(|l| l.iter().map(|a| a.agent.to_string()).collect())
+                .unwrap_or_default(),
+        })?;
+    if auth.mode != AuthMode::Ignore {
+        return Err(SessionError::NotItsOwnLogin {
+            instance: sel.instance(),
+            agent,
+            mode: auth.mode,
+            set_by: auth.mode_from.to_string(),
+            at: format!(
+                "workspaces.{}.roles.{}.auth.{agent}",
+                sel.workspace, sel.role
+            ),
+        }
+        .into());
+    }
+    let runtime = Runtime::connect(session::redactor(&loaded, &ctx.home)).await?;
+    let details = session::find_container(&runtime, &loaded.project, &sel).await?;
+    let command = agent.info().login.iter().map(|s| (*s).to_owned()).collect();
+    run(&runtime, &sel, &details, command).await
+}
+
+/// Run `command` in the instance's running container (a TTY when both ends are terminals)
+/// and return its exit code.
+async fn run(
+    runtime: &Runtime,
+    sel: &Selected,
+    details: &ContainerDetails,
+    command: Vec<String>,
+) -> Result<i32, Error> {
+    session::require_running(sel, details)?;
     // A TTY only when both ends are a terminal: with stdout redirected, a TTY's CRLF line
     // endings and merged stderr would end up in the file.
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -55,9 +106,9 @@ pub async fn exec(file: FileArg, target: Target, command: Vec<String>) -> Result
     let (exec_id, sess) = runtime.exec(&details.id, command, tty, size).await?;
     let tty_of = Tty::Exec(exec_id.clone());
     if tty {
-        session::resize(&runtime, &tty_of, 5).await;
+        session::resize(runtime, &tty_of, 5).await;
     }
-    let ended = session::pump(&runtime, sess, tty.then_some(&tty_of), false).await;
+    let ended = session::pump(runtime, sess, tty.then_some(&tty_of), false).await;
     drop(raw);
     if let Some(code) = code_of(ended?) {
         return Ok(code);

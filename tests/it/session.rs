@@ -401,3 +401,80 @@ fn exec_on_a_terminal_gets_a_tty_and_gives_the_terminal_back() {
     pty.wait_for("on-a-tty");
     assert_eq!(pty.stty(), before, "the terminal mode is restored");
 }
+
+// ---------------------------------------------------------------------------
+// login
+// ---------------------------------------------------------------------------
+
+/// kimi synced from the host, codex in `ignore`: the instance's own codex login is its own.
+fn login_state(sb: &Sandbox, ws: &str, extra: &str) -> String {
+    format!(
+        "version = 1\nproject = \"{}\"\n[auth.codex]\nmode = \"ignore\"\n[roles.smith]\nimage = \"{}\"\nagents = [\"kimi\", \"codex\"]\n[workspaces.{ws}.roles.smith]\n{extra}",
+        sb.project(),
+        agent_image()
+    )
+}
+
+#[test]
+fn login_gives_the_instance_its_own_login_which_apply_and_a_recreate_keep() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("login");
+    let c = format!("jk-{ws}-smith");
+    sb.write("jackin.toml", login_state(&sb, &ws, ""));
+    sb.jackin(&["apply"]).expect_ok();
+
+    let run = sb.jackin(&["login", &ws, "codex"]);
+    run.expect_ok();
+    assert!(run.stdout.contains("codex logged in"), "{run:?}");
+    let own = sb.handoff_dir(&c, "codex").join("auth.json");
+    let login = std::fs::read_to_string(&own).unwrap();
+    assert!(login.contains("own-refresh"), "{login}");
+    assert_eq!(
+        exec(&c, &["stat", "-c", "%u", "/jackin/codex/auth.json"]).trim(),
+        exec(&c, &["id", "-u"]).trim(),
+        "written by the container's user"
+    );
+    let started = inspect(&c, "{{.State.StartedAt}}");
+
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(run.stdout.contains("No changes."), "{run:?}");
+    assert_eq!(inspect(&c, "{{.State.StartedAt}}"), started, "no restart");
+    let run = sb.jackin(&["apply", "--replace", &ws]);
+    run.expect_ok();
+    assert_eq!(
+        std::fs::read_to_string(&own).unwrap(),
+        login,
+        "kept across a recreate"
+    );
+    assert!(exec(&c, &["cat", "/jackin/codex/auth.json"]).contains("own-refresh"));
+}
+
+#[test]
+fn login_refuses_where_jackin_would_replace_the_login_and_passes_the_exit_code_on() {
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let ws = sb.workspace("loginno");
+    let c = format!("jk-{ws}-smith");
+    let failing = format!("[workspaces.{ws}.env]\nFAKE_LOGIN_EXIT = \"7\"\n");
+    sb.write("jackin.toml", login_state(&sb, &ws, &failing));
+    sb.jackin(&["apply"]).expect_ok();
+    let kimi_before = snapshot(sb.handoff_dir(&c, "kimi"));
+
+    // kimi is synced from the host: its own login would be replaced; nothing runs.
+    sb.jackin(&["login", &ws]).expect_error(
+        "E066",
+        &[
+            &format!("kimi of instance {ws}/smith is in auth mode sync (set by default)"),
+            &format!("set `mode = \"ignore\"` in [workspaces.{ws}.roles.smith.auth.kimi]"),
+        ],
+    );
+    assert_eq!(snapshot(sb.handoff_dir(&c, "kimi")), kimi_before);
+    // An agent the role does not provision.
+    sb.jackin(&["login", &ws, "claude"])
+        .expect_error("E065", &["its role provisions kimi, codex"]);
+    sb.jackin(&["login", &ws, "nonesuch"]).expect_code(2);
+    // The login command's exit code is jackin's.
+    sb.jackin(&["login", &ws, "codex"]).expect_code(7);
+}
