@@ -65,7 +65,8 @@ PROVIDER_HOSTS=(
 
 ME=real-clients-image.sh
 HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
-HASH_OF=("$HERE/$ME" "$HERE/test-image-lib.sh")
+PROVIDER="$HERE/../tests/fake-provider/provider.py"
+HASH_OF=("$HERE/$ME" "$HERE/test-image-lib.sh" "$PROVIDER")
 
 case "${1:-all}" in
     claude) WANT=("$CLAUDE_TAG") ;;
@@ -181,6 +182,34 @@ fi
 # ---------------------------------------------------------------------------
 # 4. The clients
 # ---------------------------------------------------------------------------
+# The client's own binary moves to /usr/local/libexec/jackin-real/NAME; /usr/local/bin/NAME
+# becomes this wrapper, which execs it with the same arguments. With FAKE_PROVIDER set in the
+# container's env (tests/it/common/provider.rs), it first starts the fake provider on the
+# container's 127.0.0.1 and waits until it listens: the clients contact their provider as
+# they start, before a test could `docker exec` anything. FAKE_PROVIDER_SPENT names a refresh
+# token another holder already used.
+stage_wrapper() { # staging dir, client name
+    local stage="$1" name="$2"
+    mkdir -p "$stage/usr/local/lib/jackin-test" "$stage/usr/local/bin"
+    cp "$PROVIDER" "$stage/usr/local/lib/jackin-test/provider.py"
+    cat >"$stage/usr/local/bin/$name" <<WRAPPER
+#!/bin/sh
+# jackin test image (scripts/$ME): the real $name, after the fake provider when asked.
+ready=/tmp/jackin-fake-provider.ready
+if [ -n "\$FAKE_PROVIDER" ] && ! kill -0 "\$(cat \$ready 2>/dev/null)" 2>/dev/null; then
+    rm -f \$ready
+    python3 /usr/local/lib/jackin-test/provider.py --port 8443 \\
+        --log /tmp/jackin-fake-provider.jsonl --ready \$ready \\
+        \${FAKE_PROVIDER_SPENT:+--spent-refresh-token "\$FAKE_PROVIDER_SPENT"} \\
+        >/tmp/jackin-fake-provider.out 2>&1 &
+    i=0
+    while [ ! -e \$ready ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
+fi
+exec /usr/local/libexec/jackin-real/$name "\$@"
+WRAPPER
+    chmod 0755 "$stage/usr/local/bin/$name"
+}
+
 build_client() { # tag, staging dir (copied to /), PATH, check command
     local tag="$1" stage="$2" path="$3" check="$4" c
     c="$(new_container client)"
@@ -210,7 +239,8 @@ for t in "${WANT[@]}"; do
         "$CLAUDE_TAG")
             whl="$(wheel claude_agent_sdk "$CLAUDE_SDK_VERSION" "claude-agent-sdk==$CLAUDE_SDK_VERSION")"
             log "building $t from $(basename "$whl")"
-            unzip_wheel "$whl" claude_agent_sdk/_bundled/ "$stage/usr/local/bin"
+            unzip_wheel "$whl" claude_agent_sdk/_bundled/ "$stage/usr/local/libexec/jackin-real"
+            stage_wrapper "$stage" claude
             build_client "$t" "$stage" "$BASE_PATH" \
                 "v=\$(claude --version); echo \"\$v\"; case \"\$v\" in $CLAUDE_VERSION*) ;; *) exit 1 ;; esac"
             ;;
@@ -219,8 +249,9 @@ for t in "${WANT[@]}"; do
             log "building $t from $(basename "$whl")"
             unzip_wheel "$whl" codex_cli_bin/ "$stage/opt/codex"
             rm -f "$stage/opt/codex/__init__.py"
-            mkdir -p "$stage/usr/local/bin"
-            ln -s /opt/codex/bin/codex "$stage/usr/local/bin/codex"
+            mkdir -p "$stage/usr/local/libexec/jackin-real"
+            ln -s /opt/codex/bin/codex "$stage/usr/local/libexec/jackin-real/codex"
+            stage_wrapper "$stage" codex
             build_client "$t" "$stage" "/opt/codex/codex-path:$BASE_PATH" \
                 "v=\$(codex --version); echo \"\$v\"; case \"\$v\" in *$CODEX_VERSION*) ;; *) exit 1 ;; esac; rg --version >/dev/null"
             ;;

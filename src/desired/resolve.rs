@@ -238,6 +238,14 @@ impl Resolver<'_> {
         (env, unset)
     }
 
+    /// An env var `a`'s mode needs is empty or unset: the E010 explanation, with `fix` when
+    /// there is more to say than "set it".
+    fn missing(&mut self, d: &Decl, a: &AgentAuth, var: &str, unset: &Unset, fix: Option<String>) {
+        self.problems.push(missing_credential(
+            d.name, a, var, d.scopes, d.layers, unset, fix,
+        ));
+    }
+
     /// What one agent's auth mode requires of the env, adds to it, or takes out of it.
     fn auth_env(
         &mut self,
@@ -246,21 +254,13 @@ impl Resolver<'_> {
         env: &mut BTreeMap<String, EnvVar>,
         unset: &mut Unset,
     ) {
-        let Decl {
-            name,
-            role_name,
-            role,
-            scopes,
-            layers,
-        } = *d;
+        let (role_name, role) = (d.role_name, d.role);
         let is_empty = |env: &BTreeMap<String, EnvVar>, var: &str| {
             env.get(var).is_none_or(|v| v.value.expose().is_empty())
         };
         let info = a.agent.info();
         if let Some(var) = a.agent.credential_env(a.mode).filter(|v| is_empty(env, v)) {
-            self.problems.push(missing_credential(
-                name, a, var, scopes, layers, unset, None,
-            ));
+            self.missing(d, a, var, unset, None);
         }
         // What else the mode needs (kimi's base URL): a clear error naming it, never a client
         // that makes no request.
@@ -269,15 +269,7 @@ impl Resolver<'_> {
                 let fix = format!(
                     "set {var} ({what}) in one of the instance's env tables, e.g. [env]: {var} = \"https://…\""
                 );
-                self.problems.push(missing_credential(
-                    name,
-                    a,
-                    var,
-                    scopes,
-                    layers,
-                    unset,
-                    Some(fix),
-                ));
+                self.missing(d, a, var, unset, Some(fix));
             }
         }
         // The model through env (the kimi clients in api_key mode): the operator's value if an env
@@ -299,15 +291,7 @@ impl Resolver<'_> {
                         "set `model` under [roles.{role_name}.{}] (jackin passes it as {var})",
                         a.agent
                     );
-                    self.problems.push(missing_credential(
-                        name,
-                        a,
-                        var,
-                        scopes,
-                        layers,
-                        unset,
-                        Some(fix),
-                    ));
+                    self.missing(d, a, var, unset, Some(fix));
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! the provider ([`FakeProvider`], inside the container). Facts behind the assertions:
 //! docs/real-clients.md.
 
-use crate::common::provider::{self, header, is, FakeProvider, REPLY};
+use crate::common::provider::{self, header, is, FakeProvider, REPLY, WORKDIR};
 use crate::common::screen::Screen;
 use crate::common::*;
 use serde_json::{json, Value};
@@ -20,7 +20,6 @@ fn real_claude_image() -> &'static str {
 const START: Duration = Duration::from_secs(90);
 const ANSWER: Duration = Duration::from_secs(60);
 
-const WORKDIR: &str = "/workspace";
 /// On screen when the client waits at its prompt (the footer of the prompt box).
 const PROMPT: &str = "bypass permissions on";
 /// On screen when the client stalls on a first-run dialog (measured, docs/real-clients.md).
@@ -35,29 +34,7 @@ const DIALOGS: [&str; 5] = [
 /// One instance (workspace `ws` × role `smith`, claude only) of the real image, with the
 /// global `[auth.claude]` lines `auth`, the provider's env and `env` lines.
 fn state(sb: &Sandbox, ws: &str, auth: &str, env: &str) -> String {
-    format!(
-        r#"version = 1
-project = "{project}"
-
-[auth.claude]
-{auth}
-
-[env]
-{provider_env}{env}
-
-[roles.smith]
-image = "{image}"
-agents = ["claude"]
-
-[workspaces.{ws}]
-workdir = "{WORKDIR}"
-
-[workspaces.{ws}.roles.smith]
-"#,
-        project = sb.project(),
-        provider_env = provider::env_toml(),
-        image = real_claude_image(),
-    )
+    provider::one_agent_state(sb, "claude", real_claude_image(), ws, auth, env)
 }
 
 /// A host login as `claude` writes it after `/login` with a subscription: the OAuth tokens
@@ -369,10 +346,11 @@ fn a_spent_refresh_token_leaves_the_agent_logged_out_and_jackin_says_so() {
     let sb = Sandbox::new();
     let login = host_login(&sb, now_ms() - 3600 * 1000);
     let ws = sb.workspace("rcx");
-    sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
+    let spent = provider::spent_env(&login.refresh);
+    sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", &spent));
     sb.jackin(&["apply"]).expect_ok();
     let c = format!("jk-{ws}-smith");
-    let provider = FakeProvider::start_with_spent(&c, &[&login.refresh]);
+    let provider = FakeProvider::start(&c);
     let screen = Screen::attach(&sb, &ws);
     let started = started_at(&c);
     reaches_the_prompt(&screen);

@@ -33,29 +33,7 @@ const STALLS: [&str; 4] = [
 /// One instance (workspace `ws` × role `smith`, codex only) of the real image, with the
 /// global `[auth.codex]` lines `auth`, the provider's env and `env` lines.
 fn state(sb: &Sandbox, ws: &str, auth: &str, env: &str) -> String {
-    format!(
-        r#"version = 1
-project = "{project}"
-
-[auth.codex]
-{auth}
-
-[env]
-{provider_env}{env}
-
-[roles.smith]
-image = "{image}"
-agents = ["codex"]
-
-[workspaces.{ws}]
-workdir = "/workspace"
-
-[workspaces.{ws}.roles.smith]
-"#,
-        project = sb.project(),
-        provider_env = provider::env_toml(),
-        image = real_codex_image(),
-    )
+    provider::one_agent_state(sb, "codex", real_codex_image(), ws, auth, env)
 }
 
 /// `auth.json` exactly as `codex login --with-api-key` 0.163.0 writes it.

@@ -23,10 +23,19 @@ const READY: &str = "/tmp/jackin-fake-provider.ready";
 /// `[env]` entries (TOML lines) that send the clients through the provider: the proxy, and
 /// the CA for Claude Code (`NODE_EXTRA_CA_CERTS`), Codex (`CODEX_CA_CERTIFICATE`) and Python
 /// clients such as kimi (`SSL_CERT_FILE`; Claude Code and Codex work with it set too).
+///
+/// `FAKE_PROVIDER` makes the real-client images' wrapper start the provider before the client
+/// (`scripts/real-clients-image.sh`): the clients contact their provider as they start.
 pub fn env_toml() -> String {
     format!(
-        "HTTPS_PROXY = \"http://127.0.0.1:{PORT}\"\nNODE_EXTRA_CA_CERTS = \"{CA}\"\nCODEX_CA_CERTIFICATE = \"{CA}\"\nSSL_CERT_FILE = \"{CA}\"\n"
+        "HTTPS_PROXY = \"http://127.0.0.1:{PORT}\"\nNODE_EXTRA_CA_CERTS = \"{CA}\"\nCODEX_CA_CERTIFICATE = \"{CA}\"\nSSL_CERT_FILE = \"{CA}\"\nFAKE_PROVIDER = \"1\"\n"
     )
+}
+
+/// The `[env]` line that has the provider treat `refresh_token` as one another holder
+/// already used (SPEC §3b).
+pub fn spent_env(refresh_token: &str) -> String {
+    format!("FAKE_PROVIDER_SPENT = \"{refresh_token}\"\n")
 }
 
 /// Copies the throwaway CA and the provider's certificate (from the real-client images'
@@ -53,38 +62,52 @@ pub fn give_certificates(container: &str) {
     ]);
 }
 
+/// The working folder of the real-client instances (what their trust is about).
+pub const WORKDIR: &str = "/workspace";
+
+/// One instance (workspace `ws` × role `smith`, `agent` only) of a real-client `image`, working
+/// in [`WORKDIR`], with the global `[auth.AGENT]` lines `auth`, the provider's env and `env`
+/// lines.
+pub fn one_agent_state(
+    sb: &super::Sandbox,
+    agent: &str,
+    image: &str,
+    ws: &str,
+    auth: &str,
+    env: &str,
+) -> String {
+    format!(
+        "version = 1\nproject = \"{project}\"\n\n[auth.{agent}]\n{auth}\n\n[env]\n{provider_env}{env}\n\n[roles.smith]\nimage = \"{image}\"\nagents = [\"{agent}\"]\n\n[workspaces.{ws}]\nworkdir = \"{WORKDIR}\"\n\n[workspaces.{ws}.roles.smith]\n",
+        project = sb.project(),
+        provider_env = env_toml(),
+    )
+}
+
 /// A provider running in one container.
 pub struct FakeProvider {
     container: String,
 }
 
 impl FakeProvider {
-    /// Copies the provider into `container`, starts it there (as root, detached) and waits
-    /// until it listens.
+    /// The provider in `container`: the one the real-client images' wrapper started before the
+    /// client, else one copied in and started now (as root, detached); waits until it listens.
     #[track_caller]
     pub fn start(container: &str) -> FakeProvider {
-        Self::start_with_spent(container, &[])
-    }
-
-    /// Like [`FakeProvider::start`], with refresh tokens another holder already used: the
-    /// provider answers them as spent.
-    #[track_caller]
-    pub fn start_with_spent(container: &str, spent_refresh_tokens: &[&str]) -> FakeProvider {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-provider/provider.py");
-        docker(&[
-            "cp",
-            script.to_str().unwrap(),
-            &format!("{container}:{SCRIPT}"),
-        ]);
-        let port = PORT.to_string();
-        let mut args = vec![
-            "exec", "-d", "-u", "0", container, "python3", SCRIPT, "--port", &port, "--log", LOG,
-            "--ready", READY,
-        ];
-        for t in spent_refresh_tokens {
-            args.extend(["--spent-refresh-token", t]);
+        let running = format!("kill -0 \"$(cat {READY} 2>/dev/null)\" 2>/dev/null");
+        if !docker_ok(&["exec", container, "sh", "-c", &running]) {
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-provider/provider.py");
+            docker(&[
+                "cp",
+                script.to_str().unwrap(),
+                &format!("{container}:{SCRIPT}"),
+            ]);
+            let port = PORT.to_string();
+            docker(&[
+                "exec", "-d", "-u", "0", container, "python3", SCRIPT, "--port", &port, "--log",
+                LOG, "--ready", READY,
+            ]);
         }
-        docker(&args);
         wait_until("the fake provider listens", Duration::from_secs(30), || {
             docker_ok(&["exec", container, "test", "-e", READY])
         });
