@@ -131,7 +131,15 @@ async fn connect(
     target: Option<&Target>,
     opts: &PlanOptions,
 ) -> Result<(Desired, Runtime), Error> {
-    let mut desired = ctx.resolve(loaded)?;
+    connect_resolved(ctx.resolve(loaded)?, target, opts).await
+}
+
+/// [`connect`] for a state resolved already (watch resolves once a pass, for its hints too).
+async fn connect_resolved(
+    mut desired: Desired,
+    target: Option<&Target>,
+    opts: &PlanOptions,
+) -> Result<(Desired, Runtime), Error> {
     // Like terraform's -replace of an unknown address: a typo must not pass as "nothing to do".
     if let Some(t) = opts.replace.iter().find(|t| {
         !desired
@@ -207,16 +215,28 @@ pub struct ApplyOptions {
 }
 
 /// One `apply` pass: resolve and connect, check `$JACKIN_HOME`, lock, observe, plan, guard,
-/// report the plan, execute, summarise. `watch` calls this once per pass with the last good `loaded` state.
+/// report the plan, execute, summarise. `watch` runs [`apply_resolved`] once per pass.
 pub async fn apply(
     ctx: &Context,
     loaded: &Loaded,
     opts: &ApplyOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<Outcome, Error> {
+    let desired = ctx.resolve(loaded)?;
+    apply_resolved(ctx, loaded, desired, opts, reporter).await
+}
+
+/// [`apply`] of `loaded` as resolved already into `desired` (watch's passes).
+pub async fn apply_resolved(
+    ctx: &Context,
+    loaded: &Loaded,
+    desired: Desired,
+    opts: &ApplyOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<Outcome, Error> {
     let started = Instant::now();
     let target = opts.plan.target.as_ref();
-    let (desired, runtime) = connect(ctx, loaded, target, &opts.plan).await?;
+    let (desired, runtime) = connect_resolved(desired, target, &opts.plan).await?;
     ctx.jackin_home.ensure_private()?;
     let _lock = if opts.dry_run {
         None

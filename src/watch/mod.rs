@@ -288,7 +288,14 @@ impl Watch<'_> {
             now_shown: HashSet::new(),
             applied: Summary::default(),
         };
-        let result = reconcile::apply(&self.ctx, &self.last_good, &opts, &mut pr).await;
+        // The state in force was resolved once for this pass (its hints too); when the last
+        // good state no longer resolves (an env file gone), apply says why.
+        let result = match desired {
+            Some(d) => {
+                reconcile::apply_resolved(&self.ctx, &self.last_good, d, &opts, &mut pr).await
+            }
+            None => reconcile::apply(&self.ctx, &self.last_good, &opts, &mut pr).await,
+        };
         let (applied, now_shown) = (pr.applied, pr.now_shown);
         self.shown = now_shown;
         self.totals += applied;
