@@ -125,8 +125,16 @@ pub async fn run(
     };
     let mut triggers = vec!["start".to_owned()];
     let stopped_by = loop {
-        if let Some(sig) = w.run_pass(triggers, &mut signals).await {
-            break sig;
+        match w.run_pass(triggers, &mut signals).await {
+            Ok(Some(sig)) => break sig,
+            Ok(None) => {}
+            // A second signal: the pass in flight was dropped (its lock with it).
+            Err(_) => {
+                if let Some((_, task)) = w.docker.take() {
+                    task.abort();
+                }
+                return Ok(exit::ERROR);
+            }
         }
         match w.next_batch(&mut signals).await {
             Ok(batch) => triggers = batch,
@@ -234,23 +242,24 @@ impl Watch<'_> {
     }
 
     /// One pass, with signals noted but not acted on until it is done. Returns the signal
-    /// that should end the loop, if one arrived; a second one aborts at once.
+    /// that should end the loop, if one arrived; a second one aborts the pass at once
+    /// (`Err`, with that signal): the caller ends the watch.
     async fn run_pass(
         &mut self,
         triggers: Vec<String>,
         signals: &mut Signals,
-    ) -> Option<&'static str> {
+    ) -> Result<Option<&'static str>, &'static str> {
         let mut stop = None;
         let pass = self.pass(triggers);
         tokio::pin!(pass);
         loop {
             tokio::select! {
                 biased;
-                () = &mut pass => return stop,
+                () = &mut pass => return Ok(stop),
                 sig = signals.recv() => {
                     if stop.is_some() {
                         eprintln!("{sig} again: aborting the pass in flight");
-                        std::process::exit(exit::ERROR);
+                        return Err(sig);
                     }
                     eprintln!("{sig}: finishing the pass in flight, then exiting (send it again to abort)");
                     stop = Some(sig);
