@@ -68,7 +68,11 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
 fn reporter(output: Output) -> Box<dyn Reporter> {
     match output {
         Output::Json => Box::new(JsonReporter(std::io::stdout())),
-        Output::Text => Box::new(TextReporter::new(std::io::stdout(), Style::detect())),
+        Output::Text => Box::new(TextReporter::new(
+            std::io::stdout(),
+            Style::detect(),
+            Style::detect_stderr(),
+        )),
     }
 }
 

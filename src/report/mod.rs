@@ -154,17 +154,20 @@ impl<W: Write> Reporter for JsonReporter<W> {
 /// Human progress lines on stdout; warnings, errors and the pull progress bar on stderr.
 pub struct TextReporter<W: Write> {
     out: W,
+    /// Colour of what goes to `out`, and of what goes to stderr: each stream decides its own.
     style: Style,
+    err_style: Style,
     /// The pull in flight (images are pulled one at a time). indicatif draws it only when
     /// stderr is a terminal, so logs and pipes get the "pulling"/"pulled" lines alone.
     pull: Option<indicatif::ProgressBar>,
 }
 
 impl<W: Write> TextReporter<W> {
-    pub fn new(out: W, style: Style) -> Self {
+    pub fn new(out: W, style: Style, err_style: Style) -> Self {
         TextReporter {
             out,
             style,
+            err_style,
             pull: None,
         }
     }
@@ -184,7 +187,7 @@ fn pull_bar() -> indicatif::ProgressBar {
 
 impl<W: Write> Reporter for TextReporter<W> {
     fn event(&mut self, event: Event) {
-        let s = self.style;
+        let (s, e) = (self.style, self.err_style);
         if let Event::PullProgress { image, progress } = &event {
             let fresh = self.pull.is_none();
             let bar = self.pull.get_or_insert_with(pull_bar);
@@ -205,7 +208,7 @@ impl<W: Write> Reporter for TextReporter<W> {
         let line = match event {
             Event::Version { .. } => return,
             Event::Warning { message } => {
-                eprintln!("{} {message}", s.yellow("warning:"));
+                eprintln!("{} {message}", e.yellow("warning:"));
                 return;
             }
             Event::Plan(plan) => {
@@ -241,7 +244,7 @@ impl<W: Write> Reporter for TextReporter<W> {
                 message,
             } => {
                 let who = container.map(|c| format!("{c}: ")).unwrap_or_default();
-                eprintln!("{} {who}{message}", s.red(&format!("error[{code}]:")));
+                eprintln!("{} {who}{message}", e.red(&format!("error[{code}]:")));
                 return;
             }
             Event::Summary {
@@ -290,7 +293,7 @@ impl<W: Write> Reporter for TextReporter<W> {
                 eprintln!(
                     "{} {} {}",
                     text::clock(),
-                    s.red(&format!("error[{code}]:")),
+                    e.red(&format!("error[{code}]:")),
                     lines.next().unwrap_or_default()
                 );
                 for line in lines {

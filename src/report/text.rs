@@ -16,11 +16,21 @@ impl Style {
         Style { color: false }
     }
 
-    /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
+    /// Colour for stdout: when it is a terminal and `NO_COLOR` is unset or empty.
     pub fn detect() -> Self {
+        Self::on(std::io::stdout().is_terminal())
+    }
+
+    /// Colour for stderr, decided by stderr itself (`jackin apply > log` still colours its
+    /// warnings on the terminal, and `2> log` keeps escapes out of the log).
+    pub fn detect_stderr() -> Self {
+        Self::on(std::io::stderr().is_terminal())
+    }
+
+    fn on(terminal: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
-            color: !no_color && std::io::stdout().is_terminal(),
+            color: !no_color && terminal,
         }
     }
 
