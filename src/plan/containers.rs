@@ -59,30 +59,7 @@ pub fn plan_container(
             Some(&c.id),
         ));
     }
-    let want = desired_summary(spec, state, observed, fp);
-    let image_present = observed
-        .images
-        .get(&state.image)
-        .is_some_and(Option::is_some);
-    if !image_present || c.spec_hash.as_deref() != Some(want.hash().as_str()) {
-        let mut changes = match &c.spec {
-            Some(have) if image_present => have.diff(&want),
-            Some(have) => {
-                let mut w = want.clone();
-                w.image_id.clone_from(&have.image_id);
-                let mut d: Vec<SpecChange> = have
-                    .diff(&w)
-                    .into_iter()
-                    .filter(|d| *d != SpecChange::Unexplained)
-                    .collect();
-                d.push(SpecChange::ImageAbsent {
-                    image: state.image.clone(),
-                });
-                d
-            }
-            None => vec![SpecChange::NoLabel],
-        };
-        changes.dedup();
+    if let Some(changes) = spec_changes(spec, state, observed, c, fp) {
         return Some(step(
             ContainerAction::Recreate,
             ContainerCause::SpecChanged { changes },
@@ -113,6 +90,44 @@ pub fn plan_container(
         ));
     }
     None
+}
+
+/// What differs between the container and the desired spec (`None`: nothing). An absent
+/// image is a change: its ID is unknown until it is pulled or built.
+fn spec_changes(
+    spec: &InstanceSpec,
+    state: &InstanceState,
+    observed: &Observed,
+    c: &crate::observed::ObservedContainer,
+    fp: &Fingerprinter,
+) -> Option<Vec<SpecChange>> {
+    let want = desired_summary(spec, state, observed, fp);
+    let image_present = observed
+        .images
+        .get(&state.image)
+        .is_some_and(Option::is_some);
+    if image_present && c.spec_hash.as_deref() == Some(want.hash().as_str()) {
+        return None;
+    }
+    let mut changes = match &c.spec {
+        Some(have) if image_present => have.diff(&want),
+        Some(have) => {
+            let mut w = want.clone();
+            w.image_id.clone_from(&have.image_id);
+            let mut d: Vec<SpecChange> = have
+                .diff(&w)
+                .into_iter()
+                .filter(|d| *d != SpecChange::Unexplained)
+                .collect();
+            d.push(SpecChange::ImageAbsent {
+                image: state.image.clone(),
+            });
+            d
+        }
+        None => vec![SpecChange::NoLabel],
+    };
+    changes.dedup();
+    Some(changes)
 }
 
 /// A create/recreate needs its image: pull or build it first when the engine lacks it.
