@@ -178,7 +178,7 @@ impl Executor<'_> {
 
     /// SPEC v3 §5: the containers this run started whose agent exited right after its start
     /// fail, with its exit code and last lines. All are waited for at once, each until
-    /// [`observed::AT_ONCE`] after its own start (the engine's wait endpoint, not a poll).
+    /// [`observed::APPLY_WAITS`] after its own start (the engine's wait endpoint, not a poll).
     async fn exited_at_once(
         &self,
         started: Vec<(String, tokio::time::Instant)>,
@@ -189,8 +189,8 @@ impl Executor<'_> {
             .into_iter()
             .filter(|(n, _)| !failed.iter().any(|f| f.container.as_deref() == Some(n)))
             .map(|(name, at)| async move {
-                let left =
-                    (at + observed::AT_ONCE).saturating_duration_since(tokio::time::Instant::now());
+                let left = (at + observed::APPLY_WAITS)
+                    .saturating_duration_since(tokio::time::Instant::now());
                 if !left.is_zero() && !self.runtime.stops_within(&name, left).await {
                     return None;
                 }

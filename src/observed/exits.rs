@@ -9,10 +9,20 @@ use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
 /// How soon after its start an exit counts as "at once". An agent's TUI waits for its
-/// operator; one gone within this is broken as launched (kimi-cli 1.52.0 exits 0.24 s after
-/// its start here). `apply` waits at most this long after its last start, for all the
-/// containers it started at once.
-pub const AT_ONCE: Duration = Duration::from_secs(2);
+/// operator; one gone within this is broken as launched. Every observe (plan, apply, status,
+/// watch) judges a stopped container by it.
+pub const AT_ONCE: Duration = Duration::from_secs(5);
+
+/// How long `apply` waits after its last start, for all the containers it started at once,
+/// to report an agent that exits at once in the same run (kimi-cli 1.52.0 exits 0.24 s after
+/// its start here; a rejected flag sooner). Short, because every apply that starts something
+/// pays it: an agent that stops later within [`AT_ONCE`] is reported by the next observe.
+pub const APPLY_WAITS: Duration = Duration::from_secs(1);
+
+/// The exit codes of `docker stop` and `docker kill` (128 + SIGTERM, 128 + SIGKILL, as
+/// Docker's init reports them): a container stopped from outside is started again, not
+/// judged.
+const STOPPED_FROM_OUTSIDE: [i64; 2] = [143, 137];
 
 /// How many of its last lines are shown.
 const LINES: u64 = 5;
@@ -64,7 +74,8 @@ pub async fn quick_exit(runtime: &Runtime, container: &str) -> Option<QuickExit>
     }
     let (started_at, finished_at) = (d.started_at?, d.finished_at?);
     let lasted = ran_for(&started_at, &finished_at)?;
-    if lasted >= AT_ONCE {
+    let code = d.exit_code.unwrap_or(0);
+    if lasted >= AT_ONCE || STOPPED_FROM_OUTSIDE.contains(&code) {
         return None;
     }
     let lines = runtime
@@ -74,7 +85,7 @@ pub async fn quick_exit(runtime: &Runtime, container: &str) -> Option<QuickExit>
         .map(|l| crate::redact::shown(l))
         .collect();
     Some(QuickExit {
-        exit_code: d.exit_code.unwrap_or(0),
+        exit_code: code,
         after_ms: u64::try_from(lasted.as_millis()).unwrap_or(u64::MAX),
         started_at,
         finished_at,

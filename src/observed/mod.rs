@@ -13,7 +13,7 @@ mod probe;
 mod tokens;
 
 pub use crate::bounded::Hasher;
-pub use exits::{quick_exit, QuickExit, AT_ONCE};
+pub use exits::{quick_exit, QuickExit, APPLY_WAITS, AT_ONCE};
 pub use host::{HostError, HostFile, HostLogin};
 pub use made::MadeFile;
 pub use probe::{managed_paths, seeds};
