@@ -75,8 +75,9 @@ fn kind_of(t: tar::EntryType) -> Option<Kind> {
     })
 }
 
-/// Read the engine's tar for one path: skip metadata entries (PAX, GNU long names), judge the
-/// first real header, and read the body only when it is a regular file within the cap. The
+/// Read the engine's tar for one path: skip metadata entries (PAX, GNU long names) but keep a
+/// PAX `size`, which is the only size of a file over 8 GiB (its ustar field then says 0), judge
+/// the first real header, and read the body only when it is a regular file within the cap. The
 /// stream is dropped (the connection closed) as soon as the answer is known, so a FIFO or a
 /// 1 TiB sparse file costs one header.
 pub async fn read_first<S, E>(mut stream: S) -> Result<Result<Found, String>, E>
@@ -85,40 +86,62 @@ where
 {
     let mut buf: Vec<u8> = Vec::new();
     let mut at = 0usize; // offset of the next header in buf
+    let mut pax_size: Option<u64> = None;
     loop {
-        while buf.len() < at + 512 {
-            match stream.next().await {
-                Some(chunk) => buf.extend_from_slice(&chunk?),
-                None => return Ok(Err("the engine's tar ended before an entry".into())),
-            }
+        if !fill(&mut stream, &mut buf, at + 512).await? {
+            return Ok(Err("the engine's tar ended before an entry".into()));
         }
-        let raw = &buf[at..at + 512];
-        let h = tar::Header::from_byte_slice(raw);
-        let size = h.entry_size().map_err(|e| e.to_string());
-        let size = match size {
+        let h = tar::Header::from_byte_slice(&buf[at..at + 512]);
+        let size = match h.entry_size() {
             Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(e.to_string())),
         };
-        let Some(kind) = kind_of(h.entry_type()) else {
-            // metadata entry: skip its padded body, which is small (names, PAX records)
-            if size > 1 << 20 {
-                return Ok(Err("oversized tar metadata entry".into()));
+        let entry_type = h.entry_type();
+        let Some(kind) = kind_of(entry_type) else {
+            // metadata entry (PAX records, GNU long name): small, read whole, then skipped
+            let body = at + 512;
+            let next = body + size.div_ceil(512) as usize * 512;
+            if next > 4 << 20 || !fill(&mut stream, &mut buf, next).await? {
+                return Ok(Err("oversized or cut tar metadata before the entry".into()));
             }
-            at += 512 + size.div_ceil(512) as usize * 512;
-            if at > 4 << 20 {
-                return Ok(Err("too much tar metadata before the entry".into()));
+            if entry_type.is_pax_local_extensions() {
+                let records = &buf[body..body + size as usize];
+                pax_size = pax_size_of(records).or(pax_size);
             }
+            at = next;
             continue;
         };
         let header = Header {
             kind,
-            size,
+            size: pax_size.unwrap_or(size),
             mode: h.mode().unwrap_or(0),
             uid: h.uid().unwrap_or(u64::MAX),
             gid: h.gid().unwrap_or(u64::MAX),
         };
         return judge(header, &mut buf, at + 512, &mut stream).await;
     }
+}
+
+/// The `size` record of a PAX header, if any.
+fn pax_size_of(records: &[u8]) -> Option<u64> {
+    tar::PaxExtensions::new(records)
+        .filter_map(Result::ok)
+        .find(|e| e.key_bytes() == b"size")
+        .and_then(|e| e.value().ok()?.parse().ok())
+}
+
+/// Read chunks until `buf` holds `len` bytes; false when the stream ends first.
+async fn fill<S, E>(stream: &mut S, buf: &mut Vec<u8>, len: usize) -> Result<bool, E>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    while buf.len() < len {
+        match stream.next().await {
+            Some(chunk) => buf.extend_from_slice(&chunk?),
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
 }
 
 async fn judge<S, E>(
@@ -139,11 +162,8 @@ where
         return Ok(Ok(Found::Refused { header, why }));
     }
     let end = body + header.size as usize;
-    while buf.len() < end {
-        match stream.next().await {
-            Some(chunk) => buf.extend_from_slice(&chunk?),
-            None => return Ok(Err("the engine's tar ended inside the file".into())),
-        }
+    if !fill(stream, buf, end).await? {
+        return Ok(Err("the engine's tar ended inside the file".into()));
     }
     let bytes = buf[body..end].to_vec();
     use sha2::Digest;
