@@ -174,3 +174,78 @@ where
         sha256,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(tar: Vec<u8>, chunk: usize) -> impl Stream<Item = Result<Bytes, ()>> + Unpin {
+        let parts: Vec<Result<Bytes, ()>> = tar
+            .chunks(chunk)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures_util::stream::iter(parts)
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(f)
+    }
+
+    #[test]
+    fn a_file_is_read_whole_across_small_chunks() {
+        let tar = build(&["d".into()], "d/f", b"hello", 7, 8).expect("tar");
+        // the dir entry comes first in a put tar; a read tar starts at the file
+        let file_only = build(&[], "f", b"hello", 7, 8).expect("tar");
+        let found = run(read_first(stream(file_only, 3)))
+            .expect("stream")
+            .expect("tar");
+        let Found::File { header, bytes, .. } = found else {
+            panic!("{found:?}")
+        };
+        assert_eq!(
+            (bytes.as_slice(), header.mode, header.uid),
+            (&b"hello"[..], 0o600, 7)
+        );
+        let dir = run(read_first(stream(tar, 512)))
+            .expect("stream")
+            .expect("tar");
+        assert!(matches!(
+            dir,
+            Found::Refused {
+                why: Refused::NotRegular(Kind::Directory),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_pax_size_wins_and_an_oversized_body_is_never_awaited() {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([("size", &b"1099511627776"[..])])
+            .expect("pax");
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(0);
+        b.append_data(&mut h, "huge", std::io::empty())
+            .expect("entry");
+        let tar = b.into_inner().expect("tar");
+        let found = run(read_first(stream(tar, 100)))
+            .expect("stream")
+            .expect("tar");
+        let Found::Refused { header, why } = found else {
+            panic!("{found:?}")
+        };
+        assert_eq!((header.size, why), (1 << 40, Refused::Oversized));
+    }
+
+    #[test]
+    fn a_cut_stream_is_an_error_not_a_short_file() {
+        let mut tar = build(&[], "f", &[1u8; 2000], 0, 0).expect("tar");
+        tar.truncate(512 + 1000);
+        let got = run(read_first(stream(tar, 512))).expect("stream");
+        assert!(got.is_err(), "{got:?}");
+    }
+}
