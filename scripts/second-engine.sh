@@ -172,11 +172,13 @@ stop() {
     # dockerd's own containerd and the shims go with it; sweep anything left in the netns
     if [[ -e /run/netns/$NS ]]; then
         for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+        # the managed containerd and shims outlive dockerd briefly: wait until none is left
+        for _ in $(seq 1 150); do [[ -z "$(ip netns pids "$NS" 2>/dev/null)" ]] && break; sleep 0.2; done
     fi
     ip link del "$VETH_HOST" 2>/dev/null || true
     [[ -e /run/netns/$NS ]] && ip netns del "$NS"
     # overlay / shm mounts dockerd left under its roots
-    grep -oE "($STATE|$RUN)[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    { grep -oE "($STATE|$RUN)[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
     rm -rf "$STATE" "$RUN"
     echo "second engine stopped and removed" >&2
 }
