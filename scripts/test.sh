@@ -30,6 +30,10 @@ if ! docker info >/dev/null 2>&1; then
 fi
 docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 
+step "second engine for the remote handoff tests (scripts/second-engine.sh; stopped on exit)"
+bash scripts/second-engine.sh start >/dev/null
+trap 'bash scripts/second-engine.sh stop' EXIT
+
 step "test agent image (installs busybox-static when missing)"
 bash scripts/agent-image.sh --test
 

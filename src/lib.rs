@@ -25,6 +25,7 @@ pub mod paths;
 pub mod plan;
 pub mod reconcile;
 pub mod redact;
+pub mod remote;
 pub mod report;
 pub mod runtime;
 pub mod schema;

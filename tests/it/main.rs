@@ -19,6 +19,7 @@ mod plan_snapshots;
 mod real_claude;
 mod real_codex;
 mod real_kimi;
+mod remote_handoff;
 mod secrets_and_host;
 mod session;
 mod shared_logins;
