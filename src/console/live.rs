@@ -1,0 +1,167 @@
+//! What wakes the console: keys, the hints `watch` follows (Docker events of the project's
+//! containers, the state file(s), host login folders — the same interests, file watcher and
+//! event stream), resizes, signals and a slow resync. Everything is awaited: an idle console
+//! sleeps in the kernel and never polls the engine.
+
+use super::app::Key;
+use crate::reconcile::Context;
+use crate::watch::fs::FsWatch;
+use crate::watch::interest::Interests;
+use crate::watch::{describe, docker, Trigger};
+use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use std::io::Stdin;
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+
+/// A full refresh at least this often, whatever the hints say (they can be lost).
+pub const RESYNC: Duration = Duration::from_secs(60);
+
+/// Why the loop woke up.
+#[derive(Debug)]
+pub enum Wake {
+    Keys(Vec<Key>),
+    /// Hints worth a refresh, described (`docker stop acme-api-dev`, `host login ~/.codex`).
+    Changed(Vec<String>),
+    Resize,
+    /// SIGTERM, SIGHUP or SIGINT: leave.
+    Signal,
+}
+
+/// Readiness of the terminal's input, so keys wake the loop like any other hint.
+#[allow(
+    deprecated,
+    reason = "AsyncFd::register is the unsafe replacement (the crate denies unsafe); stdin's descriptor stays open and the same for the life of the process, which is the invariant it asks for"
+)]
+fn watch_stdin() -> std::io::Result<AsyncFd<Stdin>> {
+    AsyncFd::new(std::io::stdin())
+}
+
+pub struct Live {
+    rx: UnboundedReceiver<Trigger>,
+    fs: FsWatch,
+    interests: Interests,
+    docker: JoinHandle<()>,
+    /// `None` while the UI is left for a session: the session reads the keys then.
+    keys: Option<AsyncFd<Stdin>>,
+    signals: [Signal; 4],
+    resync_at: Instant,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.docker.abort();
+    }
+}
+
+fn sig(kind: SignalKind) -> std::io::Result<Signal> {
+    signal(kind)
+}
+
+impl Live {
+    pub fn start(project: &str, interests: Interests) -> std::io::Result<Self> {
+        let (tx, rx) = unbounded_channel();
+        let (mut fs, _) = FsWatch::new(tx.clone());
+        fs.sync(&interests.watches());
+        Ok(Live {
+            rx,
+            fs,
+            interests,
+            docker: docker::spawn(project, tx),
+            keys: Some(watch_stdin()?),
+            signals: [
+                sig(SignalKind::terminate())?,
+                sig(SignalKind::hangup())?,
+                sig(SignalKind::interrupt())?,
+                sig(SignalKind::window_change())?,
+            ],
+            resync_at: Instant::now() + RESYNC,
+        })
+    }
+
+    /// Follow what the last refresh read (a new source folder, a new state file).
+    pub fn set_interests(&mut self, interests: Interests) {
+        if interests != self.interests {
+            self.fs.sync(&interests.watches());
+            self.interests = interests;
+        }
+        self.resync_at = Instant::now() + RESYNC;
+    }
+
+    /// Stop reading keys (before a session takes the terminal) or start again.
+    pub fn keys(&mut self, on: bool) -> std::io::Result<()> {
+        self.keys = None;
+        if on {
+            self.keys = Some(watch_stdin()?);
+        }
+        Ok(())
+    }
+
+    pub async fn next(&mut self, ctx: &Context) -> Wake {
+        loop {
+            let [term, hup, int, winch] = &mut self.signals;
+            tokio::select! {
+                _ = term.recv() => return Wake::Signal,
+                _ = hup.recv() => return Wake::Signal,
+                _ = int.recv() => return Wake::Signal,
+                _ = winch.recv() => return Wake::Resize,
+                () = sleep_until(self.resync_at) => {
+                    return Wake::Changed(vec!["resync".to_owned()]);
+                }
+                Some(t) = self.rx.recv() => {
+                    if let Some(w) = self.changed(ctx, t) {
+                        return w;
+                    }
+                }
+                keys = read_keys(self.keys.as_ref()) => {
+                    if !keys.is_empty() {
+                        return Wake::Keys(keys);
+                    }
+                }
+            }
+        }
+    }
+
+    /// This hint and any already queued behind it, as one refresh; `None` when none matters.
+    fn changed(&mut self, ctx: &Context, first: Trigger) -> Option<Wake> {
+        let mut why: Vec<String> = describe(&self.interests, ctx, first).into_iter().collect();
+        while let Ok(t) = self.rx.try_recv() {
+            why.extend(describe(&self.interests, ctx, t));
+        }
+        why.dedup();
+        (!why.is_empty()).then_some(Wake::Changed(why))
+    }
+}
+
+/// Wait until the terminal has input, then take every key it holds.
+async fn read_keys(fd: Option<&AsyncFd<Stdin>>) -> Vec<Key> {
+    let Some(fd) = fd else {
+        return std::future::pending().await;
+    };
+    let Ok(mut ready) = fd.readable().await else {
+        return std::future::pending().await;
+    };
+    let mut keys = Vec::new();
+    while let Ok(true) = event::poll(Duration::ZERO) {
+        match event::read() {
+            Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => keys.push(key(k)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    ready.clear_ready();
+    keys
+}
+
+fn key(k: event::KeyEvent) -> Key {
+    match k.code {
+        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        _ => Key::Other,
+    }
+}
