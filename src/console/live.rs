@@ -8,7 +8,6 @@ use crate::reconcile::Context;
 use crate::watch::fs::FsWatch;
 use crate::watch::interest::Interests;
 use crate::watch::{describe, docker, Trigger};
-use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use std::io::Stdin;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -136,7 +135,10 @@ impl Live {
     }
 }
 
-/// Wait until the terminal has input, then take every key it holds.
+/// Wait until the terminal has input, then take every key it holds. The bytes are read here
+/// rather than through crossterm's event reader: that reader keeps its own edge-triggered
+/// poll, and a resize reported in the same wake-up left a typed key unread until the next one.
+/// Only as many bytes as are waiting are read, so the (blocking) descriptor never blocks.
 async fn read_keys(fd: Option<&AsyncFd<Stdin>>) -> Vec<Key> {
     let Some(fd) = fd else {
         return std::future::pending().await;
@@ -144,24 +146,66 @@ async fn read_keys(fd: Option<&AsyncFd<Stdin>>) -> Vec<Key> {
     let Ok(mut ready) = fd.readable().await else {
         return std::future::pending().await;
     };
-    let mut keys = Vec::new();
-    while let Ok(true) = event::poll(Duration::ZERO) {
-        match event::read() {
-            Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => keys.push(key(k)),
-            Ok(_) => {}
-            Err(_) => break,
-        }
+    let waiting = rustix::io::ioctl_fionread(std::io::stdin()).unwrap_or(0);
+    let mut buf = [0u8; 256];
+    let want = usize::try_from(waiting).unwrap_or(buf.len()).min(buf.len());
+    let n = if want == 0 {
+        0
+    } else {
+        std::io::Read::read(&mut std::io::stdin().lock(), &mut buf[..want]).unwrap_or(0)
+    };
+    if u64::try_from(n).unwrap_or(u64::MAX) >= waiting {
+        ready.clear_ready();
     }
-    ready.clear_ready();
+    parse_keys(&buf[..n])
+}
+
+/// Raw terminal bytes to keys: printable characters, ctrl-c, the arrow keys (`ESC [ A`,
+/// `ESC O A` in application mode); anything else is `Other`.
+pub fn parse_keys(bytes: &[u8]) -> Vec<Key> {
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        let (key, used) = match rest {
+            [0x1b, b'[' | b'O', b'A', ..] => (Key::Up, 3),
+            [0x1b, b'[' | b'O', b'B', ..] => (Key::Down, 3),
+            [0x1b, b'[', ..] => (Key::Other, csi_len(rest)),
+            [0x03, ..] => (Key::CtrlC, 1),
+            [b, ..] if b.is_ascii_graphic() || *b == b' ' => (Key::Char(char::from(*b)), 1),
+            _ => (Key::Other, 1),
+        };
+        keys.push(key);
+        i += used;
+    }
     keys
 }
 
-fn key(k: event::KeyEvent) -> Key {
-    match k.code {
-        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
-        KeyCode::Char(c) => Key::Char(c),
-        KeyCode::Up => Key::Up,
-        KeyCode::Down => Key::Down,
-        _ => Key::Other,
+/// The length of a CSI sequence (`ESC [` parameters, then a final byte 0x40..=0x7e).
+fn csi_len(seq: &[u8]) -> usize {
+    seq.iter()
+        .skip(2)
+        .position(|b| (0x40..=0x7e).contains(b))
+        .map_or(seq.len(), |p| p + 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_arrows_and_ctrl_c_are_parsed() {
+        assert_eq!(
+            parse_keys(b"q2\x1b[A\x1bOB\x03\x1b[1;5Cy"),
+            vec![
+                Key::Char('q'),
+                Key::Char('2'),
+                Key::Up,
+                Key::Down,
+                Key::CtrlC,
+                Key::Other,
+                Key::Char('y')
+            ]
+        );
     }
 }
