@@ -95,7 +95,11 @@ fn auth_cell(
         mode: a.mode.to_string(),
         set_by: a.set_by.to_string(),
         source,
-        login: login_state(plan, observed, container, a.agent),
+        login: if a.mode == crate::agents::AuthMode::Sync {
+            login_state(plan, observed, container, a.agent)
+        } else {
+            "not synced"
+        },
     }
 }
 

@@ -8,7 +8,9 @@ use crate::report::time;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Tabs};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Tabs, Wrap,
+};
 use ratatui::Frame;
 use std::time::SystemTime;
 
@@ -103,15 +105,17 @@ fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now
     });
     let header = Row::new(["INSTANCE", "STATE", "AGENT", "LAST SYNC", "DRIFT"]);
     let widths = [
-        Constraint::Percentage(30),
-        Constraint::Percentage(20),
-        Constraint::Length(8),
-        Constraint::Length(12),
-        Constraint::Fill(1),
+        Constraint::Fill(3),
+        Constraint::Fill(2),
+        Constraint::Length(6),
+        Constraint::Length(10),
+        Constraint::Fill(3),
     ];
     let table = Table::new(rows, widths)
         .header(header.style(Style::default().add_modifier(Modifier::BOLD)))
         .row_highlight_style(look.selected())
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always)
         .block(Block::default().borders(Borders::TOP));
     let mut state = TableState::default().with_selected(Some(app.selected));
     f.render_stateful_widget(table, area, &mut state);
@@ -159,6 +163,8 @@ fn auth(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect) {
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
         .row_highlight_style(look.selected())
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always)
         .block(Block::default().borders(Borders::TOP));
     let mut state = TableState::default().with_selected(Some(app.selected));
     f.render_stateful_widget(table, area, &mut state);
@@ -167,7 +173,9 @@ fn auth(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect) {
 fn plan(f: &mut Frame, s: &Snapshot, area: Rect) {
     let lines: Vec<Line> = s.plan.iter().map(|l| Line::from(l.clone())).collect();
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
         area,
     );
 }
