@@ -18,6 +18,9 @@ sync from one fake login; everything the run creates is removed on exit. Python 
 Docker; a release build (`cargo build --release`).
 """
 import argparse
+import fcntl
+import struct
+import termios
 import os
 import pty
 import select
@@ -52,6 +55,8 @@ class Console:
         if self.pid == 0:
             os.chdir(work)
             os.execve(jackin, [jackin, "console"], dict(env, TERM="xterm", COLUMNS="120", LINES="40"))
+        # A pty starts at 0×0: give it the operator's 40×120 before the first draw.
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         self.out = b""
 
     def read_until(self, needle, timeout):
@@ -93,7 +98,7 @@ def main():
         os.chdir(work)
         noop.run([args.jackin, "apply"], env)
         con = Console(args.jackin, env, work)
-        con.read_until(b"in sync", 120)
+        con.read_until(b"LAST SYNC", 120)
         con.drain()
         before = cpu_ticks(con.pid)
         time.sleep(args.idle)  # the measured interval, not a synchronisation
