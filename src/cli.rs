@@ -131,6 +131,16 @@ pub enum Command {
         #[arg(last = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Full-screen live view: instances, auth, plan, events; actions after a `y`
+    ///
+    /// Refreshes (observe and plan, never apply) on Docker events of the project's
+    /// containers, state-file and host-login changes and a slow resync. Keys: 1-4 tabs,
+    /// up/down select, a attach, l logs, e shell, r replace, p apply (both confirmed with y),
+    /// ? help, q quit.
+    Console {
+        #[command(flatten)]
+        file: FileArg,
+    },
     /// Log an instance's agent in with its own login (its own grant)
     ///
     /// Runs the agent's own login command (its device-code flow where it has one) inside the

@@ -11,6 +11,7 @@ pub mod agents;
 pub mod bounded;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod desired;
 pub mod error;
 pub mod exec;

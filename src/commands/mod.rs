@@ -5,8 +5,8 @@ mod completions;
 mod destroy;
 mod doctor;
 mod init;
-mod reconcile_cmds;
-mod session_cmds;
+pub(crate) mod reconcile_cmds;
+pub(crate) mod session_cmds;
 
 use crate::agents::AgentKind;
 use crate::cli::{Cli, Command};
@@ -46,6 +46,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             tail,
         } => session_cmds::logs(file, instance, follow, tail).await,
         Command::Attach { file, instance } => session_cmds::attach(file, instance).await,
+        Command::Console { file } => crate::console::run(file.file).await,
         Command::Plan {
             file,
             output,

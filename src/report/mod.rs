@@ -10,7 +10,7 @@ mod text;
 pub mod time;
 
 pub use status::{InstanceStatus, Status};
-pub use text::{render_plan, Style};
+pub use text::{clock, render_plan, Style};
 
 use crate::agents::AgentKind;
 use crate::plan::{

@@ -19,10 +19,10 @@
 //! SIGINT/SIGTERM end the loop between passes; one arriving mid-pass lets the pass finish
 //! (and release the lock) first.
 
-mod docker;
-mod fs;
+pub(crate) mod docker;
+pub(crate) mod fs;
 pub use fs::{inotify_usage, InotifyUsage, POLL_INTERVAL};
-mod interest;
+pub(crate) mod interest;
 pub mod policy;
 
 use crate::desired::Desired;
@@ -221,24 +221,7 @@ impl Watch<'_> {
 
     /// Why a hint matters, or `None` when it does not (most directory events).
     fn describe(&self, t: Trigger) -> Option<String> {
-        match t {
-            Trigger::Fs { paths, .. } => paths.iter().find_map(|p| {
-                let what = match self.interests.classify(p)? {
-                    Kind::StateFile => "state file",
-                    Kind::HostLogin => "host login",
-                    Kind::EnvFile => "env file",
-                    Kind::BuildContext => "build context",
-                };
-                let shown = match p.strip_prefix(&self.ctx.cwd) {
-                    Ok(rel) => rel.display().to_string(),
-                    Err(_) => tilde(p, &self.ctx.home),
-                };
-                Some(format!("{what} {shown}"))
-            }),
-            Trigger::Rescan => Some("file events lost".into()),
-            Trigger::Docker(ev) => Some(format!("docker {} {}", ev.action, ev.container)),
-            Trigger::DockerBack => Some("docker events back".into()),
-        }
+        describe(&self.interests, &self.ctx, t)
     }
 
     /// One pass, with signals noted but not acted on until it is done. Returns the signal
@@ -579,5 +562,28 @@ impl Signals {
             _ = self.int.recv() => "SIGINT",
             _ = self.term.recv() => "SIGTERM",
         }
+    }
+}
+
+/// Why a hint matters against these interests, or `None` when it does not (most directory
+/// events). Shared with `console`, which refreshes on the same hints.
+pub(crate) fn describe(interests: &Interests, ctx: &Context, t: Trigger) -> Option<String> {
+    match t {
+        Trigger::Fs { paths, .. } => paths.iter().find_map(|p| {
+            let what = match interests.classify(p)? {
+                Kind::StateFile => "state file",
+                Kind::HostLogin => "host login",
+                Kind::EnvFile => "env file",
+                Kind::BuildContext => "build context",
+            };
+            let shown = match p.strip_prefix(&ctx.cwd) {
+                Ok(rel) => rel.display().to_string(),
+                Err(_) => tilde(p, &ctx.home),
+            };
+            Some(format!("{what} {shown}"))
+        }),
+        Trigger::Rescan => Some("file events lost".into()),
+        Trigger::Docker(ev) => Some(format!("docker {} {}", ev.action, ev.container)),
+        Trigger::DockerBack => Some("docker events back".into()),
     }
 }

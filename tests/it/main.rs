@@ -8,6 +8,7 @@ mod common;
 mod admin;
 mod agents;
 mod bad_input;
+mod console;
 mod examples;
 mod handoff_props;
 mod handoff_rules;

@@ -397,3 +397,5 @@ fn the_events_schema_takes_the_plan_event_and_rejects_what_jackin_never_prints()
         );
     }
 }
+
+mod console;

@@ -1,0 +1,159 @@
+//! The console's state between frames: which tab, which instance, the last snapshot, the
+//! event log and a pending confirmation. Pure: keys go in, an [`Action`] comes out, so the
+//! key handling is tested without a terminal.
+
+use super::model::Snapshot;
+use std::collections::VecDeque;
+
+/// Events kept for the Events tab (older ones are dropped).
+const EVENTS_KEPT: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Instances,
+    Auth,
+    Plan,
+    Events,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Instances, Tab::Auth, Tab::Plan, Tab::Events];
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Instances => "1 Instances",
+            Tab::Auth => "2 Auth",
+            Tab::Plan => "3 Plan",
+            Tab::Events => "4 Events",
+        }
+    }
+}
+
+/// A key, reduced to what the console understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Up,
+    Down,
+    CtrlC,
+    Other,
+}
+
+/// What the loop must do after a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    None,
+    Quit,
+    /// Leave the UI and run this session command on the selected container.
+    Session(Session, String),
+    /// Confirmed: recreate this instance (`WS/ROLE`).
+    Replace(String),
+    /// Confirmed: apply the plan.
+    Apply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    Attach,
+    Logs,
+    Shell,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    Replace(String),
+    Apply,
+}
+
+#[derive(Debug, Default)]
+pub struct App {
+    pub tab: usize,
+    pub selected: usize,
+    pub help: bool,
+    pub snapshot: Option<Snapshot>,
+    /// The last refresh's error (coded), shown in the status line until one succeeds.
+    pub error: Option<String>,
+    pub events: VecDeque<String>,
+    pub confirm: Option<Confirm>,
+}
+
+impl App {
+    pub fn tab(&self) -> Tab {
+        Tab::ALL[self.tab.min(3)]
+    }
+
+    pub fn log(&mut self, line: String) {
+        if self.events.len() == EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(line);
+    }
+
+    pub fn set_snapshot(&mut self, s: Snapshot) {
+        let n = s.status.instances.len();
+        self.selected = self.selected.min(n.saturating_sub(1));
+        self.snapshot = Some(s);
+        self.error = None;
+    }
+
+    /// The selected instance as `WS/ROLE` and its container name.
+    pub fn selection(&self) -> Option<(String, String)> {
+        let i = self
+            .snapshot
+            .as_ref()?
+            .status
+            .instances
+            .get(self.selected)?;
+        Some((format!("{}/{}", i.workspace, i.role), i.container.clone()))
+    }
+
+    pub fn key(&mut self, key: Key) -> Action {
+        if let Some(c) = self.confirm.take() {
+            return match (key, c) {
+                (Key::Char('y'), Confirm::Replace(t)) => Action::Replace(t),
+                (Key::Char('y'), Confirm::Apply) => Action::Apply,
+                _ => Action::None,
+            };
+        }
+        match key {
+            Key::CtrlC | Key::Char('q') => return Action::Quit,
+            Key::Char(c @ '1'..='4') => self.tab = (c as usize) - ('1' as usize),
+            Key::Char('?') => self.help = !self.help,
+            Key::Up => self.selected = self.selected.saturating_sub(1),
+            Key::Down => self.down(),
+            Key::Char(c) => return self.on_instance(c),
+            Key::Other => {}
+        }
+        Action::None
+    }
+
+    fn down(&mut self) {
+        let n = self
+            .snapshot
+            .as_ref()
+            .map_or(0, |s| s.status.instances.len());
+        if self.selected + 1 < n {
+            self.selected += 1;
+        }
+    }
+
+    fn on_instance(&mut self, c: char) -> Action {
+        let Some((target, container)) = self.selection() else {
+            return Action::None;
+        };
+        match c {
+            'a' => Action::Session(Session::Attach, target),
+            'l' => Action::Session(Session::Logs, target),
+            'e' => Action::Session(Session::Shell, target),
+            'r' => {
+                let _ = container;
+                self.confirm = Some(Confirm::Replace(target));
+                Action::None
+            }
+            'p' => {
+                self.confirm = Some(Confirm::Apply);
+                Action::None
+            }
+            _ => Action::None,
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `jackin console` (SPEC v3 §6): a full-screen, live view of the project over the same
+//! observe/plan code as `status` and `plan`. It refreshes (observe + plan, never apply) on the
+//! hints `watch` follows and a slow resync, and changes nothing unless an action is confirmed.
+//! Actions leave the UI and run jackin's own `attach`/`logs`/`exec`/`apply` code.
+
+pub mod app;
+mod live;
+pub mod model;
+mod term;
+pub mod view;
+
+use crate::cli::{ApplyArgs, FileArg};
+use crate::commands::{reconcile_cmds, session_cmds};
+use crate::error::{exit, Error};
+use crate::manifest::Loaded;
+use crate::plan::PlanOptions;
+use crate::reconcile::{self, Context};
+use crate::report::clock;
+use crate::report::Output;
+use crate::watch::interest::Interests;
+use app::{Action, App, Session};
+use live::{Live, Wake};
+use std::path::PathBuf;
+use std::time::SystemTime;
+use term::Screen;
+
+/// Open the console until `q`, ctrl-c or a signal. The state file must load and the engine be
+/// local at start, as for `plan`; later failures are shown in the UI and retried.
+pub async fn run(file: Option<PathBuf>) -> Result<i32, Error> {
+    let ctx = Context::from_env(file);
+    let loaded = ctx.load()?;
+    let desired = ctx.resolve(&loaded)?;
+    crate::runtime::local_engine()?;
+    let interests = interests(&ctx, &loaded, Some(&desired));
+    let mut live = Live::start(&desired.project, interests).map_err(io_error)?;
+    let mut screen = Screen::enter()?;
+    let look = view::Look::detect();
+    let mut app = App::default();
+    refresh(&ctx, &mut live, &mut app, vec!["start".to_owned()]).await;
+    loop {
+        screen.draw(|f| view::draw(f, &app, look, SystemTime::now()))?;
+        match live.next(&ctx).await {
+            Wake::Signal => break,
+            Wake::Resize => {}
+            Wake::Changed(why) => refresh(&ctx, &mut live, &mut app, why).await,
+            Wake::Keys(keys) => {
+                for k in keys {
+                    match app.key(k) {
+                        Action::None => {}
+                        Action::Quit => return Ok(exit::OK),
+                        act => {
+                            leave(&ctx, &mut screen, &mut live, &mut app, act).await?;
+                            refresh(&ctx, &mut live, &mut app, vec!["action".to_owned()]).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn interests(
+    ctx: &Context,
+    loaded: &Loaded,
+    desired: Option<&crate::desired::Desired>,
+) -> Interests {
+    Interests::compute(
+        &ctx.cwd,
+        ctx.file.as_deref(),
+        ctx.jackin_home.root(),
+        loaded,
+        desired,
+        &ctx.home,
+    )
+}
+
+fn io_error(e: std::io::Error) -> crate::session::SessionError {
+    crate::session::SessionError::Terminal {
+        what: "jackin console".to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+/// Observe and plan once (the same `prepare` as `status`); a failure keeps the last snapshot
+/// and shows the coded error in the status line.
+async fn refresh(ctx: &Context, live: &mut Live, app: &mut App, why: Vec<String>) {
+    let outcome = async {
+        let loaded = ctx.load()?;
+        let p = reconcile::prepare(ctx, &loaded, None, &PlanOptions::default()).await?;
+        Ok::<_, Error>((
+            interests(ctx, &loaded, Some(&p.desired)),
+            model::Snapshot::new(&p, SystemTime::now()),
+        ))
+    }
+    .await;
+    let why = why.join(", ");
+    match outcome {
+        Ok((interests, snapshot)) => {
+            live.set_interests(interests);
+            let n = snapshot.status.instances.len();
+            let pending = snapshot.pending();
+            app.set_snapshot(snapshot);
+            app.log(format!(
+                "{} refresh ({why}): {n} instance(s), {pending} pending change(s)",
+                clock()
+            ));
+        }
+        Err(e) => {
+            let text = e.render();
+            let head = text.lines().next().unwrap_or_default().to_owned();
+            app.log(format!("{} refresh ({why}) failed: {head}", clock()));
+            app.error = Some(head);
+        }
+    }
+}
+
+/// Leave the UI, run the action with jackin's own command code, wait for Enter where its
+/// output is worth reading, and come back.
+async fn leave(
+    ctx: &Context,
+    screen: &mut Screen,
+    live: &mut Live,
+    app: &mut App,
+    act: Action,
+) -> Result<(), Error> {
+    live.keys(false).map_err(io_error)?;
+    screen.suspend();
+    let file = || FileArg {
+        file: ctx.file.clone(),
+    };
+    let target = |t: &str| {
+        t.parse::<crate::desired::Target>()
+            .map_err(|e| io_error(std::io::Error::other(e)))
+    };
+    let (label, result, pause) = match act {
+        Action::Session(Session::Attach, t) => (
+            "attach",
+            session_cmds::attach(file(), target(&t)?).await,
+            false,
+        ),
+        Action::Session(Session::Shell, t) => (
+            "shell",
+            session_cmds::exec(file(), target(&t)?, Vec::new()).await,
+            false,
+        ),
+        Action::Session(Session::Logs, t) => (
+            "logs",
+            session_cmds::logs(file(), target(&t)?, false, Some(200)).await,
+            true,
+        ),
+        Action::Replace(t) => {
+            let args = apply_args(Some(target(&t)?));
+            (
+                "replace",
+                reconcile_cmds::apply(file(), Output::Text, args).await,
+                true,
+            )
+        }
+        Action::Apply => (
+            "apply",
+            reconcile_cmds::apply(file(), Output::Text, apply_args(None)).await,
+            true,
+        ),
+        Action::None | Action::Quit => ("", Ok(exit::OK), false),
+    };
+    let line = match &result {
+        Ok(code) => format!("{} {label} ended (exit {code})", clock()),
+        Err(e) => {
+            eprint!("{}", e.render());
+            format!(
+                "{} {label} failed: {}",
+                clock(),
+                e.render().lines().next().unwrap_or_default()
+            )
+        }
+    };
+    app.log(line);
+    if pause || result.is_err() {
+        eprintln!("\n[press Enter to return to the console]");
+        let mut buf = String::new();
+        let _ = std::io::stdin().read_line(&mut buf);
+    }
+    screen.resume()?;
+    live.keys(true).map_err(io_error)?;
+    Ok(())
+}
+
+/// `apply`, or `apply --replace T --target T` for `r`.
+fn apply_args(replace: Option<crate::desired::Target>) -> ApplyArgs {
+    ApplyArgs {
+        dry_run: false,
+        target: replace.clone(),
+        replace: replace.into_iter().collect(),
+        purge_removed: false,
+        allow_empty: false,
+        lock_timeout: 60,
+    }
+}

@@ -1,0 +1,213 @@
+//! Drawing: one frame from the [`App`], nothing else. Text that came from a container is
+//! already escaped in the snapshot (names, plan lines); colour is dropped under `NO_COLOR`.
+
+use super::app::{App, Confirm, Tab};
+use super::model::Snapshot;
+use crate::redact::shown;
+use crate::report::time;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Tabs, Wrap,
+};
+use ratatui::Frame;
+use std::time::SystemTime;
+
+/// Colours on or off (`NO_COLOR`), decided once by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    pub color: bool,
+}
+
+impl Look {
+    pub fn detect() -> Self {
+        Look {
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+    fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+    fn selected(self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+}
+
+const HELP: &str =
+    "1-4 tabs  ↑/↓ select  a attach  l logs  e shell  r replace  p apply  ? help  q quit";
+
+pub fn draw(f: &mut Frame, app: &App, look: Look, now: SystemTime) {
+    let [top, body, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    let titles = Tab::ALL.iter().map(|t| t.title());
+    let tabs = Tabs::new(titles)
+        .select(app.tab)
+        .highlight_style(look.selected())
+        .divider("|");
+    f.render_widget(tabs, top);
+    match (&app.snapshot, app.tab()) {
+        (_, Tab::Events) => events(f, app, body),
+        (None, _) => f.render_widget(Paragraph::new("observing…"), body),
+        (Some(s), Tab::Instances) => instances(f, app, s, look, body, now),
+        (Some(s), Tab::Auth) => auth(f, app, s, look, body),
+        (Some(s), Tab::Plan) => plan(f, s, body),
+    }
+    f.render_widget(Paragraph::new(status_line(app, look)), bottom);
+    if app.help {
+        help(f, body);
+    }
+}
+
+fn status_line(app: &App, look: Look) -> Line<'static> {
+    if let Some(c) = &app.confirm {
+        let what = match c {
+            Confirm::Replace(t) => format!("Recreate {t} (apply --replace {t} --target {t})? y/N"),
+            Confirm::Apply => "Apply the plan shown in tab 3 now? y/N".to_owned(),
+        };
+        return Line::from(Span::styled(what, look.fg(Color::Yellow)));
+    }
+    if let Some(e) = &app.error {
+        return Line::from(Span::styled(shown(e), look.fg(Color::Red)));
+    }
+    let project = app
+        .snapshot
+        .as_ref()
+        .map_or(String::new(), |s| format!("project {}  ", s.status.project));
+    Line::from(format!("{project}? help  q quit"))
+}
+
+fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now: SystemTime) {
+    let rows = s.status.instances.iter().map(|i| {
+        let drift = if i.drift.is_empty() {
+            Span::styled("in sync", look.fg(Color::Green))
+        } else {
+            Span::styled(i.drift.join(", "), look.fg(Color::Yellow))
+        };
+        let synced = i
+            .last_sync
+            .map_or_else(|| "never".to_owned(), |t| time::ago(t, now));
+        Row::new(vec![
+            Cell::from(shown(&i.container)),
+            Cell::from(shown(&i.state)),
+            Cell::from(i.agent.clone()),
+            Cell::from(synced),
+            Cell::from(drift),
+        ])
+    });
+    let header = Row::new(["INSTANCE", "STATE", "AGENT", "LAST SYNC", "DRIFT"]);
+    let widths = [
+        Constraint::Fill(3),
+        Constraint::Fill(2),
+        Constraint::Length(6),
+        Constraint::Length(10),
+        Constraint::Fill(3),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header.style(Style::default().add_modifier(Modifier::BOLD)))
+        .row_highlight_style(look.selected())
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always)
+        .block(Block::default().borders(Borders::TOP));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+fn auth(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect) {
+    let mut agents: Vec<_> = s.auth.iter().flatten().map(|c| c.agent).collect();
+    agents.sort();
+    agents.dedup();
+    let rows = s.status.instances.iter().zip(&s.auth).map(|(i, cells)| {
+        let mut row = vec![Cell::from(format!(
+            "{}/{}",
+            shown(&i.workspace),
+            shown(&i.role)
+        ))];
+        for a in &agents {
+            row.push(match cells.iter().find(|c| c.agent == *a) {
+                Some(c) => Cell::from(vec![
+                    Line::from(format!("{} · {}", c.mode, c.login)),
+                    Line::from(Span::styled(c.set_by.clone(), look.fg(Color::Cyan))),
+                    Line::from(shown(&c.source)),
+                ]),
+                None => Cell::from("-"),
+            });
+        }
+        let problems: Vec<Line> = i
+            .problems
+            .iter()
+            .map(|p| {
+                Line::from(Span::styled(
+                    format!("{}: {}", p.code, shown(&p.hint)),
+                    look.fg(Color::Red),
+                ))
+            })
+            .collect();
+        row.push(Cell::from(problems));
+        Row::new(row).height(3)
+    });
+    let mut header = vec!["INSTANCE".to_owned()];
+    header.extend(agents.iter().map(|a| a.to_string().to_uppercase()));
+    header.push("PROBLEMS".to_owned());
+    let mut widths = vec![Constraint::Length(16)];
+    widths.extend(agents.iter().map(|_| Constraint::Fill(2)));
+    widths.push(Constraint::Fill(1));
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .row_highlight_style(look.selected())
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always)
+        .block(Block::default().borders(Borders::TOP));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+fn plan(f: &mut Frame, s: &Snapshot, area: Rect) {
+    let lines: Vec<Line> = s.plan.iter().map(|l| Line::from(l.clone())).collect();
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        area,
+    );
+}
+
+fn events(f: &mut Frame, app: &App, area: Rect) {
+    let height = usize::from(area.height.saturating_sub(1));
+    let skip = app.events.len().saturating_sub(height);
+    let lines: Vec<Line> = app
+        .events
+        .iter()
+        .skip(skip)
+        .map(|l| Line::from(shown(l)))
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
+        area,
+    );
+}
+
+fn help(f: &mut Frame, area: Rect) {
+    let w = area.width.min(44);
+    let h = area.height.min(12);
+    let r = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let text: Vec<Line> = HELP.split("  ").map(Line::from).collect();
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" help ")),
+        r,
+    );
+}

@@ -1,0 +1,98 @@
+//! `jackin console`'s four tabs drawn at 80×24 (ratatui's test backend, no colour) from the
+//! same fixed observed state as the plan snapshots: two instances, one whose kimi mode is the
+//! global `sync`, one set to `ignore` by its workspace×role table, with a host login change
+//! pending.
+
+use super::Fixture;
+use jackin::console::app::{App, Key};
+use jackin::console::model::Snapshot;
+use jackin::console::view::{draw, Look};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::time::{Duration, SystemTime};
+
+const STATE: &str = "version = 1\nproject = \"snap\"\n[auth.kimi]\nmode = \"sync\"\n[roles.smith]\nimage = \"agent:1\"\nagents = [\"kimi\"]\n[roles.smith.kimi]\nmodel = \"k1\"\n[workspaces.app.roles.smith]\n[workspaces.api.roles.smith]\n[workspaces.api.roles.smith.auth.kimi]\nmode = \"ignore\"\n";
+
+fn app() -> App {
+    let f = Fixture::new();
+    let d = f.desired(STATE);
+    f.apply_files(&d);
+    f.write("home/.kimi/config.toml", "model = 2\n");
+    let o = f.observe(&d, Some(&d), true);
+    let p = f.plan(&d, &o);
+    let taken = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut snap = Snapshot::from_parts(&p, &o, &d, taken);
+    // The temp dir differs per run: show the source folder as the operator's home would.
+    for cell in snap.auth.iter_mut().flatten() {
+        if let Some(rest) = cell
+            .source
+            .strip_prefix(&f.root().join("home").display().to_string())
+        {
+            cell.source = format!("~{rest}");
+        }
+    }
+    // The ledger holds the real time of `apply_files`: pin it three minutes before `now`.
+    for i in &mut snap.status.instances {
+        i.last_sync = i.last_sync.map(|_| 1_800_000_060 - 180);
+    }
+    let mut app = App::default();
+    app.set_snapshot(snap);
+    app.log("12:00:00 refresh (start): 2 instance(s), 1 pending change(s)".into());
+    app.log(
+        "12:00:07 refresh (host login ~/.kimi/config.toml): 2 instance(s), 1 pending change(s)"
+            .into(),
+    );
+    app
+}
+
+fn screen(app: &App) -> String {
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_060);
+    term.draw(|f| draw(f, app, Look { color: false }, now))
+        .unwrap();
+    term.backend().to_string()
+}
+
+fn tab(key: char) -> String {
+    let mut a = app();
+    a.key(Key::Char(key));
+    screen(&a)
+}
+
+#[test]
+fn console_instances_tab() {
+    insta::assert_snapshot!(tab('1'));
+}
+
+#[test]
+fn console_auth_tab() {
+    insta::assert_snapshot!(tab('2'));
+}
+
+#[test]
+fn console_plan_tab() {
+    insta::assert_snapshot!(tab('3'));
+}
+
+#[test]
+fn console_events_tab() {
+    insta::assert_snapshot!(tab('4'));
+}
+
+#[test]
+fn console_replace_asks_first_and_anything_but_y_cancels() {
+    let mut a = app();
+    a.key(Key::Down);
+    a.key(Key::Char('r'));
+    insta::assert_snapshot!(screen(&a));
+    assert_eq!(a.key(Key::Char('n')), jackin::console::app::Action::None);
+    a.key(Key::Char('p'));
+    assert_eq!(a.key(Key::Char('y')), jackin::console::app::Action::Apply);
+}
+
+#[test]
+fn console_help() {
+    let mut a = app();
+    a.key(Key::Char('?'));
+    insta::assert_snapshot!(screen(&a));
+}
