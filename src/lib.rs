@@ -11,7 +11,6 @@ pub mod agents;
 pub mod bounded;
 pub mod cli;
 pub mod commands;
-pub mod console;
 pub mod desired;
 pub mod error;
 pub mod exec;

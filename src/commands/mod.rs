@@ -2,6 +2,7 @@
 //! exit code. `main.rs` only parses, dispatches here and renders an error.
 
 mod completions;
+pub mod console;
 mod destroy;
 mod doctor;
 mod init;
@@ -46,7 +47,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             tail,
         } => session_cmds::logs(file, instance, follow, tail).await,
         Command::Attach { file, instance } => session_cmds::attach(file, instance).await,
-        Command::Console { file } => crate::console::run(file.file).await,
+        Command::Console { file } => console::run(file.file).await,
         Command::Plan {
             file,
             output,

@@ -4,9 +4,9 @@
 //! pending.
 
 use super::Fixture;
-use jackin::console::app::{App, Key};
-use jackin::console::model::Snapshot;
-use jackin::console::view::{draw, Look};
+use jackin::commands::console::app::{App, Key};
+use jackin::commands::console::model::Snapshot;
+use jackin::commands::console::view::{draw, Look};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::time::{Duration, SystemTime};
@@ -85,9 +85,15 @@ fn console_replace_asks_first_and_anything_but_y_cancels() {
     a.key(Key::Down);
     a.key(Key::Char('r'));
     insta::assert_snapshot!(screen(&a));
-    assert_eq!(a.key(Key::Char('n')), jackin::console::app::Action::None);
+    assert_eq!(
+        a.key(Key::Char('n')),
+        jackin::commands::console::app::Action::None
+    );
     a.key(Key::Char('p'));
-    assert_eq!(a.key(Key::Char('y')), jackin::console::app::Action::Apply);
+    assert_eq!(
+        a.key(Key::Char('y')),
+        jackin::commands::console::app::Action::Apply
+    );
 }
 
 #[test]

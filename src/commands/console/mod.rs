@@ -9,8 +9,8 @@ pub mod model;
 mod term;
 pub mod view;
 
+use super::{reconcile_cmds, session_cmds};
 use crate::cli::{ApplyArgs, FileArg};
-use crate::commands::{reconcile_cmds, session_cmds};
 use crate::error::{exit, Error};
 use crate::manifest::Loaded;
 use crate::plan::PlanOptions;
