@@ -131,7 +131,7 @@ pub enum Command {
         #[arg(last = true, value_name = "CMD")]
         command: Vec<String>,
     },
-    /// Full-screen live view: instances, auth, plan, events; actions after a `y`
+    /// Live full-screen view: instances, auth, plan, events
     ///
     /// Refreshes (observe and plan, never apply) on Docker events of the project's
     /// containers, state-file and host-login changes and a slow resync. Keys: 1-4 tabs,

@@ -17,7 +17,7 @@ pub const AT_ONCE: Duration = Duration::from_secs(5);
 /// to report an agent that exits at once in the same run (kimi-cli 1.52.0 exits 0.24 s after
 /// its start here; a rejected flag sooner). Short, because every apply that starts something
 /// pays it: an agent that stops later within [`AT_ONCE`] is reported by the next observe.
-pub const APPLY_WAITS: Duration = Duration::from_secs(1);
+pub const APPLY_WAITS: Duration = Duration::from_secs(2);
 
 /// The exit codes of `docker stop` and `docker kill` (128 + SIGTERM, 128 + SIGKILL, as
 /// Docker's init reports them): a container stopped from outside is started again, not
