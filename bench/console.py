@@ -8,10 +8,10 @@
    draw; its user + system CPU ticks from /proc/<pid>/stat over --idle seconds, as a share of
    one core. It must not poll the engine (or anything) in a loop.
 2. Event to redraw: `docker stop` of one instance outside jackin, then the time until the
-   console writes the redraw of its Events tab naming it (the refresh it drew re-observed
-   the engine, so the instance shows `exited` on tab 1) (bytes read from the terminal's master
-   side; the stop's own duration is taken off by timing from the moment `docker stop` returns,
-   so this is the engine's event → jackin's observe + plan → draw).
+   console's redraw ends: an idle console writes nothing, so the first bytes after the stop
+   are that refresh's draw, and its last byte (no more for 300 ms) ends it. Timed from the
+   moment `docker stop` returns, so this is the engine's event → jackin's observe + plan →
+   draw. (ratatui writes only the cells that changed, so the raw bytes are not searched.)
 
 Every instance is a real container of the busybox test image (scripts/agent-image.sh), kimi in
 sync from one fake login; everything the run creates is removed on exit. Python 3 stdlib and
@@ -71,6 +71,17 @@ class Console:
                 self.out += os.read(self.fd, 65536)
         return time.monotonic()
 
+    def redraw_after(self, timeout, quiet=0.3):
+        """When the next draw ends: its first bytes, then none for `quiet` seconds."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            sys.exit("no redraw")
+        last = time.monotonic()
+        self.out += os.read(self.fd, 65536)
+        while select.select([self.fd], [], [], quiet)[0]:
+            self.out += os.read(self.fd, 65536)
+            last = time.monotonic()
+        return last
+
     def drain(self):
         while select.select([self.fd], [], [], 0)[0]:
             self.out += os.read(self.fd, 65536)
@@ -109,12 +120,13 @@ def main():
                                capture_output=True, text=True).stdout.split()
         # The Events tab names what each refresh followed, whichever row is on screen.
         os.write(con.fd, b"4")
+        con.redraw_after(10)
         lat = []
         for cid in names[: args.stops]:
             con.drain()
             subprocess.run(["docker", "stop", "-t", "0", cid], capture_output=True, check=True)
             t0 = time.monotonic()
-            lat.append((con.read_until(f"docker die {cid}".encode(), 60) - t0) * 1000)
+            lat.append((con.redraw_after(60) - t0) * 1000)
         con.close()
         print(f"| N | idle CPU over {args.idle:.0f} s | docker stop → redraw (median, max of {len(lat)}) |")
         print("|---:|---:|---:|")
