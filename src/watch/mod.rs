@@ -95,14 +95,7 @@ pub async fn run(
         reporter.event(Event::Warning { message });
     }
     let mut w = Watch {
-        interests: Interests::compute(
-            &ctx.cwd,
-            ctx.file.as_deref(),
-            ctx.jackin_home.root(),
-            &loaded,
-            None,
-            &ctx.home,
-        ),
+        interests: interests_of(&ctx, &loaded, None),
         last_good: loaded,
         ctx,
         opts,
@@ -348,14 +341,7 @@ impl Watch<'_> {
     /// it reads it: a change made while the pass runs is then a hint for the next one.
     fn refresh_hints(&mut self, desired: Option<&Desired>) {
         if desired.is_some() {
-            self.interests = Interests::compute(
-                &self.ctx.cwd,
-                self.ctx.file.as_deref(),
-                self.ctx.jackin_home.root(),
-                &self.last_good,
-                desired,
-                &self.ctx.home,
-            );
+            self.interests = interests_of(&self.ctx, &self.last_good, desired);
         }
         for message in self.fs.sync(&self.interests.watches()) {
             self.reporter.event(Event::Warning { message });
@@ -523,15 +509,20 @@ impl Reporter for PassReporter<'_> {
 /// The inotify watches `jackin watch` would hold for this state (one per directory it
 /// watches; see [`interest`]), given the resolved desired state when there is one.
 pub fn inotify_watches_needed(ctx: &Context, loaded: &Loaded, desired: Option<&Desired>) -> usize {
-    let interests = Interests::compute(
+    fs::watches_for(&interests_of(ctx, loaded, desired).watches(), 1_000_000)
+}
+
+/// What makes a pass (or a console refresh) worth running when it changes, for this state: the
+/// state file(s), host logins, env files and build contexts, from the command's context.
+pub(crate) fn interests_of(ctx: &Context, loaded: &Loaded, desired: Option<&Desired>) -> Interests {
+    Interests::compute(
         &ctx.cwd,
         ctx.file.as_deref(),
         ctx.jackin_home.root(),
         loaded,
         desired,
         &ctx.home,
-    );
-    fs::watches_for(&interests.watches(), 1_000_000)
+    )
 }
 
 /// `~/…` for paths under `$HOME`: shorter log lines, same meaning.

@@ -102,15 +102,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// `jackin apply`, then the provider in the container and the operator attached.
-fn apply_and_attach(sb: &Sandbox, ws: &str) -> (String, FakeProvider, Screen) {
-    sb.jackin(&["apply"]).expect_ok();
-    let c = format!("jk-{ws}-smith");
-    let provider = FakeProvider::start(&c);
-    let screen = Screen::attach(sb, ws);
-    (c, provider, screen)
-}
-
 /// The client reaches its prompt, with no first-run dialog on the way.
 #[track_caller]
 fn reaches_the_prompt(screen: &Screen) {
@@ -161,7 +152,7 @@ fn sync_reaches_the_prompt_and_sends_the_host_access_token() {
     let login = host_login(&sb, now_ms() + 5 * 3600 * 1000);
     let ws = sb.workspace("rcs");
     sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
-    let (c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     reaches_the_prompt(&screen);
     for m in ask(&screen, &provider) {
         assert_eq!(
@@ -196,7 +187,7 @@ fn api_key_mode_reaches_the_prompt_without_the_key_dialog_and_sends_the_key() {
             &format!("ANTHROPIC_API_KEY = \"{key}\"\n"),
         ),
     );
-    let (c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     reaches_the_prompt(&screen);
     for m in ask(&screen, &provider) {
         assert_eq!(header(&m, "x-api-key"), key, "{m}");
@@ -226,7 +217,7 @@ fn oauth_token_mode_reaches_the_prompt_and_sends_the_token() {
             &format!("CLAUDE_CODE_OAUTH_TOKEN = \"{token}\"\n"),
         ),
     );
-    let (_c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (_c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     reaches_the_prompt(&screen);
     for m in ask(&screen, &provider) {
         assert_eq!(
@@ -246,7 +237,7 @@ fn host_claude_json_bookkeeping_restarts_nothing_and_the_containers_keys_survive
     let login = host_login(&sb, now_ms() + 5 * 3600 * 1000);
     let ws = sb.workspace("rcb");
     sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
-    let (c, _provider, screen) = apply_and_attach(&sb, &ws);
+    let (c, _provider, screen) = provider::apply_and_attach(&sb, &ws);
     let started = started_at(&c);
     // At its prompt the container's claude has written its own keys (it writes them while it
     // starts, from what it read first: a key another process adds before that may be lost).
@@ -295,7 +286,7 @@ fn an_expired_token_is_refreshed_in_the_handoff_and_kept_by_the_next_apply() {
     let host_before = snapshot(sb.home());
     let ws = sb.workspace("rcr");
     sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
-    let (c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     let started = started_at(&c);
     reaches_the_prompt(&screen);
     ask(&screen, &provider);

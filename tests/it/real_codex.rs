@@ -122,15 +122,6 @@ fn chatgpt_login(sb: &Sandbox, expired: bool) -> ChatGptLogin {
     login
 }
 
-/// `jackin apply`, then the provider in the container and the operator attached.
-fn apply_and_attach(sb: &Sandbox, ws: &str) -> (String, FakeProvider, Screen) {
-    sb.jackin(&["apply"]).expect_ok();
-    let c = format!("jk-{ws}-smith");
-    let provider = FakeProvider::start(&c);
-    let screen = Screen::attach(sb, ws);
-    (c, provider, screen)
-}
-
 /// The client reaches its prompt: no login screen, no dialog, no bootstrap error. (Codex
 /// draws its composer before it has read the login: a login screen may still replace it, so
 /// [`ask`] looks for these again.)
@@ -181,7 +172,7 @@ fn sync_of_an_api_key_login_reaches_the_prompt_and_sends_the_key() {
     sb.write_home(".codex/auth.json", api_key_auth_json(&key));
     let ws = sb.workspace("rxk");
     sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
-    let (_c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (_c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     reaches_the_prompt(&screen);
     for r in ask(&screen, &provider, "api.openai.com", "/v1/responses") {
         assert_eq!(header(&r, "authorization"), format!("Bearer {key}"), "{r}");
@@ -194,7 +185,7 @@ fn sync_of_a_chatgpt_login_reaches_the_prompt_and_sends_the_access_token() {
     let login = chatgpt_login(&sb, false);
     let ws = sb.workspace("rxc");
     sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
-    let (_c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (_c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     reaches_the_prompt(&screen);
     for r in ask(
         &screen,
@@ -234,7 +225,7 @@ fn api_key_mode_gives_codex_a_login_it_uses() {
             &format!("OPENAI_API_KEY = \"{key}\"\n"),
         ),
     );
-    let (c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     reaches_the_prompt(&screen);
     for r in ask(&screen, &provider, "api.openai.com", "/v1/responses") {
         assert_eq!(header(&r, "authorization"), format!("Bearer {key}"), "{r}");
@@ -255,7 +246,7 @@ fn an_expired_chatgpt_login_is_refreshed_in_the_handoff_and_kept_by_the_next_app
     let host_before = snapshot(sb.home());
     let ws = sb.workspace("rxr");
     sb.write("jackin.toml", state(&sb, &ws, "mode = \"sync\"", ""));
-    let (c, provider, screen) = apply_and_attach(&sb, &ws);
+    let (c, provider, screen) = provider::apply_and_attach(&sb, &ws);
     let started = started_at(&c);
     reaches_the_prompt(&screen);
     let responses = ask(

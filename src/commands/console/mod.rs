@@ -12,12 +12,10 @@ pub mod view;
 use super::{reconcile_cmds, session_cmds};
 use crate::cli::{ApplyArgs, FileArg};
 use crate::error::{exit, Error};
-use crate::manifest::Loaded;
 use crate::plan::PlanOptions;
 use crate::reconcile::{self, Context};
 use crate::report::clock;
 use crate::report::Output;
-use crate::watch::interest::Interests;
 use app::{Action, App, Session};
 use live::{Live, Wake};
 use std::path::PathBuf;
@@ -31,7 +29,7 @@ pub async fn run(file: Option<PathBuf>) -> Result<i32, Error> {
     let loaded = ctx.load()?;
     let desired = ctx.resolve(&loaded)?;
     crate::runtime::local_engine()?;
-    let interests = interests(&ctx, &loaded, Some(&desired));
+    let interests = crate::watch::interests_of(&ctx, &loaded, Some(&desired));
     let mut live = Live::start(&desired.project, interests).map_err(io_error)?;
     let mut screen = Screen::enter()?;
     let look = view::Look::detect();
@@ -60,21 +58,6 @@ pub async fn run(file: Option<PathBuf>) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-fn interests(
-    ctx: &Context,
-    loaded: &Loaded,
-    desired: Option<&crate::desired::Desired>,
-) -> Interests {
-    Interests::compute(
-        &ctx.cwd,
-        ctx.file.as_deref(),
-        ctx.jackin_home.root(),
-        loaded,
-        desired,
-        &ctx.home,
-    )
-}
-
 fn io_error(e: std::io::Error) -> crate::session::SessionError {
     crate::session::SessionError::Terminal {
         what: "jackin console".to_owned(),
@@ -89,7 +72,7 @@ async fn refresh(ctx: &Context, live: &mut Live, app: &mut App, why: Vec<String>
         let loaded = ctx.load()?;
         let p = reconcile::prepare(ctx, &loaded, None, &PlanOptions::default()).await?;
         Ok::<_, Error>((
-            interests(ctx, &loaded, Some(&p.desired)),
+            crate::watch::interests_of(ctx, &loaded, Some(&p.desired)),
             model::Snapshot::new(&p, SystemTime::now()),
         ))
     }

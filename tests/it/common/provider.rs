@@ -83,6 +83,19 @@ pub fn one_agent_state(
     )
 }
 
+/// `jackin apply` of instance `ws`/smith, then its provider and the operator attached.
+#[track_caller]
+pub fn apply_and_attach(
+    sb: &super::Sandbox,
+    ws: &str,
+) -> (String, FakeProvider, super::screen::Screen) {
+    sb.jackin(&["apply"]).expect_ok();
+    let c = format!("jk-{ws}-smith");
+    let provider = FakeProvider::start(&c);
+    let screen = super::screen::Screen::attach(sb, ws);
+    (c, provider, screen)
+}
+
 /// A provider running in one container.
 pub struct FakeProvider {
     container: String,
