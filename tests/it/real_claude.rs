@@ -5,20 +5,15 @@
 //! docs/real-clients.md.
 
 use crate::common::provider::{self, header, is, FakeProvider, REPLY, WORKDIR};
-use crate::common::screen::Screen;
+use crate::common::screen::{Screen, ANSWER, START};
 use crate::common::*;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 fn real_claude_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
     TAG.get_or_init(|| image_from_script("scripts/real-clients-image.sh", &["claude"]))
 }
-
-/// How long the client may take to draw its first screen, or to answer (liveness bounds).
-const START: Duration = Duration::from_secs(90);
-const ANSWER: Duration = Duration::from_secs(60);
 
 /// On screen when the client waits at its prompt (the footer of the prompt box).
 const PROMPT: &str = "bypass permissions on";

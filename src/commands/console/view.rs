@@ -111,14 +111,7 @@ fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now
         Constraint::Length(10),
         Constraint::Fill(3),
     ];
-    let table = Table::new(rows, widths)
-        .header(header.style(Style::default().add_modifier(Modifier::BOLD)))
-        .row_highlight_style(look.selected())
-        .highlight_symbol("> ")
-        .highlight_spacing(HighlightSpacing::Always)
-        .block(Block::default().borders(Borders::TOP));
-    let mut state = TableState::default().with_selected(Some(app.selected));
-    f.render_stateful_widget(table, area, &mut state);
+    selectable(f, app, look, area, Table::new(rows, widths), header);
 }
 
 fn auth(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect) {
@@ -160,8 +153,21 @@ fn auth(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect) {
     let mut widths = vec![Constraint::Length(16)];
     widths.extend(agents.iter().map(|_| Constraint::Fill(2)));
     widths.push(Constraint::Fill(1));
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+    selectable(
+        f,
+        app,
+        look,
+        area,
+        Table::new(rows, widths),
+        Row::new(header),
+    );
+}
+
+/// A table of instances, one per row, the selected one marked (`>`, also without colour),
+/// its header bold: the Instances and Auth tabs.
+fn selectable(f: &mut Frame, app: &App, look: Look, area: Rect, table: Table, header: Row) {
+    let table = table
+        .header(header.style(Style::default().add_modifier(Modifier::BOLD)))
         .row_highlight_style(look.selected())
         .highlight_symbol("> ")
         .highlight_spacing(HighlightSpacing::Always)

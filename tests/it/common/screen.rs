@@ -8,6 +8,10 @@ use std::process::Child;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// How long a real client may take to draw its first screen, or to answer (liveness bounds).
+pub const START: Duration = Duration::from_secs(90);
+pub const ANSWER: Duration = Duration::from_secs(60);
+
 /// Rows and columns of the operator's terminal.
 pub const ROWS: u16 = 40;
 pub const COLS: u16 = 120;
