@@ -18,7 +18,7 @@ use crate::error::{Code, Coded, Error};
 use crate::manifest::Loaded;
 use crate::naming::container_name;
 use crate::redact::Redactor;
-use crate::runtime::{ContainerDetails, Output, Runtime, RuntimeError, Session};
+use crate::runtime::{ContainerDetails, Engine, Output, Runtime, RuntimeError, Session};
 use futures_util::StreamExt;
 use std::io::{Read, Write};
 use std::path::Path;

@@ -9,7 +9,7 @@ use crate::error::{exit, Code, Coded, Error};
 use crate::handoff::Store;
 use crate::reconcile::Context;
 use crate::redact::Redactor;
-use crate::runtime::Runtime;
+use crate::runtime::{Engine, Runtime};
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 

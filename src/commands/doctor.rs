@@ -26,7 +26,7 @@ use crate::paths;
 use crate::reconcile::Context;
 use crate::redact::Redactor;
 use crate::report::Style;
-use crate::runtime::Runtime;
+use crate::runtime::{Engine, Runtime};
 use crate::watch::tilde;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -5,7 +5,7 @@ use crate::cli::FileArg;
 use crate::desired::Target;
 use crate::error::{exit, Error};
 use crate::reconcile::Context;
-use crate::runtime::{ContainerDetails, Runtime};
+use crate::runtime::{ContainerDetails, Engine, Runtime};
 use crate::session::{self, Ended, RawMode, Selected, SessionError, Tty};
 use std::io::IsTerminal;
 use std::time::Duration;

@@ -18,7 +18,7 @@ use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
 use crate::plan::{ContainerAction, ImageAction, InstancePlan, Plan, Summary};
 use crate::report::{Event, Reporter};
-use crate::runtime::{ContainerConfig, ImageInfo, Runtime};
+use crate::runtime::{ContainerConfig, Engine, ImageInfo};
 use futures_util::stream::{self, StreamExt};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -73,8 +73,8 @@ impl Outcome {
     }
 }
 
-pub struct Executor<'a> {
-    pub runtime: &'a Runtime,
+pub struct Executor<'a, E: Engine> {
+    pub runtime: &'a E,
     pub home: &'a JackinHome,
     pub fp: &'a Fingerprinter,
     /// Shared by the instances converging at once; borrowed only for one event, never across
@@ -123,7 +123,7 @@ fn failure(container: Option<&str>, err: &dyn Coded) -> Failure {
     }
 }
 
-impl Executor<'_> {
+impl<E: Engine> Executor<'_, E> {
     fn report(&self, event: Event) {
         self.reporter.borrow_mut().event(event);
     }

@@ -3,7 +3,7 @@
 //! container is not "started" again and again: it is that instance's failure, with its exit
 //! code and the last lines it wrote, until something about it changes.
 
-use crate::runtime::Runtime;
+use crate::runtime::Engine;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
@@ -67,7 +67,7 @@ impl QuickExit {
 
 /// The agent in `container` exited at once, if it did: it is not running, and its last run
 /// lasted less than [`AT_ONCE`]. One inspect, and a log read only when it did.
-pub async fn quick_exit(runtime: &Runtime, container: &str) -> Option<QuickExit> {
+pub async fn quick_exit(runtime: &impl Engine, container: &str) -> Option<QuickExit> {
     let d = runtime.inspect_container(container).await.ok()??;
     if d.running {
         return None;

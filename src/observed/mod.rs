@@ -25,7 +25,7 @@ use crate::error::{Code, Coded};
 use crate::handoff::{HandoffError, Seen, Store};
 use crate::ledger::Ledger;
 use crate::paths::JackinHome;
-use crate::runtime::{ContainerInfo, Runtime, RuntimeError};
+use crate::runtime::{ContainerInfo, Engine, RuntimeError};
 use crate::words::RelPath;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -163,7 +163,7 @@ pub struct Observed {
 /// said (the engine's part is reads only).
 pub async fn observe(
     desired: &Desired,
-    runtime: &Runtime,
+    runtime: &impl Engine,
     jackin_home: &JackinHome,
     home: &Path,
 ) -> Result<Observed, ObserveError> {
@@ -194,7 +194,7 @@ pub async fn observe(
 type Images = BTreeMap<String, Option<crate::runtime::ImageInfo>>;
 
 async fn inspect(
-    runtime: &Runtime,
+    runtime: &impl Engine,
     refs: BTreeSet<String>,
 ) -> Result<Images, crate::runtime::RuntimeError> {
     let infos = futures_util::future::try_join_all(refs.iter().map(|r| runtime.image(r))).await?;
@@ -467,7 +467,7 @@ pub fn ours(project: &str) -> [(&'static str, String); 2] {
 /// is by labels only, so one filtered list is the whole inventory).
 pub async fn observe_docker(
     desired: &Desired,
-    runtime: &Runtime,
+    runtime: &impl Engine,
     observed: &mut Observed,
     list: Vec<crate::runtime::ContainerInfo>,
     mut infos: Images,

@@ -8,7 +8,7 @@
 
 use crate::desired::spec::SpecSummary;
 use crate::desired::user::{self, UserSpec};
-use crate::runtime::{ImageInfo, Runtime, RuntimeError};
+use crate::runtime::{Engine, ImageInfo, RuntimeError};
 use crate::words::Owner;
 use std::collections::BTreeMap;
 
@@ -19,7 +19,7 @@ pub struct UserFiles(BTreeMap<String, (String, String)>);
 /// Resolve the owner of an instance whose image is present. `Ok(Err(why))`: the user cannot
 /// be resolved (that instance's problem); `Err`: the engine failed.
 pub async fn resolve(
-    runtime: &Runtime,
+    runtime: &impl Engine,
     spec: &UserSpec,
     image: &str,
     info: &ImageInfo,

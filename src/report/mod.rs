@@ -140,6 +140,13 @@ pub trait Reporter {
     fn event(&mut self, event: Event);
 }
 
+/// Events kept in order, for a caller that reads them afterwards (tests, the console).
+impl Reporter for Vec<Event> {
+    fn event(&mut self, event: Event) {
+        self.push(event);
+    }
+}
+
 /// NDJSON on stdout: first a `version` event, last a `summary`.
 pub struct JsonReporter<W: Write>(pub W);
 

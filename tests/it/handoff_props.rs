@@ -16,7 +16,7 @@ use jackin::fingerprint::Fingerprinter;
 use jackin::handoff::{Owner, Store};
 use jackin::paths::JackinHome;
 use jackin::plan::{plan, FileAction, PlanOptions, Summary};
-use jackin::report::{render_plan, Event, Reporter, Style};
+use jackin::report::{render_plan, Event, Style};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -49,13 +49,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop_oneof![Just("sync"), Just("api_key"), Just("ignore")].prop_map(Op::Mode),
         4 => Just(Op::Apply),
     ]
-}
-
-struct Collect(Vec<String>);
-impl Reporter for Collect {
-    fn event(&mut self, e: Event) {
-        self.0.push(serde_json::to_string(&e).unwrap());
-    }
 }
 
 struct World {
@@ -136,7 +129,7 @@ impl World {
         let (_desired, observed, p) = self.plan();
         let jh = JackinHome::at(self.root.join("jh"));
         let store = Store::new(&jh);
-        let mut events = Collect(Vec::new());
+        let mut events: Vec<Event> = Vec::new();
         let mut applied = Summary::default();
         for inst in &p.instances {
             apply_files(
@@ -150,7 +143,8 @@ impl World {
             )
             .unwrap();
         }
-        (p, events.0)
+        let events = events.iter().map(|e| serde_json::to_string(e).unwrap());
+        (p, events.collect())
     }
 }
 

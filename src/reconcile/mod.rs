@@ -14,7 +14,7 @@ use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
 use crate::plan::{self, ContainerAction, Plan, PlanOptions};
 use crate::report::{Event, Reporter};
-use crate::runtime::Runtime;
+use crate::runtime::{Engine, Runtime};
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -101,12 +101,12 @@ impl Context {
 }
 
 /// Everything a plan was made from, so apply executes exactly what was shown.
-pub struct Prepared {
+pub struct Prepared<E: Engine = Runtime> {
     pub desired: Desired,
     pub observed: Observed,
     pub plan: Plan,
     pub fp: Fingerprinter,
-    pub runtime: Runtime,
+    pub runtime: E,
 }
 
 /// `plan` and `status`: resolve and connect, check that jackin's own state is private, then
@@ -163,12 +163,12 @@ async fn connect_resolved(
 }
 
 /// Observe and plan; `$JACKIN_HOME` has been checked by the caller.
-async fn observe_and_plan(
+pub(crate) async fn observe_and_plan<E: Engine>(
     ctx: &Context,
     desired: Desired,
-    runtime: Runtime,
+    runtime: E,
     opts: &PlanOptions,
-) -> Result<Prepared, Error> {
+) -> Result<Prepared<E>, Error> {
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
     let observed = observed::observe(&desired, &runtime, &ctx.jackin_home, &ctx.home).await?;
     let plan = plan::plan(&desired, &observed, opts, &fp);
@@ -182,7 +182,7 @@ async fn observe_and_plan(
 }
 
 /// Errors that must stop an apply before anything changes.
-pub fn guard(p: &Prepared, allow_empty: bool, targeted: bool) -> Result<(), Error> {
+pub fn guard<E: Engine>(p: &Prepared<E>, allow_empty: bool, targeted: bool) -> Result<(), Error> {
     if !p.observed.conflicts.is_empty() {
         return Err(ApplyError::NameConflict {
             names: p.observed.conflicts.keys().cloned().collect(),
@@ -262,13 +262,7 @@ pub async fn apply_resolved(
         }
         outcome
     } else {
-        let executor = Executor {
-            runtime: &p.runtime,
-            home: &ctx.jackin_home,
-            fp: &p.fp,
-            reporter: RefCell::new(&mut *reporter),
-        };
-        executor.execute(&p.plan, &p.desired, &p.observed).await
+        execute(ctx, &p, reporter).await
     };
     reporter.event(Event::Summary {
         applied: outcome.applied,
@@ -279,3 +273,21 @@ pub async fn apply_resolved(
     });
     Ok(outcome)
 }
+
+/// Carry out the plan `p` holds, reporting each step.
+pub(crate) async fn execute<E: Engine>(
+    ctx: &Context,
+    p: &Prepared<E>,
+    reporter: &mut dyn Reporter,
+) -> Outcome {
+    let executor = Executor {
+        runtime: &p.runtime,
+        home: &ctx.jackin_home,
+        fp: &p.fp,
+        reporter: RefCell::new(reporter),
+    };
+    executor.execute(&p.plan, &p.desired, &p.observed).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,27 +1,33 @@
-//! The container runtime: the one file that talks to Docker (through bollard).
+//! The container runtime: the one module that talks to Docker (through bollard).
 //!
-//! It negotiates the API version with the engine (Debian's engine speaks an older API than
+//! [`Engine`] is what a reconcile asks of an engine (observe, the executor); sessions
+//! (`session.rs`) stream a process's terminal; `locality.rs` says whether `DOCKER_HOST` is on
+//! this machine. The runtime negotiates the API version with the engine (Debian's engine speaks an older API than
 //! bollard's default), counts API calls so benchmarks can show a no-op costs O(1) of them,
 //! and maps failures to coded errors. It makes no decisions.
 
+mod engine;
+#[cfg(test)]
+pub mod fake;
+mod locality;
+mod session;
+
+pub use engine::Engine;
+pub use locality::{docker_host, local_engine};
+pub use session::{ExecState, Output, OutputStream, Session};
+
 use crate::error::{Code, Coded};
 use crate::redact::Redactor;
-use bollard::container::LogOutput;
-use bollard::exec::{StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig, Mount, MountTypeEnum};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum};
 use bollard::query_parameters::{
-    AttachContainerOptions, BuildImageOptions, CreateContainerOptions, CreateImageOptions,
-    EventsOptionsBuilder, InspectContainerOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, ResizeContainerTTYOptions, ResizeExecOptionsBuilder,
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, EventsOptionsBuilder,
+    InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
     RestartContainerOptions, StartContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
-use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::io::AsyncWrite;
 
 /// Seconds a container gets to stop before it is killed (its agent runs under Docker's init).
 const STOP_GRACE_SECS: i32 = 10;
@@ -145,94 +151,11 @@ pub struct ContainerDetails {
     pub finished_at: Option<String>,
 }
 
-/// One piece of what a session's process writes. A container with a TTY has one stream,
-/// delivered as `Stdout`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    Stdout(Bytes),
-    Stderr(Bytes),
-    /// The log ended inside a line that bollard's line framing of a TTY log cannot hand back
-    /// (its decoder drops an unterminated last line). Always the stream's last item.
-    UnterminatedEnd,
-}
-
-pub type OutputStream = Pin<Box<dyn Stream<Item = Result<Output, RuntimeError>> + Send>>;
-
-/// An attached process: its output, and a writer to its stdin (shut it down for EOF).
-pub struct Session {
-    pub output: OutputStream,
-    pub input: Pin<Box<dyn AsyncWrite + Send>>,
-}
-
-/// Whether an exec has ended, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExecState {
-    pub running: bool,
-    pub exit_code: Option<i64>,
-}
-
 pub struct Runtime {
     docker: Docker,
     calls: AtomicUsize,
     /// Every piece of engine text passes it before it can reach output.
     redactor: Redactor,
-}
-
-/// The engine address `DOCKER_HOST` names (default: the local socket), as the docker CLI
-/// reads it.
-pub fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
-}
-
-/// The engine `DOCKER_HOST` names, refused unless it runs on this machine: the handoff is a
-/// bind mount of a folder under `$JACKIN_HOME`, which a remote engine would look for on its
-/// own disk (and create empty there). A pure look at the address, made before any connection:
-/// a unix socket (or Windows named pipe) is local; `tcp://`, `http://` and `https://` are local
-/// when their host is `localhost`, a loopback address (`127.0.0.0/8`, `::1`) or the
-/// unspecified address (which the kernel routes to this machine); every other host is
-/// remote, names included (nothing is resolved: no lookup can stall or leak the address);
-/// `ssh://` is refused whatever the host (the engine lives wherever the ssh server takes it).
-/// Other schemes are left to the client, which rejects what it cannot speak (`E020`).
-pub fn local_engine() -> Result<String, RuntimeError> {
-    let host = docker_host();
-    match remote_reason(&host) {
-        None => Ok(host),
-        Some(why) => Err(RuntimeError::RemoteEngine { host, why }),
-    }
-}
-
-/// Why `host` is not an engine on this machine; `None`: it is (or the client decides).
-fn remote_reason(host: &str) -> Option<String> {
-    let (scheme, rest) = host.split_once("://")?;
-    match scheme.to_ascii_lowercase().as_str() {
-        "ssh" => Some("reaches an engine through ssh".into()),
-        "tcp" | "http" | "https" => {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            let name = match hostport.strip_prefix('[') {
-                Some(v6) => v6.split(']').next().unwrap_or_default(),
-                None => hostport.split(':').next().unwrap_or_default(),
-            };
-            (!is_local_host(name)).then(|| format!("names an engine on another machine ({name})"))
-        }
-        _ => None,
-    }
-}
-
-/// `localhost`, a loopback or unspecified IP, or nothing (the docker CLI's `tcp://:2375`
-/// means `127.0.0.1`).
-fn is_local_host(name: &str) -> bool {
-    let name = name.trim_end_matches('.');
-    if name.is_empty() || name.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match name.parse::<std::net::IpAddr>() {
-        Ok(ip) => {
-            let ip = ip.to_canonical();
-            ip.is_loopback() || ip.is_unspecified()
-        }
-        Err(_) => false,
-    }
 }
 
 impl Runtime {
@@ -272,11 +195,6 @@ impl Runtime {
         }
     }
 
-    /// API calls made so far (including the version negotiation).
-    pub fn api_calls(&self) -> usize {
-        self.calls.load(Ordering::Relaxed)
-    }
-
     fn count<T>(&self, op: &str, r: Result<T, bollard::errors::Error>) -> Result<T, RuntimeError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         r.map_err(|e| self.api_error(op, &e))
@@ -299,8 +217,71 @@ impl Runtime {
         }
     }
 
-    /// All containers (running or not) matching every filter, e.g. `label=k=v`, `name=x`.
-    pub async fn list_containers(
+    /// One small text file from a container's filesystem (empty when absent).
+    async fn read_file(&self, id: &str, path: &str) -> Result<String, RuntimeError> {
+        const CAP: usize = 1 << 20;
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut stream = self.docker.download_from_container(id, Some(opts));
+        let mut tar_bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) if tar_bytes.len() + b.len() <= CAP + 4096 => tar_bytes.extend_from_slice(&b),
+                Ok(_) => break,
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return Ok(String::new()),
+                Err(e) => return Err(self.api_error(&format!("read {path}"), &e)),
+            }
+        }
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let mut text = String::new();
+        if let Some(Ok(entry)) = archive.entries().ok().and_then(|mut e| e.next()) {
+            use std::io::Read;
+            let _ = entry.take(CAP as u64).read_to_string(&mut text);
+        }
+        Ok(text)
+    }
+
+    /// The engine's event stream for containers carrying `label` (`key=value`), limited to
+    /// `actions`. It ends, or yields an error, when the engine goes away; the caller decides
+    /// whether and when to reconnect.
+    pub fn container_events(
+        &self,
+        label: &str,
+        actions: &[&str],
+    ) -> impl Stream<Item = Result<ContainerEvent, RuntimeError>> + '_ {
+        let filters = HashMap::from([
+            ("type", vec!["container".to_owned()]),
+            ("label", vec![label.to_owned()]),
+            ("event", actions.iter().map(|a| (*a).to_owned()).collect()),
+        ]);
+        let opts = EventsOptionsBuilder::new().filters(&filters).build();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.docker.events(Some(opts)).map(|item| {
+            let msg = item.map_err(|e| self.api_error("events", &e))?;
+            let actor = msg.actor.unwrap_or_default();
+            let container = actor
+                .attributes
+                .and_then(|mut a| a.remove("name"))
+                .or(actor.id)
+                .unwrap_or_default();
+            Ok(ContainerEvent {
+                action: msg.action.unwrap_or_default(),
+                container,
+            })
+        })
+    }
+}
+
+impl Engine for Runtime {
+    fn api_calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn list_containers(
         &self,
         filters: &[(&str, &str)],
     ) -> Result<Vec<ContainerInfo>, RuntimeError> {
@@ -338,8 +319,7 @@ impl Runtime {
             .collect())
     }
 
-    /// The image's ID and the user it declares (`USER`; empty: root), from one inspect.
-    pub async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, RuntimeError> {
+    async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, RuntimeError> {
         let r = self.docker.inspect_image(reference).await;
         Ok(self
             .count_found("inspect image", r)?
@@ -349,10 +329,7 @@ impl Runtime {
             }))
     }
 
-    /// The image's `/etc/passwd` and `/etc/group` (empty when it has none), read from a
-    /// container that is created, never started, and removed again: what Docker resolves a
-    /// user name against. Each file is capped at 1 MiB.
-    pub async fn image_user_files(&self, image: &str) -> Result<(String, String), RuntimeError> {
+    async fn image_user_files(&self, image: &str) -> Result<(String, String), RuntimeError> {
         let body = ContainerCreateBody {
             image: Some(image.to_owned()),
             cmd: Some(vec!["/jackin-never-started".to_owned()]),
@@ -391,36 +368,7 @@ impl Runtime {
         Ok((out.pop().unwrap_or_default(), group))
     }
 
-    /// One small text file from a container's filesystem (empty when absent).
-    async fn read_file(&self, id: &str, path: &str) -> Result<String, RuntimeError> {
-        const CAP: usize = 1 << 20;
-        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
-            .path(path)
-            .build();
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let mut stream = self.docker.download_from_container(id, Some(opts));
-        let mut tar_bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(b) if tar_bytes.len() + b.len() <= CAP + 4096 => tar_bytes.extend_from_slice(&b),
-                Ok(_) => break,
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => return Ok(String::new()),
-                Err(e) => return Err(self.api_error(&format!("read {path}"), &e)),
-            }
-        }
-        let mut archive = tar::Archive::new(tar_bytes.as_slice());
-        let mut text = String::new();
-        if let Some(Ok(entry)) = archive.entries().ok().and_then(|mut e| e.next()) {
-            use std::io::Read;
-            let _ = entry.take(CAP as u64).read_to_string(&mut text);
-        }
-        Ok(text)
-    }
-
-    /// Pull an image, passing each of the engine's progress messages to `progress`.
-    pub async fn pull(
+    async fn pull(
         &self,
         reference: &str,
         mut progress: impl FnMut(PullUpdate),
@@ -462,8 +410,7 @@ impl Runtime {
         Ok(())
     }
 
-    /// Build the context tar (see `observed::images`) into `tag` with the classic builder.
-    pub async fn build(
+    async fn build(
         &self,
         context_tar: Vec<u8>,
         dockerfile: &str,
@@ -496,7 +443,7 @@ impl Runtime {
         Ok(())
     }
 
-    pub async fn create(&self, cfg: &ContainerConfig) -> Result<String, RuntimeError> {
+    async fn create(&self, cfg: &ContainerConfig) -> Result<String, RuntimeError> {
         let mounts = cfg
             .mounts
             .iter()
@@ -534,7 +481,7 @@ impl Runtime {
         Ok(created.id)
     }
 
-    pub async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
         let r = self
             .docker
             .start_container(id, None::<StartContainerOptions>)
@@ -542,7 +489,7 @@ impl Runtime {
         self.count(&format!("start container {id}"), r)
     }
 
-    pub async fn stop(&self, id: &str) -> Result<(), RuntimeError> {
+    async fn stop(&self, id: &str) -> Result<(), RuntimeError> {
         let opts = StopContainerOptions {
             t: Some(STOP_GRACE_SECS),
             ..Default::default()
@@ -559,7 +506,7 @@ impl Runtime {
         }
     }
 
-    pub async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
         let opts = RemoveContainerOptions {
             force: true,
             ..Default::default()
@@ -568,7 +515,7 @@ impl Runtime {
         self.count(&format!("remove container {id}"), r)
     }
 
-    pub async fn restart(&self, id: &str) -> Result<(), RuntimeError> {
+    async fn restart(&self, id: &str) -> Result<(), RuntimeError> {
         let opts = RestartContainerOptions {
             t: Some(STOP_GRACE_SECS),
             ..Default::default()
@@ -577,38 +524,7 @@ impl Runtime {
         self.count(&format!("restart container {id}"), r)
     }
 
-    /// The engine's event stream for containers carrying `label` (`key=value`), limited to
-    /// `actions`. It ends, or yields an error, when the engine goes away; the caller decides
-    /// whether and when to reconnect.
-    pub fn container_events(
-        &self,
-        label: &str,
-        actions: &[&str],
-    ) -> impl Stream<Item = Result<ContainerEvent, RuntimeError>> + '_ {
-        let filters = HashMap::from([
-            ("type", vec!["container".to_owned()]),
-            ("label", vec![label.to_owned()]),
-            ("event", actions.iter().map(|a| (*a).to_owned()).collect()),
-        ]);
-        let opts = EventsOptionsBuilder::new().filters(&filters).build();
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.docker.events(Some(opts)).map(|item| {
-            let msg = item.map_err(|e| self.api_error("events", &e))?;
-            let actor = msg.actor.unwrap_or_default();
-            let container = actor
-                .attributes
-                .and_then(|mut a| a.remove("name"))
-                .or(actor.id)
-                .unwrap_or_default();
-            Ok(ContainerEvent {
-                action: msg.action.unwrap_or_default(),
-                container,
-            })
-        })
-    }
-
-    /// One container by name or ID (`None` when the engine has none).
-    pub async fn inspect_container(
+    async fn inspect_container(
         &self,
         name: &str,
     ) -> Result<Option<ContainerDetails>, RuntimeError> {
@@ -631,9 +547,7 @@ impl Runtime {
         }))
     }
 
-    /// Wait until the container stops, or `within` has passed (the engine's wait endpoint,
-    /// raced with a timer: nothing is polled).
-    pub async fn wait_for_stop(&self, container: &str, within: std::time::Duration) {
+    async fn wait_for_stop(&self, container: &str, within: std::time::Duration) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut wait = self
             .docker
@@ -642,9 +556,7 @@ impl Runtime {
         let _ = tokio::time::timeout(within, wait.next()).await;
     }
 
-    /// The last `lines` lines a container wrote (stdout and stderr; at most 16 KiB of them),
-    /// with every value jackin knows redacted: for saying why an agent stopped.
-    pub async fn last_lines(&self, container: &str, lines: u64) -> Vec<String> {
+    async fn last_lines(&self, container: &str, lines: u64) -> Vec<String> {
         const MAX_BYTES: usize = 16 * 1024;
         let mut out: Vec<u8> = Vec::new();
         let mut stream = self.logs(container, false, Some(lines));
@@ -662,221 +574,5 @@ impl Runtime {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect()
-    }
-
-    /// Start `cmd` in a running container, attached to its stdin, stdout and stderr, as the
-    /// container's user, with its env and working directory (the engine's defaults for an
-    /// exec). `size` (rows, columns) is the TTY's size from the start on engines with API
-    /// 1.42 or later (older ones ignore it: resize after the start). Returns the exec's ID
-    /// (to resize it and read its exit code) and its streams.
-    pub async fn exec(
-        &self,
-        container: &str,
-        cmd: Vec<String>,
-        tty: bool,
-        size: Option<(u16, u16)>,
-    ) -> Result<(String, Session), RuntimeError> {
-        let opts = ExecConfig {
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(tty),
-            cmd: Some(cmd),
-            console_size: size
-                .filter(|_| tty)
-                .map(|(rows, cols)| vec![usize::from(rows), usize::from(cols)]),
-            ..Default::default()
-        };
-        let op = format!("exec in {container}");
-        let created = self.count(&op, self.docker.create_exec(container, opts).await)?;
-        let start = StartExecOptions {
-            detach: false,
-            tty,
-            output_capacity: None,
-        };
-        let started = self.count(&op, self.docker.start_exec(&created.id, Some(start)).await)?;
-        match started {
-            StartExecResults::Attached { output, input } => Ok((
-                created.id,
-                Session {
-                    output: self.session_output(op, output),
-                    input,
-                },
-            )),
-            StartExecResults::Detached => Err(RuntimeError::Api {
-                op,
-                detail: "the engine started the exec without attaching its streams".into(),
-            }),
-        }
-    }
-
-    /// Whether the exec still runs, and its exit code once it has ended.
-    pub async fn exec_state(&self, exec_id: &str) -> Result<ExecState, RuntimeError> {
-        let r = self.docker.inspect_exec(exec_id).await;
-        let inspect = self.count("inspect exec", r)?;
-        Ok(ExecState {
-            running: inspect.running.unwrap_or(false),
-            exit_code: inspect.exit_code,
-        })
-    }
-
-    /// Set an exec's TTY size.
-    pub async fn resize_exec(
-        &self,
-        exec_id: &str,
-        rows: u16,
-        cols: u16,
-    ) -> Result<(), RuntimeError> {
-        let opts = ResizeExecOptionsBuilder::new()
-            .h(i32::from(rows))
-            .w(i32::from(cols))
-            .build();
-        let r = self.docker.resize_exec(exec_id, opts).await;
-        self.count("resize exec", r)
-    }
-
-    /// Attach to a running container's main process: its terminal (stdin, stdout, stderr).
-    /// Detaching is the caller's business: the input it sends never holds the engine's
-    /// detach sequence, and dropping the session leaves the container running.
-    pub async fn attach(&self, container: &str) -> Result<Session, RuntimeError> {
-        let opts = AttachContainerOptions {
-            stdin: true,
-            stdout: true,
-            stderr: true,
-            stream: true,
-            logs: false,
-            detach_keys: None,
-        };
-        let op = format!("attach to {container}");
-        let attached = self.count(
-            &op,
-            self.docker.attach_container(container, Some(opts)).await,
-        )?;
-        Ok(Session {
-            output: self.session_output(op, attached.output),
-            input: attached.input,
-        })
-    }
-
-    /// Set a container's TTY size.
-    pub async fn resize(&self, container: &str, rows: u16, cols: u16) -> Result<(), RuntimeError> {
-        let opts = ResizeContainerTTYOptions {
-            h: i32::from(rows),
-            w: i32::from(cols),
-        };
-        let r = self.docker.resize_container_tty(container, opts).await;
-        self.count(&format!("resize {container}"), r)
-    }
-
-    /// A container's output (stdout and stderr; one stream for a TTY), all of it or the last
-    /// `tail` lines, then, with `follow`, what it writes until it stops.
-    pub fn logs(&self, container: &str, follow: bool, tail: Option<u64>) -> OutputStream {
-        let opts = LogsOptions {
-            follow,
-            stdout: true,
-            stderr: true,
-            tail: tail.map_or_else(|| "all".to_owned(), |n| n.to_string()),
-            ..Default::default()
-        };
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let stream = self.docker.logs(container, Some(opts));
-        let redactor = self.redactor.clone();
-        let op = format!("logs of {container}");
-        Box::pin(stream.filter_map(move |item| {
-            let out = match item {
-                // bollard frames a TTY log by lines and reports an unterminated last line as
-                // this I/O error (tokio-util's decode_eof); its bytes are gone by now.
-                Err(bollard::errors::Error::IOError { err })
-                    if err.to_string() == "bytes remaining on stream" =>
-                {
-                    Some(Ok(Output::UnterminatedEnd))
-                }
-                other => map_output(other, &op, &redactor),
-            };
-            std::future::ready(out)
-        }))
-    }
-
-    fn session_output(
-        &self,
-        op: String,
-        stream: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
-    ) -> OutputStream {
-        let redactor = self.redactor.clone();
-        Box::pin(
-            stream.filter_map(move |item| std::future::ready(map_output(item, &op, &redactor))),
-        )
-    }
-}
-
-/// One item of an engine output stream; `None` for echoes of stdin.
-fn map_output(
-    item: Result<LogOutput, bollard::errors::Error>,
-    op: &str,
-    redactor: &Redactor,
-) -> Option<Result<Output, RuntimeError>> {
-    match item {
-        Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
-            Some(Ok(Output::Stdout(message)))
-        }
-        Ok(LogOutput::StdErr { message }) => Some(Ok(Output::Stderr(message))),
-        Ok(LogOutput::StdIn { .. }) => None,
-        Err(e) => Some(Err(RuntimeError::Api {
-            op: op.to_owned(),
-            detail: redactor.redact(&e.to_string()),
-        })),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sockets_and_loopback_tcp_are_local() {
-        for host in [
-            "unix:///var/run/docker.sock",
-            "unix:///run/user/1000/docker.sock",
-            "npipe:////./pipe/docker_engine",
-            "tcp://127.0.0.1:2375",
-            "tcp://127.0.0.2:2375",
-            "tcp://localhost:2376",
-            "TCP://LocalHost.:2376",
-            "tcp://[::1]:2375",
-            "tcp://[::ffff:127.0.0.1]:2375",
-            "http://127.0.0.1:2375/v1.41",
-            "https://user@localhost:2376",
-            "tcp://0.0.0.0:2375",
-            "tcp://:2375",
-            "fd://",
-        ] {
-            assert_eq!(remote_reason(host), None, "{host}");
-        }
-    }
-
-    #[test]
-    fn other_hosts_and_ssh_are_remote() {
-        for (host, why) in [
-            (
-                "tcp://198.51.100.7:2376",
-                "names an engine on another machine (198.51.100.7)",
-            ),
-            (
-                "tcp://docker.example.com:2376",
-                "names an engine on another machine (docker.example.com)",
-            ),
-            (
-                "https://[2001:db8::1]:2376",
-                "names an engine on another machine (2001:db8::1)",
-            ),
-            (
-                "tcp://localhost.example.com:2375",
-                "names an engine on another machine (localhost.example.com)",
-            ),
-            ("ssh://me@build-box", "reaches an engine through ssh"),
-            ("ssh://localhost", "reaches an engine through ssh"),
-        ] {
-            assert_eq!(remote_reason(host).as_deref(), Some(why), "{host}");
-        }
     }
 }

@@ -1,0 +1,356 @@
+//! Reconciles against a fake engine, for the executor: the order of its calls, what one
+//! failing instance does to the others, and what it leaves for the next apply. Observe and
+//! plan are the real ones (only the engine is fake); the integration tests run the same paths
+//! on the real engine.
+
+use super::{execute, observe_and_plan, Context, Prepared};
+use crate::error::Code;
+use crate::exec::Outcome;
+use crate::paths::JackinHome;
+use crate::plan::{ContainerAction, Plan, PlanOptions};
+use crate::report::Event;
+use crate::runtime::fake::FakeEngine;
+use std::path::Path;
+
+const IMAGE: &str = "agent:test";
+
+/// A project on disk: its state file, a host kimi login and `$JACKIN_HOME`.
+struct World {
+    _dir: tempfile::TempDir,
+    ctx: Context,
+}
+
+impl World {
+    fn new(workspaces: &[&str], extra: &str) -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let login = root.join("home/.kimi");
+        write(
+            &login.join("config.toml"),
+            "default_model = \"k\"\n[models.k]\n",
+        );
+        write(
+            &login.join("credentials/kimi-code.json"),
+            "{\"access_token\":\"A1\"}",
+        );
+        let jackin_home = JackinHome::at(root.join("jh"));
+        std::fs::create_dir_all(root.join("work")).expect("work dir");
+        let world = World {
+            ctx: Context {
+                cwd: root.join("work"),
+                home: root.join("home"),
+                jackin_home,
+                file: None,
+            },
+            _dir: dir,
+        };
+        world.declare(workspaces, extra);
+        world
+    }
+
+    /// Rewrite the state file: one role `r` in each workspace.
+    fn declare(&self, workspaces: &[&str], extra: &str) {
+        let mut body = format!(
+            "version = 1\nproject = \"p\"\n[settings]\nrestart = \"on-handoff-change\"\n\
+             [auth.kimi]\nmode = \"sync\"\n[roles.r]\nimage = \"{IMAGE}\"\nagents = [\"kimi\"]\n{extra}\n"
+        );
+        for ws in workspaces {
+            body.push_str(&format!("[workspaces.{ws}.roles.r]\n"));
+        }
+        write(&self.ctx.cwd.join("jackin.toml"), &body);
+    }
+
+    fn host_login(&self, body: &str) {
+        write(
+            &self.ctx.home.join(".kimi/credentials/kimi-code.json"),
+            body,
+        );
+    }
+
+    fn handoff(&self, container: &str, rel: &str) -> Option<String> {
+        let dir = self
+            .ctx
+            .jackin_home
+            .handoff_dir(container, crate::agents::AgentKind::Kimi);
+        std::fs::read_to_string(dir.join(rel)).ok()
+    }
+
+    async fn plan(&self, engine: FakeEngine) -> Prepared<FakeEngine> {
+        let loaded = self.ctx.load().expect("state file loads");
+        let desired = self.ctx.resolve(&loaded).expect("resolves");
+        self.ctx.jackin_home.ensure_private().expect("private home");
+        observe_and_plan(&self.ctx, desired, engine, &PlanOptions::default())
+            .await
+            .expect("observe and plan")
+    }
+
+    /// One apply: plan, execute, and the engine back for the next one.
+    async fn apply(&self, engine: FakeEngine) -> (FakeEngine, Plan, Outcome, Vec<Event>) {
+        let p = self.plan(engine).await;
+        let mut events = Vec::new();
+        let outcome = execute(&self.ctx, &p, &mut events).await;
+        (p.runtime, p.plan, outcome, events)
+    }
+}
+
+fn write(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("parent dir");
+    std::fs::write(path, body).expect("write");
+}
+
+fn engine() -> FakeEngine {
+    FakeEngine::default().with_image(IMAGE, "")
+}
+
+fn actions(plan: &Plan) -> Vec<(String, ContainerAction)> {
+    plan.instances
+        .iter()
+        .filter_map(|i| Some((i.container.clone(), i.container_step.as_ref()?.action)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_first_apply_hands_the_login_over_creates_and_starts_and_the_next_plan_is_empty() {
+    let w = World::new(&["a"], "");
+    let (engine, plan, outcome, _) = w.apply(engine()).await;
+    assert_eq!(actions(&plan), [("jk-a-r".into(), ContainerAction::Create)]);
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    assert_eq!(engine.log(), ["create jk-a-r", "start jk-a-r"]);
+    assert_eq!(
+        w.handoff("jk-a-r", "credentials/kimi-code.json").as_deref(),
+        Some("{\"access_token\":\"A1\"}"),
+        "the host login, byte for byte"
+    );
+    let c = engine.container("jk-a-r").expect("created");
+    assert!(c.running);
+    assert!(
+        c.config
+            .mounts
+            .iter()
+            .any(|(_, dst, _)| dst == "/jackin/kimi"),
+        "the handoff is mounted: {:?}",
+        c.config.mounts
+    );
+
+    let again = w.plan(engine).await;
+    assert!(!again.plan.has_changes(), "{:?}", again.plan);
+}
+
+#[tokio::test]
+async fn a_changed_spec_stops_and_removes_the_old_container_before_creating_the_new_one() {
+    let w = World::new(&["a"], "");
+    let (engine, ..) = w.apply(engine()).await;
+    let old = engine.container("jk-a-r").expect("created").id;
+    w.declare(&["a"], "[roles.r.env]\nLEVEL = \"2\"");
+
+    let (engine, plan, outcome, _) = w.apply(engine).await;
+    assert_eq!(
+        actions(&plan),
+        [("jk-a-r".into(), ContainerAction::Recreate)]
+    );
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    assert_eq!(
+        engine.log()[2..],
+        [
+            "stop jk-a-r",
+            "remove jk-a-r",
+            "create jk-a-r",
+            "start jk-a-r"
+        ]
+    );
+    let new = engine.container("jk-a-r").expect("recreated");
+    assert_ne!(new.id, old);
+    assert!(new.config.env.contains(&"LEVEL=2".to_owned()));
+}
+
+#[tokio::test]
+async fn one_instance_that_cannot_be_created_does_not_stop_the_others_and_the_next_apply_finishes()
+{
+    let w = World::new(&["a", "b", "c"], "");
+    let engine = engine();
+    engine.fail("create jk-b-r");
+    let (engine, _, outcome, events) = w.apply(engine).await;
+
+    let failed: Vec<_> = outcome
+        .failures
+        .iter()
+        .map(|f| f.container.clone())
+        .collect();
+    assert_eq!(failed, [Some("jk-b-r".to_owned())]);
+    assert_eq!(outcome.failures[0].code, Code::E021);
+    assert!(events.iter().any(|e| matches!(e,
+        Event::Failed { container: Some(c), .. } if c == "jk-b-r")));
+    for ok in ["jk-a-r", "jk-c-r"] {
+        assert!(engine.container(ok).is_some_and(|c| c.running), "{ok} runs");
+    }
+    assert!(engine.container("jk-b-r").is_none());
+
+    engine.heal("create jk-b-r");
+    let (engine, plan, outcome, _) = w.apply(engine).await;
+    assert_eq!(actions(&plan), [("jk-b-r".into(), ContainerAction::Create)]);
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    assert!(engine.container("jk-b-r").is_some_and(|c| c.running));
+}
+
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_skips_its_instances_and_creates_nothing() {
+    let w = World::new(&["a"], "");
+    let (engine, _, outcome, _) = w.apply(FakeEngine::default()).await;
+    let codes: Vec<_> = outcome
+        .failures
+        .iter()
+        .map(|f| (f.container.as_deref(), f.code))
+        .collect();
+    assert_eq!(codes, [(None, Code::E023), (Some("jk-a-r"), Code::E023)]);
+    assert!(outcome.failures[1]
+        .message
+        .contains("its image is not available"));
+    assert_eq!(
+        engine.log(),
+        [format!("pull {IMAGE}")],
+        "tried, and created nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_image_pulled_by_the_apply_is_used_for_the_container() {
+    let w = World::new(&["a"], "");
+    let (engine, _, outcome, _) = w.apply(FakeEngine::default().pullable(IMAGE, "")).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let created = engine.container("jk-a-r").expect("created");
+    assert_eq!(created.config.image, IMAGE);
+    assert_eq!(
+        engine.log(),
+        [
+            format!("pull {IMAGE}"),
+            "create jk-a-r".into(),
+            "start jk-a-r".into()
+        ]
+    );
+}
+
+/// Observe could not tell who the container runs as (its image was absent): the apply reads
+/// the pulled image's users once and gives the handoff to that user before the start.
+#[tokio::test]
+async fn the_handoff_goes_to_the_user_of_an_image_the_apply_pulled() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::new(&["a", "b"], "");
+    let engine = FakeEngine::default().pullable(IMAGE, "agent");
+    let (engine, _, outcome, _) = w.apply(engine).await;
+    if crate::handoff::Owner::current().uid != 0 {
+        assert_eq!(
+            outcome.failed_instances(),
+            2,
+            "only root can hand over to another user"
+        );
+        return;
+    }
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let reads = engine
+        .log()
+        .iter()
+        .filter(|c| c.starts_with("read users"))
+        .count();
+    assert_eq!(
+        reads,
+        1,
+        "one read of the image's users: {:?}",
+        engine.log()
+    );
+    let dir = w
+        .ctx
+        .jackin_home
+        .handoff_dir("jk-a-r", crate::agents::AgentKind::Kimi);
+    let file = std::fs::metadata(dir.join("credentials/kimi-code.json")).expect("handed over");
+    assert_eq!((file.uid(), file.gid()), (1000, 1000));
+}
+
+#[tokio::test]
+async fn an_agent_that_exits_at_once_fails_with_its_code_and_last_lines() {
+    let w = World::new(&["a", "b"], "");
+    let engine = engine();
+    engine.exits_at_once("jk-a-r", 2, &["error: unknown flag --yolo"]);
+    let (engine, _, outcome, _) = w.apply(engine).await;
+    assert_eq!(outcome.failures.len(), 1, "{:?}", outcome.failures);
+    let f = &outcome.failures[0];
+    assert_eq!(
+        (f.container.as_deref(), f.code),
+        (Some("jk-a-r"), Code::E047)
+    );
+    assert!(f.message.contains("exited (code 2)"), "{}", f.message);
+    assert!(
+        f.message.contains("error: unknown flag --yolo"),
+        "{}",
+        f.message
+    );
+    assert!(engine.container("jk-b-r").is_some_and(|c| c.running));
+
+    let again = w.plan(engine).await;
+    assert_eq!(
+        actions(&again.plan),
+        [],
+        "not started again until something changes"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_that_fails_stays_owed_and_the_next_apply_restarts_without_copying_again() {
+    let w = World::new(&["a"], "");
+    let (engine, ..) = w.apply(engine()).await;
+    w.host_login("{\"access_token\":\"A2\"}");
+    engine.fail("restart jk-a-r");
+    let (engine, plan, outcome, _) = w.apply(engine).await;
+    assert_eq!(
+        actions(&plan),
+        [("jk-a-r".into(), ContainerAction::Restart)]
+    );
+    assert_eq!(outcome.failures.len(), 1);
+    assert_eq!(
+        w.handoff("jk-a-r", "credentials/kimi-code.json").as_deref(),
+        Some("{\"access_token\":\"A2\"}"),
+        "the new login was handed over before the restart"
+    );
+
+    engine.heal("restart jk-a-r");
+    let (engine, plan, outcome, _) = w.apply(engine).await;
+    assert_eq!(
+        actions(&plan),
+        [("jk-a-r".into(), ContainerAction::Restart)]
+    );
+    assert!(
+        plan.instances.iter().all(|i| i.files.is_empty()),
+        "nothing copied again: {plan:?}"
+    );
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    assert_eq!(
+        engine.log().last().map(String::as_str),
+        Some("restart jk-a-r")
+    );
+    assert!(!w.plan(engine).await.plan.has_changes());
+}
+
+#[tokio::test]
+async fn a_workspace_taken_out_of_the_state_loses_its_container() {
+    let w = World::new(&["a", "b"], "");
+    let (engine, ..) = w.apply(engine()).await;
+    w.declare(&["a"], "");
+    let (engine, plan, outcome, _) = w.apply(engine).await;
+    assert_eq!(actions(&plan), [("jk-b-r".into(), ContainerAction::Remove)]);
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    assert!(engine.container("jk-b-r").is_none());
+    assert!(engine.container("jk-a-r").is_some_and(|c| c.running));
+}
+
+#[tokio::test]
+async fn a_container_stopped_from_outside_is_started_again_as_it_is() {
+    let w = World::new(&["a"], "");
+    let (engine, ..) = w.apply(engine()).await;
+    let id = engine.container("jk-a-r").expect("created").id;
+    engine.stop_outside("jk-a-r");
+    let (engine, plan, outcome, _) = w.apply(engine).await;
+    assert_eq!(actions(&plan), [("jk-a-r".into(), ContainerAction::Start)]);
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let c = engine.container("jk-a-r").expect("kept");
+    assert!(c.running);
+    assert_eq!(c.id, id, "the same container");
+}

@@ -1,0 +1,331 @@
+//! An in-memory [`Engine`] for the unit tests of observe, the planner and the executor: it
+//! keeps containers and images, logs every call that changes something, and fails the calls
+//! a test names. The integration tests run against the real engine instead.
+
+use super::{
+    ContainerConfig, ContainerDetails, ContainerInfo, Engine, ImageInfo, PullUpdate, RuntimeError,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One container the fake engine holds.
+#[derive(Clone)]
+pub struct FakeContainer {
+    pub id: String,
+    pub config: ContainerConfig,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    containers: BTreeMap<String, FakeContainer>,
+    images: BTreeMap<String, ImageInfo>,
+    /// What pulling (or building) a reference brings: its image.
+    pullable: BTreeMap<String, ImageInfo>,
+    log: Vec<String>,
+    fail: BTreeSet<String>,
+    exits_at_once: BTreeMap<String, (i64, Vec<String>)>,
+    next_id: u64,
+}
+
+#[derive(Default)]
+pub struct FakeEngine {
+    state: Mutex<State>,
+    calls: AtomicUsize,
+}
+
+impl FakeEngine {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An image the engine has, running as `user` (empty: root).
+    pub fn with_image(self, reference: &str, user: &str) -> Self {
+        let info = ImageInfo {
+            id: format!("sha256:{}", reference.len()),
+            user: user.into(),
+        };
+        self.state().images.insert(reference.into(), info);
+        self
+    }
+
+    /// An image the engine does not have, which a pull of `reference` brings; it runs as
+    /// `user` (empty: root; the fake's images know `agent`, 1000:1000).
+    pub fn pullable(self, reference: &str, user: &str) -> Self {
+        let info = ImageInfo {
+            id: format!("sha256:pulled-{}", reference.len()),
+            user: user.into(),
+        };
+        self.state().pullable.insert(reference.into(), info);
+        self
+    }
+
+    /// Every later call whose log line is `call` (`create jk-a`, `pull img`, …) fails.
+    pub fn fail(&self, call: &str) {
+        self.state().fail.insert(call.into());
+    }
+
+    /// Calls named `call` work again.
+    pub fn heal(&self, call: &str) {
+        self.state().fail.remove(call);
+    }
+
+    /// The agent of container `name` exits with `code` right after each start, writing `lines`.
+    pub fn exits_at_once(&self, name: &str, code: i64, lines: &[&str]) {
+        let lines = lines.iter().map(|l| (*l).to_owned()).collect();
+        self.state()
+            .exits_at_once
+            .insert(name.into(), (code, lines));
+    }
+
+    /// The calls that changed something, in order (`create jk-a`, `start jk-a`, …; by name).
+    pub fn log(&self) -> Vec<String> {
+        self.state().log.clone()
+    }
+
+    pub fn container(&self, name: &str) -> Option<FakeContainer> {
+        self.state().containers.get(name).cloned()
+    }
+
+    /// Stop a container from outside jackin (`docker stop`).
+    pub fn stop_outside(&self, name: &str) {
+        if let Some(c) = self.state().containers.get_mut(name) {
+            c.running = false;
+            c.exit_code = Some(143);
+        }
+    }
+
+    /// Record `call`, or fail it when the test said so.
+    fn call(&self, call: String) -> Result<(), RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.state();
+        if state.fail.contains(&call) {
+            return Err(RuntimeError::Api {
+                op: call,
+                detail: "the fake engine was told to fail".into(),
+            });
+        }
+        state.log.push(call);
+        Ok(())
+    }
+
+    /// The name of the container `id` names (an ID or a name), for the log.
+    fn name_of(&self, id: &str) -> String {
+        let state = self.state();
+        state
+            .containers
+            .values()
+            .find(|c| c.id == id)
+            .map_or_else(|| id.to_owned(), |c| c.config.name.clone())
+    }
+
+    fn with_container<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut FakeContainer) -> T,
+    ) -> Result<T, RuntimeError> {
+        let mut state = self.state();
+        match state.containers.get_mut(name) {
+            Some(c) => Ok(f(c)),
+            None => Err(RuntimeError::Api {
+                op: name.to_owned(),
+                detail: "No such container".into(),
+            }),
+        }
+    }
+}
+
+/// Docker's filters as the fake reads them: `label=k=v`, `label=k`, `name=substring`.
+fn matches(c: &FakeContainer, filters: &[(&str, &str)]) -> bool {
+    filters.iter().all(|(kind, value)| match *kind {
+        "label" => match value.split_once('=') {
+            Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
+            None => c.config.labels.contains_key(*value),
+        },
+        "name" => c
+            .config
+            .name
+            .contains(value.trim_start_matches('^').trim_end_matches('$')),
+        _ => true,
+    })
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+impl Engine for FakeEngine {
+    fn api_calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn list_containers(
+        &self,
+        filters: &[(&str, &str)],
+    ) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(self
+            .state()
+            .containers
+            .values()
+            .filter(|c| matches(c, filters))
+            .map(|c| ContainerInfo {
+                id: c.id.clone(),
+                name: c.config.name.clone(),
+                labels: c.config.labels.clone(),
+                running: c.running,
+                state: if c.running { "running" } else { "exited" }.into(),
+            })
+            .collect())
+    }
+
+    async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(self.state().images.get(reference).cloned())
+    }
+
+    async fn image_user_files(&self, image: &str) -> Result<(String, String), RuntimeError> {
+        self.call(format!("read users of {image}"))?;
+        Ok((
+            "root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000::/home/agent:/bin/sh\n".into(),
+            "root:x:0:\nagent:x:1000:\n".into(),
+        ))
+    }
+
+    async fn pull(
+        &self,
+        reference: &str,
+        mut progress: impl FnMut(PullUpdate),
+    ) -> Result<(), RuntimeError> {
+        self.call(format!("pull {reference}"))?;
+        let mut state = self.state();
+        let Some(info) = state.pullable.get(reference).cloned() else {
+            return Err(RuntimeError::Pull {
+                image: reference.into(),
+                reason: "not found".into(),
+            });
+        };
+        state.images.insert(reference.into(), info);
+        drop(state);
+        progress(PullUpdate {
+            layer: None,
+            status: "Downloaded newer image".into(),
+            current: None,
+            total: None,
+        });
+        Ok(())
+    }
+
+    async fn build(&self, _tar: Vec<u8>, _dockerfile: &str, tag: &str) -> Result<(), RuntimeError> {
+        self.call(format!("build {tag}"))?;
+        let info = ImageInfo {
+            id: format!("sha256:built-{}", tag.len()),
+            user: String::new(),
+        };
+        self.state().images.insert(tag.into(), info);
+        Ok(())
+    }
+
+    async fn create(&self, cfg: &ContainerConfig) -> Result<String, RuntimeError> {
+        self.call(format!("create {}", cfg.name))?;
+        let mut state = self.state();
+        if state.containers.contains_key(&cfg.name) {
+            return Err(RuntimeError::Api {
+                op: format!("create container {}", cfg.name),
+                detail: "Conflict. The container name is already in use".into(),
+            });
+        }
+        state.next_id += 1;
+        let id = format!("{:064x}", state.next_id);
+        let container = FakeContainer {
+            id: id.clone(),
+            config: cfg.clone(),
+            running: false,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+        };
+        state.containers.insert(cfg.name.clone(), container);
+        Ok(id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        let name = self.name_of(id);
+        self.call(format!("start {name}"))?;
+        let exit = self.state().exits_at_once.get(&name).cloned();
+        self.with_container(&name, |c| {
+            let at = now();
+            c.started_at = Some(at.clone());
+            c.running = exit.is_none();
+            c.exit_code = exit.map(|(code, _)| code);
+            c.finished_at = c.exit_code.map(|_| at);
+        })
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), RuntimeError> {
+        let name = self.name_of(id);
+        self.call(format!("stop {name}"))?;
+        self.with_container(&name, |c| {
+            if c.running {
+                c.running = false;
+                c.exit_code = Some(143);
+                c.finished_at = Some(now());
+            }
+        })
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let name = self.name_of(id);
+        self.call(format!("remove {name}"))?;
+        self.state().containers.remove(&name);
+        Ok(())
+    }
+
+    async fn restart(&self, id: &str) -> Result<(), RuntimeError> {
+        let name = self.name_of(id);
+        self.call(format!("restart {name}"))?;
+        self.with_container(&name, |c| {
+            c.running = true;
+            c.started_at = Some(now());
+        })
+    }
+
+    async fn inspect_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<ContainerDetails>, RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let name = self.name_of(name);
+        Ok(self.container(&name).map(|c| ContainerDetails {
+            id: c.id,
+            labels: c.config.labels,
+            running: c.running,
+            state: if c.running { "running" } else { "exited" }.into(),
+            exit_code: c.exit_code,
+            started_at: c.started_at,
+            finished_at: c.finished_at,
+        }))
+    }
+
+    async fn wait_for_stop(&self, _container: &str, _within: Duration) {
+        // The fake's containers stop (or not) inside the call that starts them.
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn last_lines(&self, container: &str, _lines: u64) -> Vec<String> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let state = self.state();
+        state
+            .exits_at_once
+            .get(container)
+            .map(|(_, lines)| lines.clone())
+            .unwrap_or_default()
+    }
+}
