@@ -100,7 +100,7 @@ pub fn apply(
     let restarting = inst
         .container_step
         .as_ref()
-        .is_some_and(|s| s.action == ContainerAction::Restart);
+        .is_some_and(|s| s.action() == ContainerAction::Restart);
     ledger.restart_owed |= restarting;
     if ledger != before && declared {
         store.save_ledger(name, &ledger)?;

@@ -16,7 +16,9 @@ use crate::fingerprint::Fingerprinter;
 use crate::handoff::{Owner, Store};
 use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
-use crate::plan::{ContainerAction, ImageAction, InstancePlan, Plan, Summary};
+use crate::plan::{
+    ContainerAction, ContainerOp, ContainerStep, ImageAction, InstancePlan, Plan, Summary,
+};
 use crate::report::{Event, Reporter};
 use crate::runtime::{ContainerConfig, Engine, ImageInfo};
 use futures_util::stream::{self, StreamExt};
@@ -217,7 +219,7 @@ impl<E: Engine> Executor<'_, E> {
         let needs_failed_image = inst
             .container_step
             .as_ref()
-            .and_then(|s| s.image.as_ref())
+            .and_then(ContainerStep::image)
             .is_some_and(|i| run.failed_images.contains(i));
         let result = if needs_failed_image {
             Err(Failure {
@@ -403,74 +405,81 @@ impl<E: Engine> Executor<'_, E> {
         ledger: &mut crate::ledger::Ledger,
         applied: &mut Summary,
     ) -> Result<(), Failure> {
-        let (store, images, host) = (run.store, run.images, run.observed.jackin);
-        let spec = run.desired.instances.get(&inst.container);
-        let project = run.desired.project.as_str();
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
-        match step.action {
-            ContainerAction::Remove => {
-                let id = step.id.as_deref().unwrap_or(name);
+        match &step.op {
+            ContainerOp::Remove { id, purge_state } => {
                 self.runtime.remove(id).await.map_err(|e| fail(&e))?;
-                if step.purge_state {
-                    store.purge_instance(name).map_err(|e| fail(&e))?;
+                if *purge_state {
+                    run.store.purge_instance(name).map_err(|e| fail(&e))?;
                 }
-                applied.remove += 1;
             }
-            ContainerAction::Start => {
-                self.runtime
-                    .start(step.id.as_deref().unwrap_or(name))
-                    .await
-                    .map_err(|e| fail(&e))?;
+            ContainerOp::Start { id } => {
+                self.runtime.start(id).await.map_err(|e| fail(&e))?;
                 run.started_now(name);
-                applied.start += 1;
             }
-            ContainerAction::Restart => {
-                self.runtime
-                    .restart(step.id.as_deref().unwrap_or(name))
-                    .await
-                    .map_err(|e| fail(&e))?;
+            ContainerOp::Restart { id } => {
+                self.runtime.restart(id).await.map_err(|e| fail(&e))?;
                 run.started_now(name);
-                applied.restart += 1;
             }
-            ContainerAction::Create | ContainerAction::Recreate => {
-                let spec = spec.expect("create/recreate is planned for declared instances");
-                let image = step.image.clone().unwrap_or_default();
-                let image_id = images.get(&image).cloned().flatten().unwrap_or_default();
-                // The container may run as someone new: its handoff (and what jackin
-                // forwarded there) is given to that user before it starts.
-                for auth in &spec.auth {
-                    let handoff = store
-                        .agent(name, auth.agent, Some(owner))
-                        .map_err(|e| fail(&e))?
-                        .expect("created when missing");
-                    let forwarded: Vec<_> = ledger.of(auth.agent).map(|(p, _)| p).collect();
-                    handoff.give(&forwarded, owner).map_err(|e| fail(&e))?;
-                }
-                let cfg = self.config(spec, &image, &image_id, project, host, owner);
-                if let Some(id) = step.id.as_deref() {
-                    self.runtime.stop(id).await.map_err(|e| fail(&e))?;
-                    self.runtime.remove(id).await.map_err(|e| fail(&e))?;
-                }
-                let id = self.runtime.create(&cfg).await.map_err(|e| fail(&e))?;
-                self.runtime.start(&id).await.map_err(|e| fail(&e))?;
-                run.started_now(name);
-                if step.action == ContainerAction::Create {
-                    applied.create += 1;
-                } else {
-                    applied.recreate += 1;
-                }
+            ContainerOp::Create { image } => {
+                self.create(run, name, image, None, owner, ledger).await?;
+            }
+            ContainerOp::Recreate { id, image } => {
+                self.create(run, name, image, Some(id), owner, ledger)
+                    .await?;
             }
         }
+        applied.count(step.action());
         self.report(Event::Container {
             container: name.into(),
-            action: step.action,
+            action: step.action(),
             cause: step.cause.clone(),
         });
-        if ledger.restart_owed && step.action != ContainerAction::Remove {
+        if ledger.restart_owed && step.action() != ContainerAction::Remove {
             ledger.restart_owed = false;
-            store.save_ledger(name, ledger).map_err(|e| fail(&e))?;
+            run.store.save_ledger(name, ledger).map_err(|e| fail(&e))?;
         }
+        Ok(())
+    }
+
+    /// Create (and start) container `name` from `image`, replacing container `old` when given.
+    /// The container may run as someone new: its handoff (and what jackin forwarded there) is
+    /// given to that user before it starts.
+    async fn create(
+        &self,
+        run: &Run<'_>,
+        name: &str,
+        image: &str,
+        old: Option<&str>,
+        owner: Owner,
+        ledger: &crate::ledger::Ledger,
+    ) -> Result<(), Failure> {
+        let fail = |e: &dyn Coded| failure(Some(name), e);
+        let Some(spec) = run.desired.instances.get(name) else {
+            return Err(Failure {
+                container: Some(name.to_owned()),
+                code: Code::E021,
+                message: "planned to be created but not declared (a bug in jackin)".into(),
+            });
+        };
+        for auth in &spec.auth {
+            let handoff = run.store.agent(name, auth.agent, Some(owner));
+            if let Some(handoff) = handoff.map_err(|e| fail(&e))? {
+                let forwarded: Vec<_> = ledger.of(auth.agent).map(|(p, _)| p).collect();
+                handoff.give(&forwarded, owner).map_err(|e| fail(&e))?;
+            }
+        }
+        let image_id = run.images.get(image).cloned().flatten().unwrap_or_default();
+        let (project, host) = (run.desired.project.as_str(), run.observed.jackin);
+        let cfg = self.config(spec, image, &image_id, project, host, owner);
+        if let Some(id) = old {
+            self.runtime.stop(id).await.map_err(|e| fail(&e))?;
+            self.runtime.remove(id).await.map_err(|e| fail(&e))?;
+        }
+        let id = self.runtime.create(&cfg).await.map_err(|e| fail(&e))?;
+        self.runtime.start(&id).await.map_err(|e| fail(&e))?;
+        run.started_now(name);
         Ok(())
     }
 

@@ -1,8 +1,7 @@
 //! Container decisions (SPEC §5), as a flat list of early returns.
 
 use super::{
-    ContainerAction, ContainerCause, ContainerStep, ImageAction, ImageStep, InstancePlan,
-    PlanOptions,
+    ContainerCause, ContainerOp, ContainerStep, ImageAction, ImageStep, InstancePlan, PlanOptions,
 };
 use crate::desired::spec::{SpecChange, SpecSummary};
 use crate::desired::{Desired, ImageSource, InstanceSpec};
@@ -36,58 +35,48 @@ pub fn plan_container(
     replace: bool,
     fp: &Fingerprinter,
 ) -> Option<ContainerStep> {
-    let step = |action, cause, id: Option<&str>| ContainerStep {
-        action,
-        cause,
-        id: id.map(str::to_owned),
-        image: matches!(action, ContainerAction::Create | ContainerAction::Recreate)
-            .then(|| state.image.clone()),
-        purge_state: false,
-    };
+    let image = || state.image.clone();
+    let step = |op, cause| Some(ContainerStep { op, cause });
     if observed.conflicts.contains_key(&spec.name) {
         return None; // reported as an error before anything runs
     }
     let Some(c) = observed.containers.get(&spec.name) else {
-        return Some(step(ContainerAction::Create, ContainerCause::Missing, None));
+        return step(
+            ContainerOp::Create { image: image() },
+            ContainerCause::Missing,
+        );
     };
     if replace {
         // terraform's -replace: recreate even though nothing changed (the declarative form of
         // "eject and load" when an agent is wedged).
-        return Some(step(
-            ContainerAction::Recreate,
-            ContainerCause::Replaced,
-            Some(&c.id),
-        ));
+        let op = ContainerOp::Recreate {
+            id: c.id.clone(),
+            image: image(),
+        };
+        return step(op, ContainerCause::Replaced);
     }
     if let Some(changes) = spec_changes(spec, state, observed, c, fp) {
-        return Some(step(
-            ContainerAction::Recreate,
-            ContainerCause::SpecChanged { changes },
-            Some(&c.id),
-        ));
+        let op = ContainerOp::Recreate {
+            id: c.id.clone(),
+            image: image(),
+        };
+        return step(op, ContainerCause::SpecChanged { changes });
     }
     if !c.running {
         let cause = ContainerCause::NotRunning {
             state: c.state.clone(),
         };
-        return Some(step(ContainerAction::Start, cause, Some(&c.id)));
+        return step(ContainerOp::Start { id: c.id.clone() }, cause);
     }
     if restart == RestartPolicy::Never {
         return None;
     }
+    let restart = || ContainerOp::Restart { id: c.id.clone() };
     if handoff_changed {
-        return Some(step(
-            ContainerAction::Restart,
-            ContainerCause::HandoffChanged,
-            Some(&c.id),
-        ));
+        return step(restart(), ContainerCause::HandoffChanged);
     }
     if state.ledger.restart_owed {
-        return Some(step(
-            ContainerAction::Restart,
-            ContainerCause::RestartOwed,
-            Some(&c.id),
-        ));
+        return step(restart(), ContainerCause::RestartOwed);
     }
     None
 }
@@ -182,11 +171,11 @@ pub fn plan_removals(
             agent: c.agent.clone(),
             auth: Vec::new(),
             container_step: Some(ContainerStep {
-                action: ContainerAction::Remove,
+                op: ContainerOp::Remove {
+                    id: c.id.clone(),
+                    purge_state: opts.purge_removed,
+                },
                 cause: ContainerCause::NotDeclared,
-                id: Some(c.id.clone()),
-                image: None,
-                purge_state: opts.purge_removed,
             }),
             files: Vec::new(),
             notes: Vec::new(),

@@ -153,16 +153,100 @@ pub enum ContainerCause {
     NotDeclared,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+/// One container step: the operation, with exactly what the executor needs for it, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "StepDocument")]
 pub struct ContainerStep {
-    pub action: ContainerAction,
+    pub op: ContainerOp,
     pub cause: ContainerCause,
+}
+
+/// What is done to a container. Each operation carries what it needs, so the executor never
+/// has to assume a field the planner might have left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerOp {
+    Create {
+        image: String,
+    },
+    /// Stop and remove container `id`, then create from `image`.
+    Recreate {
+        id: String,
+        image: String,
+    },
+    Start {
+        id: String,
+    },
+    Restart {
+        id: String,
+    },
+    /// `purge_state`: `--purge-removed`, also delete its handoff state.
+    Remove {
+        id: String,
+        purge_state: bool,
+    },
+}
+
+impl ContainerStep {
+    pub fn action(&self) -> ContainerAction {
+        match self.op {
+            ContainerOp::Create { .. } => ContainerAction::Create,
+            ContainerOp::Recreate { .. } => ContainerAction::Recreate,
+            ContainerOp::Start { .. } => ContainerAction::Start,
+            ContainerOp::Restart { .. } => ContainerAction::Restart,
+            ContainerOp::Remove { .. } => ContainerAction::Remove,
+        }
+    }
+
+    /// The image a create or recreate uses.
+    pub fn image(&self) -> Option<&str> {
+        match &self.op {
+            ContainerOp::Create { image } | ContainerOp::Recreate { image, .. } => Some(image),
+            _ => None,
+        }
+    }
+}
+
+// A container step as `plan --output json` shows it (the document's shape since format 1;
+// a plain comment, so the schema stays as it was).
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ContainerStep")]
+struct StepDocument {
+    action: ContainerAction,
+    cause: ContainerCause,
     /// Existing container ID (recreate, start, restart, remove).
-    pub id: Option<String>,
+    id: Option<String>,
     /// Image reference to create from (create, recreate).
-    pub image: Option<String>,
+    image: Option<String>,
     /// `--purge-removed`: also delete its handoff state (remove).
-    pub purge_state: bool,
+    purge_state: bool,
+}
+
+impl From<ContainerStep> for StepDocument {
+    fn from(step: ContainerStep) -> Self {
+        let action = step.action();
+        let (id, image, purge_state) = match step.op {
+            ContainerOp::Create { image } => (None, Some(image), false),
+            ContainerOp::Recreate { id, image } => (Some(id), Some(image), false),
+            ContainerOp::Start { id } | ContainerOp::Restart { id } => (Some(id), None, false),
+            ContainerOp::Remove { id, purge_state } => (Some(id), None, purge_state),
+        };
+        StepDocument {
+            action,
+            cause: step.cause,
+            id,
+            image,
+            purge_state,
+        }
+    }
+}
+
+impl JsonSchema for ContainerStep {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        StepDocument::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        StepDocument::json_schema(generator)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -455,17 +539,15 @@ impl One<'_> {
             .get(name)
             .and_then(|c| c.quick_exit.as_ref());
         let container_step = match (container_step, quick) {
-            (Some(step), Some(q)) if step.action == ContainerAction::Start && !handoff_changed => {
+            (Some(step), Some(q))
+                if step.action() == ContainerAction::Start && !handoff_changed =>
+            {
                 problems.push(exited_at_once(spec, q));
                 None
             }
             (step, _) => step,
         };
-        if let Some(ContainerStep {
-            action: ContainerAction::Create | ContainerAction::Recreate,
-            ..
-        }) = &container_step
-        {
+        if container_step.as_ref().is_some_and(|s| s.image().is_some()) {
             containers::need_image(spec, state, observed, images);
         }
         declared(container_step, steps, notes, problems)
@@ -504,18 +586,23 @@ fn owner_problem(state: &crate::observed::InstanceState, observed: &Observed) ->
 }
 
 impl Summary {
+    /// One more container `action`.
+    pub fn count(&mut self, action: ContainerAction) {
+        *match action {
+            ContainerAction::Create => &mut self.create,
+            ContainerAction::Recreate => &mut self.recreate,
+            ContainerAction::Start => &mut self.start,
+            ContainerAction::Restart => &mut self.restart,
+            ContainerAction::Remove => &mut self.remove,
+        } += 1;
+    }
+
     /// The counts of a plan's steps.
     pub fn of(instances: &[InstancePlan]) -> Summary {
         let mut summary = Summary::default();
         for i in instances {
             if let Some(step) = &i.container_step {
-                match step.action {
-                    ContainerAction::Create => summary.create += 1,
-                    ContainerAction::Recreate => summary.recreate += 1,
-                    ContainerAction::Start => summary.start += 1,
-                    ContainerAction::Restart => summary.restart += 1,
-                    ContainerAction::Remove => summary.remove += 1,
-                }
+                summary.count(step.action());
             }
             for f in &i.files {
                 match f.action {

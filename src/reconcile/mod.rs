@@ -193,7 +193,7 @@ pub fn guard<E: Engine>(p: &Prepared<E>, allow_empty: bool, targeted: bool) -> R
         .plan
         .instances
         .iter()
-        .filter(|i| matches!(&i.container_step, Some(s) if s.action == ContainerAction::Remove))
+        .filter(|i| matches!(&i.container_step, Some(s) if s.action() == ContainerAction::Remove))
         .count();
     if p.desired.instances.is_empty() && removing > 0 && !allow_empty {
         return Err(ApplyError::RefuseEmpty {

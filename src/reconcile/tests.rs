@@ -105,7 +105,7 @@ fn engine() -> FakeEngine {
 fn actions(plan: &Plan) -> Vec<(String, ContainerAction)> {
     plan.instances
         .iter()
-        .filter_map(|i| Some((i.container.clone(), i.container_step.as_ref()?.action)))
+        .filter_map(|i| Some((i.container.clone(), i.container_step.as_ref()?.action())))
         .collect()
 }
 

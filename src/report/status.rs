@@ -58,7 +58,7 @@ impl Status {
                 let state = observed.instances.get(&i.container);
                 let mut drift = Vec::new();
                 if let Some(step) = &i.container_step {
-                    drift.push(container_verb(step.action).to_owned());
+                    drift.push(container_verb(step.action()).to_owned());
                 }
                 for (action, word) in [
                     (FileAction::Copy, "copy"),
@@ -72,7 +72,7 @@ impl Status {
                 }
                 let last_sync = state.and_then(|s| s.ledger.last_sync);
                 let removing =
-                    matches!(&i.container_step, Some(s) if s.action == ContainerAction::Remove);
+                    matches!(&i.container_step, Some(s) if s.action() == ContainerAction::Remove);
                 InstanceStatus {
                     container: i.container.clone(),
                     workspace: i.workspace.clone(),

@@ -195,11 +195,11 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         if let Some(step) = &inst.container_step {
             let line = format!(
                 "  {} {} container: {}",
-                symbol(step.action),
-                container_verb(step.action),
+                symbol(step.action()),
+                container_verb(step.action()),
                 container_cause(&step.cause)
             );
-            let line = match step.action {
+            let line = match step.action() {
                 ContainerAction::Create => style.green(&line),
                 ContainerAction::Remove => style.red(&line),
                 _ => style.yellow(&line),
