@@ -31,60 +31,16 @@ pub fn apply(
     if let Some(state) = state {
         refresh_hashes(&mut ledger, state);
     }
-    let mut handoffs = BTreeMap::new();
-    let mut changed = false;
+    let mut steps = Steps {
+        store,
+        name,
+        owner,
+        handoffs: BTreeMap::new(),
+        ledger,
+        changed: false,
+    };
     for f in &inst.files {
-        let files = state.and_then(|s| s.agents.get(&f.agent));
-        let seen = files.and_then(|a| a.handoff.get(&f.path));
-        match f.action {
-            FileAction::Keep => applied.kept += 1,
-            FileAction::Copy => {
-                let dir = handoff(&mut handoffs, store, name, f, owner)?;
-                let entry = copy(f, dir, owner)?;
-                ledger.insert(f.agent, &f.path, entry);
-                changed = true;
-                applied.copy += 1;
-            }
-            FileAction::Purge => {
-                let dir = handoff(&mut handoffs, store, name, f, owner)?;
-                let expect = match seen {
-                    Some(Seen::File(h)) => Some(&h.stat),
-                    _ => None,
-                };
-                let removed = dir.purge(&f.path, expect)?;
-                ledger.remove(f.agent, &f.path);
-                changed |= removed;
-                applied.purge += usize::from(removed);
-            }
-            FileAction::Adopt => {
-                let host = files.and_then(|a| {
-                    a.made.get(&f.path).map(|m| &m.hashed).or_else(|| {
-                        a.host
-                            .as_ref()
-                            .and_then(|h| h.files.get(&f.path))
-                            .map(|h| &h.hashed)
-                    })
-                });
-                if let (Some(h), Some(Seen::File(t))) = (host, seen) {
-                    let entry = LedgerEntry {
-                        source: h.clone(),
-                        target: t.clone(),
-                    };
-                    ledger.insert(f.agent, &f.path, entry);
-                }
-            }
-            FileAction::Forget => ledger.remove(f.agent, &f.path),
-            FileAction::Seed => {
-                // Never replaces: whatever the container made there since observe stays. Not
-                // recorded in the ledger, so no mode ever purges it.
-                let dir = handoff(&mut handoffs, store, name, f, owner)?;
-                let bytes = match &f.content {
-                    Some(Content::Bytes(b)) => b.as_slice(),
-                    _ => unreachable!("seed steps carry their bytes"),
-                };
-                applied.seed += usize::from(dir.create_new(&f.path, bytes, owner)?);
-            }
-        }
+        steps.run(f, state, applied)?;
         reporter.event(Event::File {
             container: name.into(),
             agent: f.agent,
@@ -94,7 +50,8 @@ pub fn apply(
             fingerprint: f.host.clone().or_else(|| f.handoff.clone()),
         });
     }
-    if changed {
+    let mut ledger = steps.ledger;
+    if steps.changed {
         ledger.last_sync = Some(now_ns() / 1_000_000_000);
     }
     let restarting = inst
@@ -106,6 +63,89 @@ pub fn apply(
         store.save_ledger(name, &ledger)?;
     }
     Ok(ledger)
+}
+
+/// One instance's file steps as they are carried out: the handoff directories opened so
+/// far, and the ledger as it becomes.
+struct Steps<'a> {
+    store: &'a Store,
+    name: &'a str,
+    owner: Owner,
+    handoffs: BTreeMap<crate::agents::AgentKind, crate::handoff::AgentHandoff>,
+    ledger: Ledger,
+    /// Whether a file was written or removed (the ledger's `last_sync` moves).
+    changed: bool,
+}
+
+impl Steps<'_> {
+    fn run(
+        &mut self,
+        f: &FileStep,
+        state: Option<&InstanceState>,
+        applied: &mut Summary,
+    ) -> Result<(), HandoffError> {
+        let files = state.and_then(|s| s.agents.get(&f.agent));
+        let seen = files.and_then(|a| a.handoff.get(&f.path));
+        let (store, name, owner) = (self.store, self.name, self.owner);
+        match f.action {
+            FileAction::Keep => applied.kept += 1,
+            FileAction::Copy => {
+                let dir = handoff(&mut self.handoffs, store, name, f, owner)?;
+                let entry = copy(f, dir, owner)?;
+                self.ledger.insert(f.agent, &f.path, entry);
+                self.changed = true;
+                applied.copy += 1;
+            }
+            FileAction::Purge => {
+                let dir = handoff(&mut self.handoffs, store, name, f, owner)?;
+                let expect = match seen {
+                    Some(Seen::File(h)) => Some(&h.stat),
+                    _ => None,
+                };
+                let removed = dir.purge(&f.path, expect)?;
+                self.ledger.remove(f.agent, &f.path);
+                self.changed |= removed;
+                applied.purge += usize::from(removed);
+            }
+            FileAction::Adopt => self.adopt(f, files, seen),
+            FileAction::Forget => self.ledger.remove(f.agent, &f.path),
+            FileAction::Seed => {
+                // Never replaces: whatever the container made there since observe stays. Not
+                // recorded in the ledger, so no mode ever purges it.
+                let dir = handoff(&mut self.handoffs, store, name, f, owner)?;
+                let bytes = match &f.content {
+                    Some(Content::Bytes(b)) => b.as_slice(),
+                    _ => unreachable!("seed steps carry their bytes"),
+                };
+                applied.seed += usize::from(dir.create_new(&f.path, bytes, owner)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The handoff already holds the host's (or jackin's made) bytes: recorded as forwarded.
+    fn adopt(
+        &mut self,
+        f: &FileStep,
+        files: Option<&crate::observed::AgentFiles>,
+        seen: Option<&Seen>,
+    ) {
+        let host = files.and_then(|a| {
+            a.made.get(&f.path).map(|m| &m.hashed).or_else(|| {
+                a.host
+                    .as_ref()
+                    .and_then(|h| h.files.get(&f.path))
+                    .map(|h| &h.hashed)
+            })
+        });
+        if let (Some(h), Some(Seen::File(t))) = (host, seen) {
+            let entry = LedgerEntry {
+                source: h.clone(),
+                target: t.clone(),
+            };
+            self.ledger.insert(f.agent, &f.path, entry);
+        }
+    }
 }
 
 /// The agent's handoff directory, opened (and made, for `owner`) once per apply.

@@ -319,44 +319,45 @@ impl<E: Engine> Executor<'_, E> {
             ImageAction::Build {
                 context,
                 dockerfile,
-            } => {
-                self.report(Event::Image {
-                    image: image.into(),
-                    status: format!("building from {context}"),
-                });
-                // Tarred again, and built only if the bytes are the ones the plan's tag names:
-                // a context edited since planning is a rerun, not a mislabelled image.
-                let changed = |reason: String| Failure {
-                    container: None,
-                    code: Code::E024,
-                    message: format!("build context {context}: {reason}"),
-                };
-                let tar = crate::observed::images::BuildContext::read(
-                    std::path::Path::new(context),
-                    dockerfile,
-                )
-                .and_then(|c| c.tar())
-                .map_err(|e| changed(e.to_string()))?;
-                let hash = crate::observed::images::context_hash(dockerfile, &tar);
-                if !image.ends_with(&format!(":ctx-{hash}")) {
-                    return Err(changed(
-                        "it changed after the plan was made; rerun apply".into(),
-                    ));
-                }
-                self.runtime
-                    .build(tar, dockerfile, image)
-                    .await
-                    .map_err(|e| failure(None, &e))?;
-                self.report(Event::Image {
-                    image: image.into(),
-                    status: "built".into(),
-                });
-            }
+            } => self.build(image, context, dockerfile).await?,
         }
         self.runtime
             .image(image)
             .await
             .map_err(|e| failure(None, &e))
+    }
+
+    /// Build `image` from `context`, only if the context's bytes are still the ones the plan's
+    /// tag names: a context edited since planning is a rerun, not a mislabelled image.
+    async fn build(&self, image: &str, context: &str, dockerfile: &str) -> Result<(), Failure> {
+        self.report(Event::Image {
+            image: image.into(),
+            status: format!("building from {context}"),
+        });
+        let changed = |reason: String| Failure {
+            container: None,
+            code: Code::E024,
+            message: format!("build context {context}: {reason}"),
+        };
+        let tar =
+            crate::observed::images::BuildContext::read(std::path::Path::new(context), dockerfile)
+                .and_then(|c| c.tar())
+                .map_err(|e| changed(e.to_string()))?;
+        let hash = crate::observed::images::context_hash(dockerfile, &tar);
+        if !image.ends_with(&format!(":ctx-{hash}")) {
+            return Err(changed(
+                "it changed after the plan was made; rerun apply".into(),
+            ));
+        }
+        self.runtime
+            .build(tar, dockerfile, image)
+            .await
+            .map_err(|e| failure(None, &e))?;
+        self.report(Event::Image {
+            image: image.into(),
+            status: "built".into(),
+        });
+        Ok(())
     }
 
     async fn instance(

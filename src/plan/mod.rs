@@ -518,39 +518,49 @@ impl One<'_> {
         let handoff_changed = steps
             .iter()
             .any(|s| matches!(s.action, FileAction::Copy | FileAction::Purge));
+        let container_step = self.container(name, spec, handoff_changed, &mut problems);
+        if container_step.as_ref().is_some_and(|s| s.image().is_some()) {
+            containers::need_image(spec, state, observed, images);
+        }
+        declared(container_step, steps, notes, problems)
+    }
+
+    /// The instance's container step. An agent that exited right after its start is not
+    /// started again and again: it is this instance's problem until its spec or its handoff
+    /// changes (or `--replace`).
+    fn container(
+        &self,
+        name: &str,
+        spec: &crate::desired::InstanceSpec,
+        handoff_changed: bool,
+        problems: &mut Vec<Problem>,
+    ) -> Option<ContainerStep> {
+        let observed = self.observed;
         let replace = self
             .opts
             .replace
             .iter()
             .any(|t| t.matches(&spec.workspace, &spec.role));
-        let container_step = containers::plan_container(
+        let step = containers::plan_container(
             spec,
-            state,
+            &observed.instances[name],
             observed,
             self.desired.restart,
             handoff_changed,
             replace,
             self.fp,
-        );
-        // An agent that exited right after its start is not started again and again: it is
-        // this instance's failure until its spec or its handoff changes (or `--replace`).
+        )?;
         let quick = observed
             .containers
             .get(name)
             .and_then(|c| c.quick_exit.as_ref());
-        let container_step = match (container_step, quick) {
-            (Some(step), Some(q))
-                if step.action() == ContainerAction::Start && !handoff_changed =>
-            {
+        match quick {
+            Some(q) if step.action() == ContainerAction::Start && !handoff_changed => {
                 problems.push(exited_at_once(spec, q));
                 None
             }
-            (step, _) => step,
-        };
-        if container_step.as_ref().is_some_and(|s| s.image().is_some()) {
-            containers::need_image(spec, state, observed, images);
+            _ => Some(step),
         }
-        declared(container_step, steps, notes, problems)
     }
 }
 
