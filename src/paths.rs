@@ -189,50 +189,13 @@ pub fn open_own_file(
 /// `path` is followed (only `$JACKIN_HOME` itself); otherwise it is refused. A missing
 /// directory is fine (see [`JackinHome::ensure_private`]).
 fn check_private_dir(path: &Path, follow: bool) -> Result<(), HomeError> {
-    let not_private = |found: String, fix: String| HomeError::NotPrivate {
-        path: path.to_path_buf(),
-        found,
-        fix,
+    let Some(fd) = open_dir(path, follow)? else {
+        return Ok(());
     };
-    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    if !follow {
-        flags |= OFlags::NOFOLLOW;
-    }
-    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(e) if e == rustix::io::Errno::NOENT && !follow => return Ok(()),
-        Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
-            let symlink = std::fs::symlink_metadata(path)
-                .map(|m| m.file_type().is_symlink())
-                .unwrap_or(false);
-            return Err(if symlink && !follow {
-                not_private(
-                    "it is a symlink (data/ and locks/ must be real directories)".into(),
-                    format!(
-                        "replace the symlink {} with a real directory (move what it points to into its place)",
-                        path.display()
-                    ),
-                )
-            } else {
-                not_private(
-                    "it is not a directory".into(),
-                    format!("move {} out of the way", path.display()),
-                )
-            });
-        }
-        Err(e) => {
-            return Err(HomeError::Io {
-                path: path.to_path_buf(),
-                source: e.into(),
-            })
-        }
-    };
-    let st = rustix::fs::fstat(&fd).map_err(|e| HomeError::Io {
-        path: path.to_path_buf(),
-        source: e.into(),
-    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e))?;
     if let Some(problem) = not_yours(st.st_uid) {
         return Err(not_private(
+            path,
             format!("it {problem}"),
             format!(
                 "chown {me} {p} && chmod 700 {p}, or set JACKIN_HOME to a directory you own",
@@ -249,11 +212,63 @@ fn check_private_dir(path: &Path, follow: bool) -> Result<(), HomeError> {
             _ => "others",
         };
         return Err(not_private(
+            path,
             format!("it has mode {mode:04o}, writable by {who}"),
             format!("chmod 700 {}", path.display()),
         ));
     }
     Ok(())
+}
+
+/// The directory at `path`, opened to be looked at through its descriptor (what is checked
+/// is what was opened). `None`: it is missing, and that is fine (`!follow`); a symlink not
+/// to follow or a non-directory is refused.
+fn open_dir(path: &Path, follow: bool) -> Result<Option<rustix::fd::OwnedFd>, HomeError> {
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e == rustix::io::Errno::NOENT && !follow => Ok(None),
+        Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+            let symlink = std::fs::symlink_metadata(path)
+                .map(|m| m.file_type().is_symlink())
+                .unwrap_or(false);
+            Err(if symlink && !follow {
+                not_private(
+                    path,
+                    "it is a symlink (data/ and locks/ must be real directories)".into(),
+                    format!(
+                        "replace the symlink {} with a real directory (move what it points to into its place)",
+                        path.display()
+                    ),
+                )
+            } else {
+                not_private(
+                    path,
+                    "it is not a directory".into(),
+                    format!("move {} out of the way", path.display()),
+                )
+            })
+        }
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+fn not_private(path: &Path, found: String, fix: String) -> HomeError {
+    HomeError::NotPrivate {
+        path: path.to_path_buf(),
+        found,
+        fix,
+    }
+}
+
+fn io_error(path: &Path, e: rustix::io::Errno) -> HomeError {
+    HomeError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    }
 }
 
 /// Create `path` as a 0700 directory whatever the umask. `Ok(false)`: it already existed

@@ -122,6 +122,34 @@ struct Decl<'a> {
     layers: &'a [Layer<'a>; 4],
 }
 
+/// The four env layers of instance `ws_name` × `role_name`, in the order later wins.
+fn env_layers<'m>(
+    m: &'m Manifest,
+    ws_name: &str,
+    role_name: &str,
+    role: &'m Role,
+) -> [Layer<'m>; 4] {
+    let ws = &m.workspaces[ws_name];
+    [
+        Layer {
+            name: "env".into(),
+            vars: &m.env,
+        },
+        Layer {
+            name: format!("roles.{role_name}.env"),
+            vars: &role.env,
+        },
+        Layer {
+            name: format!("workspaces.{ws_name}.env"),
+            vars: &ws.env,
+        },
+        Layer {
+            name: format!("workspaces.{ws_name}.roles.{role_name}.env"),
+            vars: &ws.roles[role_name].env,
+        },
+    ]
+}
+
 /// A `$NAME` reference that resolved to nothing: where, and what it named.
 type Unset = BTreeMap<String, (String, EnvSource)>;
 
@@ -131,30 +159,12 @@ impl Resolver<'_> {
     fn instance(&mut self, ws_name: &str, role_name: &str) -> Option<InstanceSpec> {
         let m = self.m;
         let ws = &m.workspaces[ws_name];
-        let decl = &ws.roles[role_name];
         let role = m.roles.get(role_name)?; // validate() already rejected undeclared roles
         let name = container_name(ws_name, role_name);
         let agent = launched_agent(m, ws_name, role_name);
         let scopes = auth_scopes(m, ws_name, role_name);
         let auth = agents_auth(role, &scopes, self.base, self.home);
-        let layers = [
-            Layer {
-                name: "env".into(),
-                vars: &m.env,
-            },
-            Layer {
-                name: format!("roles.{role_name}.env"),
-                vars: &role.env,
-            },
-            Layer {
-                name: format!("workspaces.{ws_name}.env"),
-                vars: &ws.env,
-            },
-            Layer {
-                name: format!("workspaces.{ws_name}.roles.{role_name}.env"),
-                vars: &decl.env,
-            },
-        ];
+        let layers = env_layers(m, ws_name, role_name, role);
         let (mut env, mut unset) = self.layered_env(&name, &layers);
         let decl = Decl {
             name: &name,
@@ -254,7 +264,6 @@ impl Resolver<'_> {
         env: &mut BTreeMap<String, EnvVar>,
         unset: &mut Unset,
     ) {
-        let (role_name, role) = (d.role_name, d.role);
         let is_empty = |env: &BTreeMap<String, EnvVar>, var: &str| {
             env.get(var).is_none_or(|v| v.value.expose().is_empty())
         };
@@ -275,25 +284,7 @@ impl Resolver<'_> {
         // The model through env (the kimi clients in api_key mode): the operator's value if an env
         // layer sets one, else the role's `model`.
         if let Some(var) = a.agent.model_env(a.mode).filter(|v| is_empty(env, v)) {
-            match role.agent_settings(a.agent).and_then(|s| s.model.as_ref()) {
-                Some(model) => {
-                    unset.remove(var);
-                    env.insert(
-                        var.into(),
-                        EnvVar {
-                            value: Secret::new(model.clone()),
-                            layer: format!("roles.{role_name}.{}.model", a.agent),
-                        },
-                    );
-                }
-                None => {
-                    let fix = format!(
-                        "set `model` under [roles.{role_name}.{}] (jackin passes it as {var})",
-                        a.agent
-                    );
-                    self.missing(d, a, var, unset, Some(fix));
-                }
-            }
+            self.role_model(d, a, var, env, unset);
         }
         if a.mode == AuthMode::Ignore {
             // "ignore" forwards nothing: not even a key the operator left in a shared layer,
@@ -315,6 +306,42 @@ impl Resolver<'_> {
                     layer: "catalogue".into(),
                 },
             );
+        }
+    }
+
+    /// Model env var `var`, which no env layer sets, takes the role's `model`; without one,
+    /// it is missing.
+    fn role_model(
+        &mut self,
+        d: &Decl,
+        a: &AgentAuth,
+        var: &str,
+        env: &mut BTreeMap<String, EnvVar>,
+        unset: &mut Unset,
+    ) {
+        let role_name = d.role_name;
+        match d
+            .role
+            .agent_settings(a.agent)
+            .and_then(|s| s.model.as_ref())
+        {
+            Some(model) => {
+                unset.remove(var);
+                env.insert(
+                    var.into(),
+                    EnvVar {
+                        value: Secret::new(model.clone()),
+                        layer: format!("roles.{role_name}.{}.model", a.agent),
+                    },
+                );
+            }
+            None => {
+                let fix = format!(
+                    "set `model` under [roles.{role_name}.{}] (jackin passes it as {var})",
+                    a.agent
+                );
+                self.missing(d, a, var, unset, Some(fix));
+            }
         }
     }
 

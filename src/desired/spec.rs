@@ -118,20 +118,7 @@ impl SpecSummary {
                 to: new.command.join(" "),
             });
         }
-        let names = |f: &dyn Fn(&String) -> bool, m: &BTreeMap<String, String>| {
-            m.keys().filter(|k| f(k)).cloned().collect::<Vec<_>>()
-        };
-        let added = names(&|k| !self.env.contains_key(k), &new.env);
-        let removed = names(&|k| !new.env.contains_key(k), &self.env);
-        let changed = names(
-            &|k| self.env.get(k).is_some_and(|v| Some(v) != new.env.get(k)),
-            &self.env,
-        );
-        for (what, names) in [("added", added), ("removed", removed), ("changed", changed)] {
-            if !names.is_empty() {
-                out.push(SpecChange::Env { what, names });
-            }
-        }
+        env_changes(&self.env, &new.env, &mut out);
         if self.mounts != new.mounts {
             let dsts = |a: &[MountSpec], b: &[MountSpec]| {
                 a.iter()
@@ -166,6 +153,26 @@ impl SpecSummary {
             out.push(SpecChange::Unexplained);
         }
         out
+    }
+}
+
+/// The env vars added, removed and changed from `old` to `new`: their names only (the
+/// values are fingerprints, and a change says which, never what).
+fn env_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+    out: &mut Vec<SpecChange>,
+) {
+    let names = |f: &dyn Fn(&String) -> bool, m: &BTreeMap<String, String>| {
+        m.keys().filter(|k| f(k)).cloned().collect::<Vec<_>>()
+    };
+    let added = names(&|k| !old.contains_key(k), new);
+    let removed = names(&|k| !new.contains_key(k), old);
+    let changed = names(&|k| old.get(k).is_some_and(|v| Some(v) != new.get(k)), old);
+    for (what, names) in [("added", added), ("removed", removed), ("changed", changed)] {
+        if !names.is_empty() {
+            out.push(SpecChange::Env { what, names });
+        }
     }
 }
 

@@ -119,15 +119,7 @@ fn pos(m: Marker) -> Pos {
 impl Reader<'_> {
     fn run(&mut self) -> Result<(), YamlStop> {
         loop {
-            let (event, mark) = self.parser.next_token().map_err(|e| {
-                let at = pos(*e.marker());
-                if e.info() == "recursion limit exceeded" {
-                    YamlStop::Limit(Breach::TooDeep(at))
-                } else {
-                    YamlStop::Syntax(at, e.info().to_owned())
-                }
-            })?;
-            let at = pos(mark);
+            let (event, at) = self.next_event()?;
             match event {
                 Event::StreamEnd => return Ok(()),
                 Event::DocumentStart => {
@@ -141,53 +133,9 @@ impl Reader<'_> {
                 }
                 Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
                 Event::Scalar(text, style, anchor, tag) => {
-                    self.tally.node(Size::ONE, at)?;
-                    if self.wants_key() {
-                        self.keep(anchor, Node::Scalar(Value::String(text.clone())), Size::ONE);
-                        self.set_key(text, at)?;
-                        continue;
-                    }
-                    // An empty value has no text to point at (its mark is wherever the next
-                    // token starts): it is shown at its key.
-                    let at = match (text.is_empty(), style, self.open.last()) {
-                        (
-                            true,
-                            TScalarStyle::Plain,
-                            Some(Open {
-                                body: Body::Mapping(_, Some((_, key_at))),
-                                ..
-                            }),
-                        ) => *key_at,
-                        _ => at,
-                    };
-                    let node = Node::Scalar(scalar(text, style, tag.as_ref(), at)?);
-                    self.place(at);
-                    self.keep(anchor, node.clone(), Size::ONE);
-                    self.complete(node);
+                    self.read_scalar(text, style, anchor, tag.as_ref(), at)?;
                 }
-                Event::Alias(id) => {
-                    // The parser refuses an alias to an unknown anchor; one still open is an
-                    // alias inside the node it names, which would never end.
-                    let Some((anchored, size)) = self.anchors.get(&id) else {
-                        return Err(YamlStop::Shape(
-                            at,
-                            "an alias inside the node its anchor names (a recursive alias)"
-                                .to_owned(),
-                        ));
-                    };
-                    if self.wants_key() {
-                        let Node::Scalar(Value::String(key)) = anchored else {
-                            return Err(not_a_key(at));
-                        };
-                        let key = key.clone();
-                        self.tally.node(Size::ONE, at)?;
-                        self.set_key(key, at)?;
-                        continue;
-                    }
-                    self.tally.node(*size, at)?;
-                    self.place(at);
-                    self.complete(Node::Alias(id));
-                }
+                Event::Alias(id) => self.read_alias(id, at)?,
                 Event::MappingStart(anchor, tag) => {
                     self.open(
                         anchor,
@@ -199,22 +147,97 @@ impl Reader<'_> {
                 Event::SequenceStart(anchor, tag) => {
                     self.open(anchor, tag.as_ref(), at, Body::Sequence(Vec::new()))?;
                 }
-                Event::MappingEnd | Event::SequenceEnd => {
-                    let size = self.tally.close();
-                    let Some(done) = self.open.pop() else {
-                        continue;
-                    };
-                    let node = match done.body {
-                        Body::Mapping(entries, _) => Node::Mapping(entries),
-                        Body::Sequence(items) => Node::Sequence(items),
-                    };
-                    if done.anchor != 0 {
-                        self.keep(done.anchor, node.clone(), size);
-                    }
-                    self.complete(node);
-                }
+                Event::MappingEnd | Event::SequenceEnd => self.close(),
             }
         }
+    }
+
+    /// The parser's next event and where it starts; the parser's own depth limit is ours.
+    fn next_event(&mut self) -> Result<(Event, Pos), YamlStop> {
+        let (event, mark) = self.parser.next_token().map_err(|e| {
+            let at = pos(*e.marker());
+            if e.info() == "recursion limit exceeded" {
+                YamlStop::Limit(Breach::TooDeep(at))
+            } else {
+                YamlStop::Syntax(at, e.info().to_owned())
+            }
+        })?;
+        Ok((event, pos(mark)))
+    }
+
+    /// A scalar at `at`: a mapping's key, or a value.
+    fn read_scalar(
+        &mut self,
+        text: String,
+        style: TScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        at: Pos,
+    ) -> Result<(), YamlStop> {
+        self.tally.node(Size::ONE, at)?;
+        if self.wants_key() {
+            self.keep(anchor, Node::Scalar(Value::String(text.clone())), Size::ONE);
+            return self.set_key(text, at);
+        }
+        // An empty value has no text to point at (its mark is wherever the next
+        // token starts): it is shown at its key.
+        let at = match (text.is_empty(), style, self.open.last()) {
+            (
+                true,
+                TScalarStyle::Plain,
+                Some(Open {
+                    body: Body::Mapping(_, Some((_, key_at))),
+                    ..
+                }),
+            ) => *key_at,
+            _ => at,
+        };
+        let node = Node::Scalar(scalar(text, style, tag, at)?);
+        self.place(at);
+        self.keep(anchor, node.clone(), Size::ONE);
+        self.complete(node);
+        Ok(())
+    }
+
+    /// An alias at `at`: a mapping's key (when it names a string), or a value counted at the
+    /// size of what it names.
+    fn read_alias(&mut self, id: usize, at: Pos) -> Result<(), YamlStop> {
+        // The parser refuses an alias to an unknown anchor; one still open is an
+        // alias inside the node it names, which would never end.
+        let Some((anchored, size)) = self.anchors.get(&id) else {
+            return Err(YamlStop::Shape(
+                at,
+                "an alias inside the node its anchor names (a recursive alias)".to_owned(),
+            ));
+        };
+        if self.wants_key() {
+            let Node::Scalar(Value::String(key)) = anchored else {
+                return Err(not_a_key(at));
+            };
+            let key = key.clone();
+            self.tally.node(Size::ONE, at)?;
+            return self.set_key(key, at);
+        }
+        self.tally.node(*size, at)?;
+        self.place(at);
+        self.complete(Node::Alias(id));
+        Ok(())
+    }
+
+    /// The innermost mapping or sequence ends: it becomes a value of the one around it.
+    fn close(&mut self) {
+        let size = self.tally.close();
+        let Some(done) = self.open.pop() else {
+            return;
+        };
+        let node = match done.body {
+            Body::Mapping(entries, _) => Node::Mapping(entries),
+            Body::Sequence(items) => Node::Sequence(items),
+        };
+        if done.anchor != 0 {
+            self.keep(done.anchor, node.clone(), size);
+        }
+        self.complete(node);
     }
 
     /// A mapping or sequence starts at `at`.

@@ -242,67 +242,95 @@ impl Checker<'_> {
         self.env(&["workspaces", w, "env"], &ws.env);
 
         let mut agents_in_use = BTreeSet::new();
-        for (r, inst) in &ws.roles {
-            let here = ["workspaces", w, "roles", r.as_str()];
-            self.auth(&[&here[..], &["auth"]].concat(), &inst.auth);
-            self.env(&[&here[..], &["env"]].concat(), &inst.env);
-
-            let container = container_name(w, r);
-            let instance = format!("workspaces.{w}.roles.{r}");
-            if let Some(other) = names.insert(container.clone(), instance.clone()) {
-                self.report(
-                    &here,
-                    format!("{instance} and {other} both map to container name `{container}`"),
-                )
-                .hint = Some("rename one of the workspaces or roles".to_owned());
-            }
-
-            let Some(role) = m.roles.get(r) else {
-                let declared: Vec<&str> = m.roles.keys().map(String::as_str).collect();
-                let guess = closest(r, declared.iter().copied())
-                    .map(|g| format!("did you mean `{g}`? "))
-                    .unwrap_or_default();
-                let list = if declared.is_empty() {
-                    "no roles are declared".to_owned()
-                } else {
-                    format!("declared roles: {}", declared.join(", "))
-                };
-                self.report(
-                    &here,
-                    format!("{instance}: no role `{r}` is declared; {guess}{list}"),
-                );
-                continue;
-            };
-            agents_in_use.extend(role.agents.iter().copied());
-            self.model_env(m, w, ws, r, role);
-            let listed = || {
-                let names: Vec<&str> = role.agents.iter().map(|a| a.name()).collect();
-                format!("roles.{r}.agents ({})", names.join(", "))
-            };
-            match (inst.agent, ws.agent) {
-                (Some(a), _) if !role.agents.contains(&a) => {
-                    self.report(
-                        &[&here[..], &["agent"]].concat(),
-                        format!("{instance}.agent: `{a}` is not in {}", listed()),
-                    );
-                }
-                // An instance override makes the workspace default irrelevant for it.
-                (None, Some(a)) if !role.agents.contains(&a) => {
-                    self.report(
-                        &["workspaces", w, "agent"],
-                        format!(
-                            "workspaces.{w}.agent: `{a}` is not in {} (instance {instance})",
-                            listed()
-                        ),
-                    )
-                    .hint = Some(format!(
-                        "add `{a}` to roles.{r}.agents, or set `agent` on workspaces.{w}.roles.{r}"
-                    ));
-                }
-                _ => {}
+        for r in ws.roles.keys() {
+            if let Some(role) = self.workspace_role(m, w, ws, r, names) {
+                agents_in_use.extend(role.agents.iter().copied());
             }
         }
         self.mounts(w, ws, &agents_in_use);
+    }
+
+    /// One instance `r` of workspace `w`: its own auth and env, a container name no other
+    /// instance maps to, a declared role, and an agent that role allows. Its role, when
+    /// declared (then its agents are in use in the workspace).
+    fn workspace_role<'m>(
+        &mut self,
+        m: &'m Manifest,
+        w: &str,
+        ws: &Workspace,
+        r: &str,
+        names: &mut BTreeMap<String, String>,
+    ) -> Option<&'m Role> {
+        let inst = &ws.roles[r];
+        let here = ["workspaces", w, "roles", r];
+        self.auth(&[&here[..], &["auth"]].concat(), &inst.auth);
+        self.env(&[&here[..], &["env"]].concat(), &inst.env);
+
+        let container = container_name(w, r);
+        let instance = format!("workspaces.{w}.roles.{r}");
+        if let Some(other) = names.insert(container.clone(), instance.clone()) {
+            self.report(
+                &here,
+                format!("{instance} and {other} both map to container name `{container}`"),
+            )
+            .hint = Some("rename one of the workspaces or roles".to_owned());
+        }
+
+        let Some(role) = m.roles.get(r) else {
+            self.unknown_role(m, &here, &instance, r);
+            return None;
+        };
+        self.model_env(m, w, ws, r, role);
+        self.instance_agent(w, ws, r, role, &instance);
+        Some(role)
+    }
+
+    /// Instance `instance` names role `r`, which is not declared: say which are.
+    fn unknown_role(&mut self, m: &Manifest, here: &[&str], instance: &str, r: &str) {
+        let declared: Vec<&str> = m.roles.keys().map(String::as_str).collect();
+        let guess = closest(r, declared.iter().copied())
+            .map(|g| format!("did you mean `{g}`? "))
+            .unwrap_or_default();
+        let list = if declared.is_empty() {
+            "no roles are declared".to_owned()
+        } else {
+            format!("declared roles: {}", declared.join(", "))
+        };
+        self.report(
+            here,
+            format!("{instance}: no role `{r}` is declared; {guess}{list}"),
+        );
+    }
+
+    /// The agent instance `r` of workspace `w` runs (its own, else the workspace default)
+    /// must be one its role lists.
+    fn instance_agent(&mut self, w: &str, ws: &Workspace, r: &str, role: &Role, instance: &str) {
+        let listed = || {
+            let names: Vec<&str> = role.agents.iter().map(|a| a.name()).collect();
+            format!("roles.{r}.agents ({})", names.join(", "))
+        };
+        match (ws.roles[r].agent, ws.agent) {
+            (Some(a), _) if !role.agents.contains(&a) => {
+                self.report(
+                    &["workspaces", w, "roles", r, "agent"],
+                    format!("{instance}.agent: `{a}` is not in {}", listed()),
+                );
+            }
+            // An instance override makes the workspace default irrelevant for it.
+            (None, Some(a)) if !role.agents.contains(&a) => {
+                self.report(
+                    &["workspaces", w, "agent"],
+                    format!(
+                        "workspaces.{w}.agent: `{a}` is not in {} (instance {instance})",
+                        listed()
+                    ),
+                )
+                .hint = Some(format!(
+                    "add `{a}` to roles.{r}.agents, or set `agent` on workspaces.{w}.roles.{r}"
+                ));
+            }
+            _ => {}
+        }
     }
 
     /// An agent that takes its model from env in its mode (kimi-code in api_key mode: Kimi

@@ -70,37 +70,11 @@ pub fn scan(
 ) -> Result<HostLogin, HostError> {
     let agent = auth.agent;
     let src = &auth.source;
-    let unreadable = |path: &Path, source| HostError::Unreadable {
-        agent,
-        path: path.to_path_buf(),
-        source,
-    };
-    match std::fs::symlink_metadata(src) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) if !auth.source_is_default() => {
-            return Err(HostError::WrongFolder {
-                agent,
-                path: src.clone(),
-                scope: auth.source_from.to_string(),
-                problem: "is not a directory".into(),
-            })
-        }
-        Ok(_) => return Ok(HostLogin::default()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if auth.source_is_default() {
-                return Ok(HostLogin::default());
-            }
-            return Err(HostError::WrongFolder {
-                agent,
-                path: src.clone(),
-                scope: auth.source_from.to_string(),
-                problem: "does not exist".into(),
-            });
-        }
-        Err(e) => return Err(unreadable(src, e)),
+    if !is_folder(auth)? {
+        return Ok(HostLogin::default());
     }
     // Read the folder once: an unreadable source must fail loudly, not look logged out.
-    std::fs::read_dir(src).map_err(|e| unreadable(src, e))?;
+    std::fs::read_dir(src).map_err(|e| unreadable(agent, src, e))?;
 
     let info = agent.info();
     let mut login = HostLogin::default();
@@ -113,7 +87,7 @@ pub fn scan(
             login: &mut login,
         };
         walk.collect(RelPath::catalogue(entry.name), &host_path)
-            .map_err(|e| unreadable(&host_path, e))?;
+            .map_err(|e| unreadable(agent, &host_path, e))?;
     }
     login.present = info.entries.iter().filter(|e| e.login).all(|e| {
         let p = e.host_path(src);
@@ -126,18 +100,51 @@ pub fn scan(
     if !login.present && !auth.source_is_default() {
         let nested = src.join(info.default_source);
         if nested.is_dir() {
-            return Err(HostError::WrongFolder {
-                agent,
-                path: src.clone(),
-                scope: auth.source_from.to_string(),
-                problem: format!(
+            return Err(wrong_folder(
+                auth,
+                format!(
                     "looks like a home directory (it holds {}); a source is the agent's own folder",
                     info.default_source
                 ),
-            });
+            ));
         }
     }
     Ok(login)
+}
+
+/// Whether the source is a folder to scan. A default source that is missing, or is not a
+/// folder, is no login (`false`); a `source` someone set must be a folder.
+fn is_folder(auth: &AgentAuth) -> Result<bool, HostError> {
+    match std::fs::symlink_metadata(&auth.source) {
+        Ok(m) if m.is_dir() => Ok(true),
+        Ok(_) if !auth.source_is_default() => Err(wrong_folder(auth, "is not a directory".into())),
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if auth.source_is_default() {
+                return Ok(false);
+            }
+            Err(wrong_folder(auth, "does not exist".into()))
+        }
+        Err(e) => Err(unreadable(auth.agent, &auth.source, e)),
+    }
+}
+
+fn unreadable(agent: AgentKind, path: &Path, source: std::io::Error) -> HostError {
+    HostError::Unreadable {
+        agent,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `auth`'s source, set where it says, is not the agent's folder: `problem` says why.
+fn wrong_folder(auth: &AgentAuth, problem: String) -> HostError {
+    HostError::WrongFolder {
+        agent: auth.agent,
+        path: auth.source.clone(),
+        scope: auth.source_from.to_string(),
+        problem,
+    }
 }
 
 /// The keys of the `[models]` table of a host config.toml (the aliases `--model` accepts);

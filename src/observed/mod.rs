@@ -221,7 +221,7 @@ pub fn observe_files(
     let store = Store::new(jackin_home);
     // `data/` once a pass, each instance's folder once: its ledger and handoffs from it.
     let reader = store.reader()?;
-    let mut build_tags: BTreeMap<_, String> = BTreeMap::new();
+    let mut build_tags = BuildTags::new();
     for (name, spec) in &desired.instances {
         let folder = reader.instance(name)?;
         let (ledger, warning) = folder.as_ref().map(|f| f.ledger()).unwrap_or_default();
@@ -235,25 +235,7 @@ pub fn observe_files(
                 .extend(warnings.iter().map(|w| format!("{name}: {w}")));
             agents.insert(auth.agent, files);
         }
-        let image = match &spec.image {
-            ImageSource::Pull(r) => r.clone(),
-            ImageSource::Build {
-                context,
-                dockerfile,
-            } => match build_tags.entry((&spec.role, context, dockerfile)) {
-                // A role in several workspaces: its context is walked and tarred once a pass.
-                Entry::Occupied(tag) => tag.get().clone(),
-                Entry::Vacant(slot) => slot
-                    .insert(
-                        images::build_tag(&desired.project, &spec.role, context, dockerfile)
-                            .map_err(|source| ObserveError::BuildContext {
-                                path: context.display().to_string(),
-                                source,
-                            })?,
-                    )
-                    .clone(),
-            },
-        };
+        let image = image_ref(&desired.project, spec, &mut build_tags)?;
         observed.instances.insert(
             name.clone(),
             InstanceState {
@@ -269,6 +251,37 @@ pub fn observe_files(
     observed.bytes_hashed = scan.hasher.bytes_hashed;
     Ok(observed)
 }
+
+/// The image `spec` runs: its pull reference, or the tag its build context hashes to. A role
+/// in several workspaces has its context walked and tarred once a pass (`build_tags`).
+fn image_ref<'d>(
+    project: &str,
+    spec: &'d crate::desired::InstanceSpec,
+    build_tags: &mut BuildTags<'d>,
+) -> Result<String, ObserveError> {
+    Ok(match &spec.image {
+        ImageSource::Pull(r) => r.clone(),
+        ImageSource::Build {
+            context,
+            dockerfile,
+        } => match build_tags.entry((&spec.role, context, dockerfile)) {
+            Entry::Occupied(tag) => tag.get().clone(),
+            Entry::Vacant(slot) => slot
+                .insert(
+                    images::build_tag(project, &spec.role, context, dockerfile).map_err(
+                        |source| ObserveError::BuildContext {
+                            path: context.display().to_string(),
+                            source,
+                        },
+                    )?,
+                )
+                .clone(),
+        },
+    })
+}
+
+/// Build tags already computed this pass, by (role, context, Dockerfile).
+type BuildTags<'d> = BTreeMap<(&'d String, &'d std::path::PathBuf, &'d String), String>;
 
 /// What one pass reads of the host, shared by its instances: the hasher's counters, and each
 /// host login once (a role in a hundred workspaces syncs one `~/.kimi`, read once a pass).
@@ -346,6 +359,20 @@ fn observe_agent(
         }
     }
     files.blanked = blanked(&handoff, &files.handoff, agent, ledger);
+    occupied(&mut files, &handoff, spec, auth, ledger);
+    Ok((files, warnings))
+}
+
+/// What is already at the agent's login paths jackin did not put there (the container's own
+/// login), and at its seed paths.
+fn occupied(
+    files: &mut AgentFiles,
+    handoff: &crate::handoff::AgentHandoff,
+    spec: &crate::desired::InstanceSpec,
+    auth: &crate::desired::AgentAuth,
+    ledger: &Ledger,
+) {
+    let agent = auth.agent;
     // Something is at `rel`: already probed, or looked at now (one stat, nothing read).
     let present = |rel: &RelPath| files.handoff.contains_key(rel) || handoff.exists(rel);
     for entry in agent.info().entries.iter().filter(|e| e.login) {
@@ -361,7 +388,6 @@ fn observe_agent(
             files.occupied.insert(rel);
         }
     }
-    Ok((files, warnings))
 }
 
 /// Forwarded login files that changed in the container and hold no token any more: only
@@ -484,8 +510,21 @@ pub async fn observe_docker(
         let c = ObservedContainer::from_info(c);
         observed.containers.insert(c.name.clone(), c);
     }
-    // Only a stopped container is looked at closer (one inspect each): did its agent exit
-    // right after its start?
+    quick_exits(desired, runtime, observed).await;
+    conflicts(desired, runtime, observed).await?;
+    for (r, info) in &infos {
+        observed
+            .images
+            .insert(r.clone(), info.as_ref().map(|i| i.id.clone()));
+    }
+    owners(desired, runtime, observed, &infos).await?;
+    observed.api_calls = runtime.api_calls();
+    Ok(())
+}
+
+/// Only a stopped container is looked at closer (one inspect each): did its agent exit
+/// right after its start?
+async fn quick_exits(desired: &Desired, runtime: &Runtime, observed: &mut Observed) {
     let stopped: Vec<String> = observed
         .containers
         .values()
@@ -499,8 +538,15 @@ pub async fn observe_docker(
             c.quick_exit = q;
         }
     }
-    // Names we are about to create may be taken by someone else's container. Only then is a
-    // second (name-filtered) list needed, so a no-op stays at one list call.
+}
+
+/// Names we are about to create may be taken by someone else's container. Only then is a
+/// second (name-filtered) list needed, so a no-op stays at one list call.
+async fn conflicts(
+    desired: &Desired,
+    runtime: &Runtime,
+    observed: &mut Observed,
+) -> Result<(), ObserveError> {
     let missing: Vec<&str> = desired
         .instances
         .keys()
@@ -516,11 +562,17 @@ pub async fn observe_docker(
             }
         }
     }
-    for (r, info) in &infos {
-        observed
-            .images
-            .insert(r.clone(), info.as_ref().map(|i| i.id.clone()));
-    }
+    Ok(())
+}
+
+/// Who each instance runs as, for those whose image is here already (the others are pulled
+/// or built first; the executor resolves theirs then).
+async fn owners(
+    desired: &Desired,
+    runtime: &Runtime,
+    observed: &mut Observed,
+    infos: &Images,
+) -> Result<(), ObserveError> {
     let mut files = owner::UserFiles::default();
     for (name, spec) in &desired.instances {
         let state = observed
@@ -543,6 +595,5 @@ pub async fn observe_docker(
         .await?;
         state.owner = Some(owner);
     }
-    observed.api_calls = runtime.api_calls();
     Ok(())
 }

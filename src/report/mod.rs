@@ -192,139 +192,147 @@ fn pull_bar() -> indicatif::ProgressBar {
     bar
 }
 
+impl<W: Write> TextReporter<W> {
+    /// The bar is drawn on stderr from its first figures on, so it never shows empty.
+    fn pull_progress(&mut self, image: &str, progress: &pull::PullProgress) {
+        let fresh = self.pull.is_none();
+        let bar = self.pull.get_or_insert_with(pull_bar);
+        bar.set_length(progress.total_bytes);
+        bar.set_position(progress.downloaded_bytes);
+        bar.set_message(format!(
+            "{image}: {}/{} layers",
+            progress.layers_done, progress.layers
+        ));
+        if fresh {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+}
+
 impl<W: Write> Reporter for TextReporter<W> {
     fn event(&mut self, event: Event) {
-        let (s, e) = (self.style, self.err_style);
         if let Event::PullProgress { image, progress } = &event {
-            let fresh = self.pull.is_none();
-            let bar = self.pull.get_or_insert_with(pull_bar);
-            bar.set_length(progress.total_bytes);
-            bar.set_position(progress.downloaded_bytes);
-            bar.set_message(format!(
-                "{image}: {}/{} layers",
-                progress.layers_done, progress.layers
-            ));
-            if fresh {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            }
+            self.pull_progress(image, progress);
             return;
         }
+        // Any other event ends the pull in flight: its bar must not sit between lines.
         if let Some(bar) = self.pull.take() {
             bar.finish_and_clear();
         }
-        let line = match event {
-            Event::Version { .. } => return,
-            Event::Warning { message } => {
-                eprintln!("{} {message}", e.yellow("warning:"));
-                return;
-            }
+        match event {
             Event::Plan(plan) => {
-                let _ = write!(self.out, "{}", render_plan(&plan, s));
-                return;
+                let _ = write!(self.out, "{}", render_plan(&plan, self.style));
             }
-            Event::Image { image, status } => format!("image {image}: {status}"),
-            Event::PullProgress { .. } => return,
-            Event::File {
-                container,
-                agent,
-                path,
-                action,
-                cause,
-                ..
-            } => format!(
-                "{container}: {} {agent}/{path} ({})",
-                text::file_verb(action),
-                text::file_cause(cause)
-            ),
-            Event::Container {
-                container,
-                action,
-                cause,
-            } => format!(
-                "{container}: {} ({})",
-                text::container_verb(action),
-                text::container_cause(&cause)
-            ),
+            Event::Warning { message } => {
+                eprintln!("{} {message}", self.err_style.yellow("warning:"));
+            }
             Event::Failed {
                 container,
                 code,
                 message,
             } => {
                 let who = container.map(|c| format!("{c}: ")).unwrap_or_default();
-                eprintln!("{} {who}{message}", e.red(&format!("error[{code}]:")));
-                return;
+                let code = self.err_style.red(&format!("error[{code}]:"));
+                eprintln!("{code} {who}{message}");
             }
-            Event::Summary {
-                applied,
-                failed,
-                duration_ms,
-                ..
-            } => {
-                let head = if failed > 0 {
-                    s.red(&format!("Apply incomplete: {failed} instance(s) failed."))
-                } else {
-                    s.green("Apply complete!")
-                };
-                format!(
-                    "{head} {}, {} started, in {:.1}s.",
-                    text::applied_counts(&applied),
-                    applied.start,
-                    duration_ms as f64 / 1000.0
-                )
-            }
-            Event::Watching {
-                backend,
-                paths,
-                project,
-            } => format!(
-                "{} watching {} path(s) for project {project} ({backend}): {}",
-                text::clock(),
-                paths.len(),
-                paths.join(", ")
-            ),
-            Event::Pass { .. } => return,
-            Event::PassEnd {
-                pass,
-                triggers,
-                result,
-                applied,
-                duration_ms,
-            } => text::pass_line(pass, &triggers, result, &applied, duration_ms, s),
             Event::WatchError {
                 code,
                 message,
                 hint,
                 then,
-            } => {
-                let mut lines = message.lines();
-                eprintln!(
-                    "{} {} {}",
-                    text::clock(),
-                    e.red(&format!("error[{code}]:")),
-                    lines.next().unwrap_or_default()
-                );
-                for line in lines {
-                    eprintln!("  {line}");
+            } => eprint_watch_error(code, &message, hint.as_deref(), &then, self.err_style),
+            shown => {
+                if let Some(line) = stdout_line(shown, self.style) {
+                    let _ = writeln!(self.out, "{line}");
+                    let _ = self.out.flush();
                 }
-                if let Some(hint) = hint {
-                    eprintln!("  → what to try: {hint}");
-                }
-                eprintln!("  watch: {then}");
-                return;
             }
-            Event::Notice { message } => format!("{} {message}", text::clock()),
-            Event::WatchSummary {
-                passes,
-                failed_passes,
-                applied,
-                signal,
-            } => format!(
-                "{} {signal}: stopped after {passes} pass(es), {failed_passes} failed; in total {}.",
-                text::clock(),
-                text::applied_counts(&applied)
-            ),
-        };
-        let _ = writeln!(self.out, "{line}");
-        let _ = self.out.flush();
+        }
     }
+}
+
+/// A watch error on stderr: its first line stamped, the rest indented, then what watch does.
+fn eprint_watch_error(
+    code: crate::error::Code,
+    message: &str,
+    hint: Option<&str>,
+    then: &str,
+    e: Style,
+) {
+    let mut lines = message.lines();
+    eprintln!(
+        "{} {} {}",
+        text::clock(),
+        e.red(&format!("error[{code}]:")),
+        lines.next().unwrap_or_default()
+    );
+    for line in lines {
+        eprintln!("  {line}");
+    }
+    if let Some(hint) = hint {
+        eprintln!("  → what to try: {hint}");
+    }
+    eprintln!("  watch: {then}");
+}
+
+/// The stdout line of an event; `None` for those with none (machine-only, or shown on
+/// stderr by [`TextReporter::event`]).
+fn stdout_line(event: Event, s: Style) -> Option<String> {
+    let line = match event {
+        Event::Version { .. }
+        | Event::Plan(_)
+        | Event::PullProgress { .. }
+        | Event::Pass { .. }
+        | Event::Warning { .. }
+        | Event::Failed { .. }
+        | Event::WatchError { .. } => return None,
+        Event::Image { image, status } => format!("image {image}: {status}"),
+        Event::File {
+            container,
+            agent,
+            path,
+            action,
+            cause,
+            ..
+        } => format!(
+            "{container}: {} {agent}/{path} ({})",
+            text::file_verb(action),
+            text::file_cause(cause)
+        ),
+        Event::Container {
+            container,
+            action,
+            cause,
+        } => format!(
+            "{container}: {} ({})",
+            text::container_verb(action),
+            text::container_cause(&cause)
+        ),
+        Event::Summary {
+            applied,
+            failed,
+            duration_ms,
+            ..
+        } => text::summary_line(&applied, failed, duration_ms, s),
+        Event::Watching {
+            backend,
+            paths,
+            project,
+        } => text::watching_line(backend, &paths, &project),
+        Event::PassEnd {
+            pass,
+            triggers,
+            result,
+            applied,
+            duration_ms,
+        } => text::pass_line(pass, &triggers, result, &applied, duration_ms, s),
+        Event::Notice { message } => format!("{} {message}", text::clock()),
+        Event::WatchSummary {
+            passes,
+            failed_passes,
+            applied,
+            signal,
+        } => text::watch_summary_line(passes, failed_passes, &applied, &signal),
+    };
+    Some(line)
 }

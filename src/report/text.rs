@@ -2,7 +2,9 @@
 //! fingerprints, and a summary line. Colour only on a terminal, never with `NO_COLOR`.
 
 use super::PassResult;
-use crate::plan::{ContainerAction, ContainerCause, FileAction, FileCause, Plan, Summary};
+use crate::plan::{
+    ContainerAction, ContainerCause, FileAction, FileCause, FileStep, InstancePlan, Plan, Summary,
+};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
@@ -145,6 +147,21 @@ pub fn applied_counts(s: &Summary) -> String {
     )
 }
 
+/// The last line of an apply: whether it completed, what it did, how long it took.
+pub fn summary_line(applied: &Summary, failed: usize, duration_ms: u128, style: Style) -> String {
+    let head = if failed > 0 {
+        style.red(&format!("Apply incomplete: {failed} instance(s) failed."))
+    } else {
+        style.green("Apply complete!")
+    };
+    format!(
+        "{head} {}, {} started, in {:.1}s.",
+        applied_counts(applied),
+        applied.start,
+        duration_ms as f64 / 1000.0
+    )
+}
+
 /// `jk-app-smith (app × smith, agent kimi)`: how plan and status name an instance.
 pub fn instance_header(
     style: Style,
@@ -169,71 +186,88 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "image {}: {what}", image.image);
     }
     for inst in &plan.instances {
-        let visible: Vec<_> = inst
-            .files
-            .iter()
-            .filter(|f| !matches!(f.action, FileAction::Adopt | FileAction::Forget))
-            .collect();
-        if inst.container_step.is_none()
-            && visible.is_empty()
-            && inst.notes.is_empty()
-            && inst.problems.is_empty()
-        {
-            continue;
-        }
+        render_instance(&mut out, inst, style);
+    }
+    render_totals(&mut out, plan);
+    out
+}
+
+/// One instance's block: its header, container step, files, notes and problems. An instance
+/// with nothing to show (adopted and forgotten files are bookkeeping) gets no block at all.
+fn render_instance(out: &mut String, inst: &InstancePlan, style: Style) {
+    let visible: Vec<_> = inst
+        .files
+        .iter()
+        .filter(|f| !matches!(f.action, FileAction::Adopt | FileAction::Forget))
+        .collect();
+    if inst.container_step.is_none()
+        && visible.is_empty()
+        && inst.notes.is_empty()
+        && inst.problems.is_empty()
+    {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        instance_header(
+            style,
+            &inst.container,
+            &inst.workspace,
+            &inst.role,
+            &inst.agent
+        )
+    );
+    if let Some(step) = &inst.container_step {
+        let line = format!(
+            "  {} {} container: {}",
+            symbol(step.action()),
+            container_verb(step.action()),
+            container_cause(&step.cause)
+        );
+        let line = match step.action() {
+            ContainerAction::Create => style.green(&line),
+            ContainerAction::Remove => style.red(&line),
+            _ => style.yellow(&line),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    for f in visible {
         let _ = writeln!(
             out,
-            "{}",
-            instance_header(
-                style,
-                &inst.container,
-                &inst.workspace,
-                &inst.role,
-                &inst.agent
-            )
+            "    {} {}/{}: {}{}",
+            file_verb(f.action),
+            f.agent,
+            f.path,
+            file_cause(f.cause),
+            fingerprints(f)
         );
-        if let Some(step) = &inst.container_step {
-            let line = format!(
-                "  {} {} container: {}",
-                symbol(step.action()),
-                container_verb(step.action()),
-                container_cause(&step.cause)
-            );
-            let line = match step.action() {
-                ContainerAction::Create => style.green(&line),
-                ContainerAction::Remove => style.red(&line),
-                _ => style.yellow(&line),
-            };
-            let _ = writeln!(out, "{line}");
-        }
-        for f in visible {
-            let fps = match (f.action, &f.host, &f.handoff) {
-                (FileAction::Copy, Some(h), Some(t)) => format!(" [{t} → {h}]"),
-                (FileAction::Copy, Some(h), None) => format!(" [{h}]"),
-                (FileAction::Keep, Some(h), Some(t)) => format!(" [host {h}, container {t}]"),
-                (_, _, Some(t)) => format!(" [{t}]"),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "    {} {}/{}: {}{fps}",
-                file_verb(f.action),
-                f.agent,
-                f.path,
-                file_cause(f.cause)
-            );
-        }
-        for n in &inst.notes {
-            let _ = writeln!(out, "    note: {n}");
-        }
-        for p in &inst.problems {
-            let line = format!("    error[{}]: {}", p.code, p.message);
-            let _ = writeln!(out, "{}", style.red(&line));
-            if !p.hint.is_empty() {
-                let _ = writeln!(out, "      → what to try: {}", p.hint);
-            }
+    }
+    for n in &inst.notes {
+        let _ = writeln!(out, "    note: {n}");
+    }
+    for p in &inst.problems {
+        let line = format!("    error[{}]: {}", p.code, p.message);
+        let _ = writeln!(out, "{}", style.red(&line));
+        if !p.hint.is_empty() {
+            let _ = writeln!(out, "      → what to try: {}", p.hint);
         }
     }
+}
+
+/// ` [handoff → host]`-style fingerprints of a file step: the ones that say what it does.
+fn fingerprints(f: &FileStep) -> String {
+    match (f.action, &f.host, &f.handoff) {
+        (FileAction::Copy, Some(h), Some(t)) => format!(" [{t} → {h}]"),
+        (FileAction::Copy, Some(h), None) => format!(" [{h}]"),
+        (FileAction::Keep, Some(h), Some(t)) => format!(" [host {h}, container {t}]"),
+        (_, _, Some(t)) => format!(" [{t}]"),
+        _ => String::new(),
+    }
+}
+
+/// The plan's last line: what it will do in total, or that nothing needs doing.
+fn render_totals(out: &mut String, plan: &Plan) {
     let s = &plan.summary;
     let troubled = plan.troubled().count();
     if !plan.has_changes() {
@@ -252,7 +286,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
                 String::new()
             }
         );
-        return out;
+        return;
     }
     let _ = writeln!(
         out,
@@ -267,7 +301,6 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         optional(s.seed, "to seed"),
         s.kept
     );
-    out
 }
 
 /// `HH:MM:SSZ` (UTC) for watch log lines: a long-running process needs times, and a date
@@ -279,6 +312,30 @@ pub fn clock() -> String {
         .unwrap_or(0);
     let day = secs % 86_400;
     format!("{:02}:{:02}:{:02}Z", day / 3600, day % 3600 / 60, day % 60)
+}
+
+/// What watch watches, stamped: said at start and whenever the set changes.
+pub fn watching_line(backend: &str, paths: &[String], project: &str) -> String {
+    format!(
+        "{} watching {} path(s) for project {project} ({backend}): {}",
+        clock(),
+        paths.len(),
+        paths.join(", ")
+    )
+}
+
+/// Watch's last line, on a signal: how many passes, and what they did in total.
+pub fn watch_summary_line(
+    passes: u64,
+    failed_passes: u64,
+    applied: &Summary,
+    signal: &str,
+) -> String {
+    format!(
+        "{} {signal}: stopped after {passes} pass(es), {failed_passes} failed; in total {}.",
+        clock(),
+        applied_counts(applied)
+    )
 }
 
 /// One line per watch pass: when, why, what changed, how long it took.

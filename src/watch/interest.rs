@@ -17,7 +17,7 @@
 //! Anything under `$JACKIN_HOME` is dropped too: those are jackin's own writes.
 
 use crate::agents::AuthMode;
-use crate::desired::{Desired, ImageSource};
+use crate::desired::{AgentAuth, Desired, ImageSource};
 use crate::manifest::Loaded;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +50,24 @@ pub struct Interests {
 }
 
 const STATE_EXTS: [&str; 3] = ["toml", "yaml", "yml"];
+
+/// What a synced host login is read from: the agent's entries in its source, and the
+/// account block jackin forwards from the host's shared document.
+fn host_login(items: &mut Vec<Interest>, auth: &AgentAuth, home: &Path) {
+    let info = auth.agent.info();
+    for entry in info.entries {
+        let path = entry.host_path(&auth.source);
+        items.push(if entry.tree {
+            Interest::Tree(path, Kind::HostLogin)
+        } else {
+            Interest::Exact(path, Kind::HostLogin)
+        });
+    }
+    if let Some(doc) = &info.shared_doc {
+        let path = doc.host_path(&auth.source, auth.source_is_default(), home);
+        items.push(Interest::Exact(path, Kind::HostLogin));
+    }
+}
 
 impl Interests {
     /// `file` is `-f` made absolute (or `None`: discovery in `cwd`). Host logins come from
@@ -85,20 +103,7 @@ impl Interests {
         }
         for inst in desired.iter().flat_map(|d| d.instances.values()) {
             for auth in inst.auth.iter().filter(|a| a.mode == AuthMode::Sync) {
-                let info = auth.agent.info();
-                for entry in info.entries {
-                    let path = entry.host_path(&auth.source);
-                    items.push(if entry.tree {
-                        Interest::Tree(path, Kind::HostLogin)
-                    } else {
-                        Interest::Exact(path, Kind::HostLogin)
-                    });
-                }
-                // The account block jackin forwards from the host's shared document.
-                if let Some(doc) = &info.shared_doc {
-                    let path = doc.host_path(&auth.source, auth.source_is_default(), home);
-                    items.push(Interest::Exact(path, Kind::HostLogin));
-                }
+                host_login(&mut items, auth, home);
             }
         }
         if let Some(d) = desired {

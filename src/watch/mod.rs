@@ -89,61 +89,22 @@ pub async fn run(
     // runtime's own check), not retried with backoff forever.
     crate::runtime::local_engine()?;
     let mut signals = Signals::new();
-    let (tx, rx) = unbounded_channel();
-    let (fs, warning) = fs::FsWatch::new(tx.clone());
-    if let Some(message) = warning {
-        reporter.event(Event::Warning { message });
-    }
-    let mut w = Watch {
-        interests: interests_of(&ctx, &loaded, None),
-        last_good: loaded,
-        ctx,
-        opts,
-        reporter,
-        fs,
-        rx,
-        tx,
-        docker: None,
-        passes: 0,
-        failed_passes: 0,
-        totals: Summary::default(),
-        backoff: Backoff::default(),
-        retry_at: None,
-        last_pass: Instant::now(),
-        state_problem: None,
-        pass_problem: None,
-        docker_down: false,
-        shown: HashSet::new(),
-        watched_before: Vec::new(),
-    };
-    let mut triggers = vec!["start".to_owned()];
-    let stopped_by = loop {
-        match w.run_pass(triggers, &mut signals).await {
-            Ok(Some(sig)) => break sig,
-            Ok(None) => {}
-            // A second signal: the pass in flight was dropped (its lock with it).
-            Err(_) => {
-                if let Some((_, task)) = w.docker.take() {
-                    task.abort();
-                }
-                return Ok(exit::ERROR);
-            }
+    let mut w = Watch::new(ctx, opts, reporter, loaded);
+    let code = match w.until_stopped(&mut signals).await {
+        Ok(stopped_by) => {
+            w.reporter.event(Event::WatchSummary {
+                passes: w.passes,
+                failed_passes: w.failed_passes,
+                applied: w.totals,
+                signal: stopped_by.to_owned(),
+            });
+            exit::OK
         }
-        match w.next_batch(&mut signals).await {
-            Ok(batch) => triggers = batch,
-            Err(sig) => break sig,
-        }
+        // A second signal: the pass in flight was dropped (its lock with it).
+        Err(_) => exit::ERROR,
     };
-    w.reporter.event(Event::WatchSummary {
-        passes: w.passes,
-        failed_passes: w.failed_passes,
-        applied: w.totals,
-        signal: stopped_by.to_owned(),
-    });
-    if let Some((_, task)) = w.docker.take() {
-        task.abort();
-    }
-    Ok(exit::OK)
+    w.stop_docker();
+    Ok(code)
 }
 
 struct Watch<'r> {
@@ -175,7 +136,66 @@ struct Watch<'r> {
     watched_before: Vec<String>,
 }
 
-impl Watch<'_> {
+impl<'r> Watch<'r> {
+    /// Starts the file watcher (its warning, if any, is reported); passes start later.
+    fn new(
+        ctx: Context,
+        opts: WatchOptions,
+        reporter: &'r mut dyn Reporter,
+        loaded: Loaded,
+    ) -> Self {
+        let (tx, rx) = unbounded_channel();
+        let (fs, warning) = fs::FsWatch::new(tx.clone());
+        if let Some(message) = warning {
+            reporter.event(Event::Warning { message });
+        }
+        Watch {
+            interests: interests_of(&ctx, &loaded, None),
+            last_good: loaded,
+            ctx,
+            opts,
+            reporter,
+            fs,
+            rx,
+            tx,
+            docker: None,
+            passes: 0,
+            failed_passes: 0,
+            totals: Summary::default(),
+            backoff: Backoff::default(),
+            retry_at: None,
+            last_pass: Instant::now(),
+            state_problem: None,
+            pass_problem: None,
+            docker_down: false,
+            shown: HashSet::new(),
+            watched_before: Vec::new(),
+        }
+    }
+
+    /// Passes, each on the hints gathered since the last, until a signal stops the watch:
+    /// `Ok` with it once the pass in flight is done; `Err` when a second signal aborted
+    /// that pass.
+    async fn until_stopped(&mut self, signals: &mut Signals) -> Result<&'static str, &'static str> {
+        let mut triggers = vec!["start".to_owned()];
+        loop {
+            if let Some(sig) = self.run_pass(triggers, signals).await? {
+                return Ok(sig);
+            }
+            match self.next_batch(signals).await {
+                Ok(batch) => triggers = batch,
+                Err(sig) => return Ok(sig),
+            }
+        }
+    }
+
+    /// Stop following Docker events.
+    fn stop_docker(&mut self) {
+        if let Some((_, task)) = self.docker.take() {
+            task.abort();
+        }
+    }
+
     /// Wait for the next batch of relevant hints, debounced; a timer (retry or resync) runs a
     /// pass at once. `Err` is the signal that ended the wait.
     async fn next_batch(&mut self, signals: &mut Signals) -> Result<Vec<String>, &'static str> {
@@ -346,11 +366,9 @@ impl Watch<'_> {
         for message in self.fs.sync(&self.interests.watches()) {
             self.reporter.event(Event::Warning { message });
         }
-        let project = &self.last_good.project;
-        if self.docker.as_ref().map(|(p, _)| p) != Some(project) {
-            if let Some((_, task)) = self.docker.take() {
-                task.abort();
-            }
+        if self.docker.as_ref().map(|(p, _)| p) != Some(&self.last_good.project) {
+            self.stop_docker();
+            let project = &self.last_good.project;
             self.docker = Some((project.clone(), docker::spawn(project, self.tx.clone())));
         }
         let paths = self.fs.paths();
@@ -361,7 +379,7 @@ impl Watch<'_> {
                     .iter()
                     .map(|p| tilde(Path::new(p), &self.ctx.home))
                     .collect(),
-                project: project.clone(),
+                project: self.last_good.project.clone(),
             });
             self.watched_before = paths;
         }
@@ -405,37 +423,42 @@ impl Watch<'_> {
                 self.retry_at = Some(Instant::now() + self.backoff.next_delay());
                 (PassResult::Incomplete, repeated)
             }
-            Err(e) => {
-                let delay = if e.code() == Code::E030 {
-                    LOCK_RETRY
-                } else {
-                    self.backoff.next_delay()
-                };
-                self.retry_at = Some(Instant::now() + delay);
-                let rendered = e.render();
-                let repeated = self.pass_problem.as_deref() == Some(&rendered)
-                    || (e.code() == Code::E020 && self.docker_down);
-                if !repeated {
-                    let then = match e.code() {
-                        Code::E030 => "retrying every second until it is released".to_owned(),
-                        Code::E020 => format!(
-                            "retrying with backoff ({} ms doubling to {} s); this is reported once",
-                            Backoff::MIN.as_millis(),
-                            Backoff::MAX.as_secs()
-                        ),
-                        _ => format!(
-                            "retrying in {} ms, backing off to {} s",
-                            delay.as_millis(),
-                            Backoff::MAX.as_secs()
-                        ),
-                    };
-                    self.report(&e, then);
-                }
-                self.docker_down |= e.code() == Code::E020;
-                self.pass_problem = Some(rendered);
-                (PassResult::Failed, repeated)
-            }
+            Err(e) => (PassResult::Failed, self.pass_failed(&e)),
         }
+    }
+
+    /// A pass that stopped before executing: when to retry, and what to say about it (once:
+    /// not again while it fails the same way, nor for the engine still being down). Whether
+    /// it failed like the previous one.
+    fn pass_failed(&mut self, e: &Error) -> bool {
+        let delay = if e.code() == Code::E030 {
+            LOCK_RETRY
+        } else {
+            self.backoff.next_delay()
+        };
+        self.retry_at = Some(Instant::now() + delay);
+        let rendered = e.render();
+        let repeated = self.pass_problem.as_deref() == Some(&rendered)
+            || (e.code() == Code::E020 && self.docker_down);
+        if !repeated {
+            let then = match e.code() {
+                Code::E030 => "retrying every second until it is released".to_owned(),
+                Code::E020 => format!(
+                    "retrying with backoff ({} ms doubling to {} s); this is reported once",
+                    Backoff::MIN.as_millis(),
+                    Backoff::MAX.as_secs()
+                ),
+                _ => format!(
+                    "retrying in {} ms, backing off to {} s",
+                    delay.as_millis(),
+                    Backoff::MAX.as_secs()
+                ),
+            };
+            self.report(e, then);
+        }
+        self.docker_down |= e.code() == Code::E020;
+        self.pass_problem = Some(rendered);
+        repeated
     }
 
     fn report(&mut self, e: &Error, then: String) {

@@ -109,6 +109,35 @@ async fn leave(
 ) -> Result<(), Error> {
     live.keys(false).map_err(io_error)?;
     screen.suspend();
+    let (label, result, pause) = run_action(ctx, act).await?;
+    let line = match &result {
+        Ok(code) => format!("{} {label} ended (exit {code})", clock()),
+        Err(e) => {
+            eprint!("{}", e.render());
+            format!(
+                "{} {label} failed: {}",
+                clock(),
+                e.render().lines().next().unwrap_or_default()
+            )
+        }
+    };
+    app.log(line);
+    if pause || result.is_err() {
+        eprintln!("\n[press Enter to return to the console]");
+        let mut buf = String::new();
+        let _ = std::io::stdin().read_line(&mut buf);
+    }
+    screen.resume()?;
+    live.keys(true).map_err(io_error)?;
+    Ok(())
+}
+
+/// Run the action as its command would: its name for the log, how it ended, and whether its
+/// output is worth a pause to read. `Err` when its target does not parse.
+async fn run_action(
+    ctx: &Context,
+    act: Action,
+) -> Result<(&'static str, Result<i32, Error>, bool), Error> {
     let file = || FileArg {
         file: ctx.file.clone(),
     };
@@ -116,7 +145,7 @@ async fn leave(
         t.parse::<crate::desired::Target>()
             .map_err(|e| io_error(std::io::Error::other(e)))
     };
-    let (label, result, pause) = match act {
+    Ok(match act {
         Action::Session(Session::Attach, t) => (
             "attach",
             session_cmds::attach(file(), target(&t)?).await,
@@ -146,27 +175,7 @@ async fn leave(
             true,
         ),
         Action::None | Action::Quit => ("", Ok(exit::OK), false),
-    };
-    let line = match &result {
-        Ok(code) => format!("{} {label} ended (exit {code})", clock()),
-        Err(e) => {
-            eprint!("{}", e.render());
-            format!(
-                "{} {label} failed: {}",
-                clock(),
-                e.render().lines().next().unwrap_or_default()
-            )
-        }
-    };
-    app.log(line);
-    if pause || result.is_err() {
-        eprintln!("\n[press Enter to return to the console]");
-        let mut buf = String::new();
-        let _ = std::io::stdin().read_line(&mut buf);
-    }
-    screen.resume()?;
-    live.keys(true).map_err(io_error)?;
-    Ok(())
+    })
 }
 
 /// `apply`, or `apply --replace T --target T` for `r`.
