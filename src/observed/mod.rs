@@ -524,7 +524,7 @@ pub async fn observe_docker(
 
 /// Only a stopped container is looked at closer (one inspect each): did its agent exit
 /// right after its start?
-async fn quick_exits(desired: &Desired, runtime: &Runtime, observed: &mut Observed) {
+async fn quick_exits(desired: &Desired, runtime: &impl Engine, observed: &mut Observed) {
     let stopped: Vec<String> = observed
         .containers
         .values()
@@ -544,7 +544,7 @@ async fn quick_exits(desired: &Desired, runtime: &Runtime, observed: &mut Observ
 /// second (name-filtered) list needed, so a no-op stays at one list call.
 async fn conflicts(
     desired: &Desired,
-    runtime: &Runtime,
+    runtime: &impl Engine,
     observed: &mut Observed,
 ) -> Result<(), ObserveError> {
     let missing: Vec<&str> = desired
@@ -569,7 +569,7 @@ async fn conflicts(
 /// or built first; the executor resolves theirs then).
 async fn owners(
     desired: &Desired,
-    runtime: &Runtime,
+    runtime: &impl Engine,
     observed: &mut Observed,
     infos: &Images,
 ) -> Result<(), ObserveError> {
