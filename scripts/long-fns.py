@@ -3,7 +3,7 @@
 that does several things reads as several functions). Test modules (`#[cfg(test)]`) are
 skipped. Counts lines from the `fn` line to its closing brace.
 
-Usage: scripts/long-fns.py [--list] [LIMIT]
+Run by scripts/test.sh (so CI). Usage: scripts/long-fns.py [--list] [LIMIT]
 """
 import pathlib
 import re

@@ -2,7 +2,7 @@
 # The one command that runs jackin's whole test suite on a fresh machine:
 # busybox-static, a Docker engine that answers, the local agent image, the images with the
 # real Kimi CLI, Claude Code and Codex (debootstrap + PyPI), then
-# the module-cycle check, cargo fmt --check, clippy (warnings are errors) and every test
+# the module-cycle and function-length checks, cargo fmt --check, clippy (warnings are errors) and every test
 # target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -47,6 +47,9 @@ JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 step "no dependency cycle between top-level modules (scripts/module-cycles.py)"
 python3 scripts/module-cycles.py
+
+step "no non-test function over 60 lines (scripts/long-fns.py)"
+python3 scripts/long-fns.py
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
