@@ -10,6 +10,7 @@ mod engine;
 #[cfg(test)]
 pub mod fake;
 mod locality;
+mod negotiate;
 mod session;
 
 pub use engine::Engine;
@@ -164,12 +165,13 @@ impl Runtime {
     /// Engine text in errors passes `redactor`.
     pub async fn connect(redactor: Redactor) -> Result<Self, RuntimeError> {
         let host = local_engine()?;
-        let unreachable = |e: bollard::errors::Error| RuntimeError::Unreachable {
-            host: host.clone(),
-            detail: redactor.redact(&e.to_string()),
-        };
-        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        let docker =
+            negotiate::connect(&host)
+                .await
+                .map_err(|detail| RuntimeError::Unreachable {
+                    detail: redactor.redact(&detail),
+                    host: host.clone(),
+                })?;
         Ok(Runtime {
             docker,
             calls: AtomicUsize::new(1),
