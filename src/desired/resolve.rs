@@ -7,7 +7,7 @@ use super::env::{resolve_env_value, EnvSource};
 use super::{AgentAuth, Desired, EnvVar, ImageSource, InstanceSpec, MountSpec, Scope, Secret};
 use crate::agents::{AgentKind, AuthMode};
 use crate::error::{Code, Coded};
-use crate::manifest::model::{AuthTable, EnvValue, Manifest, Role};
+use crate::manifest::model::{AuthTable, EnvValue, Level, Manifest, Role};
 use crate::manifest::Loaded;
 use crate::naming::container_name;
 use crate::paths::{self, JackinHome};
@@ -122,32 +122,13 @@ struct Decl<'a> {
     layers: &'a [Layer<'a>; 4],
 }
 
-/// The four env layers of instance `ws_name` × `role_name`, in the order later wins.
-fn env_layers<'m>(
-    m: &'m Manifest,
-    ws_name: &str,
-    role_name: &str,
-    role: &'m Role,
-) -> [Layer<'m>; 4] {
-    let ws = &m.workspaces[ws_name];
-    [
-        Layer {
-            name: "env".into(),
-            vars: &m.env,
-        },
-        Layer {
-            name: format!("roles.{role_name}.env"),
-            vars: &role.env,
-        },
-        Layer {
-            name: format!("workspaces.{ws_name}.env"),
-            vars: &ws.env,
-        },
-        Layer {
-            name: format!("workspaces.{ws_name}.roles.{role_name}.env"),
-            vars: &ws.roles[role_name].env,
-        },
-    ]
+/// The four env layers of instance `ws_name` × `role_name`, in the order later wins
+/// ([`Manifest::env_layers`]), named as messages show them.
+fn env_layers<'m>(m: &'m Manifest, ws_name: &str, role_name: &str) -> [Layer<'m>; 4] {
+    m.env_layers(ws_name, role_name).map(|(path, vars)| Layer {
+        name: path.join("."),
+        vars,
+    })
 }
 
 /// A `$NAME` reference that resolved to nothing: where, and what it named.
@@ -164,7 +145,7 @@ impl Resolver<'_> {
         let agent = launched_agent(m, ws_name, role_name);
         let scopes = auth_scopes(m, ws_name, role_name);
         let auth = agents_auth(role, &scopes, self.base, self.home);
-        let layers = env_layers(m, ws_name, role_name, role);
+        let layers = env_layers(m, ws_name, role_name);
         let (mut env, mut unset) = self.layered_env(&name, &layers);
         let decl = Decl {
             name: &name,
@@ -465,20 +446,18 @@ pub fn launched_agent(m: &Manifest, ws_name: &str, role_name: &str) -> AgentKind
         .unwrap_or(AgentKind::Kimi)
 }
 
-/// The auth tables of one instance, highest precedence first.
+/// The auth tables of one instance, highest precedence first ([`Manifest::auth_scopes`]).
 fn auth_scopes<'m>(m: &'m Manifest, ws_name: &str, role_name: &str) -> [(&'m AuthTable, Scope); 3] {
-    let ws = &m.workspaces[ws_name];
-    [
-        (
-            &ws.roles[role_name].auth,
-            Scope::Instance(format!("workspaces.{ws_name}.roles.{role_name}.auth")),
-        ),
-        (
-            &ws.auth,
-            Scope::Workspace(format!("workspaces.{ws_name}.auth")),
-        ),
-        (&m.auth, Scope::Global("auth".into())),
-    ]
+    m.auth_scopes(ws_name, role_name)
+        .map(|(table, level, path)| {
+            let path = path.join(".");
+            let scope = match level {
+                Level::Instance => Scope::Instance(path),
+                Level::Workspace => Scope::Workspace(path),
+                Level::Global => Scope::Global(path),
+            };
+            (table, scope)
+        })
 }
 
 /// Highest scope wins, independently for `mode` and `source`.

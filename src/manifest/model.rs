@@ -238,6 +238,63 @@ pub struct Role {
     pub kimi_code: Option<AgentSettings>,
 }
 
+/// Which table set an instance's value (SPEC §2): an instance's own beats its workspace's,
+/// which beats the global one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Global,
+    Workspace,
+    Instance,
+}
+
+/// No env table declared (a role the state file does not define, reported by validate).
+static NO_ENV: BTreeMap<String, EnvValue> = BTreeMap::new();
+
+/// The one place the precedence of an instance's tables is written down: validate, resolve
+/// and status read it from here.
+impl Manifest {
+    /// The auth tables of instance `ws` × `role`, highest precedence first, each with its
+    /// level and key path (`["workspaces", ws, "roles", role, "auth"]`, …).
+    pub fn auth_scopes<'m>(
+        &'m self,
+        ws: &str,
+        role: &str,
+    ) -> [(&'m AuthTable, Level, Vec<String>); 3] {
+        let w = &self.workspaces[ws];
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect();
+        [
+            (
+                &w.roles[role].auth,
+                Level::Instance,
+                path(&["workspaces", ws, "roles", role, "auth"]),
+            ),
+            (&w.auth, Level::Workspace, path(&["workspaces", ws, "auth"])),
+            (&self.auth, Level::Global, path(&["auth"])),
+        ]
+    }
+
+    /// The env tables of instance `ws` × `role`, in the order a later one wins (global, role,
+    /// workspace, instance), each with its key path.
+    pub fn env_layers<'m>(
+        &'m self,
+        ws: &str,
+        role: &str,
+    ) -> [(Vec<String>, &'m BTreeMap<String, EnvValue>); 4] {
+        let w = &self.workspaces[ws];
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect();
+        let role_env = self.roles.get(role).map_or(&NO_ENV, |r| &r.env);
+        [
+            (path(&["env"]), &self.env),
+            (path(&["roles", role, "env"]), role_env),
+            (path(&["workspaces", ws, "env"]), &w.env),
+            (
+                path(&["workspaces", ws, "roles", role, "env"]),
+                &w.roles[role].env,
+            ),
+        ]
+    }
+}
+
 impl Role {
     pub fn agent_settings(&self, agent: AgentKind) -> Option<&AgentSettings> {
         match agent {

@@ -280,7 +280,7 @@ impl Checker<'_> {
             self.unknown_role(m, &here, &instance, r);
             return None;
         };
-        self.model_env(m, w, ws, r, role);
+        self.model_env(m, w, r, role);
         self.instance_agent(w, ws, r, role, &instance);
         Some(role)
     }
@@ -337,18 +337,13 @@ impl Checker<'_> {
     /// Code reads `KIMI_MODEL_NAME` next to `KIMI_MODEL_API_KEY`, and neither works alone)
     /// needs the role's `model` or the variable in one of the instance's env layers. Only
     /// names are looked at: whether the variable resolves non-empty is `plan`'s business.
-    fn model_env(&mut self, m: &Manifest, w: &str, ws: &Workspace, r: &str, role: &Role) {
-        let inst = &ws.roles[r];
-        let layers = [&m.env, &role.env, &ws.env, &inst.env];
+    fn model_env(&mut self, m: &Manifest, w: &str, r: &str, role: &Role) {
+        let layers = m.env_layers(w, r);
         for &agent in &role.agents {
-            let scopes: [(&AuthTable, Vec<&str>); 3] = [
-                (&inst.auth, vec!["workspaces", w, "roles", r, "auth"]),
-                (&ws.auth, vec!["workspaces", w, "auth"]),
-                (&m.auth, vec!["auth"]),
-            ];
-            let Some((mode, mut path)) = scopes
+            let Some((mode, path)) = m
+                .auth_scopes(w, r)
                 .into_iter()
-                .find_map(|(t, p)| t.get(agent).and_then(|a| a.mode()).map(|mode| (mode, p)))
+                .find_map(|(t, _, p)| t.get(agent).and_then(|a| a.mode()).map(|mode| (mode, p)))
             else {
                 continue; // the default, sync, passes the model as a flag
             };
@@ -358,9 +353,10 @@ impl Checker<'_> {
             let has_model = role
                 .agent_settings(agent)
                 .is_some_and(|s| s.model.is_some());
-            if has_model || layers.iter().any(|l| l.contains_key(var)) {
+            if has_model || layers.iter().any(|(_, l)| l.contains_key(var)) {
                 continue;
             }
+            let mut path: Vec<&str> = path.iter().map(String::as_str).collect();
             path.push(agent.name());
             let scope = render_path(&path);
             path.push("mode");
