@@ -272,12 +272,12 @@ fn login_checks(ctx: &Context, state: &State) -> Vec<Check> {
             })
             .collect();
     };
-    let auths = crate::desired::resolve_auth_only(loaded, &ctx.home);
+    let declared = crate::desired::declare(loaded, &ctx.home);
     // (agent, source) → (the auth as resolved for the first instance using it, instances).
     let mut synced: BTreeMap<(AgentKind, PathBuf), (AgentAuth, Vec<String>)> = BTreeMap::new();
     let mut other: BTreeMap<(AgentKind, AuthMode), Vec<String>> = BTreeMap::new();
-    for (container, list) in &auths {
-        for a in list {
+    for (container, d) in &declared {
+        for a in &d.auth {
             if a.mode == AuthMode::Sync {
                 synced
                     .entry((a.agent, a.source.clone()))

@@ -48,19 +48,21 @@ pub async fn login(file: FileArg, target: Target, agent: Option<AgentKind>) -> R
     let ctx = Context::from_env(file.file);
     let loaded = ctx.load()?;
     let sel = session::select(&loaded, &target)?;
-    let auths = crate::desired::resolve_auth_only(&loaded, &ctx.home);
-    let agent = agent.unwrap_or(sel.agent);
-    let auth = auths
+    let declared = crate::desired::declare(&loaded, &ctx.home);
+    let auths = declared
         .get(&sel.container)
-        .and_then(|list| list.iter().find(|a| a.agent == agent))
-        .ok_or_else(|| SessionError::AgentNotInRole {
-            instance: sel.instance(),
-            agent,
-            agents: auths
-                .get(&sel.container)
-                .map(|l| l.iter().map(|a| a.agent.to_string()).collect())
-                .unwrap_or_default(),
-        })?;
+        .map(|d| d.auth.as_slice())
+        .unwrap_or_default();
+    let agent = agent.unwrap_or(sel.agent);
+    let auth =
+        auths
+            .iter()
+            .find(|a| a.agent == agent)
+            .ok_or_else(|| SessionError::AgentNotInRole {
+                instance: sel.instance(),
+                agent,
+                agents: auths.iter().map(|a| a.agent.to_string()).collect(),
+            })?;
     if auth.mode != AuthMode::Ignore {
         return Err(SessionError::NotItsOwnLogin {
             instance: sel.instance(),

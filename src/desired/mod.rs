@@ -11,7 +11,7 @@ pub mod spec;
 pub mod user;
 
 pub use env::{resolve_env_value, EnvSource};
-pub use resolve::{launched_agent, resolve, resolve_auth_only, ResolveError};
+pub use resolve::{declare, launched_agent, resolve, Declared, ResolveError};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::manifest::model::RestartPolicy;

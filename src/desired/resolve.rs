@@ -79,11 +79,9 @@ pub fn resolve(
         env_files: BTreeSet::new(),
     };
     let mut instances = BTreeMap::new();
-    for (ws_name, ws) in &m.workspaces {
-        for role_name in ws.roles.keys() {
-            if let Some(spec) = r.instance(ws_name, role_name) {
-                instances.insert(spec.name.clone(), spec);
-            }
+    for d in declare(loaded, home).into_values() {
+        if let Some(spec) = r.instance(d) {
+            instances.insert(spec.name.clone(), spec);
         }
     }
     if !r.problems.is_empty() {
@@ -137,14 +135,19 @@ type Unset = BTreeMap<String, (String, EnvSource)>;
 impl Resolver<'_> {
     /// One instance, workspace × role, in the steps of SPEC §2: auth per agent, the env
     /// layers, what the auth modes add to or take from the env, the launch command, mounts.
-    fn instance(&mut self, ws_name: &str, role_name: &str) -> Option<InstanceSpec> {
+    fn instance(&mut self, d: Declared) -> Option<InstanceSpec> {
         let m = self.m;
+        let Declared {
+            name,
+            workspace: ws_name,
+            role: role_name,
+            agent,
+            auth,
+        } = d;
+        let (ws_name, role_name) = (ws_name.as_str(), role_name.as_str());
         let ws = &m.workspaces[ws_name];
         let role = m.roles.get(role_name)?; // validate() already rejected undeclared roles
-        let name = container_name(ws_name, role_name);
-        let agent = launched_agent(m, ws_name, role_name);
         let scopes = auth_scopes(m, ws_name, role_name);
-        let auth = agents_auth(role, &scopes, self.base, self.home);
         let layers = env_layers(m, ws_name, role_name);
         let (mut env, mut unset) = self.layered_env(&name, &layers);
         let decl = Decl {
@@ -399,20 +402,38 @@ fn command(
     command
 }
 
-/// Every declared instance's effective auth per agent (mode, source and the scopes that set
-/// them), by container name: the part of [`resolve`] that reads no env, so it is there even
-/// when a credential env var is unset (for `doctor`).
-pub fn resolve_auth_only(loaded: &Loaded, home: &Path) -> BTreeMap<String, Vec<AgentAuth>> {
+/// Stage one of resolution (SPEC §2), which reads no environment: one declared instance,
+/// the agent it launches and each agent's effective auth (mode, source and the scopes that set
+/// them). `doctor`, the session commands and the console read this stage alone, so it is
+/// there even when a credential env var is unset; [`resolve`] builds on it.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    /// The container name.
+    pub name: String,
+    pub workspace: String,
+    pub role: String,
+    pub agent: AgentKind,
+    pub auth: Vec<AgentAuth>,
+}
+
+/// Every declared instance of a validated state, by container name (stage one).
+pub fn declare(loaded: &Loaded, home: &Path) -> BTreeMap<String, Declared> {
     let m = &loaded.manifest;
     let mut out = BTreeMap::new();
     for (ws_name, ws) in &m.workspaces {
         for role_name in ws.roles.keys() {
             let Some(role) = m.roles.get(role_name) else {
-                continue;
+                continue; // validate() rejected it
             };
             let scopes = auth_scopes(m, ws_name, role_name);
-            let auth = agents_auth(role, &scopes, &loaded.base_dir, home);
-            out.insert(container_name(ws_name, role_name), auth);
+            let declared = Declared {
+                name: container_name(ws_name, role_name),
+                workspace: ws_name.clone(),
+                role: role_name.clone(),
+                agent: launched_agent(m, ws_name, role_name),
+                auth: agents_auth(role, &scopes, &loaded.base_dir, home),
+            };
+            out.insert(declared.name.clone(), declared);
         }
     }
     out
