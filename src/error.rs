@@ -136,20 +136,31 @@ pub trait Coded: std::error::Error {
     }
 }
 
+/// `error[E0NN]:`, the head every coded error is shown with (stderr, plan, status, doctor,
+/// watch): one owner for the layout operators grep for.
+pub fn head(code: Code) -> String {
+    format!("error[{code}]:")
+}
+
+/// `→ what to try: …`, the line that follows a coded error (indented by the caller).
+pub fn what_to_try(hint: &str) -> String {
+    format!("→ what to try: {hint}")
+}
+
 /// Render `error[E0NN]: headline`, indented detail lines, and the hint.
 pub fn render(err: &dyn Coded) -> String {
     let text = err.to_string();
     let mut lines = text.lines();
     let mut out = format!(
-        "error[{}]: {}\n",
-        err.code(),
+        "{} {}\n",
+        head(err.code()),
         lines.next().unwrap_or_default()
     );
     for line in lines {
         let _ = writeln!(out, "  {line}");
     }
     if let Some(hint) = err.hint() {
-        let _ = writeln!(out, "  → what to try: {hint}");
+        let _ = writeln!(out, "  {}", what_to_try(&hint));
     }
     out
 }

@@ -89,7 +89,7 @@ impl Check {
         let check = Check::new(
             Verdict::Fail,
             what,
-            format!("error[{}]: {}", e.code(), e.message()),
+            format!("{} {}", crate::error::head(e.code()), e.message()),
         );
         match e.hint() {
             Some(h) => check.fix(h),
@@ -556,7 +556,7 @@ pub fn render(checks: &[Check], style: Style) -> String {
         }
         if c.verdict != Verdict::Ok {
             if let Some(fix) = &c.fix {
-                let _ = writeln!(out, "{indent}→ what to try: {fix}");
+                let _ = writeln!(out, "{indent}{}", crate::error::what_to_try(fix));
             }
         }
     }

@@ -232,7 +232,7 @@ impl<W: Write> Reporter for TextReporter<W> {
                 message,
             } => {
                 let who = container.map(|c| format!("{c}: ")).unwrap_or_default();
-                let code = self.err_style.red(&format!("error[{code}]:"));
+                let code = self.err_style.red(&crate::error::head(code));
                 eprintln!("{code} {who}{message}");
             }
             Event::WatchError {
@@ -263,14 +263,14 @@ fn eprint_watch_error(
     eprintln!(
         "{} {} {}",
         text::clock(),
-        e.red(&format!("error[{code}]:")),
+        e.red(&crate::error::head(code)),
         lines.next().unwrap_or_default()
     );
     for line in lines {
         eprintln!("  {line}");
     }
     if let Some(hint) = hint {
-        eprintln!("  → what to try: {hint}");
+        eprintln!("  {}", crate::error::what_to_try(hint));
     }
     eprintln!("  watch: {then}");
 }

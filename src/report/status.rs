@@ -132,7 +132,7 @@ impl Status {
             );
             let _ = writeln!(out, "    handoff: {} file(s), {synced}", i.handoff_files);
             for p in &i.problems {
-                let line = format!("error[{}]: {}", p.code, p.message);
+                let line = format!("{} {}", crate::error::head(p.code), p.message);
                 let _ = writeln!(out, "    {}", style.red(&line));
             }
             if i.drift.is_empty() {

@@ -247,10 +247,10 @@ fn render_instance(out: &mut String, inst: &InstancePlan, style: Style) {
         let _ = writeln!(out, "    note: {n}");
     }
     for p in &inst.problems {
-        let line = format!("    error[{}]: {}", p.code, p.message);
+        let line = format!("    {} {}", crate::error::head(p.code), p.message);
         let _ = writeln!(out, "{}", style.red(&line));
         if !p.hint.is_empty() {
-            let _ = writeln!(out, "      → what to try: {}", p.hint);
+            let _ = writeln!(out, "      {}", crate::error::what_to_try(&p.hint));
         }
     }
 }
