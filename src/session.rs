@@ -12,13 +12,13 @@
 //!   guard always restores the terminal.
 
 use crate::agents::AgentKind;
-use crate::desired::spec::labels::{LABEL_MANAGED, LABEL_PROJECT};
 use crate::desired::Target;
 use crate::error::{Code, Coded, Error};
 use crate::manifest::Loaded;
 use crate::naming::container_name;
 use crate::redact::Redactor;
 use crate::runtime::{ContainerDetails, Engine, Output, Runtime, RuntimeError, Session};
+use crate::words::labels;
 use futures_util::StreamExt;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -237,13 +237,11 @@ pub async fn find_container(
         }
         .into());
     };
-    let label = |k: &str| details.labels.get(k).map(String::as_str);
-    let managed = label(LABEL_MANAGED) == Some("true");
-    if !managed || label(LABEL_PROJECT) != Some(project) {
+    if !labels::is_ours(&details.labels, project) {
         return Err(SessionError::NotOurs {
             container: sel.container.clone(),
             project: project.to_owned(),
-            owner: label(LABEL_PROJECT).filter(|_| managed).map(str::to_owned),
+            owner: labels::project_of(&details.labels).map(str::to_owned),
         }
         .into());
     }

@@ -50,7 +50,7 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
     let runtime = Runtime::connect(Redactor::default()).await?;
     ctx.jackin_home.ensure_private()?;
     let _lock = crate::lock::acquire(&ctx.jackin_home.lock_path(&project), &project, LOCK_WAIT)?;
-    let filters = crate::observed::ours(&project);
+    let filters = crate::words::labels::selector(&project);
     let filters: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ours = runtime.list_containers(&filters).await?;
     if ours.is_empty() && !purge {

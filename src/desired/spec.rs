@@ -15,15 +15,6 @@ pub const HASH_VERSION: &str = "v1";
 
 /// The labels jackin puts on a container: ownership (`managed` + `project`) and the spec it
 /// was created from. Written by the executor, read back by observe.
-pub mod labels {
-    pub const LABEL_MANAGED: &str = "jackin.managed";
-    pub const LABEL_PROJECT: &str = "jackin.project";
-    pub const LABEL_WORKSPACE: &str = "jackin.workspace";
-    pub const LABEL_ROLE: &str = "jackin.role";
-    pub const LABEL_AGENT: &str = "jackin.agent";
-    pub const LABEL_SPEC_HASH: &str = "jackin.spec-hash";
-    pub const LABEL_SPEC: &str = "jackin.spec";
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecSummary {

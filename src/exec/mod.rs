@@ -9,7 +9,7 @@ mod files;
 
 pub use files::apply as apply_files;
 
-use crate::desired::spec::{labels, SpecSummary};
+use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, InstanceSpec};
 use crate::error::{Code, Coded};
 use crate::fingerprint::Fingerprinter;
@@ -21,6 +21,7 @@ use crate::plan::{
 };
 use crate::report::{Event, Reporter};
 use crate::runtime::{ContainerConfig, Engine, ImageInfo};
+use crate::words::labels;
 use futures_util::stream::{self, StreamExt};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -522,8 +523,6 @@ impl<E: Engine> Executor<'_, E> {
     ) -> ContainerConfig {
         let summary = SpecSummary::new(spec, image, image_id, host, Some(owner), self.fp);
         let labels: HashMap<String, String> = [
-            (labels::LABEL_MANAGED, "true".to_owned()),
-            (labels::LABEL_PROJECT, project.to_owned()),
             (labels::LABEL_WORKSPACE, spec.workspace.clone()),
             (labels::LABEL_ROLE, spec.role.clone()),
             (labels::LABEL_AGENT, spec.agent.name().to_owned()),
@@ -531,6 +530,7 @@ impl<E: Engine> Executor<'_, E> {
             (labels::LABEL_SPEC, summary.to_label()),
         ]
         .into_iter()
+        .chain(labels::owned_by(project))
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         ContainerConfig {

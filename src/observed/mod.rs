@@ -31,7 +31,7 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::desired::spec::labels::*;
+use crate::words::labels::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
@@ -171,7 +171,7 @@ pub async fn observe(
         let (d, jh, h) = (desired.clone(), jackin_home.clone(), home.to_path_buf());
         tokio::task::spawn_blocking(move || observe_files(&d, &jh, &h))
     };
-    let filters = ours(&desired.project);
+    let filters = selector(&desired.project);
     let ours: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let named: BTreeSet<String> = desired
         .instances
@@ -478,15 +478,6 @@ fn shared_logins(
             })
         })
         .collect()
-}
-
-/// The engine filters that select this project's containers, and nothing else: jackin never
-/// touches a container that does not carry both labels.
-pub fn ours(project: &str) -> [(&'static str, String); 2] {
-    [
-        ("label", format!("{LABEL_MANAGED}=true")),
-        ("label", format!("{LABEL_PROJECT}={project}")),
-    ]
 }
 
 /// The engine's side of one observation, given the project's containers (`list`: ownership

@@ -2,6 +2,7 @@
 //! containers so `destroy --purge` and `doctor` find exactly ours and nothing else.
 
 use super::{api, RemoteError};
+use crate::words::labels;
 use bollard::Docker;
 use std::collections::HashMap;
 
@@ -15,12 +16,14 @@ pub struct VolumeLabels {
 
 impl VolumeLabels {
     fn map(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("jackin.managed".to_owned(), "true".to_owned()),
-            ("jackin.project".to_owned(), self.project.clone()),
-            ("jackin.instance".to_owned(), self.instance.clone()),
-            ("jackin.agent".to_owned(), self.agent.clone()),
-        ])
+        labels::owned_by(&self.project)
+            .into_iter()
+            .chain([
+                ("jackin.instance", self.instance.clone()),
+                (labels::LABEL_AGENT, self.agent.clone()),
+            ])
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
     }
 }
 
@@ -51,13 +54,7 @@ pub async fn list_volumes(
     docker: &Docker,
     project: &str,
 ) -> Result<Vec<(String, HashMap<String, String>)>, RemoteError> {
-    let filters = HashMap::from([(
-        "label",
-        vec![
-            "jackin.managed=true".to_owned(),
-            format!("jackin.project={project}"),
-        ],
-    )]);
+    let filters = HashMap::from([("label", labels::selector(project).map(|(_, v)| v).to_vec())]);
     let opts = bollard::query_parameters::ListVolumesOptionsBuilder::new()
         .filters(&filters)
         .build();
@@ -79,9 +76,7 @@ pub async fn remove_volume(docker: &Docker, name: &str, project: &str) -> Result
         .inspect_volume(name)
         .await
         .map_err(|e| api(format!("inspect volume {name}"), &e))?;
-    let ours = vol.labels.get("jackin.managed").map(String::as_str) == Some("true")
-        && vol.labels.get("jackin.project").map(String::as_str) == Some(project);
-    if !ours {
+    if !labels::is_ours(&vol.labels, project) {
         return Err(RemoteError::NotOurs(name.to_owned()));
     }
     docker

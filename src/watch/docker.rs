@@ -9,8 +9,8 @@
 
 use super::policy::Backoff;
 use super::Trigger;
-use crate::desired::spec::labels::LABEL_PROJECT;
 use crate::runtime::Runtime;
+use crate::words::labels::LABEL_PROJECT;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
