@@ -6,6 +6,7 @@
 //! [`Secret`], whose `Debug`/`Display` never show them.
 
 mod env;
+pub mod hosts;
 mod resolve;
 pub mod spec;
 pub mod user;
@@ -129,6 +130,8 @@ pub struct InstanceSpec {
     pub user: user::UserSpec,
     /// Every agent the role lists, in role order: all get credentials provisioned.
     pub auth: Vec<AgentAuth>,
+    /// The host it is placed on (a key of [`Desired::hosts`]; [`hosts::LOCAL`] by default).
+    pub host: String,
 }
 
 impl InstanceSpec {
@@ -146,6 +149,8 @@ pub struct Desired {
     pub restart: RestartPolicy,
     /// Keyed by container name, so iteration (and so plans) are sorted.
     pub instances: BTreeMap<String, InstanceSpec>,
+    /// The engines the instances are placed on; `local` is always there.
+    pub hosts: hosts::Hosts,
     /// Non-fatal findings (e.g. an unset non-credential env reference).
     pub warnings: Vec<String>,
     /// Every `{ file = … }` env value read while resolving: `watch` watches them, so a rotated

@@ -4,6 +4,7 @@
 //! `{ file }` values. It never touches Docker or credential folders.
 
 use super::env::{resolve_env_value, EnvSource};
+use super::hosts::{Host, LOCAL};
 use super::{AgentAuth, Desired, EnvVar, ImageSource, InstanceSpec, MountSpec, Scope, Secret};
 use crate::agents::{AgentKind, AuthMode};
 use crate::error::{Code, Coded};
@@ -93,6 +94,8 @@ pub fn resolve(
         project: loaded.project.clone(),
         restart: m.settings.clone().unwrap_or_default().restart,
         instances,
+        // [hosts.NAME] tables join `local` here (issue 18).
+        hosts: [(LOCAL.to_owned(), Host::local())].into(),
         warnings: r.warnings,
         env_files: r.env_files,
     })
@@ -183,6 +186,7 @@ impl Resolver<'_> {
             user: super::user::UserSpec::parse(role.user.as_deref())
                 .unwrap_or(super::user::UserSpec::Image),
             auth,
+            host: LOCAL.to_owned(),
         })
     }
 

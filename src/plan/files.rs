@@ -343,6 +343,7 @@ mod tests {
                 source: "/nonexistent".into(),
                 source_from: Scope::Default,
             }],
+            host: crate::desired::hosts::LOCAL.into(),
         }
     }
 

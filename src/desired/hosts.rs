@@ -1,0 +1,42 @@
+//! The engines one state drives (SPEC v3 §9): `local`, the engine `DOCKER_HOST` names, and each
+//! `[hosts.NAME]` of the state file. An instance is placed on exactly one of them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The host every instance is placed on unless its workspace (or workspace × role) says
+/// otherwise: the engine `DOCKER_HOST` names, as with the docker CLI.
+pub const LOCAL: &str = "local";
+
+/// One engine, as jackin reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// `local`, or the `NAME` of `[hosts.NAME]`.
+    pub name: String,
+    /// The address as `DOCKER_HOST` would say it: `unix:///…`, `tcp://…`, `ssh://…`.
+    pub docker: String,
+    /// Client certificates for a `tcp://` engine that wants them (paths resolved).
+    pub tls: Option<Tls>,
+}
+
+/// The files a TLS-protected engine is reached with (as `DOCKER_CERT_PATH` holds them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Every host of one state, by name; `local` is always there.
+pub type Hosts = BTreeMap<String, Host>;
+
+impl Host {
+    /// The default host: what `DOCKER_HOST` names.
+    pub fn local() -> Host {
+        Host {
+            name: LOCAL.to_owned(),
+            docker: crate::runtime::docker_host(),
+            tls: None,
+        }
+    }
+}
