@@ -30,7 +30,23 @@ pub struct Tls {
 /// Every host of one state, by name; `local` is always there.
 pub type Hosts = BTreeMap<String, Host>;
 
+/// The volume that holds an instance × agent's handoff on an engine not on this machine.
+pub fn volume_name(container: &str, agent: crate::agents::AgentKind) -> String {
+    format!("{container}-{}", agent.name())
+}
+
 impl Host {
+    /// Whether the engine runs on this machine, so it can bind-mount a folder of
+    /// `$JACKIN_HOME` (the fast path); elsewhere the handoff is a volume of that engine.
+    pub fn on_this_machine(&self) -> bool {
+        crate::runtime::remote_reason(&self.docker).is_none()
+    }
+
+    /// `name (address)`, as errors name a host.
+    pub fn describe(&self) -> String {
+        format!("{} ({})", self.name, self.docker)
+    }
+
     /// The default host: what `DOCKER_HOST` names.
     pub fn local() -> Host {
         Host {

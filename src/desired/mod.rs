@@ -98,9 +98,14 @@ pub struct EnvVar {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MountSpec {
+    /// A path on this machine, or a volume's name when `volume`.
     pub src: PathBuf,
     pub dst: String,
     pub readonly: bool,
+    /// A volume of the engine (the handoff on a host not on this machine, SPEC v3 §9), not a
+    /// bind mount. Absent from a bind mount's label text, so existing spec hashes stand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub volume: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +140,18 @@ pub struct InstanceSpec {
 }
 
 impl InstanceSpec {
+    /// On a host not on this machine no folder of `$JACKIN_HOME` can be mounted: each agent's
+    /// handoff becomes a volume of that engine, at the same target.
+    pub fn handoff_as_volumes(&mut self) {
+        for a in &self.auth {
+            let target = a.agent.info().target;
+            if let Some(m) = self.mounts.iter_mut().find(|m| m.dst == target && !m.volume) {
+                m.src = hosts::volume_name(&self.name, a.agent).into();
+                m.volume = true;
+            }
+        }
+    }
+
     /// The model the launch command passes with the agent's model flag, if it passes one.
     pub fn model_flag_value(&self) -> Option<&str> {
         let flag = self.agent.info().model_flag?;

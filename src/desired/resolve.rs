@@ -90,12 +90,18 @@ pub fn resolve(
             problems: r.problems,
         });
     }
+    // [hosts.NAME] tables join `local` here (issue 18).
+    let hosts: super::hosts::Hosts = [(LOCAL.to_owned(), Host::local())].into();
+    for spec in instances.values_mut() {
+        if hosts.get(&spec.host).is_some_and(|h| !h.on_this_machine()) {
+            spec.handoff_as_volumes();
+        }
+    }
     Ok(Desired {
         project: loaded.project.clone(),
         restart: m.settings.clone().unwrap_or_default().restart,
         instances,
-        // [hosts.NAME] tables join `local` here (issue 18).
-        hosts: [(LOCAL.to_owned(), Host::local())].into(),
+        hosts,
         warnings: r.warnings,
         env_files: r.env_files,
     })
@@ -369,6 +375,7 @@ impl Resolver<'_> {
             src: self.jackin_home.handoff_dir(name, a.agent),
             dst: a.agent.info().target.to_owned(),
             readonly: false,
+            volume: false,
         });
         ws.mounts
             .iter()
@@ -376,6 +383,7 @@ impl Resolver<'_> {
                 src: paths::expand(&mt.src, self.base, self.home),
                 dst: mt.dst.clone(),
                 readonly: mt.readonly,
+                volume: false,
             })
             .chain(handoff_mounts)
             .collect()

@@ -262,6 +262,7 @@ mod tests {
             src: src.into(),
             dst: dst.into(),
             readonly,
+            volume: false,
         }
     }
 

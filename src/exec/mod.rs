@@ -20,7 +20,7 @@ use crate::plan::{
     ContainerAction, ContainerOp, ContainerStep, ImageAction, InstancePlan, Plan, Summary,
 };
 use crate::report::{Event, Reporter};
-use crate::runtime::{ContainerConfig, Engine, ImageInfo};
+use crate::runtime::{ContainerConfig, Engine, ImageInfo, MountConfig};
 use crate::words::labels;
 use futures_util::stream::{self, StreamExt};
 use std::cell::RefCell;
@@ -546,11 +546,34 @@ impl<E: Engine> Executor<'_, E> {
             mounts: spec
                 .mounts
                 .iter()
-                .map(|m| (m.src.display().to_string(), m.dst.clone(), m.readonly))
+                .map(|m| MountConfig {
+                    source: m.src.display().to_string(),
+                    target: m.dst.clone(),
+                    readonly: m.readonly,
+                    volume: m.volume.then(|| volume_labels(project, spec, &m.dst)),
+                })
                 .collect(),
             workdir: spec.workdir.clone(),
             // The user the spec label records, so label and container cannot disagree.
             user: summary.user,
         }
     }
+}
+
+/// The labels of an instance's handoff volume (SPEC v3 §9): the project's, the instance's and
+/// the agent whose target it is mounted at, so `destroy --purge` finds exactly ours.
+fn volume_labels(project: &str, spec: &InstanceSpec, target: &str) -> HashMap<String, String> {
+    let agent = spec
+        .auth
+        .iter()
+        .find(|a| a.agent.info().target == target)
+        .map_or("", |a| a.agent.name());
+    labels::owned_by(project)
+        .into_iter()
+        .chain([
+            (labels::LABEL_INSTANCE, spec.name.clone()),
+            (labels::LABEL_AGENT, agent.to_owned()),
+        ])
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
 }

@@ -127,7 +127,7 @@ async fn a_first_apply_hands_the_login_over_creates_and_starts_and_the_next_plan
         c.config
             .mounts
             .iter()
-            .any(|(_, dst, _)| dst == "/jackin/kimi"),
+            .any(|m| m.target == "/jackin/kimi" && m.volume.is_none()),
         "the handoff is mounted: {:?}",
         c.config.mounts
     );

@@ -19,7 +19,7 @@ impl VolumeLabels {
         labels::owned_by(&self.project)
             .into_iter()
             .chain([
-                ("jackin.instance", self.instance.clone()),
+                (labels::LABEL_INSTANCE, self.instance.clone()),
                 (labels::LABEL_AGENT, self.agent.clone()),
             ])
             .map(|(k, v)| (k.to_owned(), v))

@@ -27,7 +27,7 @@ pub fn local_engine() -> Result<String, RuntimeError> {
 }
 
 /// Why `host` is not an engine on this machine; `None`: it is (or the client decides).
-fn remote_reason(host: &str) -> Option<String> {
+pub fn remote_reason(host: &str) -> Option<String> {
     let (scheme, rest) = host.split_once("://")?;
     match scheme.to_ascii_lowercase().as_str() {
         "ssh" => Some("reaches an engine through ssh".into()),

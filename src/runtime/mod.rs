@@ -14,12 +14,12 @@ mod negotiate;
 mod session;
 
 pub use engine::Engine;
-pub use locality::{docker_host, local_engine};
+pub use locality::{docker_host, local_engine, remote_reason};
 pub use session::{ExecState, Output, OutputStream, Session};
 
 use crate::error::{Code, Coded};
 use crate::redact::Redactor;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum, MountVolumeOptions};
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, EventsOptionsBuilder,
     InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
@@ -94,10 +94,20 @@ pub struct ContainerConfig {
     pub command: Vec<String>,
     pub env: Vec<String>,
     pub labels: HashMap<String, String>,
-    /// (host source, container target, readonly)
-    pub mounts: Vec<(String, String, bool)>,
+    pub mounts: Vec<MountConfig>,
     pub workdir: Option<String>,
     pub user: Option<String>,
+}
+
+/// One mount of a new container: a bind mount of a path on the engine's machine, or a named
+/// volume (created by the engine with `labels` when it does not exist).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountConfig {
+    pub source: String,
+    pub target: String,
+    pub readonly: bool,
+    /// `Some(labels)`: a volume.
+    pub volume: Option<HashMap<String, String>>,
 }
 
 /// What one image inspect tells.
@@ -449,11 +459,19 @@ impl Engine for Runtime {
         let mounts = cfg
             .mounts
             .iter()
-            .map(|(src, dst, ro)| Mount {
-                source: Some(src.clone()),
-                target: Some(dst.clone()),
-                typ: Some(MountTypeEnum::BIND),
-                read_only: Some(*ro),
+            .map(|m| Mount {
+                source: Some(m.source.clone()),
+                target: Some(m.target.clone()),
+                typ: Some(if m.volume.is_some() {
+                    MountTypeEnum::VOLUME
+                } else {
+                    MountTypeEnum::BIND
+                }),
+                read_only: Some(m.readonly),
+                volume_options: m.volume.as_ref().map(|labels| MountVolumeOptions {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .collect();

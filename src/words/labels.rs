@@ -11,6 +11,8 @@ pub const LABEL_ROLE: &str = "jackin.role";
 pub const LABEL_AGENT: &str = "jackin.agent";
 pub const LABEL_SPEC_HASH: &str = "jackin.spec-hash";
 pub const LABEL_SPEC: &str = "jackin.spec";
+/// On a handoff volume: the instance (container name) it belongs to.
+pub const LABEL_INSTANCE: &str = "jackin.instance";
 
 /// The engine filters that select `project`'s objects and nothing else: both labels.
 pub fn selector(project: &str) -> [(&'static str, String); 2] {
