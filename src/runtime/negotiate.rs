@@ -4,8 +4,8 @@
 //! bollard negotiates through `GET /version` instead, and the engine answers that by asking
 //! containerd and runc for their own versions: 8–12 ms on Docker 20.10 here, against 0.5 ms
 //! for `/_ping`, which made it a third of a no-op `apply` (BENCHMARKS.md). So for a unix socket
-//! (every local engine) jackin pings with hyper — already under bollard — and hands bollard
-//! the version; other transports keep bollard's negotiation.
+//! or plain tcp jackin pings with hyper — already under bollard — and hands bollard the
+//! version; other transports keep bollard's negotiation.
 
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use http_body_util::Empty;
@@ -17,24 +17,43 @@ const TIMEOUT_SECS: u64 = 120;
 /// A client for the engine at `host` (a `DOCKER_HOST` value), speaking the highest API
 /// version both sides know. The error is the reason, for `E020`.
 pub async fn connect(host: &str) -> Result<Docker, String> {
-    let Some(path) = host.strip_prefix("unix://") else {
-        let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
-        return docker.negotiate_version().await.map_err(|e| e.to_string());
-    };
-    let engine = ping(path).await?;
-    let version = if engine < *API_DEFAULT_VERSION {
+    if let Some(path) = host.strip_prefix("unix://") {
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        let version = agreed(ping(stream).await?);
+        return Docker::connect_with_unix(host, TIMEOUT_SECS, &version).map_err(|e| e.to_string());
+    }
+    if let Some(addr) = host
+        .strip_prefix("tcp://")
+        .or_else(|| host.strip_prefix("http://"))
+    {
+        let addr = addr.split('/').next().unwrap_or_default();
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let version = agreed(ping(stream).await?);
+        return Docker::connect_with_http(host, TIMEOUT_SECS, &version).map_err(|e| e.to_string());
+    }
+    // Anything else is left to bollard as `DOCKER_HOST` (what this build of it speaks).
+    let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
+    docker.negotiate_version().await.map_err(|e| e.to_string())
+}
+
+/// The lower of the engine's version and bollard's own.
+fn agreed(engine: ClientVersion) -> ClientVersion {
+    if engine < *API_DEFAULT_VERSION {
         engine
     } else {
         *API_DEFAULT_VERSION
-    };
-    Docker::connect_with_unix(host, TIMEOUT_SECS, &version).map_err(|e| e.to_string())
+    }
 }
 
-/// The `API-Version` the engine listening on unix socket `path` answers `/_ping` with.
-async fn ping(path: &str) -> Result<ClientVersion, String> {
-    let stream = tokio::net::UnixStream::connect(path)
-        .await
-        .map_err(|e| format!("{path}: {e}"))?;
+/// The `API-Version` the engine at the other end of `stream` answers `/_ping` with.
+async fn ping<S>(stream: S) -> Result<ClientVersion, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
@@ -63,8 +82,9 @@ async fn ping(path: &str) -> Result<ClientVersion, String> {
                 response.status()
             )
         })?;
-    parse(header)
-        .ok_or_else(|| format!("the engine names API version {header:?}, which is not MAJOR.MINOR"))
+    parse(header).ok_or_else(|| {
+        format!("the engine names API version {header:?}, which is not MAJOR.MINOR")
+    })
 }
 
 /// `1.41` → major 1, minor 41.
