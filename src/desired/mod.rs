@@ -153,7 +153,17 @@ pub struct Desired {
     pub env_files: BTreeSet<PathBuf>,
 }
 
+/// The engine `DOCKER_HOST` names, by the name people see (SPEC v3 §9).
+pub const LOCAL_HOST: &str = "local";
+
 impl Desired {
+    /// The host the instance `container` runs on: every instance is on [`LOCAL_HOST`] until
+    /// hosts can be declared (docs/hosts.md, "Next"); the one place that answers it.
+    pub fn host_of(&self, container: &str) -> &'static str {
+        let _ = (self, container);
+        LOCAL_HOST
+    }
+
     /// A redactor of every env value of every instance (all of them: jackin cannot know
     /// which are secret), for the engine's text.
     pub fn redactor(&self) -> crate::redact::Redactor {

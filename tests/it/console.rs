@@ -127,8 +127,17 @@ fn console_shows_instances_auth_scopes_and_live_changes_and_changes_nothing() {
     let handoff = snapshot(sb.handoff_dir(&ca, "kimi"));
 
     let mut con = Console::open(&sb, 24, 80);
-    // Opens on the instances, both running and in sync.
-    con.wait_for(&["1 Instances", "running", "in sync", "LAST SYNC"]);
+    // Opens on the instances, both running (with their uptime) and in sync, on the local
+    // host, with the image they run.
+    con.wait_for(&[
+        "1 Instances",
+        "running, up",
+        "in sync",
+        "LAST SYNC",
+        "local",
+    ]);
+    let repository = agent_image().split(':').next().unwrap();
+    con.wait_for(&[repository]);
 
     // Auth: the mode and the scope that set it, global and workspace×role; wide enough to
     // show the whole scope (the resize is redrawn without a key).
@@ -144,10 +153,11 @@ fn console_shows_instances_auth_scopes_and_live_changes_and_changes_nothing() {
     std::fs::write(login.dir.join("device_id"), "changed on the host\n").unwrap();
     con.wait_for(&["changed on host"]);
 
-    // A container stopped outside jackin shows as stopped, without a key press.
+    // A container stopped outside jackin shows as stopped, with its exit code, without a
+    // key press.
     con.key(b"1");
     docker(&["stop", "-t", "1", &ca]);
-    con.wait_for(&["exited"]);
+    con.wait_for(&["exited (code "]);
 
     let (code, raw) = con.quit();
     assert_eq!(code, 0);

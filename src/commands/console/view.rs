@@ -85,31 +85,52 @@ fn status_line(app: &App, look: Look) -> Line<'static> {
     Line::from(format!("{project}? help  q quit"))
 }
 
+/// One row of two lines per instance: its name over its image, and what follows it.
 fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now: SystemTime) {
-    let rows = s.status.instances.iter().map(|i| {
+    let rows = s.status.instances.iter().zip(&s.containers).map(|(i, c)| {
         let drift = if i.drift.is_empty() {
-            Span::styled("in sync", look.fg(Color::Green))
+            vec![Line::from(Span::styled("in sync", look.fg(Color::Green)))]
         } else {
-            Span::styled(i.drift.join(", "), look.fg(Color::Yellow))
+            // The first action on the first line, the rest under it.
+            let (first, rest) = i.drift.split_at(1);
+            [first.join(", "), rest.join(", ")]
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, look.fg(Color::Yellow))))
+                .collect()
         };
         let synced = i
             .last_sync
             .map_or_else(|| "never".to_owned(), |t| time::ago(t, now));
         Row::new(vec![
-            Cell::from(shown(&i.container)),
-            Cell::from(shown(&i.state)),
+            Cell::from(vec![
+                Line::from(shown(&i.container)),
+                Line::from(Span::styled(c.image.clone(), look.fg(Color::Cyan))),
+            ]),
+            Cell::from(shown(&c.host)),
+            Cell::from(shown(&c.state(i, now))),
             Cell::from(i.agent.clone()),
             Cell::from(synced),
             Cell::from(drift),
         ])
+        .height(2)
     });
-    let header = Row::new(["INSTANCE", "STATE", "AGENT", "LAST SYNC", "DRIFT"]);
+    let header = Row::new([
+        Cell::from(vec![Line::from("INSTANCE"), Line::from("IMAGE")]),
+        Cell::from("HOST"),
+        Cell::from("STATE"),
+        Cell::from("AGENT"),
+        Cell::from("LAST SYNC"),
+        Cell::from("DRIFT"),
+    ])
+    .height(2);
+    // `running, up 59 min` in full at 80 columns; the names and drift share the rest.
     let widths = [
-        Constraint::Fill(3),
-        Constraint::Fill(2),
+        Constraint::Fill(1),
+        Constraint::Length(5),
+        Constraint::Length(18),
         Constraint::Length(6),
         Constraint::Length(10),
-        Constraint::Fill(3),
+        Constraint::Fill(1),
     ];
     selectable(f, app, look, area, Table::new(rows, widths), header);
 }

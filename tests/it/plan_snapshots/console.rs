@@ -18,7 +18,12 @@ fn app() -> App {
     let d = f.desired(STATE);
     f.apply_files(&d);
     f.write("home/.kimi/config.toml", "model = 2\n");
-    let o = f.observe(&d, Some(&d), true);
+    let mut o = f.observe(&d, Some(&d), true);
+    // `api` was stopped by a `docker stop` that had to kill it; `app` is up since 3 minutes
+    // before `now` (as the list's `Up 3 minutes` reads, listed at `now`).
+    let api = o.containers.get_mut("jk-api-smith").unwrap();
+    (api.running, api.state, api.exit_code) = (false, "exited".into(), Some(137));
+    o.containers.get_mut("jk-app-smith").unwrap().up_since = Some(1_800_000_060 - 180);
     let p = f.plan(&d, &o);
     let taken = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut snap = Snapshot::from_parts(&p, &o, &d, taken);
