@@ -351,7 +351,10 @@ impl Watch<'_> {
             if let Some((_, task)) = self.docker.take() {
                 task.abort();
             }
-            self.docker = Some((project.clone(), docker::spawn(project, self.tx.clone())));
+            self.docker = Some((
+                project.clone(),
+                docker::spawn(project, docker::DRIFT, self.tx.clone()),
+            ));
         }
         let paths = self.fs.paths();
         if paths != self.watched_before {

@@ -69,7 +69,7 @@ impl Live {
             rx,
             fs,
             interests,
-            docker: docker::spawn(project, tx),
+            docker: docker::spawn(project, docker::ANY_STATE, tx),
             keys: Some(watch_stdin()?),
             signals: [
                 sig(SignalKind::terminate())?,
