@@ -35,6 +35,7 @@ pub enum Key {
     Up,
     Down,
     CtrlC,
+    Enter,
     Other,
 }
 
@@ -121,7 +122,7 @@ impl App {
             Key::Up => self.selected = self.selected.saturating_sub(1),
             Key::Down => self.down(),
             Key::Char(c) => return self.on_instance(c),
-            Key::Other => {}
+            Key::Enter | Key::Other => {}
         }
         Action::None
     }

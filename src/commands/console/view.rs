@@ -71,7 +71,10 @@ fn status_line(app: &App, look: Look) -> Line<'static> {
     if let Some(c) = &app.confirm {
         let what = match c {
             Confirm::Replace(t) => format!("Recreate {t} (apply --replace {t} --target {t})? y/N"),
-            Confirm::Apply => "Apply the plan shown in tab 3 now? y/N".to_owned(),
+            Confirm::Apply => format!(
+                "Apply the plan shown in tab 3 now ({} pending change(s))? y/N",
+                app.snapshot.as_ref().map_or(0, Snapshot::pending)
+            ),
         };
         return Line::from(Span::styled(what, look.fg(Color::Yellow)));
     }
