@@ -184,7 +184,8 @@ async fn read_keys(fd: Option<&AsyncFd<Stdin>>) -> Vec<Key> {
 }
 
 /// Raw terminal bytes to keys: printable characters, ctrl-c, Enter, the arrow keys (`ESC [ A`,
-/// `ESC O A` in application mode); anything else is `Other`.
+/// `ESC O A` in application mode), PgUp and PgDn (`ESC [ 5 ~`, `ESC [ 6 ~`); anything else
+/// is `Other`.
 pub fn parse_keys(bytes: &[u8]) -> Vec<Key> {
     let mut keys = Vec::new();
     let mut i = 0;
@@ -193,6 +194,8 @@ pub fn parse_keys(bytes: &[u8]) -> Vec<Key> {
         let (key, used) = match rest {
             [0x1b, b'[' | b'O', b'A', ..] => (Key::Up, 3),
             [0x1b, b'[' | b'O', b'B', ..] => (Key::Down, 3),
+            [0x1b, b'[', b'5', b'~', ..] => (Key::PageUp, 4),
+            [0x1b, b'[', b'6', b'~', ..] => (Key::PageDown, 4),
             [0x1b, b'[', ..] => (Key::Other, csi_len(rest)),
             [0x03, ..] => (Key::CtrlC, 1),
             [b'\r' | b'\n', ..] => (Key::Enter, 1),
@@ -220,7 +223,7 @@ mod tests {
     #[test]
     fn keys_arrows_and_ctrl_c_are_parsed() {
         assert_eq!(
-            parse_keys(b"q2\x1b[A\x1bOB\x03\x1b[1;5Cy\r"),
+            parse_keys(b"q2\x1b[A\x1bOB\x03\x1b[1;5Cy\r\x1b[5~\x1b[6~"),
             vec![
                 Key::Char('q'),
                 Key::Char('2'),
@@ -229,7 +232,9 @@ mod tests {
                 Key::CtrlC,
                 Key::Other,
                 Key::Char('y'),
-                Key::Enter
+                Key::Enter,
+                Key::PageUp,
+                Key::PageDown
             ]
         );
     }

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, Borders, Cell, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Tabs, Wrap,
+    Block, Borders, Cell, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Tabs,
 };
 use ratatui::Frame;
 use std::time::SystemTime;
@@ -38,8 +38,7 @@ impl Look {
     }
 }
 
-const HELP: &str =
-    "1-4 tabs  ↑/↓ select  a attach  l logs  e shell  r replace  p apply  ? help  q quit";
+const HELP: &str = "1-4 tabs  ↑/↓ select, or scroll the plan  PgUp/PgDn page the plan  a attach  l logs  e shell  r replace  p apply  ? help  q quit";
 
 pub fn draw(f: &mut Frame, app: &App, look: Look, now: SystemTime) {
     let [top, body, bottom] = Layout::vertical([
@@ -59,7 +58,7 @@ pub fn draw(f: &mut Frame, app: &App, look: Look, now: SystemTime) {
         (None, _) => f.render_widget(Paragraph::new("observing…"), body),
         (Some(s), Tab::Instances) => instances(f, app, s, look, body, now),
         (Some(s), Tab::Auth) => auth(f, app, s, look, body),
-        (Some(s), Tab::Plan) => plan(f, s, body),
+        (Some(s), Tab::Plan) => plan(f, app, s, body),
     }
     f.render_widget(Paragraph::new(status_line(app, look)), bottom);
     if app.help {
@@ -200,14 +199,51 @@ fn selectable(f: &mut Frame, app: &App, look: Look, area: Rect, table: Table, he
     f.render_stateful_widget(table, area, &mut state);
 }
 
-fn plan(f: &mut Frame, s: &Snapshot, area: Rect) {
-    let lines: Vec<Line> = s.plan.iter().map(|l| Line::from(l.clone())).collect();
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::TOP)),
-        area,
-    );
+/// The plan's lines, wrapped to the width, from `app.plan_top` on; when they do not fit, the
+/// rows shown and how many there are in the top right (↑/↓, PgUp/PgDn scroll).
+fn plan(f: &mut Frame, app: &App, s: &Snapshot, area: Rect) {
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    let rows: Vec<String> = s
+        .plan
+        .iter()
+        .flat_map(|l| wrap(l, usize::from(inner.width)))
+        .collect();
+    let page = usize::from(inner.height);
+    let max_top = rows.len().saturating_sub(page);
+    app.plan_fit.set((max_top, page));
+    let top = app.plan_top.min(max_top);
+    let block = if max_top == 0 {
+        block
+    } else {
+        let last = (top + page).min(rows.len());
+        block.title(Line::from(format!(" {}-{last} of {} ", top + 1, rows.len())).right_aligned())
+    };
+    let shown: Vec<Line> = rows.into_iter().skip(top).map(Line::from).collect();
+    f.render_widget(Paragraph::new(shown).block(block), area);
+}
+
+/// `line` cut into rows of at most `width` characters, at the last space that fits (dropped)
+/// or, in a word longer than a row, at the width; an empty line is one empty row. The plan's
+/// text is escaped to one column per character, so characters are columns.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rest: Vec<char> = line.chars().collect();
+    let mut rows = Vec::new();
+    while rest.len() > width {
+        // A space after a word, not one of the indentation.
+        let (row, skip) = match (1..=width)
+            .rev()
+            .find(|&i| rest[i] == ' ' && rest[i - 1] != ' ')
+        {
+            Some(i) => (i, 1),
+            None => (width, 0),
+        };
+        rows.push(rest[..row].iter().collect());
+        rest.drain(..row + skip);
+    }
+    rows.push(rest.into_iter().collect());
+    rows
 }
 
 fn events(f: &mut Frame, app: &App, area: Rect) {
@@ -240,4 +276,15 @@ fn help(f: &mut Frame, area: Rect) {
         Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" help ")),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plan_lines_wrap_at_spaces_and_cut_long_words() {
+        assert_eq!(super::wrap("", 5), vec![""]);
+        assert_eq!(super::wrap("ab cd ef", 5), vec!["ab cd", "ef"]);
+        assert_eq!(super::wrap("  abcdefgh", 4), vec!["  ab", "cdef", "gh"]);
+        assert_eq!(super::wrap("abc", 3), vec!["abc"]);
+    }
 }
