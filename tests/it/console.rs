@@ -188,18 +188,49 @@ fn started_at(c: &str) -> String {
     inspect(c, "{{.State.StartedAt}}")
 }
 
+/// [`state`] applied: a kimi login on the host, workspaces `a` and `b`, their containers.
+struct Applied {
+    sb: Sandbox,
+    login: KimiLogin,
+    a: String,
+    b: String,
+    ca: String,
+    cb: String,
+}
+
+impl Applied {
+    fn new() -> Applied {
+        let sb = Sandbox::new();
+        let login = sb.kimi_login(".kimi");
+        let (a, b) = (sb.workspace("a"), sb.workspace("b"));
+        sb.write("jackin.toml", state(&sb, &a, &b));
+        sb.jackin(&["apply"]).expect_ok();
+        let (ca, cb) = (format!("jk-{a}-smith"), format!("jk-{b}-smith"));
+        Applied {
+            sb,
+            login,
+            a,
+            b,
+            ca,
+            cb,
+        }
+    }
+}
+
 fn id(c: &str) -> String {
     inspect(c, "{{.Id}}")
 }
 
 #[test]
 fn console_shows_instances_auth_scopes_and_live_changes_and_changes_nothing() {
-    let sb = Sandbox::new();
-    let login = sb.kimi_login(".kimi");
-    let (a, b) = (sb.workspace("a"), sb.workspace("b"));
-    sb.write("jackin.toml", state(&sb, &a, &b));
-    sb.jackin(&["apply"]).expect_ok();
-    let (ca, cb) = (format!("jk-{a}-smith"), format!("jk-{b}-smith"));
+    let Applied {
+        sb,
+        login,
+        b,
+        ca,
+        cb,
+        ..
+    } = Applied::new();
     let before = (started_at(&ca), started_at(&cb));
     let handoff = snapshot(sb.handoff_dir(&ca, "kimi"));
 
@@ -256,12 +287,14 @@ fn console_shows_instances_auth_scopes_and_live_changes_and_changes_nothing() {
 
 #[test]
 fn console_follows_a_start_outside_jackin_and_acts_only_after_y() {
-    let sb = Sandbox::new();
-    let login = sb.kimi_login(".kimi");
-    let (a, b) = (sb.workspace("a"), sb.workspace("b"));
-    sb.write("jackin.toml", state(&sb, &a, &b));
-    sb.jackin(&["apply"]).expect_ok();
-    let (ca, cb) = (format!("jk-{a}-smith"), format!("jk-{b}-smith"));
+    let Applied {
+        sb,
+        login,
+        a,
+        ca,
+        cb,
+        ..
+    } = Applied::new();
     let b_started = started_at(&cb);
 
     // Wide enough for whole names; `a` is the first row, selected.
