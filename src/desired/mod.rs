@@ -145,7 +145,11 @@ impl InstanceSpec {
     pub fn handoff_as_volumes(&mut self) {
         for a in &self.auth {
             let target = a.agent.info().target;
-            if let Some(m) = self.mounts.iter_mut().find(|m| m.dst == target && !m.volume) {
+            if let Some(m) = self
+                .mounts
+                .iter_mut()
+                .find(|m| m.dst == target && !m.volume)
+            {
                 m.src = hosts::volume_name(&self.name, a.agent).into();
                 m.volume = true;
             }
@@ -176,6 +180,13 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// The host the instance `container` is placed on ([`hosts::LOCAL`] for one not declared).
+    pub fn host_of(&self, container: &str) -> &str {
+        self.instances
+            .get(container)
+            .map_or(hosts::LOCAL, |i| i.host.as_str())
+    }
+
     /// A redactor of every env value of every instance (all of them: jackin cannot know
     /// which are secret), for the engine's text.
     pub fn redactor(&self) -> crate::redact::Redactor {

@@ -10,6 +10,7 @@ pub mod images;
 mod made;
 pub mod owner;
 mod probe;
+pub mod run;
 mod tokens;
 
 pub use crate::bounded::Hasher;
@@ -80,10 +81,19 @@ pub struct ObservedContainer {
     pub spec: Option<SpecSummary>,
     /// A declared instance's agent that exited right after its start (SPEC v3 §5).
     pub quick_exit: Option<QuickExit>,
+    /// The image as the engine's list names it.
+    pub image: String,
+    /// When it was started (unix seconds), while it is up: the observation's time less
+    /// the uptime the list gives ([`run::up_for`], to Docker's precision).
+    pub up_since: Option<i64>,
+    /// The exit code of a container that exited (or restarts).
+    pub exit_code: Option<i64>,
 }
 
 impl ObservedContainer {
+    /// `c` as just listed.
     fn from_info(c: ContainerInfo) -> Self {
+        let listed_at = crate::ledger::now_ns() / 1_000_000_000;
         let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
         ObservedContainer {
             workspace: label(LABEL_WORKSPACE),
@@ -99,6 +109,11 @@ impl ObservedContainer {
             running: c.running,
             state: c.state,
             quick_exit: None,
+            up_since: run::up_for(&c.status)
+                .and_then(|up| i64::try_from(up).ok())
+                .map(|up| listed_at - up),
+            exit_code: run::exit_code(&c.status),
+            image: c.image,
         }
     }
 }

@@ -241,11 +241,18 @@ pub async fn apply_resolved(
     let _lock = if opts.dry_run {
         None
     } else {
-        Some(lock::acquire(
-            &ctx.jackin_home.lock_path(&loaded.project),
-            &loaded.project,
-            opts.lock_timeout,
-        )?)
+        // Waited for off the async threads: a caller racing the apply against a signal (the
+        // console's ctrl-c) sees the signal while another apply holds the lock.
+        let (path, project) = (
+            ctx.jackin_home.lock_path(&loaded.project),
+            loaded.project.clone(),
+        );
+        let timeout = opts.lock_timeout;
+        let wait = tokio::task::spawn_blocking(move || lock::acquire(&path, &project, timeout));
+        Some(
+            wait.await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?,
+        )
     };
     let p = observe_and_plan(ctx, desired, runtime, &opts.plan).await?;
     guard(&p, opts.allow_empty, target.is_some())?;

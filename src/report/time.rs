@@ -24,13 +24,28 @@ pub fn ago(unix_secs: i64, now: SystemTime) -> String {
     let Ok(age) = now.duration_since(then) else {
         return format!("at {}", rfc3339(unix_secs));
     };
-    let secs = age.as_secs();
-    match secs {
-        0..=59 => format!("{secs} s ago"),
-        60..=3_599 => format!("{} min ago", secs / 60),
-        3_600..=172_799 => format!("{} h ago", secs / 3_600),
-        172_800..=2_591_999 => format!("{} days ago", secs / 86_400),
+    match age.as_secs() {
+        secs @ 0..=2_591_999 => format!("{} ago", span(secs)),
         _ => format!("on {}", &rfc3339(unix_secs)[..10]),
+    }
+}
+
+/// How long from `unix_secs` to `now` (`3 min`, `2 days`: an uptime); an instant after
+/// `now` is 0 s.
+pub fn since(unix_secs: i64, now: SystemTime) -> String {
+    span(
+        now.duration_since(instant(unix_secs))
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+/// A length of time in its largest whole unit: `12 s`, `3 min`, `5 h`, `2 days`.
+fn span(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3_599 => format!("{} min", secs / 60),
+        3_600..=172_799 => format!("{} h", secs / 3_600),
+        _ => format!("{} days", secs / 86_400),
     }
 }
 
@@ -66,6 +81,13 @@ mod tests {
         ] {
             assert_eq!(ago(T, at(T + age)), shown, "{age} s");
         }
+    }
+
+    #[test]
+    fn an_uptime_has_the_same_units_without_a_date() {
+        assert_eq!(since(T, at(T + 3 * 60 + 12)), "3 min");
+        assert_eq!(since(T, at(T + 45 * 86_400)), "45 days");
+        assert_eq!(since(T, at(T - 5)), "0 s");
     }
 
     #[test]

@@ -182,6 +182,12 @@ impl Engine for FakeEngine {
                 labels: c.config.labels.clone(),
                 running: c.running,
                 state: if c.running { "running" } else { "exited" }.into(),
+                status: match (c.running, c.exit_code) {
+                    (true, _) => "Up Less than a second".into(),
+                    (false, Some(code)) => format!("Exited ({code}) Less than a second ago"),
+                    (false, None) => "Created".into(),
+                },
+                image: c.config.image.clone(),
             })
             .collect())
     }

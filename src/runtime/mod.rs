@@ -84,6 +84,10 @@ pub struct ContainerInfo {
     pub labels: HashMap<String, String>,
     pub running: bool,
     pub state: String,
+    /// Docker's own words for it (`Up 3 minutes`, `Exited (137) 2 minutes ago`).
+    pub status: String,
+    /// The image as the list names it (its ID when the tag moved since the create).
+    pub image: String,
 }
 
 /// Everything needed to create one container. `env` holds secret values: never log it.
@@ -326,6 +330,8 @@ impl Engine for Runtime {
                     labels: c.labels.unwrap_or_default(),
                     running: state == "running",
                     state,
+                    status: c.status.unwrap_or_default(),
+                    image: c.image.unwrap_or_default(),
                 }
             })
             .collect())

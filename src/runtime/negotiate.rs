@@ -82,9 +82,8 @@ where
                 response.status()
             )
         })?;
-    parse(header).ok_or_else(|| {
-        format!("the engine names API version {header:?}, which is not MAJOR.MINOR")
-    })
+    parse(header)
+        .ok_or_else(|| format!("the engine names API version {header:?}, which is not MAJOR.MINOR"))
 }
 
 /// `1.41` → major 1, minor 41.

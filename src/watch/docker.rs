@@ -16,14 +16,25 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-/// What makes a running instance diverge; `start`/`create` are usually jackin's own doing.
-const ACTIONS: [&str; 3] = ["die", "stop", "destroy"];
+/// What makes a running instance diverge: `watch` follows these (`start`/`create` are
+/// usually its own doing, and would wake it after every pass).
+pub const DRIFT: &[&str] = &["die", "stop", "destroy"];
+
+/// Every change of a container's state, for what shows it (the console): a container started,
+/// restarted, paused or created outside jackin shows without waiting for the resync.
+pub const ANY_STATE: &[&str] = &[
+    "create", "start", "restart", "die", "stop", "destroy", "pause", "unpause",
+];
 
 /// A stream that lived this long was a real connection: start the backoff over.
 const HEALTHY: Duration = Duration::from_secs(10);
 
-/// Follow `project`'s container events until the task is aborted.
-pub fn spawn(project: &str, tx: UnboundedSender<Trigger>) -> JoinHandle<()> {
+/// Follow `project`'s container events of these `actions` until the task is aborted.
+pub fn spawn(
+    project: &str,
+    actions: &'static [&'static str],
+    tx: UnboundedSender<Trigger>,
+) -> JoinHandle<()> {
     let label = format!("{LABEL_PROJECT}={project}");
     tokio::spawn(async move {
         let mut backoff = Backoff::default();
@@ -34,7 +45,7 @@ pub fn spawn(project: &str, tx: UnboundedSender<Trigger>) -> JoinHandle<()> {
                     return;
                 }
                 let since = Instant::now();
-                let mut events = std::pin::pin!(rt.container_events(&label, &ACTIONS));
+                let mut events = std::pin::pin!(rt.container_events(&label, actions));
                 while let Some(Ok(ev)) = events.next().await {
                     if tx.send(Trigger::Docker(ev)).is_err() {
                         return;

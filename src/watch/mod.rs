@@ -369,7 +369,8 @@ impl<'r> Watch<'r> {
         if self.docker.as_ref().map(|(p, _)| p) != Some(&self.last_good.project) {
             self.stop_docker();
             let project = &self.last_good.project;
-            self.docker = Some((project.clone(), docker::spawn(project, self.tx.clone())));
+            let follower = docker::spawn(project, docker::DRIFT, self.tx.clone());
+            self.docker = Some((project.clone(), follower));
         }
         let paths = self.fs.paths();
         if paths != self.watched_before {

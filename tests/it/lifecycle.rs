@@ -47,13 +47,6 @@ model = "{model_b}"
         self.sb.write("jackin.toml", body);
     }
 
-    /// `$JACKIN_HOME/locks/{project}.lock`, its folder created.
-    fn lock_path(&self) -> std::path::PathBuf {
-        let dir = self.sb.jackin_home().join("locks");
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(format!("{}.lock", self.sb.project()))
-    }
-
     fn ca(&self) -> String {
         format!("jk-{}-smith", self.a)
     }
@@ -420,7 +413,7 @@ fn a_no_op_apply_costs_the_same_docker_calls_for_one_or_many_instances() {
 fn a_second_apply_waits_for_the_lock_and_fails_naming_the_holder() {
     let t = Two::new();
     t.write("k1", "");
-    let lock_path = t.lock_path();
+    let lock_path = t.sb.lock_path();
     let holder = File::create(&lock_path).unwrap();
     std::fs::write(&lock_path, std::process::id().to_string()).unwrap();
     holder.lock().unwrap();
@@ -577,7 +570,7 @@ fn schema_prints_the_checked_in_schema_of_each_document() {
 fn a_crashed_lock_holder_never_leaves_a_stale_lock() {
     let t = Two::new();
     t.write("k1", "");
-    let lock_path = t.lock_path();
+    let lock_path = t.sb.lock_path();
     // Another process takes the same OS lock, then dies without any cleanup.
     // --no-fork: the lock holder is the process we kill, not a child that would outlive it.
     let mut holder = std::process::Command::new("flock")

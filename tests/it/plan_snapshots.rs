@@ -94,6 +94,9 @@ impl Fixture {
                         spec_hash: Some(summary.hash()),
                         spec: Some(summary),
                         quick_exit: None,
+                        image: old_obs.instances[name].image.clone(),
+                        up_since: None,
+                        exit_code: None,
                     },
                 );
             }

@@ -3,6 +3,7 @@
 //! key handling is tested without a terminal.
 
 use super::model::Snapshot;
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 /// Events kept for the Events tab (older ones are dropped).
@@ -34,7 +35,10 @@ pub enum Key {
     Char(char),
     Up,
     Down,
+    PageUp,
+    PageDown,
     CtrlC,
+    Enter,
     Other,
 }
 
@@ -74,6 +78,11 @@ pub struct App {
     pub error: Option<String>,
     pub events: VecDeque<String>,
     pub confirm: Option<Confirm>,
+    /// The Plan tab's first row shown (of its lines wrapped to the screen's width).
+    pub plan_top: usize,
+    /// What the last drawing of the Plan tab left room for: the greatest `plan_top` that
+    /// still fills the page, and the page's height. Keys scroll within it.
+    pub plan_fit: Cell<(usize, usize)>,
 }
 
 impl App {
@@ -118,12 +127,29 @@ impl App {
             Key::CtrlC | Key::Char('q') => return Action::Quit,
             Key::Char(c @ '1'..='4') => self.tab = (c as usize) - ('1' as usize),
             Key::Char('?') => self.help = !self.help,
+            Key::Up | Key::Down | Key::PageUp | Key::PageDown if self.tab() == Tab::Plan => {
+                self.scroll(key);
+            }
             Key::Up => self.selected = self.selected.saturating_sub(1),
             Key::Down => self.down(),
             Key::Char(c) => return self.on_instance(c),
-            Key::Other => {}
+            Key::PageUp | Key::PageDown | Key::Enter | Key::Other => {}
         }
         Action::None
+    }
+
+    /// ↑/↓ a row, PgUp/PgDn a page (less one row, kept for context), within the plan.
+    fn scroll(&mut self, key: Key) {
+        let (max_top, page) = self.plan_fit.get();
+        let step = page.saturating_sub(1).max(1);
+        let top = self.plan_top.min(max_top);
+        self.plan_top = match key {
+            Key::Up => top.saturating_sub(1),
+            Key::PageUp => top.saturating_sub(step),
+            Key::Down => top + 1,
+            _ => top + step,
+        }
+        .min(max_top);
     }
 
     fn down(&mut self) {

@@ -69,7 +69,7 @@ impl Live {
             rx,
             fs,
             interests,
-            docker: docker::spawn(project, tx),
+            docker: docker::spawn(project, docker::ANY_STATE, tx),
             keys: Some(watch_stdin()?),
             signals: [
                 sig(SignalKind::terminate())?,
@@ -97,6 +97,29 @@ impl Live {
             self.keys = Some(watch_stdin()?);
         }
         Ok(())
+    }
+
+    /// SIGTERM, SIGHUP or SIGINT (ctrl-c on the terminal while the UI is left).
+    pub async fn signal(&mut self) {
+        let [term, hup, int, _] = &mut self.signals;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+
+    /// Until Enter or a signal (`true`): the pause after an action's output. Hints that arrive
+    /// meanwhile are dropped; the refresh after the action reads everything again.
+    pub async fn enter_or_signal(&mut self, ctx: &Context) -> std::io::Result<bool> {
+        self.keys(true)?;
+        loop {
+            match self.next(ctx).await {
+                Wake::Signal => return Ok(true),
+                Wake::Keys(keys) if keys.contains(&Key::Enter) => return Ok(false),
+                _ => {}
+            }
+        }
     }
 
     pub async fn next(&mut self, ctx: &Context) -> Wake {
@@ -160,8 +183,9 @@ async fn read_keys(fd: Option<&AsyncFd<Stdin>>) -> Vec<Key> {
     parse_keys(&buf[..n])
 }
 
-/// Raw terminal bytes to keys: printable characters, ctrl-c, the arrow keys (`ESC [ A`,
-/// `ESC O A` in application mode); anything else is `Other`.
+/// Raw terminal bytes to keys: printable characters, ctrl-c, Enter, the arrow keys (`ESC [ A`,
+/// `ESC O A` in application mode), PgUp and PgDn (`ESC [ 5 ~`, `ESC [ 6 ~`); anything else
+/// is `Other`.
 pub fn parse_keys(bytes: &[u8]) -> Vec<Key> {
     let mut keys = Vec::new();
     let mut i = 0;
@@ -170,8 +194,11 @@ pub fn parse_keys(bytes: &[u8]) -> Vec<Key> {
         let (key, used) = match rest {
             [0x1b, b'[' | b'O', b'A', ..] => (Key::Up, 3),
             [0x1b, b'[' | b'O', b'B', ..] => (Key::Down, 3),
+            [0x1b, b'[', b'5', b'~', ..] => (Key::PageUp, 4),
+            [0x1b, b'[', b'6', b'~', ..] => (Key::PageDown, 4),
             [0x1b, b'[', ..] => (Key::Other, csi_len(rest)),
             [0x03, ..] => (Key::CtrlC, 1),
+            [b'\r' | b'\n', ..] => (Key::Enter, 1),
             [b, ..] if b.is_ascii_graphic() || *b == b' ' => (Key::Char(char::from(*b)), 1),
             _ => (Key::Other, 1),
         };
@@ -196,7 +223,7 @@ mod tests {
     #[test]
     fn keys_arrows_and_ctrl_c_are_parsed() {
         assert_eq!(
-            parse_keys(b"q2\x1b[A\x1bOB\x03\x1b[1;5Cy"),
+            parse_keys(b"q2\x1b[A\x1bOB\x03\x1b[1;5Cy\r\x1b[5~\x1b[6~"),
             vec![
                 Key::Char('q'),
                 Key::Char('2'),
@@ -204,7 +231,10 @@ mod tests {
                 Key::Down,
                 Key::CtrlC,
                 Key::Other,
-                Key::Char('y')
+                Key::Char('y'),
+                Key::Enter,
+                Key::PageUp,
+                Key::PageDown
             ]
         );
     }

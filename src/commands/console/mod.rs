@@ -18,7 +18,9 @@ use crate::report::clock;
 use crate::report::Output;
 use app::{Action, App, Session};
 use live::{Live, Wake};
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::SystemTime;
 use term::Screen;
 
@@ -47,7 +49,10 @@ pub async fn run(file: Option<PathBuf>) -> Result<i32, Error> {
                         Action::None => {}
                         Action::Quit => return Ok(exit::OK),
                         act => {
-                            leave(&ctx, &mut screen, &mut live, &mut app, act).await?;
+                            let left = leave(&ctx, &mut screen, &mut live, &mut app, act).await?;
+                            if let Some(code) = left {
+                                return Ok(code);
+                            }
                             refresh(&ctx, &mut live, &mut app, vec!["action".to_owned()]).await;
                         }
                     }
@@ -98,47 +103,79 @@ async fn refresh(ctx: &Context, live: &mut Live, app: &mut App, why: Vec<String>
     }
 }
 
+type Job = Pin<Box<dyn Future<Output = Result<i32, Error>>>>;
+
 /// Leave the UI, run the action with jackin's own command code, wait for Enter where its
-/// output is worth reading, and come back.
+/// output is worth reading, and come back. A signal meanwhile (ctrl-c: the terminal is the
+/// shell's again) ends the console once the action is over: `Some(exit code)`.
 async fn leave(
     ctx: &Context,
     screen: &mut Screen,
     live: &mut Live,
     app: &mut App,
     act: Action,
-) -> Result<(), Error> {
+) -> Result<Option<i32>, Error> {
     live.keys(false).map_err(io_error)?;
     screen.suspend();
-    let (label, result, pause) = run_action(ctx, act).await?;
+    let (label, pause, job) = perform(ctx, act)?;
+    let (result, signalled) = unless_signalled(live, label, pause, job).await;
     let line = match &result {
-        Ok(code) => format!("{} {label} ended (exit {code})", clock()),
-        Err(e) => {
+        None => format!("{} {label} abandoned", clock()),
+        Some(Ok(code)) => format!("{} {label} ended (exit {code})", clock()),
+        Some(Err(e)) => {
             eprint!("{}", e.render());
-            format!(
-                "{} {label} failed: {}",
-                clock(),
-                e.render().lines().next().unwrap_or_default()
-            )
+            let head = e.render().lines().next().unwrap_or_default().to_owned();
+            format!("{} {label} failed: {head}", clock())
         }
     };
     app.log(line);
-    if pause || result.is_err() {
+    let failed = !matches!(result, Some(Ok(_)));
+    if signalled {
+        return Ok(Some(if failed { exit::ERROR } else { exit::OK }));
+    }
+    if pause || failed {
         eprintln!("\n[press Enter to return to the console]");
-        let mut buf = String::new();
-        let _ = std::io::stdin().read_line(&mut buf);
+        if live.enter_or_signal(ctx).await.map_err(io_error)? {
+            return Ok(Some(exit::OK));
+        }
     }
     screen.resume()?;
     live.keys(true).map_err(io_error)?;
-    Ok(())
+    Ok(None)
 }
 
-/// Run the action as its command would: its name for the log, how it ended, and whether its
-/// output is worth a pause to read. `Err` when its target does not parse.
-async fn run_action(
-    ctx: &Context,
-    act: Action,
-) -> Result<(&'static str, Result<i32, Error>, bool), Error> {
-    let file = || FileArg {
+/// Run `job` unless a signal comes. An action whose output is read afterwards (`pause`:
+/// replace, apply, logs) is left to finish at the first signal and abandoned at a second, as
+/// `watch` does with its pass, so a replace is not cut between its remove and its create; an
+/// attach or a shell, which change nothing, is left at the first. The result (`None`:
+/// abandoned) and whether a signal came.
+async fn unless_signalled(
+    live: &mut Live,
+    label: &str,
+    pause: bool,
+    job: Job,
+) -> (Option<Result<i32, Error>>, bool) {
+    let mut job = job;
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            r = &mut job => return (Some(r), signalled),
+            () = live.signal() => {
+                if signalled || !pause {
+                    eprintln!("\n{label}: abandoned, leaving the console");
+                    return (None, true);
+                }
+                eprintln!("\n{label}: finishing it, then leaving the console (again to abandon it)");
+                signalled = true;
+            }
+        }
+    }
+}
+
+/// The action as jackin's own command runs it: its label, whether its output is worth a
+/// pause before the UI comes back, and the command.
+fn perform(ctx: &Context, act: Action) -> Result<(&'static str, bool, Job), Error> {
+    let file = FileArg {
         file: ctx.file.clone(),
     };
     let target = |t: &str| {
@@ -148,33 +185,29 @@ async fn run_action(
     Ok(match act {
         Action::Session(Session::Attach, t) => (
             "attach",
-            session_cmds::attach(file(), target(&t)?).await,
             false,
+            Box::pin(session_cmds::attach(file, target(&t)?)),
         ),
         Action::Session(Session::Shell, t) => (
             "shell",
-            session_cmds::exec(file(), target(&t)?, Vec::new()).await,
             false,
+            Box::pin(session_cmds::exec(file, target(&t)?, Vec::new())),
         ),
         Action::Session(Session::Logs, t) => (
             "logs",
-            session_cmds::logs(file(), target(&t)?, false, Some(200)).await,
             true,
+            Box::pin(session_cmds::logs(file, target(&t)?, false, Some(200))),
         ),
         Action::Replace(t) => {
             let args = apply_args(Some(target(&t)?));
-            (
-                "replace",
-                reconcile_cmds::apply(file(), Output::Text, args).await,
-                true,
-            )
+            let job = reconcile_cmds::apply(file, Output::Text, args);
+            ("replace", true, Box::pin(job))
         }
-        Action::Apply => (
-            "apply",
-            reconcile_cmds::apply(file(), Output::Text, apply_args(None)).await,
-            true,
-        ),
-        Action::None | Action::Quit => ("", Ok(exit::OK), false),
+        Action::Apply => {
+            let job = reconcile_cmds::apply(file, Output::Text, apply_args(None));
+            ("apply", true, Box::pin(job))
+        }
+        Action::None | Action::Quit => ("", false, Box::pin(async { Ok(exit::OK) })),
     })
 }
 

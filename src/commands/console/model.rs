@@ -7,8 +7,8 @@ use crate::observed::Observed;
 use crate::plan::{FileCause, Plan};
 use crate::reconcile::Prepared;
 use crate::redact::shown;
-use crate::report::Status;
 use crate::report::{render_plan, Style};
+use crate::report::{time, InstanceStatus, Status};
 use std::time::SystemTime;
 
 /// One agent's cell in the Auth tab.
@@ -25,10 +25,37 @@ pub struct AuthCell {
     pub login: &'static str,
 }
 
+/// What the Instances tab shows of an instance's container besides its `status` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// The host it runs on (`local`).
+    pub host: String,
+    /// The image the engine lists for it; `-` when there is no container.
+    pub image: String,
+    /// Unix seconds it has been up since, while it is up.
+    pub up_since: Option<i64>,
+    /// Its exit code, once exited.
+    pub exit_code: Option<i64>,
+}
+
+impl Container {
+    /// `running, up 3 min`, `exited (code 137)`; otherwise the state as `status` says it
+    /// (`missing`, `created`, an agent that exited at once with its code and timing).
+    pub fn state(&self, status: &InstanceStatus, now: SystemTime) -> String {
+        match (status.state.as_str(), self.up_since, self.exit_code) {
+            ("running", Some(t), _) => format!("running, up {}", time::since(t, now)),
+            (s @ ("exited" | "restarting"), _, Some(code)) => format!("{s} (code {code})"),
+            (s, _, _) => s.to_owned(),
+        }
+    }
+}
+
 /// Everything one refresh produced; drawn until the next one replaces it.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub status: Status,
+    /// Per instance (same order as `status.instances`).
+    pub containers: Vec<Container>,
     /// Per instance (same order as `status.instances`), one cell per agent.
     pub auth: Vec<Vec<AuthCell>>,
     /// The text plan renderer's lines, control characters escaped.
@@ -49,6 +76,11 @@ impl Snapshot {
         taken: SystemTime,
     ) -> Self {
         let status = Status::new(plan, observed);
+        let containers = status
+            .instances
+            .iter()
+            .map(|i| container(desired, observed, &i.container))
+            .collect();
         let auth = plan
             .instances
             .iter()
@@ -65,6 +97,7 @@ impl Snapshot {
             .collect();
         Snapshot {
             status,
+            containers,
             auth,
             plan,
             taken,
@@ -74,6 +107,16 @@ impl Snapshot {
     /// Pending actions over all instances (for the Events tab's pass lines).
     pub fn pending(&self) -> usize {
         self.status.instances.iter().map(|i| i.drift.len()).sum()
+    }
+}
+
+fn container(desired: &crate::desired::Desired, observed: &Observed, name: &str) -> Container {
+    let c = observed.containers.get(name);
+    Container {
+        host: desired.host_of(name).to_owned(),
+        image: c.map_or_else(|| "-".to_owned(), |c| shown(&c.image)),
+        up_since: c.and_then(|c| c.up_since),
+        exit_code: c.and_then(|c| c.exit_code),
     }
 }
 

@@ -71,11 +71,16 @@ impl Screen {
         restore();
     }
 
-    /// Back to the UI after [`Screen::suspend`]; the whole screen is drawn again.
+    /// Back to the UI after [`Screen::suspend`]; the whole screen is drawn again (at the
+    /// size the terminal has now). Not `Terminal::clear`: it asks the terminal where its
+    /// cursor is and waits for the answer, which is nothing the console needs.
     pub fn resume(&mut self) -> Result<(), SessionError> {
         enable_raw_mode().map_err(failed)?;
         execute!(stdout(), EnterAlternateScreen, Hide).map_err(failed)?;
-        self.term.clear().map_err(failed)
+        let size = self.term.size().map_err(failed)?;
+        self.term
+            .resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
+            .map_err(failed)
     }
 
     pub fn draw(&mut self, f: impl FnOnce(&mut ratatui::Frame)) -> Result<(), SessionError> {

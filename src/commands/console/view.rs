@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, Borders, Cell, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Tabs, Wrap,
+    Block, Borders, Cell, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Tabs,
 };
 use ratatui::Frame;
 use std::time::SystemTime;
@@ -38,8 +38,7 @@ impl Look {
     }
 }
 
-const HELP: &str =
-    "1-4 tabs  ↑/↓ select  a attach  l logs  e shell  r replace  p apply  ? help  q quit";
+const HELP: &str = "1-4 tabs  ↑/↓ select, or scroll the plan  PgUp/PgDn page the plan  a attach  l logs  e shell  r replace  p apply  ? help  q quit";
 
 pub fn draw(f: &mut Frame, app: &App, look: Look, now: SystemTime) {
     let [top, body, bottom] = Layout::vertical([
@@ -59,7 +58,7 @@ pub fn draw(f: &mut Frame, app: &App, look: Look, now: SystemTime) {
         (None, _) => f.render_widget(Paragraph::new("observing…"), body),
         (Some(s), Tab::Instances) => instances(f, app, s, look, body, now),
         (Some(s), Tab::Auth) => auth(f, app, s, look, body),
-        (Some(s), Tab::Plan) => plan(f, s, body),
+        (Some(s), Tab::Plan) => plan(f, app, s, body),
     }
     f.render_widget(Paragraph::new(status_line(app, look)), bottom);
     if app.help {
@@ -71,7 +70,10 @@ fn status_line(app: &App, look: Look) -> Line<'static> {
     if let Some(c) = &app.confirm {
         let what = match c {
             Confirm::Replace(t) => format!("Recreate {t} (apply --replace {t} --target {t})? y/N"),
-            Confirm::Apply => "Apply the plan shown in tab 3 now? y/N".to_owned(),
+            Confirm::Apply => format!(
+                "Apply the plan shown in tab 3 now ({} pending change(s))? y/N",
+                app.snapshot.as_ref().map_or(0, Snapshot::pending)
+            ),
         };
         return Line::from(Span::styled(what, look.fg(Color::Yellow)));
     }
@@ -85,31 +87,52 @@ fn status_line(app: &App, look: Look) -> Line<'static> {
     Line::from(format!("{project}? help  q quit"))
 }
 
+/// One row of two lines per instance: its name over its image, and what follows it.
 fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now: SystemTime) {
-    let rows = s.status.instances.iter().map(|i| {
+    let rows = s.status.instances.iter().zip(&s.containers).map(|(i, c)| {
         let drift = if i.drift.is_empty() {
-            Span::styled("in sync", look.fg(Color::Green))
+            vec![Line::from(Span::styled("in sync", look.fg(Color::Green)))]
         } else {
-            Span::styled(i.drift.join(", "), look.fg(Color::Yellow))
+            // The first action on the first line, the rest under it.
+            let (first, rest) = i.drift.split_at(1);
+            [first.join(", "), rest.join(", ")]
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, look.fg(Color::Yellow))))
+                .collect()
         };
         let synced = i
             .last_sync
             .map_or_else(|| "never".to_owned(), |t| time::ago(t, now));
         Row::new(vec![
-            Cell::from(shown(&i.container)),
-            Cell::from(shown(&i.state)),
+            Cell::from(vec![
+                Line::from(shown(&i.container)),
+                Line::from(Span::styled(c.image.clone(), look.fg(Color::Cyan))),
+            ]),
+            Cell::from(shown(&c.host)),
+            Cell::from(shown(&c.state(i, now))),
             Cell::from(i.agent.clone()),
             Cell::from(synced),
             Cell::from(drift),
         ])
+        .height(2)
     });
-    let header = Row::new(["INSTANCE", "STATE", "AGENT", "LAST SYNC", "DRIFT"]);
+    let header = Row::new([
+        Cell::from(vec![Line::from("INSTANCE"), Line::from("IMAGE")]),
+        Cell::from("HOST"),
+        Cell::from("STATE"),
+        Cell::from("AGENT"),
+        Cell::from("LAST SYNC"),
+        Cell::from("DRIFT"),
+    ])
+    .height(2);
+    // `running, up 59 min` in full at 80 columns; the names and drift share the rest.
     let widths = [
-        Constraint::Fill(3),
-        Constraint::Fill(2),
+        Constraint::Fill(1),
+        Constraint::Length(5),
+        Constraint::Length(18),
         Constraint::Length(6),
         Constraint::Length(10),
-        Constraint::Fill(3),
+        Constraint::Fill(1),
     ];
     selectable(f, app, look, area, Table::new(rows, widths), header);
 }
@@ -176,14 +199,51 @@ fn selectable(f: &mut Frame, app: &App, look: Look, area: Rect, table: Table, he
     f.render_stateful_widget(table, area, &mut state);
 }
 
-fn plan(f: &mut Frame, s: &Snapshot, area: Rect) {
-    let lines: Vec<Line> = s.plan.iter().map(|l| Line::from(l.clone())).collect();
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::TOP)),
-        area,
-    );
+/// The plan's lines, wrapped to the width, from `app.plan_top` on; when they do not fit, the
+/// rows shown and how many there are in the top right (↑/↓, PgUp/PgDn scroll).
+fn plan(f: &mut Frame, app: &App, s: &Snapshot, area: Rect) {
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    let rows: Vec<String> = s
+        .plan
+        .iter()
+        .flat_map(|l| wrap(l, usize::from(inner.width)))
+        .collect();
+    let page = usize::from(inner.height);
+    let max_top = rows.len().saturating_sub(page);
+    app.plan_fit.set((max_top, page));
+    let top = app.plan_top.min(max_top);
+    let block = if max_top == 0 {
+        block
+    } else {
+        let last = (top + page).min(rows.len());
+        block.title(Line::from(format!(" {}-{last} of {} ", top + 1, rows.len())).right_aligned())
+    };
+    let shown: Vec<Line> = rows.into_iter().skip(top).map(Line::from).collect();
+    f.render_widget(Paragraph::new(shown).block(block), area);
+}
+
+/// `line` cut into rows of at most `width` characters, at the last space that fits (dropped)
+/// or, in a word longer than a row, at the width; an empty line is one empty row. The plan's
+/// text is escaped to one column per character, so characters are columns.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rest: Vec<char> = line.chars().collect();
+    let mut rows = Vec::new();
+    while rest.len() > width {
+        // A space after a word, not one of the indentation.
+        let (row, skip) = match (1..=width)
+            .rev()
+            .find(|&i| rest[i] == ' ' && rest[i - 1] != ' ')
+        {
+            Some(i) => (i, 1),
+            None => (width, 0),
+        };
+        rows.push(rest[..row].iter().collect());
+        rest.drain(..row + skip);
+    }
+    rows.push(rest.into_iter().collect());
+    rows
 }
 
 fn events(f: &mut Frame, app: &App, area: Rect) {
@@ -216,4 +276,15 @@ fn help(f: &mut Frame, area: Rect) {
         Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" help ")),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plan_lines_wrap_at_spaces_and_cut_long_words() {
+        assert_eq!(super::wrap("", 5), vec![""]);
+        assert_eq!(super::wrap("ab cd ef", 5), vec!["ab cd", "ef"]);
+        assert_eq!(super::wrap("  abcdefgh", 4), vec!["  ab", "cdef", "gh"]);
+        assert_eq!(super::wrap("abc", 3), vec!["abc"]);
+    }
 }

@@ -379,6 +379,13 @@ impl Sandbox {
         self.root.path().join("jackin_home")
     }
 
+    /// `$JACKIN_HOME/locks/{project}.lock` (the one-apply-at-a-time lock), its folder created.
+    pub fn lock_path(&self) -> PathBuf {
+        let dir = self.jackin_home().join("locks");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(format!("{}.lock", self.project()))
+    }
+
     /// The working directory `jackin` runs in, where state files go.
     pub fn work(&self) -> PathBuf {
         self.root.path().join("work")

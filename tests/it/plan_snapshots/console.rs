@@ -7,6 +7,7 @@ use super::Fixture;
 use jackin::commands::console::app::{App, Key};
 use jackin::commands::console::model::Snapshot;
 use jackin::commands::console::view::{draw, Look};
+use jackin::observed::Observed;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::time::{Duration, SystemTime};
@@ -14,11 +15,24 @@ use std::time::{Duration, SystemTime};
 const STATE: &str = "version = 1\nproject = \"snap\"\n[auth.kimi]\nmode = \"sync\"\n[roles.smith]\nimage = \"agent:1\"\nagents = [\"kimi\"]\n[roles.smith.kimi]\nmodel = \"k1\"\n[workspaces.app.roles.smith]\n[workspaces.api.roles.smith]\n[workspaces.api.roles.smith.auth.kimi]\nmode = \"ignore\"\n";
 
 fn app() -> App {
+    app_of(STATE, |o| {
+        // `api` was stopped by a `docker stop` that had to kill it; `app` is up since 3
+        // minutes before `now` (as the list's `Up 3 minutes` reads, listed at `now`).
+        let api = o.containers.get_mut("jk-api-smith").unwrap();
+        (api.running, api.state, api.exit_code) = (false, "exited".into(), Some(137));
+        o.containers.get_mut("jk-app-smith").unwrap().up_since = Some(1_800_000_060 - 180);
+    })
+}
+
+/// The console on `state`, applied, with a host login change since, and Docker as `docker`
+/// edits it.
+fn app_of(state: &str, docker: impl FnOnce(&mut Observed)) -> App {
     let f = Fixture::new();
-    let d = f.desired(STATE);
+    let d = f.desired(state);
     f.apply_files(&d);
     f.write("home/.kimi/config.toml", "model = 2\n");
-    let o = f.observe(&d, Some(&d), true);
+    let mut o = f.observe(&d, Some(&d), true);
+    docker(&mut o);
     let p = f.plan(&d, &o);
     let taken = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut snap = Snapshot::from_parts(&p, &o, &d, taken);
@@ -101,4 +115,29 @@ fn console_help() {
     let mut a = app();
     a.key(Key::Char('?'));
     insta::assert_snapshot!(screen(&a));
+}
+
+/// Nine instances with a change each: more plan than an 80×24 screen holds. PgDn shows the
+/// next page (one row of the last kept), ↑ goes back a row, ↓ past the end stays at the end.
+#[test]
+fn console_plan_tab_scrolls() {
+    let mut state = STATE.replace(
+        "[workspaces.api.roles.smith.auth.kimi]\nmode = \"ignore\"\n",
+        "",
+    );
+    for w in 1..=7 {
+        state.push_str(&format!("[workspaces.w{w}.roles.smith]\n"));
+    }
+    let mut a = app_of(&state, |_| {});
+    a.key(Key::Char('3'));
+    let first = screen(&a);
+    a.key(Key::PageDown);
+    let paged = screen(&a);
+    a.key(Key::Up);
+    let up = screen(&a);
+    for _ in 0..40 {
+        a.key(Key::Down);
+    }
+    let end = screen(&a);
+    insta::assert_snapshot!(format!("{first}\n{paged}\n{up}\n{end}"));
 }
