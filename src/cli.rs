@@ -60,6 +60,9 @@ pub enum Command {
         /// Recreate these instances even when nothing changed (repeatable).
         #[arg(long, value_name = "WS[/ROLE]")]
         replace: Vec<Target>,
+        /// Seconds a host may take to answer; one that does not is that host's error.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        host_timeout: u64,
     },
     /// Converge containers and credentials to the state file
     Apply {
@@ -247,4 +250,8 @@ pub struct ApplyArgs {
     /// Seconds to wait for another apply of the same project.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub lock_timeout: u64,
+    /// Seconds a host may take to answer; one that does not is that host's error and the
+    /// others converge (SPEC §9).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub host_timeout: u64,
 }

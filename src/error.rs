@@ -54,6 +54,9 @@ pub enum Code {
     /// `DOCKER_HOST` names an engine that is not on this machine (`tcp://` to another host,
     /// `ssh://`): refused before connecting, since the handoff is a bind mount of a local folder.
     E025,
+    /// An instance on an engine not on this machine has an agent whose mode needs its login
+    /// handed over as files, which is not done over the engine API yet (SPEC v3 §9).
+    E026,
     /// Another apply holds the project lock.
     E030,
     /// Plan would remove every container of the project (needs `--allow-empty`).

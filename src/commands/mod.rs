@@ -54,7 +54,18 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             detailed_exitcode,
             target,
             replace,
-        } => reconcile_cmds::plan(file, output, detailed_exitcode, target, replace).await,
+            host_timeout,
+        } => {
+            reconcile_cmds::plan(
+                file,
+                output,
+                detailed_exitcode,
+                target,
+                replace,
+                host_timeout,
+            )
+            .await
+        }
         Command::Status { file, output } => reconcile_cmds::status(file, output).await,
         Command::Watch {
             file,

@@ -28,11 +28,13 @@ pub async fn plan(
     detailed_exitcode: bool,
     target: Option<Target>,
     replace: Vec<Target>,
+    host_timeout: u64,
 ) -> Result<i32, Error> {
     let ctx = Context::from_env(file.file);
     let opts = PlanOptions {
         target: target.clone(),
         replace,
+        host_timeout: Some(Duration::from_secs(host_timeout)),
         ..Default::default()
     };
     let loaded = ctx.load()?;
@@ -40,7 +42,10 @@ pub async fn plan(
     // `plan` is `apply --dry-run`: the same guards and the same exit codes.
     reconcile::guard(&p, false, target.is_some())?;
     print_plan(&p.plan, output);
-    let failed = p.plan.troubled().count();
+    for f in reconcile::silent_hosts(&p) {
+        eprintln!("{} {}", crate::error::head(f.code), f.message);
+    }
+    let failed = p.plan.troubled().count() + reconcile::silent_hosts(&p).len();
     if failed > 0 {
         return Err(reconcile::ApplyError::Incomplete {
             failed,
@@ -99,6 +104,7 @@ pub async fn apply(file: FileArg, output: Output, args: ApplyArgs) -> Result<i32
             purge_removed: args.purge_removed,
             target: args.target,
             replace: args.replace,
+            host_timeout: Some(Duration::from_secs(args.host_timeout)),
         },
         allow_empty: args.allow_empty,
         dry_run: args.dry_run,

@@ -180,6 +180,23 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// The same state with only the instances placed on `host`.
+    pub fn on_host(&self, host: &str) -> Desired {
+        Desired {
+            project: self.project.clone(),
+            restart: self.restart,
+            instances: self
+                .instances
+                .iter()
+                .filter(|(_, i)| i.host == host)
+                .map(|(n, i)| (n.clone(), i.clone()))
+                .collect(),
+            hosts: self.hosts.clone(),
+            warnings: self.warnings.clone(),
+            env_files: self.env_files.clone(),
+        }
+    }
+
     /// The host the instance `container` is placed on ([`hosts::LOCAL`] for one not declared).
     pub fn host_of(&self, container: &str) -> &str {
         self.instances

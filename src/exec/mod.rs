@@ -77,7 +77,8 @@ impl Outcome {
 }
 
 pub struct Executor<'a, E: Engine> {
-    pub runtime: &'a E,
+    /// The engine of each host that answered; every step runs on its host's.
+    pub engines: &'a BTreeMap<String, E>,
     pub home: &'a JackinHome,
     pub fp: &'a Fingerprinter,
     /// Shared by the instances converging at once; borrowed only for one event, never across
@@ -89,22 +90,26 @@ pub struct Executor<'a, E: Engine> {
 struct Run<'a> {
     desired: &'a Desired,
     observed: &'a Observed,
-    /// Image reference → ID, after this run's pulls and builds.
-    images: &'a BTreeMap<String, Option<String>>,
-    failed_images: &'a std::collections::BTreeSet<String>,
+    /// (host, image reference) → ID, after this run's pulls and builds.
+    images: &'a BTreeMap<ImageKey, Option<String>>,
+    failed_images: &'a std::collections::BTreeSet<ImageKey>,
     /// Who the containers run as whose images only this run pulled or built (observe could
     /// not tell): resolved once, before the instances converge, each image read once.
     new_owners: &'a BTreeMap<String, Result<Result<Owner, String>, Failure>>,
     store: &'a Store,
-    /// The containers this run started, and when: checked for an agent that exits at once.
-    started: RefCell<Vec<(String, tokio::time::Instant)>>,
+    /// The containers this run started (name, host), and when: checked for an agent that
+    /// exits at once.
+    started: RefCell<Vec<(String, String, tokio::time::Instant)>>,
 }
 
+/// An image on one host's engine: (host, reference).
+type ImageKey = (String, String);
+
 impl Run<'_> {
-    fn started_now(&self, name: &str) {
-        self.started
-            .borrow_mut()
-            .push((name.to_owned(), tokio::time::Instant::now()));
+    fn started_now(&self, inst: &InstancePlan) {
+        let at = tokio::time::Instant::now();
+        let started = (inst.container.clone(), inst.host.clone(), at);
+        self.started.borrow_mut().push(started);
     }
 }
 
@@ -131,19 +136,30 @@ impl<E: Engine> Executor<'_, E> {
         self.reporter.borrow_mut().event(event);
     }
 
+    /// The engine of `host`. The planner gives an instance on a host that did not answer no
+    /// step, so a missing one is a bug, reported as that instance's failure.
+    fn engine(&self, host: &str, container: Option<&str>) -> Result<&E, Failure> {
+        self.engines.get(host).ok_or_else(|| Failure {
+            container: container.map(str::to_owned),
+            code: Code::E020,
+            message: format!("host {host} has no engine in this run"),
+        })
+    }
+
     pub async fn execute(&self, plan: &Plan, desired: &Desired, observed: &Observed) -> Outcome {
         let mut out = Outcome::default();
-        let mut images: BTreeMap<String, Option<String>> = observed.images.clone();
+        let mut images: BTreeMap<ImageKey, Option<String>> = observed.images.clone();
         let mut infos = BTreeMap::new();
         let mut failed_images = std::collections::BTreeSet::new();
         for step in &plan.images {
-            match self.image(&step.image, &step.action).await {
+            let key = (step.host.clone(), step.image.clone());
+            match self.image(&step.host, &step.image, &step.action).await {
                 Ok(info) => {
-                    images.insert(step.image.clone(), info.as_ref().map(|i| i.id.clone()));
-                    infos.extend(info.map(|i| (step.image.clone(), i)));
+                    images.insert(key.clone(), info.as_ref().map(|i| i.id.clone()));
+                    infos.extend(info.map(|i| (key, i)));
                 }
                 Err(f) => {
-                    failed_images.insert(step.image.clone());
+                    failed_images.insert(key);
                     out.failures.push(self.fail(f));
                 }
             }
@@ -161,8 +177,30 @@ impl<E: Engine> Executor<'_, E> {
             store: &store,
             started: RefCell::new(Vec::new()),
         };
-        let converge = |inst| self.converge(&run, inst);
-        let results: Vec<_> = stream::iter(plan.instances.iter().map(converge))
+        // A moved instance's old container goes once the instance converged on its new host.
+        let (moves, rest): (Vec<&InstancePlan>, Vec<&InstancePlan>) =
+            plan.instances.iter().partition(|i| moved(i));
+        self.converge_all(&run, rest, &mut out).await;
+        let arrived = moves
+            .into_iter()
+            .filter(|m| {
+                !out.failures
+                    .iter()
+                    .any(|f| f.container.as_ref() == Some(&m.container))
+            })
+            .collect();
+        self.converge_all(&run, arrived, &mut out).await;
+        let started = run.started.take();
+        for f in self.exited_at_once(started, desired, &out.failures).await {
+            out.failures.push(self.fail(f));
+        }
+        out
+    }
+
+    /// `instances` converged at once, a few in flight.
+    async fn converge_all(&self, run: &Run<'_>, instances: Vec<&InstancePlan>, out: &mut Outcome) {
+        let converge = |inst| self.converge(run, inst);
+        let results: Vec<_> = stream::iter(instances.into_iter().map(converge))
             .buffer_unordered(PARALLEL_INSTANCES)
             .collect()
             .await;
@@ -172,11 +210,6 @@ impl<E: Engine> Executor<'_, E> {
                 out.failures.push(f);
             }
         }
-        let started = run.started.take();
-        for f in self.exited_at_once(started, desired, &out.failures).await {
-            out.failures.push(self.fail(f));
-        }
-        out
     }
 
     /// SPEC v3 §5: the containers this run started whose agent exited right after its start
@@ -184,22 +217,23 @@ impl<E: Engine> Executor<'_, E> {
     /// [`observed::APPLY_WAITS`] after its own start (the engine's wait endpoint, not a poll).
     async fn exited_at_once(
         &self,
-        started: Vec<(String, tokio::time::Instant)>,
+        started: Vec<(String, String, tokio::time::Instant)>,
         desired: &Desired,
         failed: &[Failure],
     ) -> Vec<Failure> {
         let checks = started
             .into_iter()
-            .filter(|(n, _)| !failed.iter().any(|f| f.container.as_deref() == Some(n)))
-            .map(|(name, at)| async move {
+            .filter(|(n, ..)| !failed.iter().any(|f| f.container.as_deref() == Some(n)))
+            .map(|(name, host, at)| async move {
+                let engine = self.engines.get(&host)?;
                 let left = (at + observed::APPLY_WAITS)
                     .saturating_duration_since(tokio::time::Instant::now());
                 // The wait ends at the exit or the deadline; either way one inspect decides (a
                 // busy engine may answer the wait late).
                 if !left.is_zero() {
-                    self.runtime.wait_for_stop(&name, left).await;
+                    engine.wait_for_stop(&name, left).await;
                 }
-                let q = observed::quick_exit(self.runtime, &name).await?;
+                let q = observed::quick_exit(engine, &name).await?;
                 let spec = desired.instances.get(&name)?;
                 Some(Failure {
                     container: Some(name),
@@ -221,7 +255,10 @@ impl<E: Engine> Executor<'_, E> {
             .container_step
             .as_ref()
             .and_then(ContainerStep::image)
-            .is_some_and(|i| run.failed_images.contains(i));
+            .is_some_and(|i| {
+                run.failed_images
+                    .contains(&(inst.host.clone(), i.to_owned()))
+            });
         let result = if needs_failed_image {
             Err(Failure {
                 container: Some(inst.container.clone()),
@@ -248,8 +285,8 @@ impl<E: Engine> Executor<'_, E> {
         plan: &Plan,
         desired: &Desired,
         observed: &Observed,
-        infos: &BTreeMap<String, ImageInfo>,
-        failed_images: &std::collections::BTreeSet<String>,
+        infos: &BTreeMap<ImageKey, ImageInfo>,
+        failed_images: &std::collections::BTreeSet<ImageKey>,
     ) -> BTreeMap<String, Result<Result<Owner, String>, Failure>> {
         let mut files = observed::owner::UserFiles::default();
         let mut owners = BTreeMap::new();
@@ -260,23 +297,23 @@ impl<E: Engine> Executor<'_, E> {
             else {
                 continue;
             };
-            if state.owner.is_some() || failed_images.contains(&state.image) {
+            let key = (inst.host.clone(), state.image.clone());
+            if state.owner.is_some() || failed_images.contains(&key) {
                 continue;
             }
+            let Ok(engine) = self.engine(&inst.host, Some(name)) else {
+                continue; // its step fails for the same reason
+            };
             let resolved = async {
-                let info = match infos.get(&state.image) {
+                let info = match infos.get(&key) {
                     Some(info) => info.clone(),
-                    None => self
-                        .runtime
-                        .image(&state.image)
-                        .await?
-                        .unwrap_or(ImageInfo {
-                            id: String::new(),
-                            user: String::new(),
-                        }),
+                    None => engine.image(&state.image).await?.unwrap_or(ImageInfo {
+                        id: String::new(),
+                        user: String::new(),
+                    }),
                 };
                 observed::owner::resolve(
-                    self.runtime,
+                    engine,
                     &spec.user,
                     &state.image,
                     &info,
@@ -293,7 +330,13 @@ impl<E: Engine> Executor<'_, E> {
         owners
     }
 
-    async fn image(&self, image: &str, action: &ImageAction) -> Result<Option<ImageInfo>, Failure> {
+    async fn image(
+        &self,
+        host: &str,
+        image: &str,
+        action: &ImageAction,
+    ) -> Result<Option<ImageInfo>, Failure> {
+        let engine = self.engine(host, None)?;
         match action {
             ImageAction::Pull => {
                 self.report(Event::Image {
@@ -301,7 +344,7 @@ impl<E: Engine> Executor<'_, E> {
                     status: "pulling".into(),
                 });
                 let mut tracker = crate::report::pull::PullTracker::default();
-                self.runtime
+                engine
                     .pull(image, |update| {
                         if let Some(progress) = tracker.update(&update) {
                             self.report(Event::PullProgress {
@@ -320,17 +363,20 @@ impl<E: Engine> Executor<'_, E> {
             ImageAction::Build {
                 context,
                 dockerfile,
-            } => self.build(image, context, dockerfile).await?,
+            } => self.build(engine, image, context, dockerfile).await?,
         }
-        self.runtime
-            .image(image)
-            .await
-            .map_err(|e| failure(None, &e))
+        engine.image(image).await.map_err(|e| failure(None, &e))
     }
 
     /// Build `image` from `context`, only if the context's bytes are still the ones the plan's
     /// tag names: a context edited since planning is a rerun, not a mislabelled image.
-    async fn build(&self, image: &str, context: &str, dockerfile: &str) -> Result<(), Failure> {
+    async fn build(
+        &self,
+        engine: &E,
+        image: &str,
+        context: &str,
+        dockerfile: &str,
+    ) -> Result<(), Failure> {
         self.report(Event::Image {
             image: image.into(),
             status: format!("building from {context}"),
@@ -350,7 +396,7 @@ impl<E: Engine> Executor<'_, E> {
                 "it changed after the plan was made; rerun apply".into(),
             ));
         }
-        self.runtime
+        engine
             .build(tar, dockerfile, image)
             .await
             .map_err(|e| failure(None, &e))?;
@@ -409,26 +455,27 @@ impl<E: Engine> Executor<'_, E> {
     ) -> Result<(), Failure> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
+        let engine = self.engine(&inst.host, Some(name))?;
         match &step.op {
             ContainerOp::Remove { id, purge_state } => {
-                self.runtime.remove(id).await.map_err(|e| fail(&e))?;
+                engine.remove(id).await.map_err(|e| fail(&e))?;
                 if *purge_state {
                     run.store.purge_instance(name).map_err(|e| fail(&e))?;
                 }
             }
             ContainerOp::Start { id } => {
-                self.runtime.start(id).await.map_err(|e| fail(&e))?;
-                run.started_now(name);
+                engine.start(id).await.map_err(|e| fail(&e))?;
+                run.started_now(inst);
             }
             ContainerOp::Restart { id } => {
-                self.runtime.restart(id).await.map_err(|e| fail(&e))?;
-                run.started_now(name);
+                engine.restart(id).await.map_err(|e| fail(&e))?;
+                run.started_now(inst);
             }
             ContainerOp::Create { image } => {
-                self.create(run, name, image, None, owner, ledger).await?;
+                self.create(run, inst, image, None, owner, ledger).await?;
             }
             ContainerOp::Recreate { id, image } => {
-                self.create(run, name, image, Some(id), owner, ledger)
+                self.create(run, inst, image, Some(id), owner, ledger)
                     .await?;
             }
         }
@@ -451,13 +498,15 @@ impl<E: Engine> Executor<'_, E> {
     async fn create(
         &self,
         run: &Run<'_>,
-        name: &str,
+        inst: &InstancePlan,
         image: &str,
         old: Option<&str>,
         owner: Owner,
         ledger: &crate::ledger::Ledger,
     ) -> Result<(), Failure> {
+        let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
+        let engine = self.engine(&inst.host, Some(name))?;
         let Some(spec) = run.desired.instances.get(name) else {
             return Err(Failure {
                 container: Some(name.to_owned()),
@@ -465,23 +514,29 @@ impl<E: Engine> Executor<'_, E> {
                 message: "planned to be created but not declared (a bug in jackin)".into(),
             });
         };
-        for auth in &spec.auth {
+        // A handoff that is a volume of a remote engine has no folder here to give.
+        let local = |a: &crate::desired::AgentAuth| {
+            let target = a.agent.info().target;
+            !spec.mounts.iter().any(|m| m.dst == target && m.volume)
+        };
+        for auth in spec.auth.iter().filter(|a| local(a)) {
             let handoff = run.store.agent(name, auth.agent, Some(owner));
             if let Some(handoff) = handoff.map_err(|e| fail(&e))? {
                 let forwarded: Vec<_> = ledger.of(auth.agent).map(|(p, _)| p).collect();
                 handoff.give(&forwarded, owner).map_err(|e| fail(&e))?;
             }
         }
-        let image_id = run.images.get(image).cloned().flatten().unwrap_or_default();
+        let key = (inst.host.clone(), image.to_owned());
+        let image_id = run.images.get(&key).cloned().flatten().unwrap_or_default();
         let (project, host) = (run.desired.project.as_str(), run.observed.jackin);
         let cfg = self.config(spec, image, &image_id, project, host, owner);
         if let Some(id) = old {
-            self.runtime.stop(id).await.map_err(|e| fail(&e))?;
-            self.runtime.remove(id).await.map_err(|e| fail(&e))?;
+            engine.stop(id).await.map_err(|e| fail(&e))?;
+            engine.remove(id).await.map_err(|e| fail(&e))?;
         }
-        let id = self.runtime.create(&cfg).await.map_err(|e| fail(&e))?;
-        self.runtime.start(&id).await.map_err(|e| fail(&e))?;
-        run.started_now(name);
+        let id = engine.create(&cfg).await.map_err(|e| fail(&e))?;
+        engine.start(&id).await.map_err(|e| fail(&e))?;
+        run.started_now(inst);
         Ok(())
     }
 
@@ -576,4 +631,11 @@ fn volume_labels(project: &str, spec: &InstanceSpec, target: &str) -> HashMap<St
         ])
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
+}
+
+/// Whether `inst` removes the old container of an instance that moved to another host.
+fn moved(inst: &InstancePlan) -> bool {
+    inst.container_step
+        .as_ref()
+        .is_some_and(|s| matches!(s.cause, crate::plan::ContainerCause::Moved { .. }))
 }

@@ -70,6 +70,8 @@ impl Coded for ObserveError {
 
 #[derive(Debug, Clone)]
 pub struct ObservedContainer {
+    /// The host whose engine listed it.
+    pub host: String,
     pub id: String,
     pub name: String,
     pub workspace: String,
@@ -92,10 +94,11 @@ pub struct ObservedContainer {
 
 impl ObservedContainer {
     /// `c` as just listed.
-    fn from_info(c: ContainerInfo) -> Self {
+    fn from_info(host: &str, c: ContainerInfo) -> Self {
         let listed_at = crate::ledger::now_ns() / 1_000_000_000;
         let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
         ObservedContainer {
+            host: host.to_owned(),
             workspace: label(LABEL_WORKSPACE),
             role: label(LABEL_ROLE),
             agent: label(LABEL_AGENT),
@@ -154,12 +157,19 @@ pub struct InstanceState {
 
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
-    /// This project's containers (by labels), by name.
+    /// This project's containers (by labels), by name: for a declared instance, the one on
+    /// its own host.
     pub containers: BTreeMap<String, ObservedContainer>,
+    /// This project's containers on a host other than the one their instance is placed on
+    /// now (it moved), or a second undeclared one of the same name: all to be removed.
+    pub elsewhere: Vec<ObservedContainer>,
+    /// Hosts that did not answer, by name, with why: their instances are unknown this pass
+    /// and left alone (SPEC v3 §9).
+    pub unreachable: BTreeMap<String, String>,
     /// Desired container names held by a container that is not this project's.
     pub conflicts: BTreeMap<String, String>,
-    /// Image reference → ID, `None` when absent.
-    pub images: BTreeMap<String, Option<String>>,
+    /// (host, image reference) → ID, `None` when absent on that host's engine.
+    pub images: BTreeMap<(String, String), Option<String>>,
     /// The user jackin runs as (what `user = "host"` means, and who can own what).
     pub jackin: crate::words::Owner,
     /// Per desired instance, by container name.
@@ -172,13 +182,17 @@ pub struct Observed {
     pub warnings: Vec<String>,
 }
 
-/// Files (host and handoff) and the engine's one list call at the same time, with the
-/// inspects of the images the state names: a no-op lasts as long as the slower of the two,
-/// not their sum. The files decide first: a bad host folder is the error, whatever the engine
-/// said (the engine's part is reads only).
-pub async fn observe(
+/// Files (host and handoff) and each host's one list call at the same time, with the inspects
+/// of the images the state names: a no-op lasts as long as the slowest of them, not their sum.
+/// The files decide first: a bad host folder is the error, whatever the engines said (their
+/// part is reads only). A host that errs or does not answer by `deadline` is recorded in
+/// [`Observed::unreachable`] (with those in `down`, whose engine could not be reached at all)
+/// and holds up no other.
+pub async fn observe<E: Engine>(
     desired: &Desired,
-    runtime: &impl Engine,
+    engines: &BTreeMap<String, E>,
+    down: &BTreeMap<String, String>,
+    deadline: Deadline,
     jackin_home: &JackinHome,
     home: &Path,
 ) -> Result<Observed, ObserveError> {
@@ -186,9 +200,68 @@ pub async fn observe(
         let (d, jh, h) = (desired.clone(), jackin_home.clone(), home.to_path_buf());
         tokio::task::spawn_blocking(move || observe_files(&d, &jh, &h))
     };
-    let filters = selector(&desired.project);
+    let listed = futures_util::future::join_all(engines.iter().map(|(host, engine)| async move {
+        let on_host = desired.on_host(host);
+        let listed = tokio::time::timeout_at(deadline.at, list(&on_host, engine)).await;
+        (host, engine, on_host, listed)
+    }));
+    let (files, listed) = tokio::join!(files, listed);
+    let mut observed = files.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    observed.unreachable.clone_from(down);
+    for (host, engine, on_host, listed) in listed {
+        let seen = match listed {
+            Ok(Ok((list, images))) => {
+                let docker = observe_docker(&on_host, host, engine, &mut observed, list, images);
+                tokio::time::timeout_at(deadline.at, docker).await
+            }
+            Ok(Err(e)) => Ok(Err(e.into())),
+            Err(elapsed) => Err(elapsed),
+        };
+        let why = match seen {
+            Ok(Ok(())) => continue,
+            Ok(Err(ObserveError::Runtime(e))) => e.to_string(),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => deadline.missed(),
+        };
+        observed.unreachable.insert(host.clone(), why);
+    }
+    observed.api_calls = engines.values().map(Engine::api_calls).sum();
+    Ok(observed)
+}
+
+/// When every host must have answered by (`--host-timeout` after the run began).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: tokio::time::Instant,
+    pub bound: std::time::Duration,
+}
+
+impl Deadline {
+    /// `bound` from now.
+    pub fn after(bound: std::time::Duration) -> Deadline {
+        Deadline {
+            at: tokio::time::Instant::now() + bound,
+            bound,
+        }
+    }
+
+    /// Why a host that missed it is unknown.
+    pub fn missed(&self) -> String {
+        format!(
+            "no answer within {} (--host-timeout)",
+            humantime::format_duration(self.bound)
+        )
+    }
+}
+
+/// One host's list of the project's containers, with the images its instances name.
+async fn list(
+    on_host: &Desired,
+    engine: &impl Engine,
+) -> Result<(Vec<ContainerInfo>, Images), RuntimeError> {
+    let filters = selector(&on_host.project);
     let ours: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let named: BTreeSet<String> = desired
+    let named: BTreeSet<String> = on_host
         .instances
         .values()
         .filter_map(|i| match &i.image {
@@ -196,13 +269,7 @@ pub async fn observe(
             ImageSource::Build { .. } => None,
         })
         .collect();
-    let engine =
-        futures_util::future::try_join(runtime.list_containers(&ours), inspect(runtime, named));
-    let (files, engine) = tokio::join!(files, engine);
-    let mut observed = files.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-    let (list, images) = engine?;
-    observe_docker(desired, runtime, &mut observed, list, images).await?;
-    Ok(observed)
+    futures_util::future::try_join(engine.list_containers(&ours), inspect(engine, named)).await
 }
 
 /// What the engine holds of each image reference, by reference.
@@ -495,37 +562,62 @@ fn shared_logins(
         .collect()
 }
 
-/// The engine's side of one observation, given the project's containers (`list`: ownership
-/// is by labels only, so one filtered list is the whole inventory).
+/// One host's side of the observation, given the project's containers there (`list`:
+/// ownership is by labels only, so one filtered list is the whole inventory). `desired` holds
+/// the instances placed on `host`.
 pub async fn observe_docker(
     desired: &Desired,
+    host: &str,
     runtime: &impl Engine,
     observed: &mut Observed,
     list: Vec<crate::runtime::ContainerInfo>,
     mut infos: Images,
 ) -> Result<(), ObserveError> {
     // Build roles' tags are known once their contexts were read: inspected now.
-    let built: BTreeSet<String> = observed
+    let built: BTreeSet<String> = desired
         .instances
-        .values()
+        .keys()
+        .filter_map(|n| observed.instances.get(n))
         .map(|i| i.image.clone())
         .filter(|r| !infos.contains_key(r))
         .collect();
     infos.extend(inspect(runtime, built).await?);
     for c in list {
-        let c = ObservedContainer::from_info(c);
-        observed.containers.insert(c.name.clone(), c);
+        observed.place(desired, ObservedContainer::from_info(host, c));
     }
     quick_exits(desired, runtime, observed).await;
     conflicts(desired, runtime, observed).await?;
     for (r, info) in &infos {
-        observed
-            .images
-            .insert(r.clone(), info.as_ref().map(|i| i.id.clone()));
+        let id = info.as_ref().map(|i| i.id.clone());
+        observed.images.insert((host.to_owned(), r.clone()), id);
     }
-    owners(desired, runtime, observed, &infos).await?;
-    observed.api_calls = runtime.api_calls();
-    Ok(())
+    owners(desired, runtime, observed, &infos).await
+}
+
+impl Observed {
+    /// File a container one host listed: for a declared instance the one on its own host
+    /// (`desired` holds that host's instances) is *the* container; any other of the same
+    /// name is elsewhere, to be removed.
+    fn place(&mut self, desired: &Desired, c: ObservedContainer) {
+        let its_own = desired.instances.contains_key(&c.name);
+        match self.containers.entry(c.name.clone()) {
+            Entry::Vacant(v) => {
+                v.insert(c);
+            }
+            Entry::Occupied(mut o) if its_own => {
+                let other = std::mem::replace(o.get_mut(), c);
+                self.elsewhere.push(other);
+            }
+            Entry::Occupied(_) => self.elsewhere.push(c),
+        }
+    }
+
+    /// The image ID `reference` has on `host`'s engine (`None`: absent, or not looked at).
+    pub fn image_id(&self, host: &str, reference: &str) -> Option<&str> {
+        self.images
+            .get(&(host.to_owned(), reference.to_owned()))
+            .and_then(|id| id.as_deref())
+    }
 }
 
 /// Only a stopped container is looked at closer (one inspect each): did its agent exit

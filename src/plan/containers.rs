@@ -17,11 +17,9 @@ pub fn desired_summary(
     fp: &Fingerprinter,
 ) -> SpecSummary {
     let image_id = observed
-        .images
-        .get(&state.image)
-        .cloned()
-        .flatten()
-        .unwrap_or_default();
+        .image_id(&spec.host, &state.image)
+        .unwrap_or_default()
+        .to_owned();
     let owner = state.owner.clone().and_then(Result::ok);
     SpecSummary::new(spec, &state.image, &image_id, observed.jackin, owner, fp)
 }
@@ -91,10 +89,7 @@ fn spec_changes(
     fp: &Fingerprinter,
 ) -> Option<Vec<SpecChange>> {
     let want = desired_summary(spec, state, observed, fp);
-    let image_present = observed
-        .images
-        .get(&state.image)
-        .is_some_and(Option::is_some);
+    let image_present = observed.image_id(&spec.host, &state.image).is_some();
     if image_present && c.spec_hash.as_deref() == Some(want.hash().as_str()) {
         return None;
     }
@@ -126,11 +121,7 @@ pub fn need_image(
     observed: &Observed,
     images: &mut Vec<ImageStep>,
 ) {
-    if observed
-        .images
-        .get(&state.image)
-        .is_some_and(Option::is_some)
-    {
+    if observed.image_id(&spec.host, &state.image).is_some() {
         return;
     }
     let action = match &spec.image {
@@ -144,28 +135,43 @@ pub fn need_image(
         },
     };
     images.push(ImageStep {
+        host: spec.host.clone(),
         image: state.image.clone(),
         action,
     });
 }
 
-/// Our containers that are no longer declared (inventory by labels, never by name).
+/// Our containers that are no longer declared (inventory by labels, never by name), and those
+/// whose instance moved to another host. A moved one is removed after its instance converged
+/// on the new host (the executor orders it so); a move whose new host did not answer leaves
+/// the old container alone.
 pub fn plan_removals(
     desired: &Desired,
     observed: &Observed,
     opts: &PlanOptions,
 ) -> Vec<InstancePlan> {
-    observed
+    let undeclared = observed
         .containers
         .values()
         .filter(|c| !desired.instances.contains_key(&c.name))
-        .filter(|c| {
+        .map(|c| (c, ContainerCause::NotDeclared));
+    let moved = observed.elsewhere.iter().filter_map(|c| {
+        let Some(to) = desired.instances.get(&c.name).map(|i| &i.host) else {
+            return Some((c, ContainerCause::NotDeclared));
+        };
+        let answered = !observed.unreachable.contains_key(to);
+        answered.then(|| (c, ContainerCause::Moved { to: to.clone() }))
+    });
+    undeclared
+        .chain(moved)
+        .filter(|(c, _)| {
             opts.target
                 .as_ref()
                 .is_none_or(|t| t.matches(&c.workspace, &c.role))
         })
-        .map(|c| InstancePlan {
+        .map(|(c, cause)| InstancePlan {
             container: c.name.clone(),
+            host: c.host.clone(),
             workspace: c.workspace.clone(),
             role: c.role.clone(),
             agent: c.agent.clone(),
@@ -173,9 +179,10 @@ pub fn plan_removals(
             container_step: Some(ContainerStep {
                 op: ContainerOp::Remove {
                     id: c.id.clone(),
-                    purge_state: opts.purge_removed,
+                    // A moved instance's handoff is its new container's too.
+                    purge_state: opts.purge_removed && cause == ContainerCause::NotDeclared,
                 },
-                cause: ContainerCause::NotDeclared,
+                cause,
             }),
             files: Vec::new(),
             notes: Vec::new(),

@@ -29,7 +29,14 @@ pub struct PlanOptions {
     pub target: Option<Target>,
     /// `--replace`: recreate these instances even when nothing changed.
     pub replace: Vec<Target>,
+    /// `--host-timeout`: how long a host may take to answer before it is that host's error
+    /// (default [`HOST_TIMEOUT`]). Observing, not planning, reads it; it travels with the
+    /// options every caller already passes.
+    pub host_timeout: Option<std::time::Duration>,
 }
+
+/// How long a host may take to answer when `--host-timeout` is not given (SPEC v3 §9).
+pub const HOST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Plan {
@@ -44,6 +51,8 @@ pub struct Plan {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ImageStep {
+    /// The host whose engine pulls or builds it.
+    pub host: String,
     pub image: String,
     pub action: ImageAction,
 }
@@ -58,6 +67,8 @@ pub enum ImageAction {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct InstancePlan {
     pub container: String,
+    /// The host the container is (or is to be) on.
+    pub host: String,
     pub workspace: String,
     pub role: String,
     pub agent: String,
@@ -86,6 +97,35 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The instance's host did not answer: it is unknown this pass and left alone.
+    pub fn host_down(host: &crate::desired::hosts::Host, why: &str) -> Problem {
+        Problem {
+            code: Code::E020,
+            agent: None,
+            path: None,
+            found: None,
+            message: format!("host {} did not answer ({why}); this instance is unknown and left alone", host.describe()),
+            hint: "check that the engine runs and is reachable (`jackin doctor`); the other hosts converged without it".into(),
+        }
+    }
+
+    /// An agent of an instance on an engine not on this machine needs files handed over, which
+    /// is not built for such hosts yet (SPEC v3 §9): the instance is left alone.
+    pub fn remote_files(
+        host: &crate::desired::hosts::Host,
+        agent: AgentKind,
+        mode: crate::agents::AuthMode,
+    ) -> Problem {
+        Problem {
+            code: Code::E026,
+            agent: Some(agent),
+            path: None,
+            found: None,
+            message: format!("host {} is not on this machine, and {agent} in mode '{mode}' needs its login handed over as files, which jackin does not do over the engine API yet", host.describe()),
+            hint: format!("set {agent}'s mode to `ignore` for this instance and log in inside it (`jackin login`; its volume keeps the login), or place the instance on a host on this machine"),
+        }
+    }
+
     /// An instance whose handoff cannot be given to the user its container runs as.
     pub fn owner(message: String, hint: String) -> Problem {
         Problem {
@@ -151,6 +191,10 @@ pub enum ContainerCause {
     Replaced,
     /// Ours, but no longer declared.
     NotDeclared,
+    /// Its instance is placed on another host now, where it runs already (SPEC v3 §9).
+    Moved {
+        to: String,
+    },
 }
 
 /// One container step: the operation, with exactly what the executor needs for it, and why.
@@ -489,6 +533,7 @@ impl One<'_> {
         let (observed, state) = (self.observed, &self.observed.instances[name]);
         let declared = |container_step, files, notes, problems| InstancePlan {
             container: name.to_owned(),
+            host: spec.host.clone(),
             workspace: spec.workspace.clone(),
             role: spec.role.clone(),
             agent: spec.agent.name().to_owned(),
@@ -500,7 +545,10 @@ impl One<'_> {
         };
         // A handoff its agent could not read, or a launch its client would reject (a model it
         // does not define): that instance is not touched at all, never a broken agent.
-        if let Some(problem) = owner_problem(state, observed).or_else(|| unknown_model(spec, state))
+        if let Some(problem) = self
+            .placement_problem(spec)
+            .or_else(|| owner_problem(state, observed))
+            .or_else(|| unknown_model(spec, state))
         {
             return declared(None, Vec::new(), Vec::new(), vec![problem]);
         }
@@ -523,6 +571,22 @@ impl One<'_> {
             containers::need_image(spec, state, observed, images);
         }
         declared(container_step, steps, notes, problems)
+    }
+
+    /// Where the instance is placed keeps it from converging: its host did not answer, or is
+    /// not on this machine while an agent's mode needs files handed over.
+    fn placement_problem(&self, spec: &crate::desired::InstanceSpec) -> Option<Problem> {
+        let host = self.desired.hosts.get(&spec.host)?;
+        if let Some(why) = self.observed.unreachable.get(&spec.host) {
+            return Some(Problem::host_down(host, why));
+        }
+        if host.on_this_machine() {
+            return None;
+        }
+        spec.auth
+            .iter()
+            .find(|a| a.mode != crate::agents::AuthMode::Ignore)
+            .map(|a| Problem::remote_files(host, a.agent, a.mode))
     }
 
     /// The instance's container step. An agent that exited right after its start is not

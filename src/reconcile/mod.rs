@@ -10,12 +10,15 @@ use crate::exec::{Executor, Failure, Outcome};
 use crate::fingerprint::Fingerprinter;
 use crate::lock;
 use crate::manifest::{self, Loaded};
+use crate::observed::Deadline;
 use crate::observed::{self, Observed};
 use crate::paths::JackinHome;
 use crate::plan::{self, ContainerAction, Plan, PlanOptions};
+use crate::redact::Redactor;
 use crate::report::{Event, Reporter};
-use crate::runtime::{Engine, Runtime};
+use crate::runtime::{Engine, Runtime, RuntimeError};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -106,7 +109,67 @@ pub struct Prepared<E: Engine = Runtime> {
     pub observed: Observed,
     pub plan: Plan,
     pub fp: Fingerprinter,
-    pub runtime: E,
+    pub engines: Engines<E>,
+}
+
+/// The engines of one run: each host's that answered, by host name. Those that did not are in
+/// the observation's `unreachable`.
+pub struct Engines<E: Engine = Runtime> {
+    pub up: BTreeMap<String, E>,
+    pub down: BTreeMap<String, String>,
+    pub deadline: Deadline,
+}
+
+impl<E: Engine> Engines<E> {
+    /// API calls made so far, on every engine.
+    pub fn api_calls(&self) -> usize {
+        self.up.values().map(Engine::api_calls).sum()
+    }
+}
+
+impl Engines<Runtime> {
+    /// Every host of `desired` at once, each within the deadline. Only when none answers is it
+    /// the run's error (the first host's, which is `local` when it is used): with one host,
+    /// exactly what a single engine did.
+    async fn connect(
+        desired: &Desired,
+        redactor: &Redactor,
+        deadline: Deadline,
+    ) -> Result<Self, Error> {
+        let tries = desired.hosts.values().map(|host| async move {
+            let connected =
+                tokio::time::timeout_at(deadline.at, Runtime::connect_host(host, redactor.clone()));
+            let result = match connected.await {
+                Ok(r) => r,
+                Err(_) => Err(RuntimeError::Unreachable {
+                    host: host.describe(),
+                    detail: deadline.missed(),
+                }),
+            };
+            (host.name.clone(), result)
+        });
+        let mut engines = Engines {
+            up: BTreeMap::new(),
+            down: BTreeMap::new(),
+            deadline,
+        };
+        let mut first_error = None;
+        for (name, result) in futures_util::future::join_all(tries).await {
+            match result {
+                Ok(engine) => {
+                    engines.up.insert(name, engine);
+                }
+                Err(e) => {
+                    engines.down.insert(name, e.to_string());
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if engines.up.is_empty() => Err(e.into()),
+            _ => Ok(engines),
+        }
+    }
 }
 
 /// `plan` and `status`: resolve and connect, check that jackin's own state is private, then
@@ -117,20 +180,19 @@ pub async fn prepare(
     target: Option<&Target>,
     opts: &PlanOptions,
 ) -> Result<Prepared, Error> {
-    let (desired, runtime) = connect(ctx, loaded, target, opts).await?;
+    let (desired, engines) = connect(ctx, loaded, target, opts).await?;
     ctx.jackin_home.ensure_private()?;
-    observe_and_plan(ctx, desired, runtime, opts).await
+    observe_and_plan(ctx, desired, engines, opts).await
 }
 
-/// Resolve, then connect to the engine. This comes first because it writes nothing: an
-/// engine jackin must not drive (`E025`, a remote `DOCKER_HOST`) or cannot reach is found
-/// before `$JACKIN_HOME`, the lock or the key is created.
+/// Resolve, then connect to the engines. This comes first because it writes nothing: engines
+/// jackin cannot reach are found before `$JACKIN_HOME`, the lock or the key is created.
 async fn connect(
     ctx: &Context,
     loaded: &Loaded,
     target: Option<&Target>,
     opts: &PlanOptions,
-) -> Result<(Desired, Runtime), Error> {
+) -> Result<(Desired, Engines), Error> {
     connect_resolved(ctx.resolve(loaded)?, target, opts).await
 }
 
@@ -139,7 +201,7 @@ async fn connect_resolved(
     mut desired: Desired,
     target: Option<&Target>,
     opts: &PlanOptions,
-) -> Result<(Desired, Runtime), Error> {
+) -> Result<(Desired, Engines), Error> {
     // Like terraform's -replace of an unknown address: a typo must not pass as "nothing to do".
     if let Some(t) = opts.replace.iter().find(|t| {
         !desired
@@ -158,26 +220,35 @@ async fn connect_resolved(
     if let Some(t) = target {
         desired.retain_target(t);
     }
-    let runtime = Runtime::connect(redactor).await?;
-    Ok((desired, runtime))
+    let deadline = Deadline::after(opts.host_timeout.unwrap_or(plan::HOST_TIMEOUT));
+    let engines = Engines::connect(&desired, &redactor, deadline).await?;
+    Ok((desired, engines))
 }
 
 /// Observe and plan; `$JACKIN_HOME` has been checked by the caller.
 pub(crate) async fn observe_and_plan<E: Engine>(
     ctx: &Context,
     desired: Desired,
-    runtime: E,
+    engines: Engines<E>,
     opts: &PlanOptions,
 ) -> Result<Prepared<E>, Error> {
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
-    let observed = observed::observe(&desired, &runtime, &ctx.jackin_home, &ctx.home).await?;
+    let observed = observed::observe(
+        &desired,
+        &engines.up,
+        &engines.down,
+        engines.deadline,
+        &ctx.jackin_home,
+        &ctx.home,
+    )
+    .await?;
     let plan = plan::plan(&desired, &observed, opts, &fp);
     Ok(Prepared {
         desired,
         observed,
         plan,
         fp,
-        runtime,
+        engines,
     })
 }
 
@@ -236,7 +307,7 @@ pub async fn apply_resolved(
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let target = opts.plan.target.as_ref();
-    let (desired, runtime) = connect_resolved(desired, target, &opts.plan).await?;
+    let (desired, engines) = connect_resolved(desired, target, &opts.plan).await?;
     ctx.jackin_home.ensure_private()?;
     let _lock = if opts.dry_run {
         None
@@ -254,13 +325,13 @@ pub async fn apply_resolved(
                 .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?,
         )
     };
-    let p = observe_and_plan(ctx, desired, runtime, &opts.plan).await?;
+    let p = observe_and_plan(ctx, desired, engines, &opts.plan).await?;
     guard(&p, opts.allow_empty, target.is_some())?;
     for w in &p.plan.warnings {
         reporter.event(Event::Warning { message: w.clone() });
     }
     reporter.event(Event::Plan(Box::new(p.plan.clone())));
-    let outcome = if opts.dry_run {
+    let mut outcome = if opts.dry_run {
         // A dry run fails where the apply would: on the instances with problems.
         let mut outcome = Outcome::default();
         for f in p.plan.instances.iter().filter_map(Failure::of_problems) {
@@ -271,14 +342,36 @@ pub async fn apply_resolved(
     } else {
         execute(ctx, &p, reporter).await
     };
+    for f in silent_hosts(&p) {
+        reporter.event(f.event());
+        outcome.failures.push(f);
+    }
     reporter.event(Event::Summary {
         applied: outcome.applied,
         failed: outcome.failed_instances(),
-        api_calls: p.runtime.api_calls(),
+        api_calls: p.engines.api_calls(),
         files_hashed: p.observed.files_hashed,
         duration_ms: started.elapsed().as_millis(),
     });
     Ok(outcome)
+}
+
+/// Hosts that did not answer and hold no declared instance (whose problems already say so):
+/// their containers are unknown this pass, which is a failure of the run all the same.
+pub fn silent_hosts<E: Engine>(p: &Prepared<E>) -> Vec<Failure> {
+    p.observed
+        .unreachable
+        .iter()
+        .filter(|(h, _)| !p.plan.instances.iter().any(|i| &i.host == *h))
+        .map(|(h, why)| Failure {
+            container: None,
+            code: Code::E020,
+            message: format!(
+                "host {} did not answer ({why}); its containers are unknown and left alone",
+                p.desired.hosts.get(h.as_str()).map_or(h.clone(), |x| x.describe())
+            ),
+        })
+        .collect()
 }
 
 /// Carry out the plan `p` holds, reporting each step.
@@ -288,7 +381,7 @@ pub(crate) async fn execute<E: Engine>(
     reporter: &mut dyn Reporter,
 ) -> Outcome {
     let executor = Executor {
-        runtime: &p.runtime,
+        engines: &p.engines.up,
         home: &ctx.jackin_home,
         fp: &p.fp,
         reporter: RefCell::new(reporter),

@@ -3,14 +3,18 @@
 //! plan are the real ones (only the engine is fake); the integration tests run the same paths
 //! on the real engine.
 
-use super::{execute, observe_and_plan, Context, Prepared};
+use super::{execute, observe_and_plan, Context, Engines, Prepared};
+use crate::desired::hosts::LOCAL;
 use crate::error::Code;
 use crate::exec::Outcome;
+use crate::observed::Deadline;
 use crate::paths::JackinHome;
 use crate::plan::{ContainerAction, Plan, PlanOptions};
 use crate::report::Event;
 use crate::runtime::fake::FakeEngine;
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 const IMAGE: &str = "agent:test";
 
@@ -76,20 +80,47 @@ impl World {
     }
 
     async fn plan(&self, engine: FakeEngine) -> Prepared<FakeEngine> {
+        self.plan_on([(LOCAL.to_owned(), engine)].into()).await
+    }
+
+    /// Observe and plan with an engine per host (hosts without one did not answer).
+    async fn plan_on(&self, up: BTreeMap<String, FakeEngine>) -> Prepared<FakeEngine> {
         let loaded = self.ctx.load().expect("state file loads");
         let desired = self.ctx.resolve(&loaded).expect("resolves");
         self.ctx.jackin_home.ensure_private().expect("private home");
-        observe_and_plan(&self.ctx, desired, engine, &PlanOptions::default())
+        let down = desired
+            .hosts
+            .keys()
+            .filter(|h| !up.contains_key(*h))
+            .map(|h| (h.clone(), "the fake says no".to_owned()))
+            .collect();
+        let engines = Engines {
+            up,
+            down,
+            deadline: Deadline::after(Duration::from_secs(10)),
+        };
+        observe_and_plan(&self.ctx, desired, engines, &PlanOptions::default())
             .await
             .expect("observe and plan")
     }
 
     /// One apply: plan, execute, and the engine back for the next one.
     async fn apply(&self, engine: FakeEngine) -> (FakeEngine, Plan, Outcome, Vec<Event>) {
-        let p = self.plan(engine).await;
+        let (mut up, plan, outcome, events) =
+            self.apply_on([(LOCAL.to_owned(), engine)].into()).await;
+        let engine = up.remove(LOCAL).expect("the local engine");
+        (engine, plan, outcome, events)
+    }
+
+    /// One apply over several hosts' engines, given back for the next one.
+    async fn apply_on(
+        &self,
+        up: BTreeMap<String, FakeEngine>,
+    ) -> (BTreeMap<String, FakeEngine>, Plan, Outcome, Vec<Event>) {
+        let p = self.plan_on(up).await;
         let mut events = Vec::new();
         let outcome = execute(&self.ctx, &p, &mut events).await;
-        (p.runtime, p.plan, outcome, events)
+        (p.engines.up, p.plan, outcome, events)
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Status {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct InstanceStatus {
     pub container: String,
+    /// The host it is placed on (SPEC v3 §9).
+    pub host: String,
     pub workspace: String,
     pub role: String,
     pub agent: String,
@@ -75,13 +77,15 @@ impl Status {
                     matches!(&i.container_step, Some(s) if s.action() == ContainerAction::Remove);
                 InstanceStatus {
                     container: i.container.clone(),
+                    host: i.host.clone(),
                     workspace: i.workspace.clone(),
                     role: i.role.clone(),
                     agent: i.agent.clone(),
-                    state: observed.containers.get(&i.container).map_or_else(
-                        || "missing".to_owned(),
-                        |c| c.quick_exit.as_ref().map_or(c.state.clone(), |q| q.state()),
-                    ),
+                    state: match observed.containers.get(&i.container) {
+                        _ if observed.unreachable.contains_key(&i.host) => "unknown".to_owned(),
+                        None => "missing".to_owned(),
+                        Some(c) => c.quick_exit.as_ref().map_or(c.state.clone(), |q| q.state()),
+                    },
                     exited_at_once: observed
                         .containers
                         .get(&i.container)
@@ -115,7 +119,14 @@ impl Status {
             let _ = writeln!(
                 out,
                 "{}: {}{}",
-                instance_header(style, &i.container, &i.workspace, &i.role, &i.agent),
+                instance_header(
+                    style,
+                    &i.container,
+                    &i.workspace,
+                    &i.role,
+                    &i.agent,
+                    &i.host
+                ),
                 i.state,
                 if i.declared {
                     ""

@@ -80,6 +80,9 @@ pub fn container_cause(c: &ContainerCause) -> String {
         ContainerCause::RestartOwed => "an interrupted apply owed a restart".into(),
         ContainerCause::Replaced => "replaced on request".into(),
         ContainerCause::NotDeclared => "no longer declared".into(),
+        ContainerCause::Moved { to } => format!(
+            "the instance moved to host {to}, where it is created first; what this container rotated is not carried over"
+        ),
     }
 }
 
@@ -163,15 +166,22 @@ pub fn summary_line(applied: &Summary, failed: usize, duration_ms: u128, style: 
 }
 
 /// `jk-app-smith (app × smith, agent kimi)`: how plan and status name an instance.
+/// `jk-a-r (a × r, agent kimi)`, with `on host H` for an instance not on `local`.
 pub fn instance_header(
     style: Style,
     container: &str,
     workspace: &str,
     role: &str,
     agent: &str,
+    host: &str,
 ) -> String {
+    let on = if host == crate::desired::hosts::LOCAL {
+        String::new()
+    } else {
+        format!(", on host {host}")
+    };
     format!(
-        "{} ({workspace} × {role}, agent {agent})",
+        "{} ({workspace} × {role}, agent {agent}{on})",
         style.bold(container)
     )
 }
@@ -215,7 +225,8 @@ fn render_instance(out: &mut String, inst: &InstancePlan, style: Style) {
             &inst.container,
             &inst.workspace,
             &inst.role,
-            &inst.agent
+            &inst.agent,
+            &inst.host
         )
     );
     if let Some(step) = &inst.container_step {

@@ -174,18 +174,29 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Connect to the engine `DOCKER_HOST` names and negotiate the API version, after
-    /// [`local_engine`] has made sure it is on this machine (nothing is sent otherwise).
-    /// Engine text in errors passes `redactor`.
+    /// Connect to the engine `DOCKER_HOST` names (the host `local`) and agree on the API
+    /// version. Engine text in errors passes `redactor`.
     pub async fn connect(redactor: Redactor) -> Result<Self, RuntimeError> {
-        let host = local_engine()?;
-        let docker =
-            negotiate::connect(&host)
-                .await
-                .map_err(|detail| RuntimeError::Unreachable {
-                    detail: redactor.redact(&detail),
-                    host: host.clone(),
-                })?;
+        Self::connect_host(&crate::desired::hosts::Host::local(), redactor).await
+    }
+
+    /// Connect to `host`'s engine and agree on the API version (one request).
+    pub async fn connect_host(
+        host: &crate::desired::hosts::Host,
+        redactor: Redactor,
+    ) -> Result<Self, RuntimeError> {
+        let unreachable = |detail: &str| RuntimeError::Unreachable {
+            detail: redactor.redact(detail),
+            host: host.docker.clone(),
+        };
+        if host.tls.is_some() {
+            return Err(unreachable(
+                "jackin does not speak TLS to an engine yet; reach it over a private tcp:// address",
+            ));
+        }
+        let docker = negotiate::connect(&host.docker)
+            .await
+            .map_err(|detail| unreachable(&detail))?;
         Ok(Runtime {
             docker,
             calls: AtomicUsize::new(1),

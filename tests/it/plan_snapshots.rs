@@ -8,6 +8,7 @@
 
 use crate::common::schema::{assert_matches_schema, schema_errors};
 use jackin::agents::AgentKind;
+use jackin::desired::hosts::LOCAL;
 use jackin::desired::Desired;
 use jackin::fingerprint::Fingerprinter;
 use jackin::observed::{Observed, ObservedContainer};
@@ -67,8 +68,8 @@ impl Fixture {
         let mut o = jackin::observed::observe_files(desired, &self.jh(), &self.root().join("home"))
             .unwrap();
         for state in o.instances.values() {
-            o.images
-                .insert(state.image.clone(), Some("sha256:1111".into()));
+            let key = (LOCAL.to_owned(), state.image.clone());
+            o.images.insert(key, Some("sha256:1111".into()));
         }
         o
     }
@@ -84,6 +85,7 @@ impl Fixture {
                 o.containers.insert(
                     name.clone(),
                     ObservedContainer {
+                        host: LOCAL.into(),
                         id: format!("id-{name}"),
                         name: name.clone(),
                         workspace: spec.workspace.clone(),
@@ -203,7 +205,9 @@ fn remove_an_instance_no_longer_declared_and_pull_a_missing_image() {
     let old = f.desired(&state("k1", "[workspaces.api.roles.smith]\n"));
     let new = f.desired(&state("k1", "").replace("agent:1", "agent:2"));
     let mut observed = f.observe(&new, Some(&old), true);
-    observed.images.insert("agent:2".into(), None);
+    observed
+        .images
+        .insert((LOCAL.into(), "agent:2".into()), None);
     insta::assert_snapshot!(f.plan_text(&new, &observed));
 }
 

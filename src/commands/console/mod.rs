@@ -220,5 +220,6 @@ fn apply_args(replace: Option<crate::desired::Target>) -> ApplyArgs {
         purge_removed: false,
         allow_empty: false,
         lock_timeout: 60,
+        host_timeout: crate::plan::HOST_TIMEOUT.as_secs(),
     }
 }
