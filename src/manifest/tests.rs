@@ -265,7 +265,7 @@ fn unknown_top_level_key_lists_all_keys() {
     let text = msg(&[("jackin.toml", "verison = 1\n")]);
     assert_eq!(
         text,
-        "jackin.toml:1:1: unknown key `verison` in the top level; did you mean `version`? expected one of: version, project, settings, auth, env, roles, workspaces"
+        "jackin.toml:1:1: unknown key `verison` in the top level; did you mean `version`? expected one of: version, project, settings, hosts, auth, env, roles, workspaces"
     );
 }
 
@@ -709,6 +709,81 @@ fn validation_collects_problems_from_every_file_of_a_directory() {
          b.yaml:3:5: workspaces.app.workdir: `rel` must be an absolute path"
     );
     assert!(render(&err).starts_with("error[E004]: 2 problems"));
+}
+
+// ---- [v3] hosts (SPEC §9) ------------------------------------------------------------
+
+const HOSTS_TOML: &str = r#"version = 1
+[hosts.gpu-1]
+docker = "ssh://ops@gpu-1"
+[hosts.gpu-2]
+docker = "tcp://gpu-2:2376"
+tls = { ca = "certs/ca.pem", cert = "~/certs/cert.pem", key = "/etc/gpu/key.pem" }
+[roles.smith]
+image = "img"
+agents = ["kimi"]
+[roles.neo]
+image = "img"
+agents = ["kimi"]
+[workspaces.app]
+host = "gpu-1"
+[workspaces.app.roles.smith]
+[workspaces.app.roles.neo]
+host = "gpu-2"
+[workspaces.web.roles.smith]
+"#;
+
+const HOSTS_YAML: &str = "version: 1
+hosts:
+  gpu-1:
+    docker: ssh://ops@gpu-1
+  gpu-2:
+    docker: tcp://gpu-2:2376
+    tls: { ca: certs/ca.pem, cert: ~/certs/cert.pem, key: /etc/gpu/key.pem }
+roles:
+  smith: { image: img, agents: [kimi] }
+  neo: { image: img, agents: [kimi] }
+workspaces:
+  app:
+    host: gpu-1
+    roles:
+      smith: {}
+      neo:
+        host: gpu-2
+  web:
+    roles:
+      smith: {}
+";
+
+/// Workspace × role beats workspace beats `local`, each with the key path that said so.
+#[test]
+fn an_instances_host_is_its_own_else_its_workspaces_else_local_in_both_formats() {
+    let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    for (name, text) in [("jackin.toml", HOSTS_TOML), ("jackin.yaml", HOSTS_YAML)] {
+        let m = ok(&[(name, text)], None).manifest;
+        assert_eq!(
+            m.host_of("app", "neo"),
+            (
+                "gpu-2",
+                path(&["workspaces", "app", "roles", "neo", "host"])
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            m.host_of("app", "smith"),
+            ("gpu-1", path(&["workspaces", "app", "host"])),
+            "{name}"
+        );
+        assert_eq!(m.host_of("web", "smith"), ("local", vec![]), "{name}");
+        assert_eq!(m.hosts["gpu-1"].docker, "ssh://ops@gpu-1", "{name}");
+        assert_eq!(m.hosts["gpu-1"].tls, None, "{name}");
+        let tls = m.hosts["gpu-2"].tls.as_ref().expect("tls");
+        assert_eq!(
+            (tls.ca.as_str(), tls.cert.as_str(), tls.key.as_str()),
+            ("certs/ca.pem", "~/certs/cert.pem", "/etc/gpu/key.pem"),
+            "{name}"
+        );
+    }
 }
 
 // ---- [v2] NUL bytes and input limits -------------------------------------------------
