@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The host every instance is placed on unless its workspace (or workspace × role) says
-/// otherwise: the engine `DOCKER_HOST` names, as with the docker CLI.
-pub const LOCAL: &str = "local";
+/// otherwise: the engine `DOCKER_HOST` names, as with the docker CLI. The state file's word,
+/// so the manifest owns it.
+pub use crate::manifest::model::LOCAL;
 
 /// One engine, as jackin reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! `{ file }` values. It never touches Docker or credential folders.
 
 use super::env::{resolve_env_value, EnvSource};
-use super::hosts::{Host, LOCAL};
+use super::hosts::{Host, Hosts, Tls};
 use super::{AgentAuth, Desired, EnvVar, ImageSource, InstanceSpec, MountSpec, Scope, Secret};
 use crate::agents::{AgentKind, AuthMode};
 use crate::error::{Code, Coded};
@@ -90,8 +90,7 @@ pub fn resolve(
             problems: r.problems,
         });
     }
-    // [hosts.NAME] tables join `local` here (issue 18).
-    let hosts: super::hosts::Hosts = [(LOCAL.to_owned(), Host::local())].into();
+    let hosts = hosts(m, &loaded.base_dir, home);
     for spec in instances.values_mut() {
         if hosts.get(&spec.host).is_some_and(|h| !h.on_this_machine()) {
             spec.handoff_as_volumes();
@@ -152,6 +151,7 @@ impl Resolver<'_> {
             role: role_name,
             agent,
             auth,
+            host,
         } = d;
         let (ws_name, role_name) = (ws_name.as_str(), role_name.as_str());
         let ws = &m.workspaces[ws_name];
@@ -192,7 +192,7 @@ impl Resolver<'_> {
             user: super::user::UserSpec::parse(role.user.as_deref())
                 .unwrap_or(super::user::UserSpec::Image),
             auth,
-            host: LOCAL.to_owned(),
+            host,
         })
     }
 
@@ -390,6 +390,27 @@ impl Resolver<'_> {
     }
 }
 
+/// `local` and every declared `[hosts.NAME]`, used or not: `destroy` and observe must still
+/// reach a host whose last instance was just removed from the file.
+fn hosts(m: &Manifest, base: &Path, home: &Path) -> Hosts {
+    let declared = m.hosts.iter().map(|(name, h)| {
+        let host = Host {
+            name: name.clone(),
+            docker: h.docker.clone(),
+            tls: h.tls.as_ref().map(|t| Tls {
+                ca: paths::expand(&t.ca, base, home),
+                cert: paths::expand(&t.cert, base, home),
+                key: paths::expand(&t.key, base, home),
+            }),
+        };
+        (name.clone(), host)
+    });
+    let local = Host::local();
+    std::iter::once((local.name.clone(), local))
+        .chain(declared)
+        .collect()
+}
+
 /// The launch command of the instance's agent, with its model flag unless its mode takes the
 /// model from env (kimi-code's `--model` names a config.toml alias and would override it).
 fn command(
@@ -426,6 +447,8 @@ pub struct Declared {
     pub role: String,
     pub agent: AgentKind,
     pub auth: Vec<AgentAuth>,
+    /// The host it is placed on ([`Manifest::host_of`]).
+    pub host: String,
 }
 
 /// Every declared instance of a validated state, by container name (stage one).
@@ -444,6 +467,7 @@ pub fn declare(loaded: &Loaded, home: &Path) -> BTreeMap<String, Declared> {
                 role: role_name.clone(),
                 agent: launched_agent(m, ws_name, role_name),
                 auth: agents_auth(role, &scopes, &loaded.base_dir, home),
+                host: m.host_of(ws_name, role_name).0.to_owned(),
             };
             out.insert(declared.name.clone(), declared);
         }
@@ -620,18 +644,78 @@ mod tests {
 
     fn resolve_toml(toml: &str, vars: &[(&str, &str)]) -> Result<Desired, ResolveError> {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("proj");
+        resolve_in(dir.path(), toml, vars)
+    }
+
+    /// `toml` as `dir/proj/jackin.toml`, resolved with `dir` as `$HOME`.
+    fn resolve_in(dir: &Path, toml: &str, vars: &[(&str, &str)]) -> Result<Desired, ResolveError> {
+        let root = dir.join("proj");
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("jackin.toml"), toml).unwrap();
         let loaded = crate::manifest::load(Some(&root.join("jackin.toml")), &root).unwrap();
         crate::manifest::validate(&loaded).unwrap();
-        let jh = JackinHome::at(dir.path().join("jh"));
+        let jh = JackinHome::at(dir.join("jh"));
         let lookup = |n: &str| {
             vars.iter()
                 .find(|(k, _)| *k == n)
                 .map(|(_, v)| (*v).to_owned())
         };
-        resolve(&loaded, dir.path(), &jh, &lookup)
+        resolve(&loaded, dir, &jh, &lookup)
+    }
+
+    /// Each instance lands on the host its precedence names; `hosts` holds `local` and every
+    /// declared host, used or not, with its tls paths expanded like any path of the file.
+    #[test]
+    fn instances_land_on_their_hosts_and_every_declared_host_is_there() {
+        let toml = "version = 1\nproject = \"p\"\n\
+            [hosts.gpu-1]\ndocker = \"ssh://ops@gpu-1\"\n\
+            [hosts.gpu-2]\ndocker = \"tcp://gpu-2:2376\"\n\
+            tls = { ca = \"certs/ca.pem\", cert = \"~/certs/cert.pem\", key = \"/etc/gpu/key.pem\" }\n\
+            [hosts.spare]\ndocker = \"unix:///run/spare.sock\"\n\
+            [roles.smith]\nimage = \"i\"\nagents = [\"kimi\"]\n\
+            [roles.neo]\nimage = \"i\"\nagents = [\"kimi\"]\n\
+            [workspaces.app]\nhost = \"gpu-1\"\n[workspaces.app.roles.smith]\n\
+            [workspaces.app.roles.neo]\nhost = \"gpu-2\"\n[workspaces.web.roles.smith]\n";
+        let dir = tempfile::tempdir().unwrap();
+        let d = resolve_in(dir.path(), toml, &[]).unwrap();
+        let placed: Vec<(&str, &str)> = d
+            .instances
+            .values()
+            .map(|i| (i.name.as_str(), i.host.as_str()))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                ("jk-app-neo", "gpu-2"),
+                ("jk-app-smith", "gpu-1"),
+                ("jk-web-smith", "local")
+            ]
+        );
+        let names: Vec<&str> = d.hosts.keys().map(String::as_str).collect();
+        assert_eq!(names, ["gpu-1", "gpu-2", "local", "spare"]);
+        assert_eq!(d.hosts["local"], Host::local());
+        assert_eq!(
+            d.hosts["gpu-1"],
+            Host {
+                name: "gpu-1".into(),
+                docker: "ssh://ops@gpu-1".into(),
+                tls: None
+            }
+        );
+        assert_eq!(
+            d.hosts["gpu-2"].tls,
+            Some(Tls {
+                ca: dir.path().join("proj/certs/ca.pem"),
+                cert: dir.path().join("certs/cert.pem"),
+                key: PathBuf::from("/etc/gpu/key.pem"),
+            })
+        );
+        assert_eq!(d.hosts["spare"].docker, "unix:///run/spare.sock");
+        // Stage one (doctor, the session commands) places them the same way.
+        let loaded = crate::manifest::load(None, &dir.path().join("proj")).unwrap();
+        let declared = declare(&loaded, dir.path());
+        assert_eq!(declared["jk-app-neo"].host, "gpu-2");
+        assert_eq!(declared["jk-web-smith"].host, "local");
     }
 
     fn env_of(d: &Desired) -> BTreeMap<&str, (&str, &str)> {

@@ -22,6 +22,10 @@ pub struct Manifest {
     pub project: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
+    /// The Docker engines instances can be placed on, besides `local` (the engine
+    /// `DOCKER_HOST` names). Names follow workspace-name rules; `local` cannot be declared.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, HostDecl>,
     /// GLOBAL auth scope, one entry per agent.
     #[serde(default)]
     pub auth: AuthTable,
@@ -238,6 +242,36 @@ pub struct Role {
     pub kimi_code: Option<AgentSettings>,
 }
 
+/// The host an instance is placed on when neither its workspace nor the instance names one:
+/// the engine `DOCKER_HOST` names, as with the docker CLI. Not declarable under `[hosts]`.
+pub const LOCAL: &str = "local";
+
+/// `[hosts.NAME]`: one Docker engine, reached as the docker CLI reaches it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostDecl {
+    /// The engine's address, as `DOCKER_HOST` would say it: `ssh://user@host` (the system
+    /// `ssh` and the remote `docker system dial-stdio`), `tcp://host:port`, `https://host:port`
+    /// or `unix:///path/to/docker.sock`.
+    pub docker: String,
+    /// Client certificates for a `tcp://` or `https://` engine that wants them (paths: `~` and
+    /// relative to the declaring file allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsDecl>,
+}
+
+/// `tls = { ca = "…", cert = "…", key = "…" }`: the files `DOCKER_CERT_PATH` would hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsDecl {
+    /// The CA certificate the engine's certificate is checked against (`ca.pem`).
+    pub ca: String,
+    /// The client certificate (`cert.pem`).
+    pub cert: String,
+    /// The client certificate's private key (`key.pem`).
+    pub key: String,
+}
+
 /// Which table set an instance's value (SPEC §2): an instance's own beats its workspace's,
 /// which beats the global one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,6 +305,18 @@ impl Manifest {
             (&w.auth, Level::Workspace, path(&["workspaces", ws, "auth"])),
             (&self.auth, Level::Global, path(&["auth"])),
         ]
+    }
+
+    /// The host instance `ws` × `role` is placed on, and the key path that says so: the
+    /// instance's `host`, else its workspace's, else [`LOCAL`] (with an empty path).
+    pub fn host_of<'m>(&'m self, ws: &str, role: &str) -> (&'m str, Vec<String>) {
+        let w = &self.workspaces[ws];
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect();
+        match (&w.roles[role].host, &w.host) {
+            (Some(h), _) => (h, path(&["workspaces", ws, "roles", role, "host"])),
+            (None, Some(h)) => (h, path(&["workspaces", ws, "host"])),
+            (None, None) => (LOCAL, Vec::new()),
+        }
     }
 
     /// The env tables of instance `ws` × `role`, in the order a later one wins (global, role,
@@ -330,6 +376,10 @@ pub struct Workspace {
     /// Agent the containers launch (default: the role's first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentKind>,
+    /// The host its instances are placed on: a `[hosts.NAME]` or `local` (the default, the
+    /// engine `DOCKER_HOST` names). An instance's own `host` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// WORKSPACE auth scope.
     #[serde(default)]
     pub auth: AuthTable,
@@ -345,6 +395,10 @@ pub struct Workspace {
 pub struct InstanceDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentKind>,
+    /// The host this instance is placed on (a `[hosts.NAME]` or `local`), over its
+    /// workspace's `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// WORKSPACE × ROLE auth scope.
     #[serde(default)]
     pub auth: AuthTable,

@@ -39,6 +39,15 @@ fn msg(files: &[(&str, &str)]) -> String {
     error_of(files, None).0
 }
 
+/// A state that fails validation (E004) with message `text` and the fix `hint`.
+#[track_caller]
+fn invalid(files: &[(&str, &str)], text: &str, hint: &str) {
+    let (shown, err) = error_of(files, None);
+    assert_eq!(shown, text);
+    assert_eq!(err.code(), crate::error::Code::E004);
+    assert_eq!(err.hint().unwrap(), hint);
+}
+
 fn ok(files: &[(&str, &str)], arg: Option<&str>) -> Loaded {
     let r = repo(files);
     let loaded = load(arg.map(Path::new), &r.root).unwrap_or_else(|e| panic!("{}", render(&e)));
@@ -265,7 +274,7 @@ fn unknown_top_level_key_lists_all_keys() {
     let text = msg(&[("jackin.toml", "verison = 1\n")]);
     assert_eq!(
         text,
-        "jackin.toml:1:1: unknown key `verison` in the top level; did you mean `version`? expected one of: version, project, settings, auth, env, roles, workspaces"
+        "jackin.toml:1:1: unknown key `verison` in the top level; did you mean `version`? expected one of: version, project, settings, hosts, auth, env, roles, workspaces"
     );
 }
 
@@ -591,15 +600,10 @@ fn kimi_code_in_api_key_mode_needs_a_model_naming_the_scope_and_the_fix() {
     let toml = format!(
         "{KIMI_CODE_TOML}[workspaces.app.roles.smith.auth.kimi-code]\nmode = \"api_key\"\n"
     );
-    let (text, err) = error_of(&[("jackin.toml", &toml)], None);
-    assert_eq!(
-        text,
-        "jackin.toml:7:1: workspaces.app.roles.smith: kimi-code uses auth mode 'api_key' (set by workspaces.app.roles.smith.auth.kimi-code) but has no model; in that mode kimi-code reads its model from KIMI_MODEL_NAME next to KIMI_MODEL_API_KEY"
-    );
-    assert_eq!(err.code(), crate::error::Code::E004);
-    assert_eq!(
-        err.hint().unwrap(),
-        "set `model = \"…\"` under [roles.smith.kimi-code] (jackin passes it as KIMI_MODEL_NAME), or set KIMI_MODEL_NAME in one of the instance's env tables"
+    invalid(
+        &[("jackin.toml", &toml)],
+        "jackin.toml:7:1: workspaces.app.roles.smith: kimi-code uses auth mode 'api_key' (set by workspaces.app.roles.smith.auth.kimi-code) but has no model; in that mode kimi-code reads its model from KIMI_MODEL_NAME next to KIMI_MODEL_API_KEY",
+        "set `model = \"…\"` under [roles.smith.kimi-code] (jackin passes it as KIMI_MODEL_NAME), or set KIMI_MODEL_NAME in one of the instance's env tables",
     );
     // A model, or the operator's own KIMI_MODEL_NAME in any env layer of the instance: fine.
     ok(
@@ -709,6 +713,184 @@ fn validation_collects_problems_from_every_file_of_a_directory() {
          b.yaml:3:5: workspaces.app.workdir: `rel` must be an absolute path"
     );
     assert!(render(&err).starts_with("error[E004]: 2 problems"));
+}
+
+// ---- [v3] hosts (SPEC §9) ------------------------------------------------------------
+
+const HOSTS_TOML: &str = r#"version = 1
+[hosts.gpu-1]
+docker = "ssh://ops@gpu-1"
+[hosts.gpu-2]
+docker = "tcp://gpu-2:2376"
+tls = { ca = "certs/ca.pem", cert = "~/certs/cert.pem", key = "/etc/gpu/key.pem" }
+[roles.smith]
+image = "img"
+agents = ["kimi"]
+[roles.neo]
+image = "img"
+agents = ["kimi"]
+[workspaces.app]
+host = "gpu-1"
+[workspaces.app.roles.smith]
+[workspaces.app.roles.neo]
+host = "gpu-2"
+[workspaces.web.roles.smith]
+"#;
+
+const HOSTS_YAML: &str = "version: 1
+hosts:
+  gpu-1:
+    docker: ssh://ops@gpu-1
+  gpu-2:
+    docker: tcp://gpu-2:2376
+    tls: { ca: certs/ca.pem, cert: ~/certs/cert.pem, key: /etc/gpu/key.pem }
+roles:
+  smith: { image: img, agents: [kimi] }
+  neo: { image: img, agents: [kimi] }
+workspaces:
+  app:
+    host: gpu-1
+    roles:
+      smith: {}
+      neo:
+        host: gpu-2
+  web:
+    roles:
+      smith: {}
+";
+
+/// Workspace × role beats workspace beats `local`, each with the key path that said so.
+#[test]
+fn an_instances_host_is_its_own_else_its_workspaces_else_local_in_both_formats() {
+    let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    for (name, text) in [("jackin.toml", HOSTS_TOML), ("jackin.yaml", HOSTS_YAML)] {
+        let m = ok(&[(name, text)], None).manifest;
+        assert_eq!(
+            m.host_of("app", "neo"),
+            (
+                "gpu-2",
+                path(&["workspaces", "app", "roles", "neo", "host"])
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            m.host_of("app", "smith"),
+            ("gpu-1", path(&["workspaces", "app", "host"])),
+            "{name}"
+        );
+        assert_eq!(m.host_of("web", "smith"), ("local", vec![]), "{name}");
+        assert_eq!(m.hosts["gpu-1"].docker, "ssh://ops@gpu-1", "{name}");
+        assert_eq!(m.hosts["gpu-1"].tls, None, "{name}");
+        let tls = m.hosts["gpu-2"].tls.as_ref().expect("tls");
+        assert_eq!(
+            (tls.ca.as_str(), tls.cert.as_str(), tls.key.as_str()),
+            ("certs/ca.pem", "~/certs/cert.pem", "/etc/gpu/key.pem"),
+            "{name}"
+        );
+    }
+}
+
+/// Declaring a host is not using it; naming `local` is naming the default.
+#[test]
+fn an_unused_host_and_an_explicit_local_are_fine() {
+    let toml = format!(
+        "{BASE_TOML}host = \"local\"\n[hosts.spare]\ndocker = \"unix:///run/spare.sock\"\n"
+    );
+    let m = ok(&[("jackin.toml", &toml)], None).manifest;
+    assert_eq!(m.host_of("app", "smith").0, "local");
+}
+
+#[test]
+fn host_names_follow_workspace_rules_and_local_cannot_be_declared() {
+    let toml = format!("{BASE_TOML}[hosts.GPU_1]\ndocker = \"ssh://gpu\"\n[hosts.local]\ndocker = \"unix:///var/run/docker.sock\"\n");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "2 problems in the desired-state file\n\
+         jackin.toml:6:8: hosts.GPU_1: invalid host name; use lowercase letters, digits and `-`, starting with a letter or digit\n\
+         jackin.toml:8:8: hosts.local: `local` is the engine DOCKER_HOST names and cannot be declared"
+    );
+    let yaml = format!("{BASE_YAML}hosts:\n  local:\n    docker: ssh://ops@gpu-1\n");
+    invalid(
+        &[("jackin.yaml", &yaml)],
+        "jackin.yaml:11:3: hosts.local: `local` is the engine DOCKER_HOST names and cannot be declared",
+        "remove [hosts.local]: instances without `host` already run on it; to make it another engine, set DOCKER_HOST, or declare that engine under another name",
+    );
+}
+
+#[test]
+fn an_unknown_host_is_an_error_naming_the_closest_declared_one() {
+    let toml = HOSTS_TOML
+        .replace("host = \"gpu-1\"", "host = \"gpu1\"")
+        .replace("host = \"gpu-2\"", "host = \"lcoal\"");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "2 problems in the desired-state file\n\
+         jackin.toml:14:1: workspaces.app.host: no host `gpu1` is declared; did you mean `gpu-1`? declared hosts: local, gpu-1, gpu-2\n\
+         jackin.toml:17:1: workspaces.app.roles.neo.host: no host `lcoal` is declared; did you mean `local`? declared hosts: local, gpu-1, gpu-2"
+    );
+    let yaml = HOSTS_YAML.replace("host: gpu-2", "host: big-box");
+    invalid(
+        &[("jackin.yaml", &yaml)],
+        "jackin.yaml:17:9: workspaces.app.roles.neo.host: no host `big-box` is declared; declared hosts: local, gpu-1, gpu-2",
+        "declare it as [hosts.big-box] with `docker = \"ssh://…\"`, or name one of the declared hosts",
+    );
+}
+
+#[test]
+fn a_hosts_address_needs_a_scheme_the_docker_cli_takes() {
+    let toml = format!(
+        "{BASE_TOML}[hosts.a]\ndocker = \"http://a:2375\"\n[hosts.b]\ndocker = \"ops@b\"\n[hosts.c]\ndocker = \"ssh://\"\n[hosts.d]\ndocker = \"unix://run/docker.sock\"\n[hosts.e]\ndocker = \"https://e:2376\"\n"
+    );
+    let schemes = "the address must start with ssh://, tcp://, https:// or unix:///";
+    invalid(
+        &[("jackin.toml", &toml)],
+        &format!(
+            "4 problems in the desired-state file\n\
+             jackin.toml:7:1: hosts.a.docker: unsupported scheme `http://`; {schemes}\n\
+             jackin.toml:9:1: hosts.b.docker: the address has no scheme; {schemes}\n\
+             jackin.toml:11:1: hosts.c.docker: `ssh://` names no engine; {schemes}\n\
+             jackin.toml:13:1: hosts.d.docker: a unix socket address takes an absolute path (`unix:///…`); {schemes}"
+        ),
+        // One fix for all four, so it is shown.
+        "write it as DOCKER_HOST would, e.g. `ssh://ops@gpu-1`, `tcp://gpu-1:2376` or `unix:///var/run/docker.sock`",
+    );
+    let yaml = format!("{BASE_YAML}hosts:\n  a:\n    docker: tcp//a:2376\n");
+    assert_eq!(
+        msg(&[("jackin.yaml", &yaml)]),
+        format!("jackin.yaml:12:5: hosts.a.docker: the address has no scheme; {schemes}")
+    );
+    // `docker` is required: a type error, like any missing key.
+    let (text, err) = error_of(&[("jackin.toml", &format!("{BASE_TOML}[hosts.a]\n"))], None);
+    assert_eq!(text, "jackin.toml:6:1: missing key `docker` in hosts.a");
+    assert_eq!(err.code(), crate::error::Code::E003);
+}
+
+#[test]
+fn tls_is_only_for_tcp_and_https_engines() {
+    let tls = "tls = { ca = \"ca.pem\", cert = \"cert.pem\", key = \"key.pem\" }";
+    let toml = format!(
+        "{BASE_TOML}[hosts.a]\ndocker = \"ssh://ops@a\"\n{tls}\n[hosts.b]\ndocker = \"unix:///b.sock\"\n{tls}\n[hosts.c]\ndocker = \"https://c:2376\"\n{tls}\n"
+    );
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "2 problems in the desired-state file\n\
+         jackin.toml:8:1: hosts.a.tls: TLS is for tcp:// and https:// engines; this one is reached with ssh://\n\
+         jackin.toml:11:1: hosts.b.tls: TLS is for tcp:// and https:// engines; this one is reached with unix:///"
+    );
+    let yaml = format!(
+        "{BASE_YAML}hosts:\n  a:\n    docker: ssh://a\n    tls: {{ ca: x, cert: y, key: z }}\n"
+    );
+    invalid(
+        &[("jackin.yaml", &yaml)],
+        "jackin.yaml:13:5: hosts.a.tls: TLS is for tcp:// and https:// engines; this one is reached with ssh://",
+        "remove `tls` from [hosts.a], or reach the engine over tcp://",
+    );
+    // All three files are required, and a typo is suggested.
+    let toml = format!("{BASE_TOML}[hosts.a]\ndocker = \"tcp://a:2376\"\ntls = {{ ca = \"x\", cert = \"y\", kye = \"z\" }}\n");
+    assert_eq!(
+        msg(&[("jackin.toml", &toml)]),
+        "jackin.toml:8:31: unknown key `kye` in hosts.a.tls; did you mean `key`? expected one of: ca, cert, key"
+    );
 }
 
 // ---- [v2] NUL bytes and input limits -------------------------------------------------

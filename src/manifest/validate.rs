@@ -8,7 +8,7 @@
 use super::diagnose::{closest, render_path};
 use super::error::{Kind, ManifestError, Place, Problem};
 use super::load::Loaded;
-use super::model::{AuthTable, EnvValue, Manifest, Role, Workspace};
+use super::model::{AuthTable, EnvValue, HostDecl, Manifest, Role, Workspace, LOCAL};
 use crate::agents::{AgentKind, AuthMode};
 use crate::naming::container_name;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +29,9 @@ pub fn validate(loaded: &Loaded) -> Result<(), ManifestError> {
     c.project();
     c.auth(&["auth"], &m.auth);
     c.env(&["env"], &m.env);
+    for (name, host) in &m.hosts {
+        c.host(name, host);
+    }
     for (name, role) in &m.roles {
         c.role(name, role);
     }
@@ -166,13 +169,55 @@ impl Checker<'_> {
         }
     }
 
-    fn role(&mut self, name: &str, role: &Role) {
+    /// A role, workspace or host name (`table` is the key it is declared under) must be
+    /// `[a-z0-9][a-z0-9-]*`: it ends up in container names and labels.
+    fn name(&mut self, table: &str, kind: &str, name: &str) {
         if !is_name(name) {
             self.report(
-                &["roles", name],
-                format!("roles.{name}: invalid role name; {NAME_RULE}"),
+                &[table, name],
+                format!("{table}.{name}: invalid {kind} name; {NAME_RULE}"),
             );
         }
+    }
+
+    /// `[hosts.NAME]`: a name like a workspace's but never `local`, an address the docker CLI
+    /// would take, and `tls` only where there is TLS to speak. Nothing is dialled here.
+    fn host(&mut self, name: &str, host: &HostDecl) {
+        if name == LOCAL {
+            self.report(
+                &["hosts", name],
+                format!("hosts.{LOCAL}: `{LOCAL}` is the engine DOCKER_HOST names and cannot be declared"),
+            )
+            .hint = Some(format!(
+                "remove [hosts.{LOCAL}]: instances without `host` already run on it; to make it another engine, set DOCKER_HOST, or declare that engine under another name"
+            ));
+            return;
+        }
+        self.name("hosts", "host", name);
+        let scheme = match docker_scheme(&host.docker) {
+            Ok(scheme) => scheme,
+            Err(problem) => {
+                let (last, rest) = SCHEMES.split_last().expect("four schemes");
+                let schemes = format!("{} or {last}", rest.join(", "));
+                let message = format!(
+                    "hosts.{name}.docker: {problem}; the address must start with {schemes}"
+                );
+                self.report(&["hosts", name, "docker"], message).hint = Some(ADDRESS_HINT.into());
+                return;
+            }
+        };
+        if host.tls.is_some() && !TLS_SCHEMES.contains(&scheme) {
+            let message = format!(
+                "hosts.{name}.tls: TLS is for tcp:// and https:// engines; this one is reached with {scheme}"
+            );
+            self.report(&["hosts", name, "tls"], message).hint = Some(format!(
+                "remove `tls` from [hosts.{name}], or reach the engine over tcp://"
+            ));
+        }
+    }
+
+    fn role(&mut self, name: &str, role: &Role) {
+        self.name("roles", "role", name);
         match (&role.image, &role.build) {
             (Some(_), Some(_)) => {
                 self.report(
@@ -224,11 +269,9 @@ impl Checker<'_> {
         ws: &Workspace,
         names: &mut BTreeMap<String, String>,
     ) {
-        if !is_name(w) {
-            self.report(
-                &["workspaces", w],
-                format!("workspaces.{w}: invalid workspace name; {NAME_RULE}"),
-            );
+        self.name("workspaces", "workspace", w);
+        if let Some(host) = &ws.host {
+            self.placement(m, &["workspaces", w, "host"], host);
         }
         if let Some(workdir) = &ws.workdir {
             if !workdir.starts_with('/') {
@@ -265,6 +308,9 @@ impl Checker<'_> {
         let here = ["workspaces", w, "roles", r];
         self.auth(&[&here[..], &["auth"]].concat(), &inst.auth);
         self.env(&[&here[..], &["env"]].concat(), &inst.env);
+        if let Some(host) = &inst.host {
+            self.placement(m, &[&here[..], &["host"]].concat(), host);
+        }
 
         let container = container_name(w, r);
         let instance = format!("workspaces.{w}.roles.{r}");
@@ -277,7 +323,8 @@ impl Checker<'_> {
         }
 
         let Some(role) = m.roles.get(r) else {
-            self.unknown_role(m, &here, &instance, r);
+            let declared: Vec<&str> = m.roles.keys().map(String::as_str).collect();
+            self.undeclared(&here, "role", r, &declared);
             return None;
         };
         self.model_env(m, w, r, role);
@@ -285,21 +332,41 @@ impl Checker<'_> {
         Some(role)
     }
 
-    /// Instance `instance` names role `r`, which is not declared: say which are.
-    fn unknown_role(&mut self, m: &Manifest, here: &[&str], instance: &str, r: &str) {
-        let declared: Vec<&str> = m.roles.keys().map(String::as_str).collect();
-        let guess = closest(r, declared.iter().copied())
+    /// The key at `here` names `name`, a `kind` (role, host) that is not among `declared`:
+    /// say which are, and which one was likely meant.
+    fn undeclared(
+        &mut self,
+        here: &[&str],
+        kind: &str,
+        name: &str,
+        declared: &[&str],
+    ) -> &mut Problem {
+        let guess = closest(name, declared.iter().copied())
             .map(|g| format!("did you mean `{g}`? "))
             .unwrap_or_default();
         let list = if declared.is_empty() {
-            "no roles are declared".to_owned()
+            format!("no {kind}s are declared")
         } else {
-            format!("declared roles: {}", declared.join(", "))
+            format!("declared {kind}s: {}", declared.join(", "))
         };
+        let shown = render_path(here);
         self.report(
             here,
-            format!("{instance}: no role `{r}` is declared; {guess}{list}"),
-        );
+            format!("{shown}: no {kind} `{name}` is declared; {guess}{list}"),
+        )
+    }
+
+    /// A `host = "…"` (at `here`) must name `local` or a `[hosts.NAME]`.
+    fn placement(&mut self, m: &Manifest, here: &[&str], host: &str) {
+        if host == LOCAL || m.hosts.contains_key(host) {
+            return;
+        }
+        let declared: Vec<&str> = std::iter::once(LOCAL)
+            .chain(m.hosts.keys().map(String::as_str))
+            .collect();
+        self.undeclared(here, "host", host, &declared).hint = Some(format!(
+            "declare it as [hosts.{host}] with `docker = \"ssh://…\"`, or name one of the declared hosts"
+        ));
     }
 
     /// The agent instance `r` of workspace `w` runs (its own, else the workspace default)
@@ -415,9 +482,34 @@ impl Checker<'_> {
     }
 }
 
+/// The schemes of a `[hosts.NAME] docker` address, as `DOCKER_HOST` takes them.
+const SCHEMES: [&str; 4] = ["ssh://", "tcp://", "https://", "unix:///"];
+/// Those that speak TLS, so `tls` means something.
+const TLS_SCHEMES: [&str; 2] = ["tcp://", "https://"];
+const ADDRESS_HINT: &str = "write it as DOCKER_HOST would, e.g. `ssh://ops@gpu-1`, `tcp://gpu-1:2376` or `unix:///var/run/docker.sock`";
+
+/// The scheme of a Docker engine address (one of [`SCHEMES`]) with something after it, or
+/// what is wrong. Never the whole address: it may carry a user name.
+fn docker_scheme(address: &str) -> Result<&'static str, String> {
+    if let Some(scheme) = SCHEMES.iter().find(|s| address.starts_with(*s)) {
+        return if address.len() > scheme.len() {
+            Ok(scheme)
+        } else {
+            Err(format!("`{scheme}` names no engine"))
+        };
+    }
+    match address.split_once("://") {
+        Some(("unix", _)) => {
+            Err("a unix socket address takes an absolute path (`unix:///…`)".to_owned())
+        }
+        Some((scheme, _)) => Err(format!("unsupported scheme `{scheme}://`")),
+        None => Err("the address has no scheme".to_owned()),
+    }
+}
+
 const NAME_RULE: &str = "use lowercase letters, digits and `-`, starting with a letter or digit";
 
-/// Workspace and role names: `[a-z0-9][a-z0-9-]*`.
+/// Workspace, role and host names: `[a-z0-9][a-z0-9-]*`.
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars

@@ -368,7 +368,10 @@ pub fn silent_hosts<E: Engine>(p: &Prepared<E>) -> Vec<Failure> {
             code: Code::E020,
             message: format!(
                 "host {} did not answer ({why}); its containers are unknown and left alone",
-                p.desired.hosts.get(h.as_str()).map_or(h.clone(), |x| x.describe())
+                p.desired
+                    .hosts
+                    .get(h.as_str())
+                    .map_or(h.clone(), |x| x.describe())
             ),
         })
         .collect()

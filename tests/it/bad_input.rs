@@ -170,6 +170,25 @@ fn an_empty_state_refuses_to_remove_every_container_without_allow_empty() {
     );
 }
 
+/// A typo in `host =` is refused by every command before any engine is dialled (the declared
+/// host is an ssh:// address nothing answers at), naming the host it most likely meant.
+#[test]
+fn an_unknown_host_is_refused_naming_the_closest_declared_one() {
+    let sb = Sandbox::new();
+    let ws = sb.workspace("nohost");
+    let body = format!(
+        "{}host = \"gpu1\"\n\n[hosts.gpu-1]\ndocker = \"ssh://ops@gpu-1.invalid\"\n",
+        minimal_kimi_state(&sb, &ws)
+    );
+    sb.write("jackin.toml", body);
+    assert_every_command_refuses(
+        &sb,
+        &ws,
+        &format!("error[E004]: jackin.toml:9:1: workspaces.{ws}.roles.smith.host: no host `gpu1` is declared; did you mean `gpu-1`? declared hosts: local, gpu-1\n"),
+        "declare it as [hosts.gpu1] with `docker = \"ssh://…\"`, or name one of the declared hosts",
+    );
+}
+
 // ---- [v2] input limits and NUL bytes (SPEC §2) ---------------------------------------
 
 /// Runs `validate`, `plan` and `apply`: each exits 1 with stderr starting with `expected`
