@@ -225,6 +225,7 @@ pub async fn observe<E: Engine>(
         };
         observed.unreachable.insert(host.clone(), why);
     }
+    observed.moved_away(desired);
     observed.api_calls = engines.values().map(Engine::api_calls).sum();
     Ok(observed)
 }
@@ -609,6 +610,25 @@ impl Observed {
                 self.elsewhere.push(other);
             }
             Entry::Occupied(_) => self.elsewhere.push(c),
+        }
+    }
+
+    /// A declared instance's container on a host other than its own is not its container:
+    /// it is elsewhere (its instance moved), whatever order the hosts answered in.
+    fn moved_away(&mut self, desired: &Desired) {
+        let moved: Vec<String> = self
+            .containers
+            .values()
+            .filter(|c| {
+                desired
+                    .instances
+                    .get(&c.name)
+                    .is_some_and(|i| i.host != c.host)
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        for name in moved {
+            self.elsewhere.extend(self.containers.remove(&name));
         }
     }
 

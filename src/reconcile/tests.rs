@@ -385,3 +385,142 @@ async fn a_container_stopped_from_outside_is_started_again_as_it_is() {
     assert!(c.running);
     assert_eq!(c.id, id, "the same container");
 }
+
+/// Two more hosts: `b` on this machine (a socket path; the fake never dials it) and `far`, an
+/// engine on another machine.
+const HOSTS: &str = "[hosts.b]\ndocker = \"unix:///run/jackin-test-b.sock\"\n\
+                     [hosts.far]\ndocker = \"tcp://10.231.77.2:2375\"\n";
+
+/// A fake engine with the image, for each host named.
+fn engines(hosts: &[&str]) -> BTreeMap<String, FakeEngine> {
+    hosts.iter().map(|h| ((*h).to_owned(), engine())).collect()
+}
+
+fn hosts_of(plan: &Plan) -> Vec<(&str, &str)> {
+    plan.instances
+        .iter()
+        .map(|i| (i.container.as_str(), i.host.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_instance_is_created_on_its_own_hosts_engine() {
+    let w = World::new(
+        &["a", "m"],
+        &format!("{HOSTS}[workspaces.m]\nhost = \"b\"\n"),
+    );
+    let (up, plan, outcome, _) = w.apply_on(engines(&[LOCAL, "b", "far"])).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    assert_eq!(hosts_of(&plan), [("jk-a-r", LOCAL), ("jk-m-r", "b")]);
+    assert_eq!(up[LOCAL].log(), ["create jk-a-r", "start jk-a-r"]);
+    assert_eq!(up["b"].log(), ["create jk-m-r", "start jk-m-r"]);
+    assert_eq!(up["far"].log(), Vec::<String>::new());
+    assert!(!w.plan_on(up).await.plan.has_changes());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_that_does_not_answer_leaves_its_instances_alone_and_the_others_converge() {
+    let w = World::new(
+        &["a", "m"],
+        &format!("{HOSTS}[workspaces.m]\nhost = \"b\"\n"),
+    );
+    let mut up = engines(&[LOCAL, "far"]);
+    up.insert("b".into(), FakeEngine::silent());
+    let (up, plan, outcome, _) = w.apply_on(up).await;
+    assert_eq!(
+        up[LOCAL].log(),
+        ["create jk-a-r", "start jk-a-r"],
+        "local converged"
+    );
+    let failed: Vec<_> = outcome
+        .failures
+        .iter()
+        .map(|f| (f.container.as_deref(), f.code))
+        .collect();
+    assert_eq!(failed, [(Some("jk-m-r"), Code::E020)]);
+    let m = plan
+        .instances
+        .iter()
+        .find(|i| i.container == "jk-m-r")
+        .expect("planned");
+    assert!(
+        m.container_step.is_none() && m.files.is_empty(),
+        "left alone: {m:?}"
+    );
+    let message = &outcome.failures[0].message;
+    assert!(
+        message.contains("host b (unix:///run/jackin-test-b.sock) did not answer")
+            && message.contains("no answer within 10s (--host-timeout)"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_moved_instance_is_created_on_its_new_host_before_its_old_container_goes() {
+    let w = World::new(&["m"], HOSTS);
+    let journal = crate::runtime::fake::Journal::default();
+    let up: BTreeMap<String, FakeEngine> = [LOCAL, "b", "far"]
+        .iter()
+        .map(|h| ((*h).to_owned(), engine().journal(h, &journal)))
+        .collect();
+    let (up, ..) = w.apply_on(up).await;
+    w.declare(&["m"], &format!("{HOSTS}[workspaces.m]\nhost = \"b\"\n"));
+    journal.lock().expect("journal").clear();
+
+    let (up, plan, outcome, _) = w.apply_on(up).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let moved = plan
+        .instances
+        .iter()
+        .find(|i| i.host == LOCAL)
+        .and_then(|i| i.container_step.as_ref())
+        .expect("the old container is removed");
+    assert_eq!(
+        moved.cause,
+        crate::plan::ContainerCause::Moved { to: "b".into() }
+    );
+    assert_eq!(
+        *journal.lock().expect("journal"),
+        [
+            "b: create jk-m-r",
+            "b: start jk-m-r",
+            "local: remove jk-m-r"
+        ]
+    );
+    assert!(up[LOCAL].container("jk-m-r").is_none());
+    assert!(!w.plan_on(up).await.plan.has_changes());
+}
+
+#[tokio::test]
+async fn on_an_engine_not_on_this_machine_a_forwarded_login_is_refused_and_ignore_gets_a_volume() {
+    let on_far = format!("{HOSTS}[workspaces.m]\nhost = \"far\"\n");
+    let w = World::new(&["m"], &on_far);
+    let (up, plan, outcome, _) = w.apply_on(engines(&[LOCAL, "b", "far"])).await;
+    assert_eq!(outcome.failures.len(), 1, "{:?}", outcome.failures);
+    assert_eq!(outcome.failures[0].code, Code::E026);
+    assert!(plan.instances[0].files.is_empty(), "nothing handed over");
+    assert_eq!(up["far"].log(), Vec::<String>::new(), "nothing created");
+
+    w.declare(
+        &["m"],
+        &format!("{on_far}[workspaces.m.roles.r.auth.kimi]\nmode = \"ignore\"\n"),
+    );
+    let (up, _, outcome, _) = w.apply_on(up).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let c = up["far"].container("jk-m-r").expect("created on far");
+    let handoff = c
+        .config
+        .mounts
+        .iter()
+        .find(|m| m.target == "/jackin/kimi")
+        .expect("a handoff mount");
+    assert_eq!(handoff.source, "jk-m-r-kimi");
+    let labels = handoff.volume.as_ref().expect("a volume, not a bind mount");
+    for (k, v) in [
+        ("jackin.project", "p"),
+        ("jackin.instance", "jk-m-r"),
+        ("jackin.agent", "kimi"),
+    ] {
+        assert_eq!(labels.get(k).map(String::as_str), Some(v), "{k}");
+    }
+}

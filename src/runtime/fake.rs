@@ -37,13 +37,35 @@ struct State {
 pub struct FakeEngine {
     state: Mutex<State>,
     calls: AtomicUsize,
+    /// Its list call never answers (a host whose packets are dropped).
+    silent: bool,
+    /// Shared with other fakes: every call that changed something, as `NAME: call`, in the
+    /// order the engines saw them.
+    journal: Option<(String, Journal)>,
 }
+
+/// The calls of several fake engines in one order.
+pub type Journal = std::sync::Arc<Mutex<Vec<String>>>;
 
 impl FakeEngine {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Also write its calls to `journal`, as `name: call`.
+    pub fn journal(mut self, name: &str, journal: &Journal) -> Self {
+        self.journal = Some((name.to_owned(), journal.clone()));
+        self
+    }
+
+    /// An engine whose list call never answers.
+    pub fn silent() -> Self {
+        FakeEngine {
+            silent: true,
+            ..FakeEngine::default()
+        }
     }
 
     /// An image the engine has, running as `user` (empty: root).
@@ -112,6 +134,12 @@ impl FakeEngine {
                 detail: "the fake engine was told to fail".into(),
             });
         }
+        if let Some((name, journal)) = &self.journal {
+            let mut journal = journal
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            journal.push(format!("{name}: {call}"));
+        }
         state.log.push(call);
         Ok(())
     }
@@ -171,6 +199,9 @@ impl Engine for FakeEngine {
         filters: &[(&str, &str)],
     ) -> Result<Vec<ContainerInfo>, RuntimeError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.silent {
+            std::future::pending::<()>().await;
+        }
         Ok(self
             .state()
             .containers
