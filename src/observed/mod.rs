@@ -20,6 +20,7 @@ pub use made::MadeFile;
 pub use probe::{managed_paths, seeds};
 
 use crate::agents::{AgentKind, AuthMode};
+use crate::desired::hosts::{Host, LOCAL};
 use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, ImageSource};
 use crate::error::{Code, Coded};
@@ -182,52 +183,96 @@ pub struct Observed {
     pub warnings: Vec<String>,
 }
 
-/// Files (host and handoff) and each host's one list call at the same time, with the inspects
-/// of the images the state names: a no-op lasts as long as the slowest of them, not their sum.
-/// The files decide first: a bad host folder is the error, whatever the engines said (their
-/// part is reads only). A host that errs or does not answer by `deadline` is recorded in
-/// [`Observed::unreachable`] (with those in `down`, whose engine could not be reached at all)
-/// and holds up no other.
-pub async fn observe<E: Engine>(
+/// Files (host and handoff) and each host's connection and one list call at the same time,
+/// with the inspects of the images the state names: a no-op lasts as long as the slowest of
+/// them, not their sum. The files decide first: a bad host folder is the error, whatever the
+/// engines said (their part is reads only). A host that errs or does not answer by `deadline`
+/// is recorded in [`Observed::unreachable`] and holds up no other; only when no host answers
+/// is it the run's error (`local`'s, when it is one of them). The engines that answered come
+/// back with the observation.
+pub async fn observe<E, F, C>(
     desired: &Desired,
-    engines: &BTreeMap<String, E>,
-    down: &BTreeMap<String, String>,
+    connect: F,
     deadline: Deadline,
     jackin_home: &JackinHome,
     home: &Path,
-) -> Result<Observed, ObserveError> {
+) -> Result<(Observed, BTreeMap<String, E>), ObserveError>
+where
+    E: Engine,
+    F: Fn(Host) -> C,
+    C: std::future::Future<Output = Result<E, RuntimeError>>,
+{
     let files = {
         let (d, jh, h) = (desired.clone(), jackin_home.clone(), home.to_path_buf());
         tokio::task::spawn_blocking(move || observe_files(&d, &jh, &h))
     };
-    let listed = futures_util::future::join_all(engines.iter().map(|(host, engine)| async move {
-        let on_host = desired.on_host(host);
-        let listed = tokio::time::timeout_at(deadline.at, list(&on_host, engine)).await;
-        (host, engine, on_host, listed)
+    let listed = futures_util::future::join_all(desired.hosts.values().map(|host| {
+        let connect = &connect;
+        async move {
+            let on_host = desired.on_host(&host.name);
+            let listed = tokio::time::timeout_at(deadline.at, async {
+                let engine = connect(host.clone()).await?;
+                let listed = list(&on_host, &engine).await?;
+                Ok::<_, RuntimeError>((engine, listed))
+            })
+            .await;
+            (host, on_host, listed)
+        }
     }));
     let (files, listed) = tokio::join!(files, listed);
     let mut observed = files.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-    observed.unreachable.clone_from(down);
-    for (host, engine, on_host, listed) in listed {
-        let seen = match listed {
-            Ok(Ok((list, images))) => {
-                let docker = observe_docker(&on_host, host, engine, &mut observed, list, images);
-                tokio::time::timeout_at(deadline.at, docker).await
+    let mut engines = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for (host, on_host, listed) in listed {
+        let (engine, (list, images)) = match listed {
+            Ok(Ok(answered)) => answered,
+            Ok(Err(e)) => {
+                errors.insert(host.name.clone(), e);
+                continue;
             }
-            Ok(Err(e)) => Ok(Err(e.into())),
-            Err(elapsed) => Err(elapsed),
+            Err(_) => {
+                let e = RuntimeError::Unreachable {
+                    host: host.docker.clone(),
+                    detail: deadline.missed(),
+                };
+                errors.insert(host.name.clone(), e);
+                continue;
+            }
         };
-        let why = match seen {
-            Ok(Ok(())) => continue,
-            Ok(Err(ObserveError::Runtime(e))) => e.to_string(),
+        let docker = observe_docker(&on_host, &host.name, &engine, &mut observed, list, images);
+        match tokio::time::timeout_at(deadline.at, docker).await {
+            Ok(Ok(())) => {
+                engines.insert(host.name.clone(), engine);
+            }
+            Ok(Err(ObserveError::Runtime(e))) => {
+                errors.insert(host.name.clone(), e);
+            }
             Ok(Err(e)) => return Err(e),
-            Err(_) => deadline.missed(),
-        };
-        observed.unreachable.insert(host.clone(), why);
+            Err(_) => {
+                observed
+                    .unreachable
+                    .insert(host.name.clone(), deadline.missed());
+            }
+        }
+    }
+    if engines.is_empty() && !errors.is_empty() {
+        let first = errors.remove(LOCAL).or_else(|| errors.into_values().next());
+        return Err(first.expect("an error").into());
+    }
+    for (host, e) in errors {
+        observed.unreachable.insert(host, unreachable_why(&e));
     }
     observed.moved_away(desired);
     observed.api_calls = engines.values().map(Engine::api_calls).sum();
-    Ok(observed)
+    Ok((observed, engines))
+}
+
+/// Why a host is unknown, without repeating its address (the message names the host).
+fn unreachable_why(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::Unreachable { detail, .. } => detail.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// When every host must have answered by (`--host-timeout` after the run began).

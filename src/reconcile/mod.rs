@@ -4,6 +4,7 @@
 //! writes nothing), check that `$JACKIN_HOME` is private, then observe and plan the same way; only `apply` hands the plan to the executor. Guards that must stop an apply before anything changes (name
 //! conflicts, removing every container) are checked here, after planning and before executing.
 
+use crate::desired::hosts::Host;
 use crate::desired::{self, Desired, Target};
 use crate::error::{Code, Coded, Error};
 use crate::exec::{Executor, Failure, Outcome};
@@ -112,12 +113,10 @@ pub struct Prepared<E: Engine = Runtime> {
     pub engines: Engines<E>,
 }
 
-/// The engines of one run: each host's that answered, by host name. Those that did not are in
-/// the observation's `unreachable`.
+/// The engines of one run that answered, by host name (those that did not are in the
+/// observation's `unreachable`).
 pub struct Engines<E: Engine = Runtime> {
     pub up: BTreeMap<String, E>,
-    pub down: BTreeMap<String, String>,
-    pub deadline: Deadline,
 }
 
 impl<E: Engine> Engines<E> {
@@ -127,52 +126,7 @@ impl<E: Engine> Engines<E> {
     }
 }
 
-impl Engines<Runtime> {
-    /// Every host of `desired` at once, each within the deadline. Only when none answers is it
-    /// the run's error (the first host's, which is `local` when it is used): with one host,
-    /// exactly what a single engine did.
-    async fn connect(
-        desired: &Desired,
-        redactor: &Redactor,
-        deadline: Deadline,
-    ) -> Result<Self, Error> {
-        let tries = desired.hosts.values().map(|host| async move {
-            let connected =
-                tokio::time::timeout_at(deadline.at, Runtime::connect_host(host, redactor.clone()));
-            let result = match connected.await {
-                Ok(r) => r,
-                Err(_) => Err(RuntimeError::Unreachable {
-                    host: host.describe(),
-                    detail: deadline.missed(),
-                }),
-            };
-            (host.name.clone(), result)
-        });
-        let mut engines = Engines {
-            up: BTreeMap::new(),
-            down: BTreeMap::new(),
-            deadline,
-        };
-        let mut first_error = None;
-        for (name, result) in futures_util::future::join_all(tries).await {
-            match result {
-                Ok(engine) => {
-                    engines.up.insert(name, engine);
-                }
-                Err(e) => {
-                    engines.down.insert(name, e.to_string());
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match first_error {
-            Some(e) if engines.up.is_empty() => Err(e.into()),
-            _ => Ok(engines),
-        }
-    }
-}
-
-/// `plan` and `status`: resolve and connect, check that jackin's own state is private, then
+/// `plan` and `status`: resolve, check that jackin's own state is private, then connect,
 /// observe and plan.
 pub async fn prepare(
     ctx: &Context,
@@ -180,28 +134,29 @@ pub async fn prepare(
     target: Option<&Target>,
     opts: &PlanOptions,
 ) -> Result<Prepared, Error> {
-    let (desired, engines) = connect(ctx, loaded, target, opts).await?;
+    let (desired, redactor) = checked(ctx.resolve(loaded)?, target, opts)?;
     ctx.jackin_home.ensure_private()?;
-    observe_and_plan(ctx, desired, engines, opts).await
+    observe_and_plan(ctx, desired, connector(redactor), opts).await
 }
 
-/// Resolve, then connect to the engines. This comes first because it writes nothing: engines
-/// jackin cannot reach are found before `$JACKIN_HOME`, the lock or the key is created.
-async fn connect(
-    ctx: &Context,
-    loaded: &Loaded,
-    target: Option<&Target>,
-    opts: &PlanOptions,
-) -> Result<(Desired, Engines), Error> {
-    connect_resolved(ctx.resolve(loaded)?, target, opts).await
+/// How a run reaches each host's engine.
+fn connector(
+    redactor: Redactor,
+) -> impl Fn(Host) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Runtime, RuntimeError>>>>
+{
+    move |host: Host| {
+        let redactor = redactor.clone();
+        Box::pin(async move { Runtime::connect_host(&host, redactor).await })
+    }
 }
 
-/// [`connect`] for a state resolved already (watch resolves once a pass, for its hints too).
-async fn connect_resolved(
+/// The `--replace` targets checked against the state, which is then narrowed to `--target`;
+/// with the redactor of every instance's values, targeted or not (an engine may echo any).
+fn checked(
     mut desired: Desired,
     target: Option<&Target>,
     opts: &PlanOptions,
-) -> Result<(Desired, Engines), Error> {
+) -> Result<(Desired, Redactor), Error> {
     // Like terraform's -replace of an unknown address: a typo must not pass as "nothing to do".
     if let Some(t) = opts.replace.iter().find(|t| {
         !desired
@@ -215,40 +170,37 @@ async fn connect_resolved(
         }
         .into());
     }
-    // Every instance's values, targeted or not: the engine may echo any of them.
     let redactor = desired.redactor();
     if let Some(t) = target {
         desired.retain_target(t);
     }
-    let deadline = Deadline::after(opts.host_timeout.unwrap_or(plan::HOST_TIMEOUT));
-    let engines = Engines::connect(&desired, &redactor, deadline).await?;
-    Ok((desired, engines))
+    Ok((desired, redactor))
 }
 
-/// Observe and plan; `$JACKIN_HOME` has been checked by the caller.
-pub(crate) async fn observe_and_plan<E: Engine>(
+/// Connect to every host, observe and plan; `$JACKIN_HOME` has been checked by the caller.
+/// Each host is connected and listed on its own within `--host-timeout`.
+pub(crate) async fn observe_and_plan<E, F, C>(
     ctx: &Context,
     desired: Desired,
-    engines: Engines<E>,
+    connect: F,
     opts: &PlanOptions,
-) -> Result<Prepared<E>, Error> {
+) -> Result<Prepared<E>, Error>
+where
+    E: Engine,
+    F: Fn(Host) -> C,
+    C: std::future::Future<Output = Result<E, RuntimeError>>,
+{
+    let deadline = Deadline::after(opts.host_timeout.unwrap_or(plan::HOST_TIMEOUT));
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
-    let observed = observed::observe(
-        &desired,
-        &engines.up,
-        &engines.down,
-        engines.deadline,
-        &ctx.jackin_home,
-        &ctx.home,
-    )
-    .await?;
+    let (observed, up) =
+        observed::observe(&desired, connect, deadline, &ctx.jackin_home, &ctx.home).await?;
     let plan = plan::plan(&desired, &observed, opts, &fp);
     Ok(Prepared {
         desired,
         observed,
         plan,
         fp,
-        engines,
+        engines: Engines { up },
     })
 }
 
@@ -307,7 +259,7 @@ pub async fn apply_resolved(
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let target = opts.plan.target.as_ref();
-    let (desired, engines) = connect_resolved(desired, target, &opts.plan).await?;
+    let (desired, redactor) = checked(desired, target, &opts.plan)?;
     ctx.jackin_home.ensure_private()?;
     let _lock = if opts.dry_run {
         None
@@ -325,7 +277,7 @@ pub async fn apply_resolved(
                 .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?,
         )
     };
-    let p = observe_and_plan(ctx, desired, engines, &opts.plan).await?;
+    let p = observe_and_plan(ctx, desired, connector(redactor), &opts.plan).await?;
     guard(&p, opts.allow_empty, target.is_some())?;
     for w in &p.plan.warnings {
         reporter.event(Event::Warning { message: w.clone() });

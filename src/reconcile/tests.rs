@@ -3,15 +3,15 @@
 //! plan are the real ones (only the engine is fake); the integration tests run the same paths
 //! on the real engine.
 
-use super::{execute, observe_and_plan, Context, Engines, Prepared};
-use crate::desired::hosts::LOCAL;
+use super::{execute, observe_and_plan, Context, Prepared};
+use crate::desired::hosts::{Host, LOCAL};
 use crate::error::Code;
 use crate::exec::Outcome;
-use crate::observed::Deadline;
 use crate::paths::JackinHome;
 use crate::plan::{ContainerAction, Plan, PlanOptions};
 use crate::report::Event;
 use crate::runtime::fake::FakeEngine;
+use crate::runtime::RuntimeError;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -88,18 +88,19 @@ impl World {
         let loaded = self.ctx.load().expect("state file loads");
         let desired = self.ctx.resolve(&loaded).expect("resolves");
         self.ctx.jackin_home.ensure_private().expect("private home");
-        let down = desired
-            .hosts
-            .keys()
-            .filter(|h| !up.contains_key(*h))
-            .map(|h| (h.clone(), "the fake says no".to_owned()))
-            .collect();
-        let engines = Engines {
-            up,
-            down,
-            deadline: Deadline::after(Duration::from_secs(10)),
+        let up = std::sync::Mutex::new(up);
+        let connect = |host: Host| {
+            let engine = up.lock().expect("engines").remove(&host.name);
+            std::future::ready(engine.ok_or_else(|| RuntimeError::Unreachable {
+                host: host.docker.clone(),
+                detail: "the fake has no engine for it".into(),
+            }))
         };
-        observe_and_plan(&self.ctx, desired, engines, &PlanOptions::default())
+        let opts = PlanOptions {
+            host_timeout: Some(Duration::from_secs(10)),
+            ..PlanOptions::default()
+        };
+        observe_and_plan(&self.ctx, desired, connect, &opts)
             .await
             .expect("observe and plan")
     }

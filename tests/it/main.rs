@@ -13,6 +13,7 @@ mod examples;
 mod handoff_props;
 mod handoff_rules;
 mod hostile;
+mod hosts;
 mod kimi_apply;
 mod lifecycle;
 mod own_files;

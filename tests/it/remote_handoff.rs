@@ -5,71 +5,17 @@
 //! the docker CLI against that engine; only the primitive goes through bollard.
 
 use crate::common::agent_image;
+use crate::common::second_engine::{docker_ok, docker_out, engine};
 use jackin::bounded::Refused;
 use jackin::remote::{self, Found, RemoteError, RemoteHandoff, VolumeLabels};
 use jackin::words::{Kind, RelPath};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 use std::time::Duration;
 
 const TARGET: &str = "/home/agent/.claude";
 const UID: u64 = 4242;
 /// A liveness bound only: a hung call fails the test instead of hanging the run.
 const BOUND: Duration = Duration::from_secs(120);
-
-/// The second engine's tcp address, started once per test process, with the test image loaded.
-fn engine() -> &'static str {
-    static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/second-engine.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .stdin(Stdio::null())
-            .output();
-        let out = out.expect("run second-engine.sh");
-        let env = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "second-engine.sh start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tcp = env
-            .lines()
-            .find_map(|l| l.strip_prefix("export JACKIN_SE_TCP="))
-            .expect("JACKIN_SE_TCP")
-            .to_owned();
-        let image = agent_image();
-        if !docker_ok(&tcp, &["image", "inspect", image]) {
-            let load = Command::new("bash")
-                .arg(&script)
-                .args(["load", image])
-                .status();
-            assert!(
-                load.expect("load").success(),
-                "loading {image} into the second engine"
-            );
-        }
-        tcp
-    })
-}
-
-fn docker_out(host: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker")
-        .env("DOCKER_HOST", host)
-        .args(args)
-        .stdin(Stdio::null())
-        .output();
-    let out = out.expect("docker CLI");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
-fn docker_ok(host: &str, args: &[&str]) -> bool {
-    docker_out(host, args).0
-}
 
 #[track_caller]
 fn sh(host: &str, c: &str, script: &str) -> String {

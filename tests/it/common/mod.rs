@@ -19,6 +19,7 @@ pub mod pty;
 pub mod registry;
 pub mod schema;
 pub mod screen;
+pub mod second_engine;
 
 pub use pty::{plain, Pty};
 

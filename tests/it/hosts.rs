@@ -1,0 +1,147 @@
+//! One state over two engines (SPEC v3 §9): this machine's and the second engine of
+//! `scripts/second-engine.sh`, which stands in for a host that cannot see this machine's
+//! files. Placement, a host that drops its packets (apply still ends, names it, and the local
+//! instance converges), healing, and a move between the two.
+
+use crate::common::second_engine::{docker_ok, docker_out, engine, partition};
+use crate::common::{agent_image, exec, Sandbox};
+use std::time::Duration;
+
+/// A liveness bound only (`--host-timeout 3` plus the local work): a run that hangs on the
+/// silent host fails here instead of hanging the suite.
+const BOUND: Duration = Duration::from_secs(90);
+
+/// Removes what a test made on the second engine: the project's containers and volumes.
+struct Remote<'a> {
+    host: &'a str,
+    project: String,
+}
+
+impl Drop for Remote<'_> {
+    fn drop(&mut self) {
+        partition(false);
+        let label = format!("label=jackin.project={}", self.project);
+        for (list, rm) in [
+            (&["ps", "-aq", "--filter"][..], &["rm", "-f"][..]),
+            (
+                &["volume", "ls", "-q", "--filter"][..],
+                &["volume", "rm", "-f"][..],
+            ),
+        ] {
+            let (_, ids) = docker_out(self.host, &[list, &[label.as_str()]].concat());
+            for id in ids.split_whitespace() {
+                docker_ok(self.host, &[rm, &[id]].concat());
+            }
+        }
+    }
+}
+
+/// `near` on this machine (kimi in sync), `far` on host `se` (kimi in ignore: its own login,
+/// kept in a volume there), optionally placed on `far_host`.
+fn state(sb: &Sandbox, remote: &str, near: &str, far: &str, far_host: &str) -> String {
+    format!(
+        "version = 1\nproject = \"{project}\"\n\n[hosts.se]\ndocker = \"{remote}\"\n\n\
+         [auth.kimi]\nmode = \"sync\"\n\n[roles.smith]\nimage = \"{image}\"\nagents = [\"kimi\"]\n\n\
+         [workspaces.{near}.roles.smith]\n\n[workspaces.{far}]\nhost = \"{far_host}\"\n\n\
+         [workspaces.{far}.roles.smith.auth.kimi]\nmode = \"ignore\"\n",
+        project = sb.project(),
+        image = agent_image(),
+    )
+}
+
+/// The container's state on the engine at `remote` (`absent` when it has none).
+fn remote_state(remote: &str, container: &str) -> String {
+    match docker_out(remote, &["inspect", "-f", "{{.State.Status}}", container]) {
+        (true, out) => out.trim().to_owned(),
+        (false, _) => "absent".into(),
+    }
+}
+
+#[test]
+fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up() {
+    let remote = engine();
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let (near, far) = (sb.workspace("near"), sb.workspace("far"));
+    let _cleanup = Remote {
+        host: remote,
+        project: sb.project().to_owned(),
+    };
+    sb.write("jackin.toml", state(&sb, remote, &near, &far, "se"));
+    let (near_c, far_c) = (format!("jk-{near}-smith"), format!("jk-{far}-smith"));
+
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    login.assert_not_leaked(&run.all());
+    assert!(crate::common::container_running(&near_c), "{run:?}");
+    assert_eq!(remote_state(remote, &far_c), "running", "{run:?}");
+    assert!(
+        !docker_ok("unix:///var/run/docker.sock", &["inspect", &far_c]),
+        "the far instance is not on this machine's engine"
+    );
+    // Its handoff is a volume of that engine: no path of this machine is mounted there.
+    let (_, mounts) = docker_out(
+        remote,
+        &[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}};{{end}}",
+            &far_c,
+        ],
+    );
+    assert_eq!(mounts.trim(), format!("volume {far_c}-kimi /jackin/kimi;"));
+    let plan = sb.jackin(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("No changes."), "{plan:?}");
+    let status = sb.jackin(&["status"]);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("{far_c} ({far} × smith, agent kimi, on host se)")),
+        "{status:?}"
+    );
+
+    // The remote host drops every packet; a host login change waits for the local instance.
+    partition(true);
+    std::fs::write(
+        login.dir.join("credentials/kimi-code.json"),
+        "{\"access_token\":\"SECRET-rotated-while-cut\"}\n",
+    )
+    .expect("host login rewritten");
+    let run = sb
+        .jackin_spawn(&["apply", "--host-timeout", "3"], &[])
+        .wait(BOUND);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "error[E020]: {far_c}: host se ({remote}) did not answer (no answer within 3s (--host-timeout)); this instance is unknown and left alone"
+        )),
+        "{run:?}"
+    );
+    assert!(
+        exec(&near_c, &["cat", "/jackin/kimi/credentials/kimi-code.json"])
+            .contains("SECRET-rotated-while-cut"),
+        "the local instance converged without the silent host: {run:?}"
+    );
+
+    partition(false);
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert_eq!(remote_state(remote, &far_c), "running");
+
+    // Moving `far` to this machine: created here, then removed there.
+    sb.write("jackin.toml", state(&sb, remote, &near, &far, "local"));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert!(
+        run.stdout
+            .contains("the instance moved to host local, where it is created first"),
+        "{run:?}"
+    );
+    assert!(crate::common::container_running(&far_c), "{run:?}");
+    assert_eq!(
+        remote_state(remote, &far_c),
+        "absent",
+        "removed from the second engine"
+    );
+}
