@@ -5,11 +5,14 @@
 //! unattended without `--yes`: an operator should never lose every agent to a stray pipe.
 
 use crate::cli::FileArg;
+use crate::desired::hosts::LOCAL;
 use crate::error::{exit, Code, Coded, Error};
 use crate::handoff::Store;
+use crate::plan::HOST_TIMEOUT;
 use crate::reconcile::Context;
 use crate::redact::Redactor;
-use crate::runtime::{Engine, Runtime};
+use crate::runtime::{Engine, Runtime, RuntimeError};
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
@@ -45,36 +48,43 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
     let loaded = ctx.load()?;
     let project = loaded.project.clone();
     // Nothing is resolved (a destroy must not need the API keys), so there is no env value to
-    // redact; the engine is not sent any either. Connecting first refuses a remote engine
-    // before anything is written (as plan and apply do).
-    let runtime = Runtime::connect(Redactor::default()).await?;
+    // redact; the engines are not sent any either. Connecting first finds engines that cannot
+    // be reached before anything is written (as plan and apply do).
+    let (engines, silent) = connect_all(&ctx, &loaded).await?;
     ctx.jackin_home.ensure_private()?;
     let _lock = crate::lock::acquire(&ctx.jackin_home.lock_path(&project), &project, LOCK_WAIT)?;
     let filters = crate::words::labels::selector(&project);
     let filters: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let ours = runtime.list_containers(&filters).await?;
-    if ours.is_empty() && !purge {
+    let mut ours = Vec::new();
+    for (host, runtime) in &engines {
+        for c in runtime.list_containers(&filters).await? {
+            ours.push((host.as_str(), runtime, c));
+        }
+    }
+    if ours.is_empty() && !purge && silent.is_empty() {
         println!("Nothing to destroy: project {project} has no containers.");
         return Ok(exit::OK);
     }
     if !yes {
         confirm(&project, ours.len(), purge)?;
     }
-    for c in &ours {
+    for (host, runtime, c) in &ours {
         runtime.remove(&c.id).await?;
-        println!("- removed {}", c.name);
+        let on = if *host == LOCAL {
+            String::new()
+        } else {
+            format!(" on host {host}")
+        };
+        println!("- removed {}{on}", c.name);
     }
     if purge {
-        // The state of declared instances goes too, container or not.
-        let mut names: std::collections::BTreeSet<String> =
-            ours.iter().map(|c| c.name.clone()).collect();
-        for (ws, w) in &loaded.manifest.workspaces {
-            names.extend(w.roles.keys().map(|r| crate::naming::container_name(ws, r)));
-        }
-        let store = Store::new(&ctx.jackin_home);
-        for name in &names {
-            store.purge_instance(name)?;
-        }
+        purge_state(
+            &ctx,
+            &loaded,
+            &engines,
+            ours.iter().map(|(_, _, c)| c.name.clone()),
+        )
+        .await?;
     }
     println!(
         "Destroyed {} container(s) of project {project}; handoff state {}.",
@@ -85,7 +95,78 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
             "kept (--purge removes it)"
         }
     );
-    Ok(exit::OK)
+    for (host, why) in &silent {
+        eprintln!(
+            "{} host {host} did not answer ({why}): its containers are left as they are",
+            crate::error::head(crate::error::Code::E020)
+        );
+    }
+    Ok(if silent.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+/// Every host's engine at once, each within the default `--host-timeout`: those that
+/// answered, and why the others did not. Only when none answers is it the error.
+async fn connect_all(
+    ctx: &Context,
+    loaded: &crate::manifest::Loaded,
+) -> Result<(BTreeMap<String, Runtime>, BTreeMap<String, String>), Error> {
+    let hosts = crate::desired::declared_hosts(loaded, &ctx.home);
+    let tries = hosts.values().map(|h| async move {
+        let connected = tokio::time::timeout(HOST_TIMEOUT, h.connect(Redactor::default())).await;
+        let result = connected.unwrap_or_else(|_| {
+            Err(RuntimeError::Unreachable {
+                host: h.docker.clone(),
+                detail: format!("no answer within {} s", HOST_TIMEOUT.as_secs()),
+            })
+        });
+        (h.describe(), h.name.clone(), result)
+    });
+    let (mut up, mut down, mut first) = (BTreeMap::new(), BTreeMap::new(), None);
+    for (shown, name, result) in futures_util::future::join_all(tries).await {
+        match result {
+            Ok(runtime) => {
+                up.insert(name, runtime);
+            }
+            Err(e) => {
+                down.insert(shown, e.to_string());
+                first.get_or_insert(e);
+            }
+        }
+    }
+    match first {
+        Some(e) if up.is_empty() => Err(e.into()),
+        _ => Ok((up, down)),
+    }
+}
+
+/// `--purge`: the handoff state of every declared or removed instance, and the project's
+/// handoff volumes on every engine that answered.
+async fn purge_state(
+    ctx: &Context,
+    loaded: &crate::manifest::Loaded,
+    engines: &BTreeMap<String, Runtime>,
+    removed: impl Iterator<Item = String>,
+) -> Result<(), Error> {
+    let project = &loaded.project;
+    // The state of declared instances goes too, container or not.
+    let mut names: std::collections::BTreeSet<String> = removed.collect();
+    for (ws, w) in &loaded.manifest.workspaces {
+        names.extend(w.roles.keys().map(|r| crate::naming::container_name(ws, r)));
+    }
+    let store = Store::new(&ctx.jackin_home);
+    for name in &names {
+        store.purge_instance(name)?;
+    }
+    for runtime in engines.values() {
+        for volume in runtime.project_volumes(project).await? {
+            runtime.remove_volume(&volume, project).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Ask on the terminal; anything but "y"/"yes" cancels.

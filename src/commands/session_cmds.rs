@@ -23,9 +23,24 @@ async fn open(
     let loaded = ctx.load()?;
     let sel = session::select(&loaded, target)?;
     before_engine(&sel)?;
-    let runtime = Runtime::connect(session::redactor(&loaded, &ctx.home)).await?;
+    let runtime = connect(&ctx, &loaded, &sel).await?;
     let details = session::find_container(&runtime, &loaded.project, &sel).await?;
     Ok((runtime, sel, details))
+}
+
+/// The engine of the host the selected instance is placed on (SPEC v3 §9).
+async fn connect(
+    ctx: &Context,
+    loaded: &crate::manifest::Loaded,
+    sel: &Selected,
+) -> Result<Runtime, Error> {
+    let hosts = crate::desired::declared_hosts(loaded, &ctx.home);
+    let (name, _) = loaded.manifest.host_of(&sel.workspace, &sel.role);
+    let host = hosts
+        .get(name)
+        .cloned()
+        .unwrap_or_else(crate::desired::hosts::Host::local);
+    Ok(host.connect(session::redactor(loaded, &ctx.home)).await?)
 }
 
 fn code_of(ended: Ended) -> Option<i32> {
@@ -76,7 +91,7 @@ pub async fn login(file: FileArg, target: Target, agent: Option<AgentKind>) -> R
         }
         .into());
     }
-    let runtime = Runtime::connect(session::redactor(&loaded, &ctx.home)).await?;
+    let runtime = connect(&ctx, &loaded, &sel).await?;
     let details = session::find_container(&runtime, &loaded.project, &sel).await?;
     let command = agent.info().login.iter().map(|s| (*s).to_owned()).collect();
     run(&runtime, &sel, &details, command).await

@@ -43,6 +43,14 @@ impl Host {
         crate::runtime::remote_reason(&self.docker).is_none()
     }
 
+    /// Connect to this host's engine.
+    pub async fn connect(
+        &self,
+        redactor: crate::redact::Redactor,
+    ) -> Result<crate::runtime::Runtime, crate::runtime::RuntimeError> {
+        crate::runtime::Runtime::connect_to(&self.docker, self.tls.is_some(), redactor).await
+    }
+
     /// `name (address)`, as errors name a host.
     pub fn describe(&self) -> String {
         format!("{} ({})", self.name, self.docker)

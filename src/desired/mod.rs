@@ -12,7 +12,7 @@ pub mod spec;
 pub mod user;
 
 pub use env::{resolve_env_value, EnvSource};
-pub use resolve::{declare, launched_agent, resolve, Declared, ResolveError};
+pub use resolve::{declare, declared_hosts, launched_agent, resolve, Declared, ResolveError};
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::manifest::model::RestartPolicy;

@@ -391,7 +391,12 @@ impl Resolver<'_> {
 }
 
 /// `local` and every declared `[hosts.NAME]`, used or not: `destroy` and observe must still
-/// reach a host whose last instance was just removed from the file.
+/// reach a host whose last instance was just removed from the file. Reads no environment
+/// (but `DOCKER_HOST`), so the session commands and `destroy` use it as it is.
+pub fn declared_hosts(loaded: &Loaded, home: &Path) -> Hosts {
+    hosts(&loaded.manifest, &loaded.base_dir, home)
+}
+
 fn hosts(m: &Manifest, base: &Path, home: &Path) -> Hosts {
     let declared = m.hosts.iter().map(|(name, h)| {
         let host = Host {

@@ -146,7 +146,7 @@ fn connector(
 {
     move |host: Host| {
         let redactor = redactor.clone();
-        Box::pin(async move { Runtime::connect_host(&host, redactor).await })
+        Box::pin(async move { host.connect(redactor).await })
     }
 }
 

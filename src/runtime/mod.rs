@@ -177,24 +177,26 @@ impl Runtime {
     /// Connect to the engine `DOCKER_HOST` names (the host `local`) and agree on the API
     /// version. Engine text in errors passes `redactor`.
     pub async fn connect(redactor: Redactor) -> Result<Self, RuntimeError> {
-        Self::connect_host(&crate::desired::hosts::Host::local(), redactor).await
+        Self::connect_to(&docker_host(), false, redactor).await
     }
 
-    /// Connect to `host`'s engine and agree on the API version (one request).
-    pub async fn connect_host(
-        host: &crate::desired::hosts::Host,
+    /// Connect to the engine at `address` (as `DOCKER_HOST` says it; `tls`: with client
+    /// certificates) and agree on the API version (one request).
+    pub async fn connect_to(
+        address: &str,
+        tls: bool,
         redactor: Redactor,
     ) -> Result<Self, RuntimeError> {
         let unreachable = |detail: &str| RuntimeError::Unreachable {
             detail: redactor.redact(detail),
-            host: host.docker.clone(),
+            host: address.to_owned(),
         };
-        if host.tls.is_some() {
+        if tls {
             return Err(unreachable(
                 "jackin does not speak TLS to an engine yet; reach it over a private tcp:// address",
             ));
         }
-        let docker = negotiate::connect(&host.docker)
+        let docker = negotiate::connect(address)
             .await
             .map_err(|detail| unreachable(&detail))?;
         Ok(Runtime {
@@ -202,6 +204,28 @@ impl Runtime {
             calls: AtomicUsize::new(1),
             redactor,
         })
+    }
+
+    /// The names of `project`'s volumes (handoffs on an engine not on this machine).
+    pub async fn project_volumes(&self, project: &str) -> Result<Vec<String>, RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let listed = crate::remote::list_volumes(&self.docker, project).await;
+        let listed = listed.map_err(|e| self.remote_error("list volumes", &e))?;
+        Ok(listed.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// Remove volume `name`, only when its labels say it is `project`'s.
+    pub async fn remove_volume(&self, name: &str, project: &str) -> Result<(), RuntimeError> {
+        self.calls.fetch_add(2, Ordering::Relaxed);
+        let removed = crate::remote::remove_volume(&self.docker, name, project).await;
+        removed.map_err(|e| self.remote_error(&format!("remove volume {name}"), &e))
+    }
+
+    fn remote_error(&self, op: &str, e: &crate::remote::RemoteError) -> RuntimeError {
+        RuntimeError::Api {
+            op: op.to_owned(),
+            detail: self.redactor.redact(&e.to_string()),
+        }
     }
 
     /// The engine's version, its API version and the API version negotiated with it.

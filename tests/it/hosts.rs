@@ -1,7 +1,7 @@
 //! One state over two engines (SPEC v3 §9): this machine's and the second engine of
 //! `scripts/second-engine.sh`, which stands in for a host that cannot see this machine's
 //! files. Placement, a host that drops its packets (apply still ends, names it, and the local
-//! instance converges), healing, and a move between the two.
+//! instance converges), healing, a move between the two, and `destroy --purge` on both.
 
 use crate::common::second_engine::{docker_ok, docker_out, engine, partition};
 use crate::common::{agent_image, exec, Sandbox};
@@ -93,6 +93,19 @@ fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up()
     let plan = sb.jackin(&["plan", "--detailed-exitcode"]);
     plan.expect_code(0);
     assert!(plan.stdout.contains("No changes."), "{plan:?}");
+    // exec and logs reach the instance on its own host.
+    let marker =
+        format!("echo exec-on-se; mkdir -p /jackin/kimi/own && touch /jackin/kimi/own/{far}");
+    let run = sb.jackin(&["exec", &far, "--", "sh", "-c", &marker]);
+    run.expect_ok();
+    assert_eq!(run.stdout.trim(), "exec-on-se", "{run:?}");
+    let (_, seen) = docker_out(remote, &["exec", &far_c, "ls", "/jackin/kimi/own"]);
+    assert_eq!(
+        seen.trim(),
+        far,
+        "the exec ran in the container on the second engine"
+    );
+    sb.jackin(&["logs", &far]).expect_ok();
     let status = sb.jackin(&["status"]);
     assert!(
         status
@@ -144,4 +157,18 @@ fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up()
         "absent",
         "removed from the second engine"
     );
+
+    // destroy --purge leaves nothing of the project on either engine.
+    let run = sb.jackin(&["destroy", "--purge", "--yes"]);
+    run.expect_ok();
+    let label = format!("label=jackin.project={}", sb.project());
+    for host in [remote, "unix:///var/run/docker.sock"] {
+        for what in [
+            &["ps", "-aq", "--filter"][..],
+            &["volume", "ls", "-q", "--filter"],
+        ] {
+            let (_, left) = docker_out(host, &[what, &[label.as_str()]].concat());
+            assert_eq!(left.trim(), "", "{host} {what:?}: {run:?}");
+        }
+    }
 }
