@@ -70,21 +70,11 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
     }
     for (host, runtime, c) in &ours {
         runtime.remove(&c.id).await?;
-        let on = if *host == LOCAL {
-            String::new()
-        } else {
-            format!(" on host {host}")
-        };
-        println!("- removed {}{on}", c.name);
+        println!("- removed {}{}", c.name, on_host(host));
     }
     if purge {
-        purge_state(
-            &ctx,
-            &loaded,
-            &engines,
-            ours.iter().map(|(_, _, c)| c.name.clone()),
-        )
-        .await?;
+        let removed = ours.iter().map(|(_, _, c)| c.name.clone());
+        purge_state(&ctx, &loaded, &engines, removed).await?;
     }
     println!(
         "Destroyed {} container(s) of project {project}; handoff state {}.",
@@ -95,17 +85,31 @@ pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error
             "kept (--purge removes it)"
         }
     );
-    for (host, why) in &silent {
+    Ok(report_silent(&silent))
+}
+
+/// ` on host H` for a host other than `local`.
+fn on_host(host: &str) -> String {
+    if host == LOCAL {
+        String::new()
+    } else {
+        format!(" on host {host}")
+    }
+}
+
+/// Name each host that did not answer; the exit code.
+fn report_silent(silent: &BTreeMap<String, String>) -> i32 {
+    for (host, why) in silent {
         eprintln!(
             "{} host {host} did not answer ({why}): its containers are left as they are",
             crate::error::head(crate::error::Code::E020)
         );
     }
-    Ok(if silent.is_empty() {
+    if silent.is_empty() {
         exit::OK
     } else {
         exit::ERROR
-    })
+    }
 }
 
 /// Every host's engine at once, each within the default `--host-timeout`: those that

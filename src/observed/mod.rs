@@ -224,36 +224,11 @@ where
     let mut engines = BTreeMap::new();
     let mut errors = BTreeMap::new();
     for (host, on_host, listed) in listed {
-        let (engine, (list, images)) = match listed {
-            Ok(Ok(answered)) => answered,
-            Ok(Err(e)) => {
-                errors.insert(host.name.clone(), e);
-                continue;
-            }
-            Err(_) => {
-                let e = RuntimeError::Unreachable {
-                    host: host.docker.clone(),
-                    detail: deadline.missed(),
-                };
-                errors.insert(host.name.clone(), e);
-                continue;
-            }
+        let listed = listed.unwrap_or_else(|_| Err(deadline.missed_by(host)));
+        match answered(host, &on_host, listed, deadline, &mut observed).await? {
+            Ok(engine) => engines.insert(host.name.clone(), engine).map(drop),
+            Err(e) => errors.insert(host.name.clone(), e).map(drop),
         };
-        let docker = observe_docker(&on_host, &host.name, &engine, &mut observed, list, images);
-        match tokio::time::timeout_at(deadline.at, docker).await {
-            Ok(Ok(())) => {
-                engines.insert(host.name.clone(), engine);
-            }
-            Ok(Err(ObserveError::Runtime(e))) => {
-                errors.insert(host.name.clone(), e);
-            }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
-                observed
-                    .unreachable
-                    .insert(host.name.clone(), deadline.missed());
-            }
-        }
     }
     if engines.is_empty() && !errors.is_empty() {
         let first = errors.remove(LOCAL).or_else(|| errors.into_values().next());
@@ -265,6 +240,28 @@ where
     observed.moved_away(desired);
     observed.api_calls = engines.values().map(Engine::api_calls).sum();
     Ok((observed, engines))
+}
+
+/// What one host's engine listed, observed (its engine back), or why it is unknown. Only a
+/// fault of this machine (a build context, a host folder) is an error of the whole run.
+async fn answered<E: Engine>(
+    host: &Host,
+    on_host: &Desired,
+    listed: Result<(E, (Vec<ContainerInfo>, Images)), RuntimeError>,
+    deadline: Deadline,
+    observed: &mut Observed,
+) -> Result<Result<E, RuntimeError>, ObserveError> {
+    let (engine, (list, images)) = match listed {
+        Ok(answer) => answer,
+        Err(e) => return Ok(Err(e)),
+    };
+    let docker = observe_docker(on_host, &host.name, &engine, observed, list, images);
+    Ok(match tokio::time::timeout_at(deadline.at, docker).await {
+        Ok(Ok(())) => Ok(engine),
+        Ok(Err(ObserveError::Runtime(e))) => Err(e),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => Err(deadline.missed_by(host)),
+    })
 }
 
 /// Why a host is unknown, without repeating its address (the message names the host).
@@ -288,6 +285,14 @@ impl Deadline {
         Deadline {
             at: tokio::time::Instant::now() + bound,
             bound,
+        }
+    }
+
+    /// The error of `host`, which missed it.
+    pub fn missed_by(&self, host: &Host) -> RuntimeError {
+        RuntimeError::Unreachable {
+            host: host.docker.clone(),
+            detail: self.missed(),
         }
     }
 

@@ -230,18 +230,7 @@ fn render_instance(out: &mut String, inst: &InstancePlan, style: Style) {
         )
     );
     if let Some(step) = &inst.container_step {
-        let line = format!(
-            "  {} {} container: {}",
-            symbol(step.action()),
-            container_verb(step.action()),
-            container_cause(&step.cause)
-        );
-        let line = match step.action() {
-            ContainerAction::Create => style.green(&line),
-            ContainerAction::Remove => style.red(&line),
-            _ => style.yellow(&line),
-        };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", container_line(step, style));
     }
     for f in visible {
         let _ = writeln!(
@@ -263,6 +252,21 @@ fn render_instance(out: &mut String, inst: &InstancePlan, style: Style) {
         if !p.hint.is_empty() {
             let _ = writeln!(out, "      {}", crate::error::what_to_try(&p.hint));
         }
+    }
+}
+
+/// `  + create container: …`, coloured by what it does.
+fn container_line(step: &crate::plan::ContainerStep, style: Style) -> String {
+    let line = format!(
+        "  {} {} container: {}",
+        symbol(step.action()),
+        container_verb(step.action()),
+        container_cause(&step.cause)
+    );
+    match step.action() {
+        ContainerAction::Create => style.green(&line),
+        ContainerAction::Remove => style.red(&line),
+        _ => style.yellow(&line),
     }
 }
 
