@@ -51,8 +51,8 @@ pub enum Code {
     E023,
     /// Image build failed.
     E024,
-    /// `DOCKER_HOST` names an engine that is not on this machine (`tcp://` to another host,
-    /// `ssh://`): refused before connecting, since the handoff is a bind mount of a local folder.
+    /// v2: `DOCKER_HOST` named an engine not on this machine. Retired in v3 (SPEC §6): such an
+    /// engine is simply the host `local`; kept so the code is never given another meaning.
     E025,
     /// An instance on an engine not on this machine has an agent whose mode needs its login
     /// handed over as files, which is not done over the engine API yet (SPEC v3 §9).

@@ -1,32 +1,20 @@
 //! Which engine `DOCKER_HOST` names, and whether it runs on this machine: a pure look at the
 //! address, made before any connection.
 
-use super::RuntimeError;
-
 /// The engine address `DOCKER_HOST` names (default: the local socket), as the docker CLI
 /// reads it.
 pub fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }
 
-/// The engine `DOCKER_HOST` names, refused unless it runs on this machine: the handoff is a
-/// bind mount of a folder under `$JACKIN_HOME`, which a remote engine would look for on its
-/// own disk (and create empty there). A pure look at the address, made before any connection:
-/// a unix socket (or Windows named pipe) is local; `tcp://`, `http://` and `https://` are local
-/// when their host is `localhost`, a loopback address (`127.0.0.0/8`, `::1`) or the
-/// unspecified address (which the kernel routes to this machine); every other host is
-/// remote, names included (nothing is resolved: no lookup can stall or leak the address);
-/// `ssh://` is refused whatever the host (the engine lives wherever the ssh server takes it).
-/// Other schemes are left to the client, which rejects what it cannot speak (`E020`).
-pub fn local_engine() -> Result<String, RuntimeError> {
-    let host = docker_host();
-    match remote_reason(&host) {
-        None => Ok(host),
-        Some(why) => Err(RuntimeError::RemoteEngine { host, why }),
-    }
-}
-
-/// Why `host` is not an engine on this machine; `None`: it is (or the client decides).
+/// Why `host` is not an engine on this machine; `None`: it is (or the client decides). A pure
+/// look at the address, made before any connection: a unix socket (or Windows named pipe) is
+/// local; `tcp://`, `http://` and `https://` are local when their host is `localhost`, a
+/// loopback address (`127.0.0.0/8`, `::1`) or the unspecified address (which the kernel routes
+/// to this machine); every other host is remote, names included (nothing is resolved: no
+/// lookup can stall or leak the address); `ssh://` is remote whatever the host (the engine
+/// lives wherever the ssh server takes it). On a remote engine the handoff is a volume of that
+/// engine, never a bind mount of a local folder (SPEC v3 §9).
 pub fn remote_reason(host: &str) -> Option<String> {
     let (scheme, rest) = host.split_once("://")?;
     match scheme.to_ascii_lowercase().as_str() {

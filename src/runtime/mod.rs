@@ -14,7 +14,7 @@ mod negotiate;
 mod session;
 
 pub use engine::Engine;
-pub use locality::{docker_host, local_engine, remote_reason};
+pub use locality::{docker_host, remote_reason};
 pub use session::{ExecState, Output, OutputStream, Session};
 
 use crate::error::{Code, Coded};
@@ -37,9 +37,6 @@ const STOP_GRACE_SECS: i32 = 10;
 pub enum RuntimeError {
     #[error("cannot reach the Docker engine at {host}: {detail}")]
     Unreachable { host: String, detail: String },
-    /// `DOCKER_HOST` names an engine that is not on this machine (SPEC v2 §6).
-    #[error("DOCKER_HOST={host} {why}; jackin hands logins over as bind mounts of local folders, so it only drives an engine on this machine")]
-    RemoteEngine { host: String, why: String },
     /// `detail` is the engine's text, already redacted.
     #[error("docker {op} failed: {detail}")]
     Api { op: String, detail: String },
@@ -53,7 +50,6 @@ impl Coded for RuntimeError {
     fn code(&self) -> Code {
         match self {
             RuntimeError::Unreachable { .. } => Code::E020,
-            RuntimeError::RemoteEngine { .. } => Code::E025,
             RuntimeError::Api { .. } => Code::E021,
             RuntimeError::Pull { .. } => Code::E023,
             RuntimeError::Build { .. } => Code::E024,
@@ -63,9 +59,6 @@ impl Coded for RuntimeError {
         Some(match self {
             RuntimeError::Unreachable { .. } => {
                 "start the Docker engine, or point DOCKER_HOST at a running one (as with the docker CLI)".into()
-            }
-            RuntimeError::RemoteEngine { .. } => {
-                "run jackin on the machine the engine runs on, or point DOCKER_HOST at a local engine (unix:///var/run/docker.sock, or tcp://127.0.0.1:PORT)".into()
             }
             RuntimeError::Api { .. } => "check the engine's logs; rerun apply to finish the job".into(),
             RuntimeError::Pull { image, .. } => format!(

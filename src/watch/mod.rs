@@ -85,9 +85,6 @@ pub async fn run(
 ) -> Result<i32, Error> {
     let loaded = ctx.load()?;
     ctx.resolve(&loaded)?;
-    // An engine on another machine stays one for the life of the process: refused now (the
-    // runtime's own check), not retried with backoff forever.
-    crate::runtime::local_engine()?;
     let mut signals = Signals::new();
     let mut w = Watch::new(ctx, opts, reporter, loaded);
     let code = match w.until_stopped(&mut signals).await {

@@ -30,7 +30,6 @@ pub async fn run(file: Option<PathBuf>) -> Result<i32, Error> {
     let ctx = Context::from_env(file);
     let loaded = ctx.load()?;
     let desired = ctx.resolve(&loaded)?;
-    crate::runtime::local_engine()?;
     let interests = crate::watch::interests_of(&ctx, &loaded, Some(&desired));
     let mut live = Live::start(&desired.project, interests).map_err(io_error)?;
     let mut screen = Screen::enter()?;
