@@ -226,9 +226,13 @@ where
     for (host, on_host, listed) in listed {
         let listed = listed.unwrap_or_else(|_| Err(deadline.missed_by(host)));
         match answered(host, &on_host, listed, deadline, &mut observed).await? {
-            Ok(engine) => engines.insert(host.name.clone(), engine).map(drop),
-            Err(e) => errors.insert(host.name.clone(), e).map(drop),
-        };
+            Ok(engine) => {
+                engines.insert(host.name.clone(), engine);
+            }
+            Err(e) => {
+                errors.insert(host.name.clone(), e);
+            }
+        }
     }
     if engines.is_empty() && !errors.is_empty() {
         let first = errors.remove(LOCAL).or_else(|| errors.into_values().next());
