@@ -18,6 +18,7 @@
 use super::init::PLACEHOLDER_IMAGE;
 use crate::agents::{AgentKind, AuthMode};
 use crate::cli::FileArg;
+use crate::desired::hosts::{Host, LOCAL};
 use crate::desired::{AgentAuth, Desired};
 use crate::error::{exit, Error};
 use crate::fingerprint::{Fingerprinter, KEY_LEN};
@@ -115,32 +116,9 @@ pub async fn run(ctx: &Context) -> Vec<Check> {
         .map_or_else(Redactor::default, Desired::redactor);
     let mut checks = Vec::new();
 
-    let runtime = match Runtime::connect(redactor).await {
-        Ok(rt) => match rt.version().await {
-            Ok(v) => {
-                checks.push(Check::new(
-                    Verdict::Ok,
-                    "engine",
-                    format!(
-                        "Docker {} at {}, API {} (jackin speaks {})",
-                        v.engine,
-                        crate::runtime::docker_host(),
-                        v.api,
-                        v.negotiated
-                    ),
-                ));
-                Some(rt)
-            }
-            Err(e) => {
-                checks.push(Check::from_error("engine", &Error::from(e)));
-                None
-            }
-        },
-        Err(e) => {
-            checks.push(Check::from_error("engine", &Error::from(e)));
-            None
-        }
-    };
+    let (engine, runtime) = engine_check("engine", &Host::local(), redactor.clone()).await;
+    checks.push(engine);
+    checks.extend(host_checks(&state, &redactor).await);
     checks.push(home_check(ctx));
     checks.push(key_check(ctx));
     checks.extend(state.checks.iter().cloned());
@@ -149,6 +127,47 @@ pub async fn run(ctx: &Context) -> Vec<Check> {
     checks.push(inotify_check(ctx, &state));
     checks.extend(image_checks(ctx, &state, runtime.as_ref()).await);
     checks
+}
+
+/// One engine: reachable within the host timeout, its version, and the API version jackin
+/// speaks with it. The runtime, when it answered.
+async fn engine_check(what: &str, host: &Host, redactor: Redactor) -> (Check, Option<Runtime>) {
+    let timeout = crate::plan::HOST_TIMEOUT;
+    let version = tokio::time::timeout(timeout, async {
+        let rt = host.connect(redactor).await?;
+        let v = rt.version().await?;
+        Ok::<_, crate::runtime::RuntimeError>((rt, v))
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(crate::runtime::RuntimeError::Unreachable {
+            host: host.docker.clone(),
+            detail: format!("no answer within {} s", timeout.as_secs()),
+        })
+    });
+    match version {
+        Ok((rt, v)) => {
+            let found = format!(
+                "Docker {} at {}, API {} (jackin speaks {})",
+                v.engine, host.docker, v.api, v.negotiated
+            );
+            (Check::new(Verdict::Ok, what, found), Some(rt))
+        }
+        Err(e) => (Check::from_error(what, &Error::from(e)), None),
+    }
+}
+
+/// Every `[hosts.NAME]` of the state, checked at once (SPEC v3 §9).
+async fn host_checks(state: &State, redactor: &Redactor) -> Vec<Check> {
+    let Some(desired) = &state.desired else {
+        return Vec::new();
+    };
+    let hosts = desired.hosts.values().filter(|h| h.name != LOCAL);
+    let checks = hosts.map(|h| async move {
+        let (check, _) = engine_check(&format!("host {}", h.name), h, redactor.clone()).await;
+        check
+    });
+    futures_util::future::join_all(checks).await
 }
 
 /// The state file, if one is found, and how far it got.

@@ -93,6 +93,18 @@ fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up()
     let plan = sb.jackin(&["plan", "--detailed-exitcode"]);
     plan.expect_code(0);
     assert!(plan.stdout.contains("No changes."), "{plan:?}");
+    // doctor checks every host.
+    let doctor = sb.jackin(&["doctor"]);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.contains("host se"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("ok") && line.contains("Docker ") && line.contains(remote),
+        "{doctor:?}"
+    );
+
     // exec and logs reach the instance on its own host.
     let marker =
         format!("echo exec-on-se; mkdir -p /jackin/kimi/own && touch /jackin/kimi/own/{far}");
