@@ -1,4 +1,5 @@
-//! A proxy in front of the engine's socket, for tests that need to see or cut its traffic.
+//! A proxy to the engine's socket that can be taken down and brought back (a dockerd restart),
+//! and two small process and file helpers (`signal`, `mkfifo`).
 
 use std::fs;
 use std::io::ErrorKind;
