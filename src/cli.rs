@@ -51,18 +51,8 @@ pub enum Command {
         file: FileArg,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
-        /// Exit 2 when the plan has changes, 0 when it has none.
-        #[arg(long)]
-        detailed_exitcode: bool,
-        /// Only WORKSPACE or WORKSPACE/ROLE.
-        #[arg(long, value_name = "WS[/ROLE]")]
-        target: Option<Target>,
-        /// Recreate these instances even when nothing changed (repeatable).
-        #[arg(long, value_name = "WS[/ROLE]")]
-        replace: Vec<Target>,
-        /// Seconds a host may take to answer; one that does not is that host's error.
-        #[arg(long, value_name = "SECS", default_value_t = 10)]
-        host_timeout: u64,
+        #[command(flatten)]
+        args: PlanArgs,
     },
     /// Converge containers and credentials to the state file
     Apply {
@@ -89,13 +79,8 @@ pub enum Command {
         file: FileArg,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
-        /// Quiet period after the last change before a pass runs (a pass runs at the latest
-        /// after 5× this, even while changes keep coming).
-        #[arg(long, value_name = "MS", default_value_t = 500)]
-        debounce_ms: u64,
-        /// Seconds between full resyncs when nothing else triggered a pass.
-        #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
-        resync_secs: u64,
+        #[command(flatten)]
+        args: WatchArgs,
     },
     /// Remove the project's containers (and handoff state with --purge)
     ///
@@ -226,6 +211,39 @@ pub enum Shell {
     Zsh,
     Fish,
     Powershell,
+}
+
+/// `plan`'s flags beyond `-f` and `--output`.
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// Exit 2 when the plan has changes, 0 when it has none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Only WORKSPACE or WORKSPACE/ROLE.
+    #[arg(long, value_name = "WS[/ROLE]")]
+    pub target: Option<Target>,
+    /// Recreate these instances even when nothing changed (repeatable).
+    #[arg(long, value_name = "WS[/ROLE]")]
+    pub replace: Vec<Target>,
+    /// Seconds a host may take to answer; one that does not is that host's error.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub host_timeout: u64,
+}
+
+/// `watch`'s timing.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Quiet period after the last change before a pass runs (a pass runs at the latest
+    /// after 5× this, even while changes keep coming).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub debounce_ms: u64,
+    /// Seconds between full resyncs when nothing else triggered a pass.
+    #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resync_secs: u64,
+    /// Seconds a host may take to answer; one that does not rests (0.5 s, 1 s, … 30 s)
+    /// before it is dialled again, so the others are not held up.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub host_timeout: u64,
 }
 
 /// `apply`'s flags beyond `-f` and `--output`.

@@ -48,31 +48,9 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         } => session_cmds::logs(file, instance, follow, tail).await,
         Command::Attach { file, instance } => session_cmds::attach(file, instance).await,
         Command::Console { file } => console::run(file.file).await,
-        Command::Plan {
-            file,
-            output,
-            detailed_exitcode,
-            target,
-            replace,
-            host_timeout,
-        } => {
-            reconcile_cmds::plan(
-                file,
-                output,
-                detailed_exitcode,
-                target,
-                replace,
-                host_timeout,
-            )
-            .await
-        }
+        Command::Plan { file, output, args } => reconcile_cmds::plan(file, output, args).await,
         Command::Status { file, output } => reconcile_cmds::status(file, output).await,
-        Command::Watch {
-            file,
-            output,
-            debounce_ms,
-            resync_secs,
-        } => reconcile_cmds::watch(file, output, debounce_ms, resync_secs).await,
+        Command::Watch { file, output, args } => reconcile_cmds::watch(file, output, args).await,
         Command::Apply { file, output, args } => reconcile_cmds::apply(file, output, args).await,
     }
 }

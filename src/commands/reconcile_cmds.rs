@@ -1,8 +1,7 @@
 //! The commands around one reconcile: `validate`, `plan`, `apply`, `status`, `watch`.
 
 use super::reporter;
-use crate::cli::{ApplyArgs, FileArg};
-use crate::desired::Target;
+use crate::cli::{ApplyArgs, FileArg, PlanArgs, WatchArgs};
 use crate::error::{exit, Error};
 use crate::plan::PlanOptions;
 use crate::reconcile::{self, ApplyOptions, Context};
@@ -22,14 +21,13 @@ pub fn validate(file: FileArg) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-pub async fn plan(
-    file: FileArg,
-    output: Output,
-    detailed_exitcode: bool,
-    target: Option<Target>,
-    replace: Vec<Target>,
-    host_timeout: u64,
-) -> Result<i32, Error> {
+pub async fn plan(file: FileArg, output: Output, args: PlanArgs) -> Result<i32, Error> {
+    let PlanArgs {
+        detailed_exitcode,
+        target,
+        replace,
+        host_timeout,
+    } = args;
     let ctx = Context::from_env(file.file);
     let opts = PlanOptions {
         target: target.clone(),
@@ -78,16 +76,12 @@ pub async fn status(file: FileArg, output: Output) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-pub async fn watch(
-    file: FileArg,
-    output: Output,
-    debounce_ms: u64,
-    resync_secs: u64,
-) -> Result<i32, Error> {
+pub async fn watch(file: FileArg, output: Output, args: WatchArgs) -> Result<i32, Error> {
     let ctx = Context::from_env(file.file);
     let opts = crate::watch::WatchOptions {
-        debounce: Duration::from_millis(debounce_ms),
-        resync: Duration::from_secs(resync_secs),
+        debounce: Duration::from_millis(args.debounce_ms),
+        resync: Duration::from_secs(args.resync_secs),
+        host_timeout: Duration::from_secs(args.host_timeout),
         text: output == Output::Text,
     };
     let mut reporter = reporter(output);
@@ -105,6 +99,7 @@ pub async fn apply(file: FileArg, output: Output, args: ApplyArgs) -> Result<i32
             target: args.target,
             replace: args.replace,
             host_timeout: Some(Duration::from_secs(args.host_timeout)),
+            ..PlanOptions::default()
         },
         allow_empty: args.allow_empty,
         dry_run: args.dry_run,

@@ -38,6 +38,8 @@ pub struct Failure {
 pub struct Outcome {
     pub applied: Summary,
     pub failures: Vec<Failure>,
+    /// Hosts that did not answer this run, with why (`watch` rests them).
+    pub unreachable: BTreeMap<String, String>,
 }
 
 impl Failure {

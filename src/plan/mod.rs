@@ -33,6 +33,8 @@ pub struct PlanOptions {
     /// (default [`HOST_TIMEOUT`]). Observing, not planning, reads it; it travels with the
     /// options every caller already passes.
     pub host_timeout: Option<std::time::Duration>,
+    /// Hosts not to dial this pass, with why (`watch`'s per-host backoff): unknown at once.
+    pub resting: std::collections::BTreeMap<String, String>,
 }
 
 /// How long a host may take to answer when `--host-timeout` is not given (SPEC v3 §9).

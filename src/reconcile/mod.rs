@@ -192,6 +192,20 @@ where
 {
     let deadline = Deadline::after(opts.host_timeout.unwrap_or(plan::HOST_TIMEOUT));
     let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
+    // A resting host (watch's backoff) is not dialled: unknown at once, with why.
+    let connect = |host: Host| {
+        let rest = opts.resting.get(&host.name).cloned();
+        let dial = rest.is_none().then(|| connect(host.clone()));
+        async move {
+            match (dial, rest) {
+                (Some(dial), _) => dial.await,
+                (None, why) => Err(RuntimeError::Unreachable {
+                    host: host.docker,
+                    detail: why.unwrap_or_default(),
+                }),
+            }
+        }
+    };
     let (observed, up) =
         observed::observe(&desired, connect, deadline, &ctx.jackin_home, &ctx.home).await?;
     let plan = plan::plan(&desired, &observed, opts, &fp);
@@ -298,6 +312,7 @@ pub async fn apply_resolved(
         reporter.event(f.event());
         outcome.failures.push(f);
     }
+    outcome.unreachable.clone_from(&p.observed.unreachable);
     reporter.event(Event::Summary {
         applied: outcome.applied,
         failed: outcome.failed_instances(),

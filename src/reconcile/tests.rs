@@ -85,6 +85,15 @@ impl World {
 
     /// Observe and plan with an engine per host (hosts without one did not answer).
     async fn plan_on(&self, up: BTreeMap<String, FakeEngine>) -> Prepared<FakeEngine> {
+        self.plan_with(up, BTreeMap::new()).await
+    }
+
+    /// [`Self::plan_on`], with hosts resting (watch's backoff), each with why.
+    async fn plan_with(
+        &self,
+        up: BTreeMap<String, FakeEngine>,
+        resting: BTreeMap<String, String>,
+    ) -> Prepared<FakeEngine> {
         let loaded = self.ctx.load().expect("state file loads");
         let desired = self.ctx.resolve(&loaded).expect("resolves");
         self.ctx.jackin_home.ensure_private().expect("private home");
@@ -98,6 +107,7 @@ impl World {
         };
         let opts = PlanOptions {
             host_timeout: Some(Duration::from_secs(10)),
+            resting,
             ..PlanOptions::default()
         };
         observe_and_plan(&self.ctx, desired, connect, &opts)
@@ -524,4 +534,45 @@ async fn on_an_engine_not_on_this_machine_a_forwarded_login_is_refused_and_ignor
     ] {
         assert_eq!(labels.get(k).map(String::as_str), Some(v), "{k}");
     }
+}
+
+/// Watch's backoff: a resting host is not dialled at all (no call reaches its engine); its
+/// instances are unknown with why, and the others are planned as usual.
+#[tokio::test]
+async fn a_resting_host_is_not_dialled_and_its_instances_say_why() {
+    let w = World::new(
+        &["a", "m"],
+        &format!("{HOSTS}[workspaces.m]\nhost = \"b\"\n"),
+    );
+    let resting = [(
+        "b".to_owned(),
+        "resting 2 s more after 1 failed try".to_owned(),
+    )]
+    .into();
+    let p = w.plan_with(engines(&[LOCAL, "b", "far"]), resting).await;
+    assert!(!p.engines.up.contains_key("b"), "b was not connected");
+    let m = p
+        .plan
+        .instances
+        .iter()
+        .find(|i| i.container == "jk-m-r")
+        .expect("planned");
+    assert_eq!(m.problems[0].code, Code::E020);
+    assert!(
+        m.problems[0]
+            .message
+            .contains("resting 2 s more after 1 failed try"),
+        "{:?}",
+        m.problems
+    );
+    let a = p
+        .plan
+        .instances
+        .iter()
+        .find(|i| i.container == "jk-a-r")
+        .expect("planned");
+    assert_eq!(
+        a.container_step.as_ref().map(|s| s.action()),
+        Some(ContainerAction::Create)
+    );
 }

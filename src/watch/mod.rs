@@ -14,7 +14,10 @@
 //! - a failed pass is retried with capped exponential backoff ([`policy::Backoff`]); Docker
 //!   going away is reported once and its recovery announced;
 //! - the project lock is taken per pass without waiting, so a manual `jackin apply` can run
-//!   in between; a busy lock just moves the pass a second later.
+//!   in between; a busy lock just moves the pass a second later;
+//! - a host that did not answer rests ([`policy::Resting`]: 0.5 s, 1 s, … 30 s) and is not
+//!   dialled until its rest is over: its instances are unknown at once, and the hosts that
+//!   answer are not held up by `--host-timeout` pass after pass (SPEC v3 §9).
 //!
 //! SIGINT/SIGTERM end the loop between passes; one arriving mid-pass lets the pass finish
 //! (and release the lock) first.
@@ -48,6 +51,8 @@ pub struct WatchOptions {
     pub debounce: Duration,
     /// A full pass at least this often, whatever the hints say.
     pub resync: Duration,
+    /// How long a host may take to answer before it rests ([`policy::Resting`]).
+    pub host_timeout: Duration,
     /// Human log lines (`--output text`) rather than NDJSON.
     pub text: bool,
 }
@@ -121,6 +126,8 @@ struct Watch<'r> {
     failed_passes: u64,
     totals: Summary,
     backoff: Backoff,
+    /// Hosts that did not answer, resting before they are dialled again.
+    resting: policy::Resting,
     retry_at: Option<Instant>,
     last_pass: Instant,
     /// The last state-file error reported (each distinct one is reported once).
@@ -160,6 +167,7 @@ impl<'r> Watch<'r> {
             failed_passes: 0,
             totals: Summary::default(),
             backoff: Backoff::default(),
+            resting: policy::Resting::default(),
             retry_at: None,
             last_pass: Instant::now(),
             state_problem: None,
@@ -276,13 +284,7 @@ impl<'r> Watch<'r> {
         });
         let desired = self.reload();
         self.refresh_hints(desired.as_ref());
-
-        let opts = ApplyOptions {
-            plan: PlanOptions::default(),
-            allow_empty: false,
-            dry_run: false,
-            lock_timeout: Duration::ZERO,
-        };
+        let (opts, dialled) = self.pass_options(desired.as_ref());
         let mut pr = PassReporter {
             inner: &mut *self.reporter,
             text: self.opts.text,
@@ -298,6 +300,10 @@ impl<'r> Watch<'r> {
             }
             None => reconcile::apply(&self.ctx, &self.last_good, &opts, &mut pr).await,
         };
+        if let Ok(outcome) = &result {
+            self.resting
+                .after_pass(&dialled, &outcome.unreachable, Instant::now());
+        }
         let (applied, now_shown) = (pr.applied, pr.now_shown);
         self.shown = now_shown;
         self.totals += applied;
@@ -316,6 +322,28 @@ impl<'r> Watch<'r> {
                 duration_ms: started.elapsed().as_millis(),
             });
         }
+    }
+
+    /// A pass's apply options, with the hosts it will dial (those not resting).
+    fn pass_options(&self, desired: Option<&Desired>) -> (ApplyOptions, Vec<String>) {
+        let resting = self.resting.at(Instant::now());
+        let dialled = desired
+            .map(|d| {
+                let hosts = d.hosts.keys().filter(|h| !resting.contains_key(*h));
+                hosts.cloned().collect()
+            })
+            .unwrap_or_default();
+        let opts = ApplyOptions {
+            plan: PlanOptions {
+                host_timeout: Some(self.opts.host_timeout),
+                resting,
+                ..PlanOptions::default()
+            },
+            allow_empty: false,
+            dry_run: false,
+            lock_timeout: Duration::ZERO,
+        };
+        (opts, dialled)
     }
 
     /// Re-read the state file. A version that loads, validates and resolves becomes the last

@@ -2,6 +2,7 @@
 //! when a burst of hints becomes a pass ([`Debounce`]) and how long to wait before retrying a
 //! pass that failed ([`Backoff`]).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// A quiet period with a cap: a pass runs once hints stop for `quiet`, or `max_wait` after
@@ -87,11 +88,108 @@ impl Default for Backoff {
     }
 }
 
+/// Hosts that did not answer, resting before they are dialled again (SPEC v3 §9: watch
+/// reconnects each host on its own, with backoff). A pass marks a resting host unknown at once
+/// instead of waiting out `--host-timeout` for it again, so the hosts that answer are not held
+/// up pass after pass; a host is dialled again once its rest is over.
+#[derive(Debug, Default)]
+pub struct Resting {
+    hosts: BTreeMap<String, Rest>,
+}
+
+#[derive(Debug)]
+struct Rest {
+    backoff: Backoff,
+    failed: u32,
+    until: Instant,
+    why: String,
+}
+
+impl Resting {
+    /// The hosts not to dial at `now`, each with why.
+    pub fn at(&self, now: Instant) -> BTreeMap<String, String> {
+        self.hosts
+            .iter()
+            .filter(|(_, r)| now < r.until)
+            .map(|(h, r)| {
+                let left = r.until.saturating_duration_since(now).as_secs_f64();
+                let why = format!(
+                    "not dialled: resting {left:.0} s more after {} failed tr{} ({})",
+                    r.failed,
+                    if r.failed == 1 { "y" } else { "ies" },
+                    r.why
+                );
+                (h.clone(), why)
+            })
+            .collect()
+    }
+
+    /// After a pass at `now` that dialled `tried`: those in `down` rest longer, the others
+    /// answered and rest no more.
+    pub fn after_pass<'a>(
+        &mut self,
+        tried: impl IntoIterator<Item = &'a String>,
+        down: &BTreeMap<String, String>,
+        now: Instant,
+    ) {
+        for host in tried {
+            let Some(why) = down.get(host) else {
+                self.hosts.remove(host);
+                continue;
+            };
+            let rest = self.hosts.entry(host.clone()).or_insert_with(|| Rest {
+                backoff: Backoff::default(),
+                failed: 0,
+                until: now,
+                why: String::new(),
+            });
+            rest.failed += 1;
+            rest.until = now + rest.backoff.next_delay();
+            rest.why.clone_from(why);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_host_that_did_not_answer_rests_longer_each_time_and_not_at_all_once_it_answers() {
+        let t0 = Instant::now();
+        let (se, local) = ("se".to_owned(), "local".to_owned());
+        let down: BTreeMap<String, String> = [(se.clone(), "no answer".to_owned())].into();
+        let mut r = Resting::default();
+        r.after_pass([&se, &local], &down, t0);
+        assert_eq!(
+            r.at(t0).keys().collect::<Vec<_>>(),
+            [&se],
+            "only the silent one rests"
+        );
+        assert!(
+            r.at(t0)[&se].contains("after 1 failed try (no answer)"),
+            "{:?}",
+            r.at(t0)
+        );
+        assert!(
+            r.at(t0 + Backoff::MIN).is_empty(),
+            "dialled again after its rest"
+        );
+        r.after_pass([&se], &down, t0 + Backoff::MIN);
+        let second = t0 + Backoff::MIN;
+        assert!(
+            r.at(second + Backoff::MIN).contains_key(&se),
+            "rests twice as long"
+        );
+        assert!(r.at(second + 2 * Backoff::MIN).is_empty());
+        r.after_pass([&se], &BTreeMap::new(), second + 2 * Backoff::MIN);
+        assert!(
+            r.at(second + 2 * Backoff::MIN).is_empty(),
+            "it answered: no rest"
+        );
+    }
 
     #[test]
     fn a_burst_runs_one_pass_after_the_quiet_period() {
