@@ -1,8 +1,11 @@
 //! One reconcile: load → validate → resolve → observe → plan → (execute).
 //!
-//! `plan`, `apply --dry-run` and `apply` all first resolve and connect to the engine (which
-//! writes nothing), check that `$JACKIN_HOME` is private, then observe and plan the same way; only `apply` hands the plan to the executor. Guards that must stop an apply before anything changes (name
+//! `plan`, `apply --dry-run` and `apply` all resolve, check that `$JACKIN_HOME` is private,
+//! then connect to every host and observe and plan the same way (each host within
+//! `--host-timeout`; SPEC v3 §9); only `apply` hands the plan to the executor, which runs each
+//! step on its instance's host. Guards that must stop an apply before anything changes (name
 //! conflicts, removing every container) are checked here, after planning and before executing.
+//! When no host answers, the run fails before the key is made or anything is observed.
 
 use crate::desired::hosts::Host;
 use crate::desired::{self, Desired, Target};
@@ -191,7 +194,6 @@ where
     C: std::future::Future<Output = Result<E, RuntimeError>>,
 {
     let deadline = Deadline::after(opts.host_timeout.unwrap_or(plan::HOST_TIMEOUT));
-    let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
     // A resting host (watch's backoff) is not dialled: unknown at once, with why.
     let connect = |host: Host| {
         let rest = opts.resting.get(&host.name).cloned();
@@ -208,6 +210,7 @@ where
     };
     let (observed, up) =
         observed::observe(&desired, connect, deadline, &ctx.jackin_home, &ctx.home).await?;
+    let fp = Fingerprinter::load_or_create(&ctx.jackin_home.key_path())?;
     let plan = plan::plan(&desired, &observed, opts, &fp);
     Ok(Prepared {
         desired,
@@ -251,7 +254,7 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
 }
 
-/// One `apply` pass: resolve and connect, check `$JACKIN_HOME`, lock, observe, plan, guard,
+/// One `apply` pass: resolve, check `$JACKIN_HOME`, lock, connect and observe, plan, guard,
 /// report the plan, execute, summarise. `watch` runs [`apply_resolved`] once per pass.
 pub async fn apply(
     ctx: &Context,

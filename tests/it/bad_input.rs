@@ -86,6 +86,10 @@ fn an_unreachable_docker_engine_is_a_clear_error_that_touches_nothing() {
         );
     }
     sb.assert_untouched(&ws);
+    assert!(
+        !sb.jackin_home().join("key").exists(),
+        "no fingerprint key made when no engine answers"
+    );
     assert_eq!(snapshot(&login.dir), before);
 }
 
