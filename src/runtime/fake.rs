@@ -70,10 +70,7 @@ impl FakeEngine {
 
     /// An image the engine has, running as `user` (empty: root).
     pub fn with_image(self, reference: &str, user: &str) -> Self {
-        let info = ImageInfo {
-            id: format!("sha256:{}", reference.len()),
-            user: user.into(),
-        };
+        let info = image_info("here", reference, user);
         self.state().images.insert(reference.into(), info);
         self
     }
@@ -81,10 +78,7 @@ impl FakeEngine {
     /// An image the engine does not have, which a pull of `reference` brings; it runs as
     /// `user` (empty: root; the fake's images know `agent`, 1000:1000).
     pub fn pullable(self, reference: &str, user: &str) -> Self {
-        let info = ImageInfo {
-            id: format!("sha256:pulled-{}", reference.len()),
-            user: user.into(),
-        };
+        let info = image_info("pulled", reference, user);
         self.state().pullable.insert(reference.into(), info);
         self
     }
@@ -185,6 +179,14 @@ fn matches(c: &FakeContainer, filters: &[(&str, &str)]) -> bool {
     })
 }
 
+/// A made-up image of `reference` (its ID says where it came from).
+fn image_info(from: &str, reference: &str, user: &str) -> ImageInfo {
+    ImageInfo {
+        id: format!("sha256:{from}-{reference}"),
+        user: user.into(),
+    }
+}
+
 fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
@@ -262,10 +264,7 @@ impl Engine for FakeEngine {
 
     async fn build(&self, _tar: Vec<u8>, _dockerfile: &str, tag: &str) -> Result<(), RuntimeError> {
         self.call(format!("build {tag}"))?;
-        let info = ImageInfo {
-            id: format!("sha256:built-{}", tag.len()),
-            user: String::new(),
-        };
+        let info = image_info("built", tag, "");
         self.state().images.insert(tag.into(), info);
         Ok(())
     }
