@@ -562,10 +562,21 @@ impl<E: Engine> Executor<'_, E> {
             },
             Err(why) => crate::plan::Problem::owner(why, String::new()),
         };
+        // Decided here only for an image this run pulled or built (observe could not tell):
+        // no plan block showed it, so the failure carries the planner's hint.
+        let message = if problem.hint.is_empty() {
+            problem.message
+        } else {
+            format!(
+                "{} {}",
+                problem.message,
+                crate::error::what_to_try(&problem.hint)
+            )
+        };
         Err(Failure {
             container: Some(name.to_owned()),
             code: problem.code,
-            message: problem.message,
+            message,
         })
     }
 
