@@ -285,6 +285,11 @@ async fn the_handoff_goes_to_the_user_of_an_image_the_apply_pulled() {
             2,
             "only root can hand over to another user"
         );
+        let message = &outcome.failures[0].message;
+        assert!(
+            message.contains("→ what to try: set `user = \"host\"`"),
+            "{message}"
+        );
         return;
     }
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
