@@ -1,4 +1,5 @@
-//! Docker hints: the engine's event stream for the project's containers.
+//! Docker hints: each host's event stream for the project's containers, one task per host,
+//! each reconnecting on its own (SPEC v3 §9).
 //!
 //! A container that dies, is stopped or is destroyed behind jackin's back (an OOM kill, a
 //! `docker rm -f`) is drift, and waiting for the next resync would leave an agent down for
@@ -9,7 +10,7 @@
 
 use super::policy::Backoff;
 use super::Trigger;
-use crate::runtime::Runtime;
+use crate::desired::hosts::{Host, Hosts};
 use crate::words::labels::LABEL_PROJECT;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -29,9 +30,44 @@ pub const ANY_STATE: &[&str] = &[
 /// A stream that lived this long was a real connection: start the backoff over.
 const HEALTHY: Duration = Duration::from_secs(10);
 
-/// Follow `project`'s container events of these `actions` until the task is aborted.
-pub fn spawn(
+/// The followers of one project's events on every host; dropped, they stop.
+pub struct Followers {
+    /// The project and hosts they follow, to know when to start over.
+    pub following: (String, Hosts),
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Followers {
+    /// Follow `project`'s container events of these `actions` on every host of `hosts`.
+    pub fn start(
+        project: &str,
+        hosts: &Hosts,
+        actions: &'static [&'static str],
+        tx: &UnboundedSender<Trigger>,
+    ) -> Followers {
+        let tasks = hosts
+            .values()
+            .map(|h| spawn(project, h.clone(), actions, tx.clone()))
+            .collect();
+        Followers {
+            following: (project.to_owned(), hosts.clone()),
+            tasks,
+        }
+    }
+}
+
+impl Drop for Followers {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Follow `project`'s container events of these `actions` on `host` until the task is aborted.
+fn spawn(
     project: &str,
+    host: Host,
     actions: &'static [&'static str],
     tx: UnboundedSender<Trigger>,
 ) -> JoinHandle<()> {
@@ -40,7 +76,7 @@ pub fn spawn(
         let mut backoff = Backoff::default();
         let mut lost = false;
         loop {
-            if let Ok(rt) = Runtime::connect(crate::redact::Redactor::default()).await {
+            if let Ok(rt) = host.connect(crate::redact::Redactor::default()).await {
                 if std::mem::take(&mut lost) && tx.send(Trigger::DockerBack).is_err() {
                     return;
                 }

@@ -42,7 +42,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
 use tokio::time::sleep_until;
 
 #[derive(Debug, Clone)]
@@ -121,7 +120,7 @@ struct Watch<'r> {
     rx: UnboundedReceiver<Trigger>,
     tx: UnboundedSender<Trigger>,
     /// The Docker event follower, and the project it follows.
-    docker: Option<(String, JoinHandle<()>)>,
+    docker: Option<docker::Followers>,
     passes: u64,
     failed_passes: u64,
     totals: Summary,
@@ -196,9 +195,7 @@ impl<'r> Watch<'r> {
 
     /// Stop following Docker events.
     fn stop_docker(&mut self) {
-        if let Some((_, task)) = self.docker.take() {
-            task.abort();
-        }
+        self.docker = None;
     }
 
     /// Wait for the next batch of relevant hints, debounced; a timer (retry or resync) runs a
@@ -391,11 +388,26 @@ impl<'r> Watch<'r> {
         for message in self.fs.sync(&self.interests.watches()) {
             self.reporter.event(Event::Warning { message });
         }
-        if self.docker.as_ref().map(|(p, _)| p) != Some(&self.last_good.project) {
+        // Every host of the state in force, each followed on its own; while the state does
+        // not resolve, the hosts followed so far (or `local`).
+        let hosts = match (desired, &self.docker) {
+            (Some(d), _) => d.hosts.clone(),
+            (None, Some(f)) => f.following.1.clone(),
+            (None, None) => {
+                let local = crate::desired::hosts::Host::local();
+                [(local.name.clone(), local)].into()
+            }
+        };
+        let wanted = (self.last_good.project.clone(), hosts);
+        if self.docker.as_ref().map(|f| &f.following) != Some(&wanted) {
             self.stop_docker();
-            let project = &self.last_good.project;
-            let follower = docker::spawn(project, docker::DRIFT, self.tx.clone());
-            self.docker = Some((project.clone(), follower));
+            let (project, hosts) = &wanted;
+            self.docker = Some(docker::Followers::start(
+                project,
+                hosts,
+                docker::DRIFT,
+                &self.tx,
+            ));
         }
         let paths = self.fs.paths();
         if paths != self.watched_before {

@@ -11,6 +11,9 @@ use std::time::Duration;
 /// silent host fails here instead of hanging the suite.
 const BOUND: Duration = Duration::from_secs(90);
 
+/// A liveness bound for a watch to react (it reacts at once; this only ends a hung test).
+const WATCH: Duration = Duration::from_secs(60);
+
 /// Removes what a test made on the second engine: the project's containers and volumes.
 struct Remote<'a> {
     host: &'a str,
@@ -183,4 +186,53 @@ fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up()
             assert_eq!(left.trim(), "", "{host} {what:?}: {run:?}");
         }
     }
+}
+
+/// `watch` follows each host's Docker events on its own: a container stopped on the second
+/// engine, behind jackin's back, is a hint from that host, and the pass it starts brings the
+/// container back there (the resync is an hour away, so only the event can explain the pass).
+#[test]
+fn watch_follows_the_events_of_every_host() {
+    let remote = engine();
+    let sb = Sandbox::new();
+    sb.kimi_login(".kimi");
+    let (near, far) = (sb.workspace("wnear"), sb.workspace("wfar"));
+    let _cleanup = Remote {
+        host: remote,
+        project: sb.project().to_owned(),
+    };
+    sb.write("jackin.toml", state(&sb, remote, &near, &far, "se"));
+    let far_c = format!("jk-{far}-smith");
+    let w = sb.jackin_spawn(
+        &[
+            "watch",
+            "--debounce-ms",
+            "100",
+            "--resync-secs",
+            "3600",
+            "--output",
+            "json",
+        ],
+        &[],
+    );
+    w.wait_for_output(r#""type":"pass_end""#, WATCH);
+    assert_eq!(remote_state(remote, &far_c), "running", "{}", w.all());
+
+    assert!(docker_ok(remote, &["stop", "-t", "1", &far_c]));
+    w.wait_for_output(&format!("docker die {far_c}"), WATCH);
+    crate::common::wait_until("the far container runs again", WATCH, || {
+        remote_state(remote, &far_c) == "running"
+    });
+    w.signal(libc::SIGTERM);
+    let run = w.wait(WATCH);
+    run.expect_ok();
+    let pass = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!("docker die {far_c}")))
+        .unwrap_or_default();
+    assert!(
+        pass.contains(r#""type":"pass""#),
+        "the event started a pass: {run:?}"
+    );
 }

@@ -13,7 +13,6 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
-use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 /// A full refresh at least this often, whatever the hints say (they can be lost).
@@ -43,17 +42,12 @@ pub struct Live {
     rx: UnboundedReceiver<Trigger>,
     fs: FsWatch,
     interests: Interests,
-    docker: JoinHandle<()>,
+    /// Each host's Docker events, followed while this lives (dropping it stops them).
+    _followers: docker::Followers,
     /// `None` while the UI is left for a session: the session reads the keys then.
     keys: Option<AsyncFd<Stdin>>,
     signals: [Signal; 4],
     resync_at: Instant,
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.docker.abort();
-    }
 }
 
 fn sig(kind: SignalKind) -> std::io::Result<Signal> {
@@ -61,7 +55,11 @@ fn sig(kind: SignalKind) -> std::io::Result<Signal> {
 }
 
 impl Live {
-    pub fn start(project: &str, interests: Interests) -> std::io::Result<Self> {
+    pub fn start(
+        project: &str,
+        hosts: &crate::desired::hosts::Hosts,
+        interests: Interests,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = unbounded_channel();
         let (mut fs, _) = FsWatch::new(tx.clone());
         fs.sync(&interests.watches());
@@ -69,7 +67,7 @@ impl Live {
             rx,
             fs,
             interests,
-            docker: docker::spawn(project, docker::ANY_STATE, tx),
+            _followers: docker::Followers::start(project, hosts, docker::ANY_STATE, &tx),
             keys: Some(watch_stdin()?),
             signals: [
                 sig(SignalKind::terminate())?,

@@ -31,7 +31,7 @@ pub async fn run(file: Option<PathBuf>) -> Result<i32, Error> {
     let loaded = ctx.load()?;
     let desired = ctx.resolve(&loaded)?;
     let interests = crate::watch::interests_of(&ctx, &loaded, Some(&desired));
-    let mut live = Live::start(&desired.project, interests).map_err(io_error)?;
+    let mut live = Live::start(&desired.project, &desired.hosts, interests).map_err(io_error)?;
     let mut screen = Screen::enter()?;
     let look = view::Look::detect();
     let mut app = App::default();
