@@ -151,10 +151,35 @@ async fn engine_check(what: &str, host: &Host, redactor: Redactor) -> (Check, Op
                 "Docker {} at {}, API {} (jackin speaks {})",
                 v.engine, host.docker, v.api, v.negotiated
             );
-            (Check::new(Verdict::Ok, what, found), Some(rt))
+            let check = match archive_advisory(&v.engine) {
+                None => Check::new(Verdict::Ok, what, found),
+                Some(why) => Check::new(Verdict::Warn, what, format!("{found}; {why}"))
+                    .fix("upgrade the engine to 19.03.1 or later"),
+            };
+            (check, Some(rt))
         }
         Err(e) => (Check::from_error(what, &Error::from(e)), None),
     }
+}
+
+/// Why an engine this old is a risk for what jackin does through it: it reads files out of
+/// containers (an image's `/etc/passwd`, and on a remote host the handoff) through the archive
+/// endpoints, which before 19.03.1 had CVE-2018-15664 (a symlink race in `docker cp`: read and
+/// write on the engine's host as root) and CVE-2019-14271 (`docker cp` loaded the container's
+/// `libnss`). `None`: not older, or not a version jackin can read.
+fn archive_advisory(engine: &str) -> Option<&'static str> {
+    let numbers = engine
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .next()?;
+    let mut parts = numbers.split('.').map(str::parse::<u32>);
+    let version = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    (version < (19, 3, 1)).then_some(
+        "older than 19.03.1, whose archive endpoints (how jackin reads files in containers) have CVE-2018-15664 and CVE-2019-14271",
+    )
 }
 
 /// Every `[hosts.NAME]` of the state, checked at once (SPEC v3 §9).
@@ -594,6 +619,24 @@ pub fn render(checks: &[Check], style: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engines_before_19_03_1_are_named_with_the_archive_advisories() {
+        for old in ["18.09.7", "19.03.0", "1.13.1"] {
+            let why = archive_advisory(old);
+            assert!(why.is_some_and(|w| w.contains("CVE-2018-15664")), "{old}");
+        }
+        for fine in [
+            "19.03.1",
+            "20.10.24+dfsg1",
+            "28.2.2",
+            "29.0.0-rc.1",
+            "dev",
+            "",
+        ] {
+            assert_eq!(archive_advisory(fine), None, "{fine}");
+        }
+    }
 
     #[test]
     fn one_line_per_check_with_the_fix_below_what_is_not_ok() {
