@@ -69,6 +69,9 @@ pub enum Command {
         file: FileArg,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
+        /// Seconds a host may take to answer; one that does not shows its instances unknown.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        host_timeout: u64,
     },
     /// Apply, then keep converging as things change
     ///
@@ -95,6 +98,9 @@ pub enum Command {
         /// Do not ask (needed when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Seconds a host may take to answer; one that does not is named and left as it is.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        host_timeout: u64,
     },
     /// Check that jackin can work here, with a fix for each problem
     ///

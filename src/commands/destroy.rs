@@ -8,7 +8,6 @@ use crate::cli::FileArg;
 use crate::desired::hosts::LOCAL;
 use crate::error::{exit, Code, Coded, Error};
 use crate::handoff::Store;
-use crate::plan::HOST_TIMEOUT;
 use crate::reconcile::Context;
 use crate::redact::Redactor;
 use crate::runtime::{Engine, Runtime, RuntimeError};
@@ -43,14 +42,19 @@ impl Coded for DestroyError {
 /// How long destroy waits for a running apply of the same project.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
-pub async fn destroy(file: FileArg, purge: bool, yes: bool) -> Result<i32, Error> {
+pub async fn destroy(
+    file: FileArg,
+    purge: bool,
+    yes: bool,
+    host_timeout: Duration,
+) -> Result<i32, Error> {
     let ctx = Context::from_env(file.file);
     let loaded = ctx.load()?;
     let project = loaded.project.clone();
     // Nothing is resolved (a destroy must not need the API keys), so there is no env value to
     // redact; the engines are not sent any either. Connecting first finds engines that cannot
     // be reached before anything is written (as plan and apply do).
-    let (engines, silent) = connect_all(&ctx, &loaded).await?;
+    let (engines, silent) = connect_all(&ctx, &loaded, host_timeout).await?;
     ctx.jackin_home.ensure_private()?;
     let _lock = crate::lock::acquire(&ctx.jackin_home.lock_path(&project), &project, LOCK_WAIT)?;
     let filters = crate::words::labels::selector(&project);
@@ -112,19 +116,23 @@ fn report_silent(silent: &BTreeMap<String, String>) -> i32 {
     }
 }
 
-/// Every host's engine at once, each within the default `--host-timeout`: those that
+/// Every host's engine at once, each within `host_timeout`: those that
 /// answered, and why the others did not. Only when none answers is it the error.
 async fn connect_all(
     ctx: &Context,
     loaded: &crate::manifest::Loaded,
+    host_timeout: Duration,
 ) -> Result<(BTreeMap<String, Runtime>, BTreeMap<String, String>), Error> {
     let hosts = crate::desired::declared_hosts(loaded, &ctx.home);
     let tries = hosts.values().map(|h| async move {
-        let connected = tokio::time::timeout(HOST_TIMEOUT, h.connect(Redactor::default())).await;
+        let connected = tokio::time::timeout(host_timeout, h.connect(Redactor::default())).await;
         let result = connected.unwrap_or_else(|_| {
             Err(RuntimeError::Unreachable {
                 host: h.docker.clone(),
-                detail: format!("no answer within {} s", HOST_TIMEOUT.as_secs()),
+                detail: format!(
+                    "no answer within {} s (--host-timeout)",
+                    host_timeout.as_secs()
+                ),
             })
         });
         (h.describe(), h.name.clone(), result)

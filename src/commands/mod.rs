@@ -16,6 +16,7 @@ use crate::error::{exit, Error};
 use crate::observed::{HostError, HostLogin};
 use crate::report::{JsonReporter, Output, Reporter, Style, TextReporter};
 use std::path::Path;
+use std::time::Duration;
 
 /// Run one command; `Ok` is the exit code.
 pub async fn run(cli: Cli) -> Result<i32, Error> {
@@ -25,7 +26,12 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Validate { file } => reconcile_cmds::validate(file),
-        Command::Destroy { file, purge, yes } => destroy::destroy(file, purge, yes).await,
+        Command::Destroy {
+            file,
+            purge,
+            yes,
+            host_timeout,
+        } => destroy::destroy(file, purge, yes, Duration::from_secs(host_timeout)).await,
         Command::Init { format } => init::init(format),
         Command::Doctor { file } => doctor::doctor(file).await,
         Command::Completions { shell } => completions::completions(shell),
@@ -49,7 +55,11 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Attach { file, instance } => session_cmds::attach(file, instance).await,
         Command::Console { file } => console::run(file.file).await,
         Command::Plan { file, output, args } => reconcile_cmds::plan(file, output, args).await,
-        Command::Status { file, output } => reconcile_cmds::status(file, output).await,
+        Command::Status {
+            file,
+            output,
+            host_timeout,
+        } => reconcile_cmds::status(file, output, Duration::from_secs(host_timeout)).await,
         Command::Watch { file, output, args } => reconcile_cmds::watch(file, output, args).await,
         Command::Apply { file, output, args } => reconcile_cmds::apply(file, output, args).await,
     }

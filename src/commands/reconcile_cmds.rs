@@ -58,10 +58,14 @@ pub async fn plan(file: FileArg, output: Output, args: PlanArgs) -> Result<i32, 
     })
 }
 
-pub async fn status(file: FileArg, output: Output) -> Result<i32, Error> {
+pub async fn status(file: FileArg, output: Output, host_timeout: Duration) -> Result<i32, Error> {
     let ctx = Context::from_env(file.file);
     let loaded = ctx.load()?;
-    let p = reconcile::prepare(&ctx, &loaded, None, &PlanOptions::default()).await?;
+    let opts = PlanOptions {
+        host_timeout: Some(host_timeout),
+        ..PlanOptions::default()
+    };
+    let p = reconcile::prepare(&ctx, &loaded, None, &opts).await?;
     let status = report::Status::new(&p.plan, &p.observed);
     match output {
         Output::Json => println!(
