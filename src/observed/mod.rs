@@ -225,7 +225,7 @@ where
     let mut errors = BTreeMap::new();
     for (host, on_host, listed) in listed {
         let listed = listed.unwrap_or_else(|_| Err(deadline.missed_by(host)));
-        match answered(host, &on_host, listed, deadline, &mut observed).await? {
+        match answered(host, desired, &on_host, listed, deadline, &mut observed).await? {
             Ok(engine) => {
                 engines.insert(host.name.clone(), engine);
             }
@@ -241,7 +241,6 @@ where
     for (host, e) in errors {
         observed.unreachable.insert(host, unreachable_why(&e));
     }
-    observed.moved_away(desired);
     observed.api_calls = engines.values().map(Engine::api_calls).sum();
     Ok((observed, engines))
 }
@@ -250,6 +249,7 @@ where
 /// fault of this machine (a build context, a host folder) is an error of the whole run.
 async fn answered<E: Engine>(
     host: &Host,
+    all: &Desired,
     on_host: &Desired,
     listed: Result<(E, (Vec<ContainerInfo>, Images)), RuntimeError>,
     deadline: Deadline,
@@ -259,7 +259,7 @@ async fn answered<E: Engine>(
         Ok(answer) => answer,
         Err(e) => return Ok(Err(e)),
     };
-    let docker = observe_docker(on_host, &host.name, &engine, observed, list, images);
+    let docker = observe_docker(all, on_host, &host.name, &engine, observed, list, images);
     Ok(match tokio::time::timeout_at(deadline.at, docker).await {
         Ok(Ok(())) => Ok(engine),
         Ok(Err(ObserveError::Runtime(e))) => Err(e),
@@ -619,8 +619,9 @@ fn shared_logins(
 
 /// One host's side of the observation, given the project's containers there (`list`:
 /// ownership is by labels only, so one filtered list is the whole inventory). `desired` holds
-/// the instances placed on `host`.
-pub async fn observe_docker(
+/// the instances placed on `host`, `all` every instance (to tell a moved one's old container).
+async fn observe_docker(
+    all: &Desired,
     desired: &Desired,
     host: &str,
     runtime: &impl Engine,
@@ -638,7 +639,7 @@ pub async fn observe_docker(
         .collect();
     infos.extend(inspect(runtime, built).await?);
     for c in list {
-        observed.place(desired, ObservedContainer::from_info(host, c));
+        observed.place(all, ObservedContainer::from_info(host, c));
     }
     quick_exits(desired, runtime, observed).await;
     conflicts(desired, runtime, observed).await?;
@@ -650,39 +651,24 @@ pub async fn observe_docker(
 }
 
 impl Observed {
-    /// File a container one host listed: for a declared instance the one on its own host
-    /// (`desired` holds that host's instances) is *the* container; any other of the same
-    /// name is elsewhere, to be removed.
-    fn place(&mut self, desired: &Desired, c: ObservedContainer) {
-        let its_own = desired.instances.contains_key(&c.name);
-        match self.containers.entry(c.name.clone()) {
-            Entry::Vacant(v) => {
-                v.insert(c);
+    /// File a container a host listed. A declared instance's container is *the* container only
+    /// on the instance's own host; on any other host it is elsewhere (the instance moved),
+    /// whatever order the hosts answered in, so it never hides the instance's absence (or a
+    /// name conflict) on its own host. Of undeclared ones of the same name, the first is filed
+    /// and the others are elsewhere; all are removed.
+    fn place(&mut self, all: &Desired, c: ObservedContainer) {
+        match all.instances.get(&c.name) {
+            Some(i) if i.host != c.host => self.elsewhere.push(c),
+            Some(_) => {
+                let other = self.containers.insert(c.name.clone(), c);
+                self.elsewhere.extend(other);
             }
-            Entry::Occupied(mut o) if its_own => {
-                let other = std::mem::replace(o.get_mut(), c);
-                self.elsewhere.push(other);
-            }
-            Entry::Occupied(_) => self.elsewhere.push(c),
-        }
-    }
-
-    /// A declared instance's container on a host other than its own is not its container:
-    /// it is elsewhere (its instance moved), whatever order the hosts answered in.
-    fn moved_away(&mut self, desired: &Desired) {
-        let moved: Vec<String> = self
-            .containers
-            .values()
-            .filter(|c| {
-                desired
-                    .instances
-                    .get(&c.name)
-                    .is_some_and(|i| i.host != c.host)
-            })
-            .map(|c| c.name.clone())
-            .collect();
-        for name in moved {
-            self.elsewhere.extend(self.containers.remove(&name));
+            None => match self.containers.entry(c.name.clone()) {
+                Entry::Vacant(v) => {
+                    v.insert(c);
+                }
+                Entry::Occupied(_) => self.elsewhere.push(c),
+            },
         }
     }
 
