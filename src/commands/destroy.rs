@@ -10,7 +10,7 @@ use crate::error::{exit, Code, Coded, Error};
 use crate::handoff::Store;
 use crate::reconcile::Context;
 use crate::redact::Redactor;
-use crate::runtime::{Engine, Runtime, RuntimeError};
+use crate::runtime::{Engine, Runtime};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -124,17 +124,12 @@ async fn connect_all(
     host_timeout: Duration,
 ) -> Result<(BTreeMap<String, Runtime>, BTreeMap<String, String>), Error> {
     let hosts = crate::desired::declared_hosts(loaded, &ctx.home);
+    let deadline = crate::observed::Deadline::after(host_timeout);
     let tries = hosts.values().map(|h| async move {
-        let connected = tokio::time::timeout(host_timeout, h.connect(Redactor::default())).await;
-        let result = connected.unwrap_or_else(|_| {
-            Err(RuntimeError::Unreachable {
-                host: h.docker.clone(),
-                detail: format!(
-                    "no answer within {} s (--host-timeout)",
-                    host_timeout.as_secs()
-                ),
-            })
-        });
+        let connected = tokio::time::timeout_at(deadline.at, h.connect(Redactor::default()));
+        let result = connected
+            .await
+            .unwrap_or_else(|_| Err(deadline.missed_by(h)));
         (h.describe(), h.name.clone(), result)
     });
     let (mut up, mut down, mut first) = (BTreeMap::new(), BTreeMap::new(), None);
