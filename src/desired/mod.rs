@@ -180,9 +180,13 @@ pub struct Desired {
 }
 
 impl Desired {
-    /// The same state with only the instances placed on `host`.
-    pub fn on_host(&self, host: &str) -> Desired {
-        Desired {
+    /// The same state with only the instances placed on `host`: borrowed as it is when they all
+    /// are (one host, the common case: nothing is copied on a no-op's path).
+    pub fn on_host(&self, host: &str) -> std::borrow::Cow<'_, Desired> {
+        if self.instances.values().all(|i| i.host == host) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        std::borrow::Cow::Owned(Desired {
             project: self.project.clone(),
             restart: self.restart,
             instances: self
@@ -194,7 +198,7 @@ impl Desired {
             hosts: self.hosts.clone(),
             warnings: self.warnings.clone(),
             env_files: self.env_files.clone(),
-        }
+        })
     }
 
     /// The host the instance `container` is placed on ([`hosts::LOCAL`] for one not declared).
