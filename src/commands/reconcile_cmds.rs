@@ -40,10 +40,11 @@ pub async fn plan(file: FileArg, output: Output, args: PlanArgs) -> Result<i32, 
     // `plan` is `apply --dry-run`: the same guards and the same exit codes.
     reconcile::guard(&p, false, target.is_some())?;
     print_plan(&p.plan, output);
-    for f in reconcile::silent_hosts(&p) {
+    let silent = reconcile::silent_hosts(&p);
+    for f in &silent {
         eprintln!("{} {}", crate::error::head(f.code), f.message);
     }
-    let failed = p.plan.troubled().count() + reconcile::silent_hosts(&p).len();
+    let failed = p.plan.troubled().count() + silent.len();
     if failed > 0 {
         return Err(reconcile::ApplyError::Incomplete {
             failed,
