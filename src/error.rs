@@ -54,8 +54,9 @@ pub enum Code {
     /// v2: `DOCKER_HOST` named an engine not on this machine. Retired in v3 (SPEC §6): such an
     /// engine is simply the host `local`; kept so the code is never given another meaning.
     E025,
-    /// An instance on an engine not on this machine has an agent whose mode needs its login
-    /// handed over as files, which is not done over the engine API yet (SPEC v3 §9).
+    /// Issue 18's interim refusal of a forwarded login on an engine not on this machine, before
+    /// the handoff went over the engine API. Retired with it; kept so the code is never given
+    /// another meaning.
     E026,
     /// Another apply holds the project lock.
     E030,

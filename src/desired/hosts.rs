@@ -31,6 +31,17 @@ pub struct Tls {
 /// Every host of one state, by name; `local` is always there.
 pub type Hosts = BTreeMap<String, Host>;
 
+/// The folder under `$JACKIN_HOME/data` of instance `container` on `host`: the container's
+/// name when its handoff is mounted from this machine, `NAME@HOST` when it is held by that
+/// host's engine (see [`super::InstanceSpec::folder`]).
+pub fn folder(container: &str, host: &str, remote: bool) -> String {
+    if remote {
+        format!("{container}@{host}")
+    } else {
+        container.to_owned()
+    }
+}
+
 /// The volume that holds an instance × agent's handoff on an engine not on this machine.
 pub fn volume_name(container: &str, agent: crate::agents::AgentKind) -> String {
     format!("{container}-{}", agent.name())

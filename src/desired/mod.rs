@@ -156,6 +156,20 @@ impl InstanceSpec {
         }
     }
 
+    /// Whether its handoff is volumes of an engine not on this machine (SPEC v3 §9), put and
+    /// read through that engine, rather than folders of `$JACKIN_HOME` bind-mounted there.
+    pub fn handoff_is_remote(&self) -> bool {
+        self.mounts.iter().any(|m| m.volume)
+    }
+
+    /// Its folder under `$JACKIN_HOME/data`: the ledger, and the handoff folders when they
+    /// are mounted from here. The ledger of a handoff held by another engine is keyed by that
+    /// host too (`NAME@HOST`), so an instance moved between hosts starts from what the new
+    /// host's volume holds, not from what was forwarded to the old one.
+    pub fn folder(&self) -> String {
+        hosts::folder(&self.name, &self.host, self.handoff_is_remote())
+    }
+
     /// The model the launch command passes with the agent's model flag, if it passes one.
     pub fn model_flag_value(&self) -> Option<&str> {
         let flag = self.agent.info().model_flag?;

@@ -7,7 +7,7 @@
 
 mod files;
 
-pub use files::apply as apply_files;
+pub use files::{apply as apply_files, Folders, Handoff, Volumes};
 
 use crate::desired::spec::SpecSummary;
 use crate::desired::{Desired, InstanceSpec};
@@ -415,29 +415,28 @@ impl<E: Engine> Executor<'_, E> {
         inst: &InstancePlan,
         applied: &mut Summary,
     ) -> Result<(), Failure> {
-        let (observed, store) = (run.observed, run.store);
+        let observed = run.observed;
         let spec = run.desired.instances.get(&inst.container);
         let name = inst.container.as_str();
-        let fail = |e: &dyn Coded| failure(Some(name), e);
         let state = observed.instances.get(name);
         let owner = match (spec, state) {
-            (Some(_), Some(state)) if !idle(inst) => Self::owner(run, name, state)?,
+            (Some(spec), Some(state)) if !idle(inst) => Self::owner(run, spec, state)?,
             // Nothing is written for an idle instance (its ledger may still take fresher stat
             // data), and a removed one only loses what jackin forwarded: nothing is handed on.
             _ => observed.jackin,
         };
-        let mut ledger = files::apply(
-            store,
-            inst,
-            state,
-            owner,
-            spec.is_some(),
-            &mut **self.reporter.borrow_mut(),
-            applied,
-        )
-        .map_err(|e| fail(&e))?;
-
+        let (mut ledger, made) = match spec.filter(|s| s.handoff_is_remote()) {
+            Some(_) => self.through_volumes(run, inst, owner, applied).await?,
+            None => {
+                let mut folders = files::Folders::new(run.store, name, owner);
+                (
+                    self.files(run, &mut folders, inst, owner, applied).await?,
+                    None,
+                )
+            }
+        };
         if let Some(step) = &inst.container_step {
+            let step = Step { step, made };
             self.container(run, inst, step, owner, &mut ledger, applied)
                 .await?;
         }
@@ -446,11 +445,69 @@ impl<E: Engine> Executor<'_, E> {
         Failure::of_problems(inst).map_or(Ok(()), Err)
     }
 
+    /// Carry out `inst`'s file steps through `handoff`; the ledger as it became.
+    async fn files(
+        &self,
+        run: &Run<'_>,
+        handoff: &mut impl files::Handoff,
+        inst: &InstancePlan,
+        owner: Owner,
+        applied: &mut Summary,
+    ) -> Result<crate::ledger::Ledger, Failure> {
+        let state = run.observed.instances.get(&inst.container);
+        let declared = run.desired.instances.contains_key(&inst.container);
+        let mut report = |e| self.report(e);
+        let ledger = files::apply(
+            run.store,
+            handoff,
+            inst,
+            state,
+            owner,
+            declared,
+            &mut report,
+            applied,
+        );
+        ledger.await.map_err(|e| failure(Some(&inst.container), &e))
+    }
+
+    /// An instance whose handoff is volumes of its engine (SPEC v3 §9): the files go through a
+    /// container there, so a new one is created (not started) first and its files put before
+    /// its agent starts; otherwise through the one observe saw. The container made, if any.
+    async fn through_volumes(
+        &self,
+        run: &Run<'_>,
+        inst: &InstancePlan,
+        owner: Owner,
+        applied: &mut Summary,
+    ) -> Result<(crate::ledger::Ledger, Option<String>), Failure> {
+        let name = inst.container.as_str();
+        let engine = self.engine(&inst.host, Some(name))?;
+        let ledger = run.observed.instances.get(name).map(|s| &s.ledger);
+        let made = match inst.container_step.as_ref().map(|s| &s.op) {
+            Some(ContainerOp::Create { image }) => {
+                Some(self.create(run, inst, image, None, owner).await?)
+            }
+            Some(ContainerOp::Recreate { id, image }) => {
+                Some(self.create(run, inst, image, Some(id), owner).await?)
+            }
+            _ => None,
+        };
+        let id = made
+            .clone()
+            .or_else(|| run.observed.containers.get(name).map(|c| c.id.clone()));
+        let Some(id) = id.filter(|_| !inst.files.is_empty()) else {
+            return Ok((ledger.cloned().unwrap_or_default(), made));
+        };
+        let mut volumes = files::Volumes { engine, id, owner };
+        let ledger = self.files(run, &mut volumes, inst, owner, applied).await?;
+        Ok((ledger, made))
+    }
+
     async fn container(
         &self,
         run: &Run<'_>,
         inst: &InstancePlan,
-        step: &crate::plan::ContainerStep,
+        step: Step<'_>,
         owner: Owner,
         ledger: &mut crate::ledger::Ledger,
         applied: &mut Summary,
@@ -458,29 +515,39 @@ impl<E: Engine> Executor<'_, E> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         let engine = self.engine(&inst.host, Some(name))?;
-        match &step.op {
-            ContainerOp::Remove { id, purge_state } => {
+        match (&step.step.op, step.made) {
+            (ContainerOp::Remove { id, purge_state }, _) => {
                 engine.remove(id).await.map_err(|e| fail(&e))?;
                 if *purge_state {
-                    run.store.purge_instance(name).map_err(|e| fail(&e))?;
+                    let folder = self.removed_folder(run, inst);
+                    run.store.purge_instance(&folder).map_err(|e| fail(&e))?;
                 }
             }
-            ContainerOp::Start { id } => {
+            (ContainerOp::Start { id }, _) => {
                 engine.start(id).await.map_err(|e| fail(&e))?;
                 run.started_now(inst);
             }
-            ContainerOp::Restart { id } => {
+            (ContainerOp::Restart { id }, _) => {
                 engine.restart(id).await.map_err(|e| fail(&e))?;
                 run.started_now(inst);
             }
-            ContainerOp::Create { image } => {
-                self.create(run, inst, image, None, owner, ledger).await?;
-            }
-            ContainerOp::Recreate { id, image } => {
-                self.create(run, inst, image, Some(id), owner, ledger)
-                    .await?;
+            (ContainerOp::Create { image } | ContainerOp::Recreate { image, .. }, made) => {
+                let old = match &step.step.op {
+                    ContainerOp::Recreate { id, .. } => Some(id.as_str()),
+                    _ => None,
+                };
+                let id = match made {
+                    Some(id) => id,
+                    None => {
+                        self.give(run, inst, owner, ledger)?;
+                        self.create(run, inst, image, old, owner).await?
+                    }
+                };
+                engine.start(&id).await.map_err(|e| fail(&e))?;
+                run.started_now(inst);
             }
         }
+        let step = step.step;
         applied.count(step.action());
         self.report(Event::Container {
             container: name.into(),
@@ -489,14 +556,51 @@ impl<E: Engine> Executor<'_, E> {
         });
         if ledger.restart_owed && step.action() != ContainerAction::Remove {
             ledger.restart_owed = false;
-            run.store.save_ledger(name, ledger).map_err(|e| fail(&e))?;
+            let folder = run.observed.instances.get(name).map_or(name, |s| &s.folder);
+            run.store
+                .save_ledger(folder, ledger)
+                .map_err(|e| fail(&e))?;
         }
         Ok(())
     }
 
-    /// Create (and start) container `name` from `image`, replacing container `old` when given.
-    /// The container may run as someone new: its handoff (and what jackin forwarded there) is
-    /// given to that user before it starts.
+    /// The folder of a removed container's instance: keyed by its host when that host's engine
+    /// is not on this machine.
+    fn removed_folder(&self, run: &Run<'_>, inst: &InstancePlan) -> String {
+        let remote = run
+            .desired
+            .hosts
+            .get(&inst.host)
+            .is_some_and(|h| !h.on_this_machine());
+        crate::desired::hosts::folder(&inst.container, &inst.host, remote)
+    }
+
+    /// The container may run as someone new: its handoff folders on this machine (and what
+    /// jackin forwarded there) are given to that user before it starts.
+    fn give(
+        &self,
+        run: &Run<'_>,
+        inst: &InstancePlan,
+        owner: Owner,
+        ledger: &crate::ledger::Ledger,
+    ) -> Result<(), Failure> {
+        let name = inst.container.as_str();
+        let fail = |e: &dyn Coded| failure(Some(name), e);
+        let Some(spec) = run.desired.instances.get(name) else {
+            return Ok(());
+        };
+        for auth in &spec.auth {
+            let handoff = run.store.agent(name, auth.agent, Some(owner));
+            if let Some(handoff) = handoff.map_err(|e| fail(&e))? {
+                let forwarded: Vec<_> = ledger.of(auth.agent).map(|(p, _)| p).collect();
+                handoff.give(&forwarded, owner).map_err(|e| fail(&e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Create container `name` from `image` (not started), replacing container `old` when
+    /// given; its ID.
     async fn create(
         &self,
         run: &Run<'_>,
@@ -504,8 +608,7 @@ impl<E: Engine> Executor<'_, E> {
         image: &str,
         old: Option<&str>,
         owner: Owner,
-        ledger: &crate::ledger::Ledger,
-    ) -> Result<(), Failure> {
+    ) -> Result<String, Failure> {
         let name = inst.container.as_str();
         let fail = |e: &dyn Coded| failure(Some(name), e);
         let engine = self.engine(&inst.host, Some(name))?;
@@ -516,18 +619,6 @@ impl<E: Engine> Executor<'_, E> {
                 message: "planned to be created but not declared (a bug in jackin)".into(),
             });
         };
-        // A handoff that is a volume of a remote engine has no folder here to give.
-        let local = |a: &crate::desired::AgentAuth| {
-            let target = a.agent.info().target;
-            !spec.mounts.iter().any(|m| m.dst == target && m.volume)
-        };
-        for auth in spec.auth.iter().filter(|a| local(a)) {
-            let handoff = run.store.agent(name, auth.agent, Some(owner));
-            if let Some(handoff) = handoff.map_err(|e| fail(&e))? {
-                let forwarded: Vec<_> = ledger.of(auth.agent).map(|(p, _)| p).collect();
-                handoff.give(&forwarded, owner).map_err(|e| fail(&e))?;
-            }
-        }
         let key = (inst.host.clone(), image.to_owned());
         let image_id = run.images.get(&key).cloned().flatten().unwrap_or_default();
         let (project, host) = (run.desired.project.as_str(), run.observed.jackin);
@@ -536,27 +627,24 @@ impl<E: Engine> Executor<'_, E> {
             engine.stop(id).await.map_err(|e| fail(&e))?;
             engine.remove(id).await.map_err(|e| fail(&e))?;
         }
-        let id = engine.create(&cfg).await.map_err(|e| fail(&e))?;
-        engine.start(&id).await.map_err(|e| fail(&e))?;
-        run.started_now(inst);
-        Ok(())
+        engine.create(&cfg).await.map_err(|e| fail(&e))
     }
 
     /// Who the instance's container runs as: observed, or resolved after this run pulled or
     /// built its image ([`Self::new_owners`]).
     fn owner(
         run: &Run<'_>,
-        name: &str,
+        spec: &InstanceSpec,
         state: &crate::observed::InstanceState,
     ) -> Result<Owner, Failure> {
-        let observed = run.observed;
+        let (observed, name) = (run.observed, spec.name.as_str());
         let resolved = match (&state.owner, run.new_owners.get(name)) {
             (Some(owner), _) => owner.clone(),
             (None, Some(resolved)) => resolved.clone()?,
             (None, None) => Err("its image's user was not resolved".to_owned()),
         };
         let problem = match resolved {
-            Ok(owner) => match crate::plan::owner_mismatch(observed.jackin, owner) {
+            Ok(owner) => match crate::plan::owner_mismatch(spec, observed.jackin, owner) {
                 None => return Ok(owner),
                 Some(p) => p,
             },
@@ -644,6 +732,12 @@ fn volume_labels(project: &str, spec: &InstanceSpec, target: &str) -> HashMap<St
         ])
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
+}
+
+/// A container step, with the container [`Executor::through_volumes`] already made for it.
+struct Step<'a> {
+    step: &'a ContainerStep,
+    made: Option<String>,
 }
 
 /// Whether `inst` removes the old container of an instance that moved to another host.

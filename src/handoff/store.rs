@@ -43,7 +43,8 @@ pub enum Foreign {
 }
 
 impl Foreign {
-    fn of(refused: Refused) -> Foreign {
+    /// What a refused read found.
+    pub fn of(refused: Refused) -> Foreign {
         match refused {
             Refused::Oversized => Foreign::Oversized,
             Refused::NotRegular(kind) => Foreign::of_kind(kind),
@@ -104,6 +105,10 @@ pub enum HandoffError {
         path: RelPath,
         problem: String,
     },
+    /// The engine that holds a handoff on another host (SPEC v3 §9) failed an operation, or
+    /// found what jackin does not write through.
+    #[error(transparent)]
+    Engine(#[from] crate::remote::RemoteError),
 }
 
 impl Coded for HandoffError {
@@ -111,12 +116,14 @@ impl Coded for HandoffError {
         match self {
             HandoffError::Storage { .. } => Code::E040,
             HandoffError::Hostile { .. } => Code::E042,
+            HandoffError::Engine(e) => e.code(),
         }
     }
     fn hint(&self) -> Option<String> {
         Some(match self {
             HandoffError::Storage { .. } => "check that $JACKIN_HOME is yours and writable".into(),
             HandoffError::Hostile { .. } => HOSTILE_HINT.into(),
+            HandoffError::Engine(e) => return e.hint(),
         })
     }
 }

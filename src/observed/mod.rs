@@ -12,12 +12,14 @@ pub mod owner;
 mod probe;
 pub mod run;
 mod tokens;
+mod volumes;
 
 pub use crate::bounded::Hasher;
 pub use exits::{quick_exit, QuickExit, APPLY_WAITS, AT_ONCE};
 pub use host::{HostError, HostFile, HostLogin};
 pub use made::MadeFile;
 pub use probe::{managed_paths, seeds};
+pub use volumes::stat_of;
 
 use crate::agents::{AgentKind, AuthMode};
 use crate::desired::hosts::{Host, LOCAL};
@@ -146,6 +148,9 @@ pub struct AgentFiles {
 
 #[derive(Debug, Clone)]
 pub struct InstanceState {
+    /// Its folder under `$JACKIN_HOME/data` (its ledger; its handoff when its engine is on
+    /// this machine): [`crate::desired::InstanceSpec::folder`].
+    pub folder: String,
     /// The image reference the container is created from (a build tag for `build` roles).
     pub image: String,
     /// Who the container runs as (so who owns its handoff): `None` until the image is
@@ -360,7 +365,8 @@ pub fn observe_files(
     let reader = store.reader()?;
     let mut build_tags = BuildTags::new();
     for (name, spec) in &desired.instances {
-        let folder = reader.instance(name)?;
+        let key = spec.folder();
+        let folder = reader.instance(&key)?;
         let (ledger, warning) = folder.as_ref().map(|f| f.ledger()).unwrap_or_default();
         observed.warnings.extend(warning);
         let mut agents = BTreeMap::new();
@@ -376,6 +382,7 @@ pub fn observe_files(
         observed.instances.insert(
             name.clone(),
             InstanceState {
+                folder: key.clone(),
                 image,
                 owner: None,
                 ledger,
@@ -480,79 +487,10 @@ fn observe_agent(
         model_aliases,
         ..AgentFiles::default()
     };
-    let Some(handoff) = folder.map(|f| f.agent(agent)).transpose()?.flatten() else {
-        return Ok((files, warnings));
-    };
-    let paths = managed_paths(auth.mode, agent, files.host.as_ref(), &files.made, ledger);
-    for rel in paths {
-        let prior = ledger.get(agent, &rel).map(|e| &e.target);
-        // A shared document is compared on the keys jackin owns in it, nothing else.
-        let keys = match files.made.get(&rel).map(|m| &m.content) {
-            Some(crate::agents::Content::Keys(k)) => Some(k),
-            _ => None,
-        };
-        if let Some(seen) = handoff.probe(&rel, prior, hasher, keys) {
-            files.handoff.insert(rel, seen);
-        }
+    if let Some(handoff) = folder.map(|f| f.agent(agent)).transpose()?.flatten() {
+        probe::look(&handoff, &mut files, spec, auth, ledger, hasher);
     }
-    files.blanked = blanked(&handoff, &files.handoff, agent, ledger);
-    occupied(&mut files, &handoff, spec, auth, ledger);
     Ok((files, warnings))
-}
-
-/// What is already at the agent's login paths jackin did not put there (the container's own
-/// login), and at its seed paths.
-fn occupied(
-    files: &mut AgentFiles,
-    handoff: &crate::handoff::AgentHandoff,
-    spec: &crate::desired::InstanceSpec,
-    auth: &crate::desired::AgentAuth,
-    ledger: &Ledger,
-) {
-    let agent = auth.agent;
-    // Something is at `rel`: already probed, or looked at now (one stat, nothing read).
-    let present = |rel: &RelPath| files.handoff.contains_key(rel) || handoff.exists(rel);
-    for entry in agent.info().entries.iter().filter(|e| e.login) {
-        let rel = RelPath::catalogue(entry.name);
-        let forwarded = ledger.of(agent).any(|(p, _)| p.is_at_or_below(&rel));
-        if !forwarded && present(&rel) {
-            files.own_login.push(rel);
-        }
-    }
-    for seed in seeds(spec, auth) {
-        let rel = RelPath::catalogue(seed.path);
-        if present(&rel) {
-            files.occupied.insert(rel);
-        }
-    }
-}
-
-/// Forwarded login files that changed in the container and hold no token any more: only
-/// those are read (bounded), and only their token-ness is kept.
-fn blanked(
-    handoff: &crate::handoff::AgentHandoff,
-    seen: &BTreeMap<RelPath, Seen>,
-    agent: AgentKind,
-    ledger: &Ledger,
-) -> BTreeSet<RelPath> {
-    let login = |rel: &RelPath| {
-        agent
-            .info()
-            .entries
-            .iter()
-            .filter(|e| e.login)
-            .any(|e| rel.is_at_or_below(&RelPath::catalogue(e.name)))
-    };
-    seen.iter()
-        .filter(|(rel, t)| {
-            let changed = |l: &crate::ledger::LedgerEntry| {
-                matches!(t, Seen::File(h) if h.sha256 != l.target.sha256)
-            };
-            login(rel) && ledger.get(agent, rel).is_some_and(changed)
-        })
-        .filter(|(rel, _)| handoff.read(rel).is_some_and(|b| tokens::blanked(&b)))
-        .map(|(rel, _)| rel.clone())
-        .collect()
 }
 
 /// The ways out of one refreshable login held by several instances (SPEC v3 §3b), as said by
@@ -642,6 +580,7 @@ async fn observe_docker(
         observed.place(all, ObservedContainer::from_info(host, c));
     }
     quick_exits(desired, runtime, observed).await;
+    volumes::read(desired, runtime, observed).await;
     conflicts(desired, runtime, observed).await?;
     for (r, info) in &infos {
         let id = info.as_ref().map(|i| i.id.clone());

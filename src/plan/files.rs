@@ -375,6 +375,7 @@ mod tests {
             ..AgentFiles::default()
         };
         let state = InstanceState {
+            folder: String::new(),
             image: "i".into(),
             owner: None,
             ledger,
@@ -479,6 +480,7 @@ mod tests {
             ..AgentFiles::default()
         };
         let state = InstanceState {
+            folder: String::new(),
             image: "i".into(),
             owner: None,
             ledger: l,
@@ -713,6 +715,7 @@ mod tests {
                 ..AgentFiles::default()
             };
             let state = InstanceState {
+                folder: String::new(),
                 image: "i".into(),
                 owner: None,
                 ledger,

@@ -111,23 +111,6 @@ impl Problem {
         }
     }
 
-    /// An agent of an instance on an engine not on this machine needs files handed over, which
-    /// is not built for such hosts yet (SPEC v3 §9): the instance is left alone.
-    pub fn remote_files(
-        host: &crate::desired::hosts::Host,
-        agent: AgentKind,
-        mode: crate::agents::AuthMode,
-    ) -> Problem {
-        Problem {
-            code: Code::E026,
-            agent: Some(agent),
-            path: None,
-            found: None,
-            message: format!("host {} is not on this machine, and {agent} in mode '{mode}' needs its login handed over as files, which jackin does not do over the engine API yet", host.describe()),
-            hint: format!("set {agent}'s mode to `ignore` for this instance and log in inside it (`jackin login`; its volume keeps the login), or place the instance on a host on this machine"),
-        }
-    }
-
     /// An instance whose handoff cannot be given to the user its container runs as.
     pub fn owner(message: String, hint: String) -> Problem {
         Problem {
@@ -142,9 +125,16 @@ impl Problem {
 }
 
 /// Why the handoff cannot belong to `owner` when jackin runs as `jackin` (`None`: it can).
-/// Only root can give files away; a regular user can only hand over its own.
-pub fn owner_mismatch(jackin: Owner, owner: Owner) -> Option<Problem> {
-    (jackin.uid != 0 && jackin.uid != owner.uid).then(|| {
+/// Only root can give files away; a regular user can only hand over its own. A handoff held
+/// by another host's engine is given by that engine (the owner is in what jackin puts), so
+/// there jackin's own uid does not matter.
+pub fn owner_mismatch(
+    spec: &crate::desired::InstanceSpec,
+    jackin: Owner,
+    owner: Owner,
+) -> Option<Problem> {
+    let local = !spec.handoff_is_remote();
+    (local && jackin.uid != 0 && jackin.uid != owner.uid).then(|| {
         Problem::owner(
             format!(
                 "the container runs as uid {}, but jackin runs as uid {} and cannot give the handoff to another user",
@@ -549,7 +539,7 @@ impl One<'_> {
         // does not define): that instance is not touched at all, never a broken agent.
         if let Some(problem) = self
             .placement_problem(spec)
-            .or_else(|| owner_problem(state, observed))
+            .or_else(|| owner_problem(spec, state, observed))
             .or_else(|| unknown_model(spec, state))
         {
             return declared(None, Vec::new(), Vec::new(), vec![problem]);
@@ -575,20 +565,11 @@ impl One<'_> {
         declared(container_step, steps, notes, problems)
     }
 
-    /// Where the instance is placed keeps it from converging: its host did not answer, or is
-    /// not on this machine while an agent's mode needs files handed over.
+    /// Where the instance is placed keeps it from converging: its host did not answer.
     fn placement_problem(&self, spec: &crate::desired::InstanceSpec) -> Option<Problem> {
         let host = self.desired.hosts.get(&spec.host)?;
-        if let Some(why) = self.observed.unreachable.get(&spec.host) {
-            return Some(Problem::host_down(host, why));
-        }
-        if host.on_this_machine() {
-            return None;
-        }
-        spec.auth
-            .iter()
-            .find(|a| a.mode != crate::agents::AuthMode::Ignore)
-            .map(|a| Problem::remote_files(host, a.agent, a.mode))
+        let why = self.observed.unreachable.get(&spec.host)?;
+        Some(Problem::host_down(host, why))
     }
 
     /// The instance's container step. An agent that exited right after its start is not
@@ -650,13 +631,17 @@ pub fn exited_at_once(
 }
 
 /// Why an instance's handoff cannot be given to the user its container runs as, if so.
-fn owner_problem(state: &crate::observed::InstanceState, observed: &Observed) -> Option<Problem> {
+fn owner_problem(
+    spec: &crate::desired::InstanceSpec,
+    state: &crate::observed::InstanceState,
+    observed: &Observed,
+) -> Option<Problem> {
     match &state.owner {
         Some(Err(why)) => Some(Problem::owner(
             why.clone(),
             "set `user` on the role to \"UID:GID\", a user the image defines, or \"host\"".into(),
         )),
-        Some(Ok(owner)) => owner_mismatch(observed.jackin, *owner),
+        Some(Ok(owner)) => owner_mismatch(spec, observed.jackin, *owner),
         None => None,
     }
 }

@@ -10,7 +10,7 @@ use crate::exec::Outcome;
 use crate::paths::JackinHome;
 use crate::plan::{ContainerAction, Plan, PlanOptions};
 use crate::report::Event;
-use crate::runtime::fake::FakeEngine;
+use crate::runtime::fake::{Entry, FakeEngine};
 use crate::runtime::RuntimeError;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -507,31 +507,46 @@ async fn a_moved_instance_is_created_on_its_new_host_before_its_old_container_go
     assert!(!w.plan_on(up).await.plan.has_changes());
 }
 
+/// What the fake `far` engine's volume `jk-m-r-kimi` holds at `rel`: its bytes, if a file.
+fn in_volume(engine: &FakeEngine, rel: &str) -> Option<String> {
+    match engine.volume_entry("jk-m-r-kimi", rel)? {
+        Entry::File { bytes, .. } => Some(String::from_utf8(bytes).expect("utf-8")),
+        Entry::Link => None,
+    }
+}
+
+const LOGIN: &str = "credentials/kimi-code.json";
+
+/// SPEC v3 §9: on an engine not on this machine the handoff is a labelled volume; the login is
+/// put into it through the engine after the container is created and before its agent starts,
+/// nothing of this machine is mounted, and the three-way rules hold there as they do here.
 #[tokio::test]
-async fn on_an_engine_not_on_this_machine_a_forwarded_login_is_refused_and_ignore_gets_a_volume() {
+async fn on_an_engine_not_on_this_machine_the_login_goes_into_its_volume_before_the_start() {
     let on_far = format!("{HOSTS}[workspaces.m]\nhost = \"far\"\n");
     let w = World::new(&["m"], &on_far);
-    let (up, plan, outcome, _) = w.apply_on(engines(&[LOCAL, "b", "far"])).await;
-    assert_eq!(outcome.failures.len(), 1, "{:?}", outcome.failures);
-    assert_eq!(outcome.failures[0].code, Code::E026);
-    assert!(plan.instances[0].files.is_empty(), "nothing handed over");
-    assert_eq!(up["far"].log(), Vec::<String>::new(), "nothing created");
-
-    w.declare(
-        &["m"],
-        &format!("{on_far}[workspaces.m.roles.r.auth.kimi]\nmode = \"ignore\"\n"),
-    );
-    let (up, _, outcome, _) = w.apply_on(up).await;
+    let (up, _, outcome, _) = w.apply_on(engines(&[LOCAL, "b", "far"])).await;
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let log = up["far"].log();
+    let at = |call: &str| log.iter().position(|c| c.starts_with(call));
+    let put = at(&format!("put jk-m-r /jackin/kimi/{LOGIN}")).expect("the login is put");
+    assert!(
+        at("create jk-m-r") < Some(put) && Some(put) < at("start jk-m-r"),
+        "{log:?}"
+    );
+    assert_eq!(
+        in_volume(&up["far"], LOGIN).as_deref(),
+        Some("{\"access_token\":\"A1\"}")
+    );
+    assert_eq!(
+        w.handoff("jk-m-r", LOGIN),
+        None,
+        "nothing is kept on this machine"
+    );
     let c = up["far"].container("jk-m-r").expect("created on far");
-    let handoff = c
-        .config
-        .mounts
-        .iter()
-        .find(|m| m.target == "/jackin/kimi")
-        .expect("a handoff mount");
-    assert_eq!(handoff.source, "jk-m-r-kimi");
-    let labels = handoff.volume.as_ref().expect("a volume, not a bind mount");
+    let handoff = c.config.mounts.iter().find(|m| m.target == "/jackin/kimi");
+    let labels = handoff
+        .and_then(|m| m.volume.as_ref())
+        .expect("a volume, not a bind mount");
     for (k, v) in [
         ("jackin.project", "p"),
         ("jackin.instance", "jk-m-r"),
@@ -539,6 +554,53 @@ async fn on_an_engine_not_on_this_machine_a_forwarded_login_is_refused_and_ignor
     ] {
         assert_eq!(labels.get(k).map(String::as_str), Some(v), "{k}");
     }
+    let up = assert_no_changes(&w, up).await;
+
+    // The agent rotates its login in the container: kept, not fought.
+    let rotated = Entry::File {
+        bytes: b"{\"access_token\":\"R2\"}".to_vec(),
+        owner: crate::words::Owner { uid: 0, gid: 0 },
+    };
+    up["far"].plant("jk-m-r-kimi", LOGIN, rotated);
+    let up = assert_no_changes(&w, up).await;
+
+    // The host login changes: it wins, through the engine, and the agent restarts.
+    w.host_login("{\"access_token\":\"H3\"}");
+    let (up, plan, outcome, _) = w.apply_on(up).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let step = plan.instances[0]
+        .container_step
+        .as_ref()
+        .map(|s| s.action());
+    assert_eq!(step, Some(ContainerAction::Restart));
+    assert_eq!(
+        in_volume(&up["far"], LOGIN).as_deref(),
+        Some("{\"access_token\":\"H3\"}")
+    );
+
+    // An API key instead: what jackin forwarded is removed from the volume.
+    w.declare(
+        &["m"],
+        &format!("{on_far}[workspaces.m.roles.r.auth.kimi]\nmode = \"ignore\"\n"),
+    );
+    let (up, _, outcome, _) = w.apply_on(up).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    assert_eq!(in_volume(&up["far"], LOGIN), None, "purged");
+    assert!(up["far"]
+        .log()
+        .iter()
+        .any(|c| c == &format!("remove jk-m-r /jackin/kimi/{LOGIN}")));
+    assert_no_changes(&w, up).await;
+}
+
+/// A second plan has nothing to do; the engines back.
+async fn assert_no_changes(
+    w: &World,
+    up: BTreeMap<String, FakeEngine>,
+) -> BTreeMap<String, FakeEngine> {
+    let p = w.plan_on(up).await;
+    assert!(!p.plan.has_changes(), "{:?}", p.plan.instances);
+    p.engines.up
 }
 
 /// Watch's backoff: a resting host is not dialled at all (no call reaches its engine); its

@@ -14,6 +14,9 @@ pub struct Header {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// Seconds since the epoch: with the size, how a purge tells the file it saw from one the
+    /// container put there since.
+    pub mtime: u64,
 }
 
 /// What a read found at a managed path.
@@ -117,6 +120,7 @@ where
             mode: h.mode().unwrap_or(0),
             uid: h.uid().unwrap_or(u64::MAX),
             gid: h.gid().unwrap_or(u64::MAX),
+            mtime: h.mtime().unwrap_or(0),
         };
         return judge(header, &mut buf, at + 512, &mut stream).await;
     }

@@ -4,6 +4,10 @@ use super::archive::{self, Found};
 use super::{api, RemoteError};
 use crate::words::RelPath;
 use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, StartContainerOptions,
+    WaitContainerOptions,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
 
@@ -98,11 +102,100 @@ impl RemoteHandoff<'_> {
         Ok(())
     }
 
-    /// Remove `rel` (whatever it is: `rm` does not follow a link). Needs a running container;
-    /// a created one's volume is simply recreated.
+    /// Remove the entry at `rel` (a file, or a link as one entry: `rm` follows none, and
+    /// refuses a directory). In a running container it is an exec as `uid:gid`; in a stopped
+    /// or created one (no exec there), a one-off container of the same image with the same
+    /// volume at the same target runs the same `rm`, then is removed.
     pub async fn remove(&self, rel: &RelPath, uid: u64, gid: u64) -> Result<(), RemoteError> {
         let path = self.abs(rel);
-        self.exec(&["rm", "-rf", "--", &path], uid, gid).await
+        let cmd = ["rm", "-f", "--", path.as_str()];
+        if self.running().await? {
+            self.exec(&cmd, uid, gid).await
+        } else {
+            self.helper(&cmd, uid, gid).await
+        }
+    }
+
+    /// Run `cmd` as `uid:gid` in a throwaway container of this container's image, with no
+    /// network and only this handoff's volume mounted (at the same target), and require exit 0.
+    async fn helper(&self, cmd: &[&str], uid: u64, gid: u64) -> Result<(), RemoteError> {
+        let op = format!("{} for {}", cmd.first().unwrap_or(&""), self.container);
+        let c = self.inspect().await?;
+        let volume = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.destination.as_deref() == Some(self.target.as_str()))
+            .and_then(|m| m.name)
+            .ok_or_else(|| RemoteError::Protocol {
+                op: op.clone(),
+                detail: format!("no volume is mounted at {}", self.target),
+            })?;
+        let body = bollard::models::ContainerCreateBody {
+            image: c.image,
+            entrypoint: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+            cmd: Some(Vec::new()),
+            user: Some(format!("{uid}:{gid}")),
+            network_disabled: Some(true),
+            labels: Some(
+                [(
+                    crate::words::labels::LABEL_HELPER_FOR.to_owned(),
+                    self.container.clone(),
+                )]
+                .into(),
+            ),
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: Some("none".into()),
+                mounts: Some(vec![bollard::models::Mount {
+                    source: Some(volume),
+                    target: Some(self.target.clone()),
+                    typ: Some(bollard::models::MountTypeEnum::VOLUME),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let made = self
+            .docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .map_err(|e| api(&op, &e))?;
+        let ran = self.run_helper(&made.id, &op).await;
+        let opts = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        let removed = self.docker.remove_container(&made.id, Some(opts)).await;
+        ran?;
+        removed.map_err(|e| api(&op, &e))
+    }
+
+    /// Start the helper and wait for its exit code.
+    async fn run_helper(&self, id: &str, op: &str) -> Result<(), RemoteError> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| api(op, &e))?;
+        let mut wait = self.docker.wait_container(id, None::<WaitContainerOptions>);
+        match wait.next().await {
+            Some(Ok(r)) if r.status_code == 0 => Ok(()),
+            Some(Ok(r)) => Err(RemoteError::Protocol {
+                op: op.to_owned(),
+                detail: format!("exit {}", r.status_code),
+            }),
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                Err(RemoteError::Protocol {
+                    op: op.to_owned(),
+                    detail: format!("exit {code}"),
+                })
+            }
+            Some(Err(e)) => Err(api(op, &e)),
+            None => Err(RemoteError::Protocol {
+                op: op.to_owned(),
+                detail: "the engine did not say how it ended".into(),
+            }),
+        }
     }
 
     fn in_target(&self, dir: Option<&str>, name: &str) -> String {
@@ -131,15 +224,15 @@ impl RemoteHandoff<'_> {
     }
 
     async fn running(&self) -> Result<bool, RemoteError> {
-        let c = self
-            .docker
-            .inspect_container(
-                &self.container,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .map_err(|e| api(format!("inspect {}", self.container), &e))?;
+        let c = self.inspect().await?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse, RemoteError> {
+        self.docker
+            .inspect_container(&self.container, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| api(format!("inspect {}", self.container), &e))
     }
 
     /// Run a short command in the container as `uid:gid` and require exit code 0.

@@ -2,7 +2,8 @@
 //! is mounted there, so each instance × agent gets a labelled Docker volume mounted at the
 //! agent's target, and jackin puts, reads and removes files through the engine API.
 //!
-//! Not used by `apply` yet: this is the primitive the per-host runtime will call (docs/hosts.md).
+//! `apply` reaches it through [`crate::runtime::Engine`]'s `handoff_*` calls: observe reads each
+//! managed path, the executor puts, replaces and removes.
 //!
 //! # What this relies on from the engine's archive endpoints (checked on 20.10.24, API 1.41)
 //! - `PUT /containers/{id}/archive?path=DIR` resolves `DIR` inside the container (symlinks are
@@ -57,6 +58,13 @@ impl Coded for RemoteError {
         match self {
             RemoteError::Api { .. } | RemoteError::NotOurs(_) => Code::E021,
             RemoteError::Refused { .. } | RemoteError::Protocol { .. } => Code::E042,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            RemoteError::Refused { .. } => Some("jackin never writes through a link or into a directory it did not make: remove that entry inside the container (`jackin exec WORKSPACE/ROLE -- rm -rf PATH`) and rerun apply".into()),
+            RemoteError::Protocol { .. } => Some("jackin replaces and removes files in a volume with the image's own `mv` and `rm` (coreutils or busybox), run as the container's user: check that the image has them".into()),
+            RemoteError::Api { .. } | RemoteError::NotOurs(_) => None,
         }
     }
 }

@@ -8,6 +8,8 @@
 use super::{
     ContainerConfig, ContainerDetails, ContainerInfo, ImageInfo, PullUpdate, RuntimeError,
 };
+use crate::remote::{Found, RemoteError};
+use crate::words::{Owner, RelPath};
 use std::time::Duration;
 
 /// A container engine, as a reconcile needs it. Every call that reaches the engine counts
@@ -67,6 +69,36 @@ pub trait Engine {
 
     /// Wait until the container stops, or `within` has passed (nothing is polled).
     async fn wait_for_stop(&self, container: &str, within: Duration);
+
+    /// What is at `rel` in the handoff mounted at `target` in container `id`, read through the
+    /// engine (the handoff on an engine not on this machine, SPEC v3 §9): streamed and capped;
+    /// a link, FIFO, directory or huge file is refused unread.
+    async fn handoff_read(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+    ) -> Result<Found, RemoteError>;
+
+    /// Put `bytes` at `rel` there (0600, parents 0700, owned by `owner`): in a running
+    /// container under a fresh name, then renamed over `rel` in one step.
+    async fn handoff_put(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+        bytes: &[u8],
+        owner: Owner,
+    ) -> Result<(), RemoteError>;
+
+    /// Remove the entry at `rel` there (never a directory, never through a link).
+    async fn handoff_remove(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+        owner: Owner,
+    ) -> Result<(), RemoteError>;
 
     /// The last `lines` lines a container wrote (stdout and stderr; at most 16 KiB of them),
     /// with every value jackin knows redacted: for saying why an agent stopped.

@@ -5,6 +5,8 @@
 use super::{
     ContainerConfig, ContainerDetails, ContainerInfo, Engine, ImageInfo, PullUpdate, RuntimeError,
 };
+use crate::remote::{Found, Header, RemoteError};
+use crate::words::{Kind, Owner, RelPath};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -31,6 +33,19 @@ struct State {
     fail: BTreeSet<String>,
     exits_at_once: BTreeMap<String, (i64, Vec<String>)>,
     next_id: u64,
+    /// The handoff volumes' entries, by (volume, path below its mount).
+    volumes: BTreeMap<(String, String), Entry>,
+}
+
+/// One entry of a fake volume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    File {
+        bytes: Vec<u8>,
+        owner: Owner,
+    },
+    /// Something jackin does not read or write through (a link, a FIFO …).
+    Link,
 }
 
 #[derive(Default)]
@@ -110,6 +125,39 @@ impl FakeEngine {
         self.state().containers.get(name).cloned()
     }
 
+    /// What volume `volume` holds at `path`.
+    pub fn volume_entry(&self, volume: &str, path: &str) -> Option<Entry> {
+        let key = (volume.to_owned(), path.to_owned());
+        self.state().volumes.get(&key).cloned()
+    }
+
+    /// Put `entry` at `path` in volume `volume`, as the container would.
+    pub fn plant(&self, volume: &str, path: &str, entry: Entry) {
+        let key = (volume.to_owned(), path.to_owned());
+        self.state().volumes.insert(key, entry);
+    }
+
+    /// The volume mounted at `target` in container `id` (an ID or a name) and the container's
+    /// name.
+    fn volume_at(&self, id: &str, target: &str) -> Result<(String, String), RemoteError> {
+        let state = self.state();
+        let c = state
+            .containers
+            .values()
+            .find(|c| c.id == id || c.config.name == id);
+        let mount = c.and_then(|c| {
+            c.config
+                .mounts
+                .iter()
+                .find(|m| m.target == target && m.volume.is_some())
+                .map(|m| (m.source.clone(), c.config.name.clone()))
+        });
+        mount.ok_or_else(|| RemoteError::Api {
+            op: format!("{id}:{target}"),
+            detail: "no such container or volume".into(),
+        })
+    }
+
     /// Stop a container from outside jackin (`docker stop`).
     pub fn stop_outside(&self, name: &str) {
         if let Some(c) = self.state().containers.get_mut(name) {
@@ -138,6 +186,14 @@ impl FakeEngine {
         Ok(())
     }
 
+    /// [`Self::call`] for a handoff call.
+    fn remote_call(&self, call: String) -> Result<(), RemoteError> {
+        self.call(call).map_err(|e| RemoteError::Api {
+            op: "handoff".into(),
+            detail: e.to_string(),
+        })
+    }
+
     /// The name of the container `id` names (an ID or a name), for the log.
     fn name_of(&self, id: &str) -> String {
         let state = self.state();
@@ -161,6 +217,18 @@ impl FakeEngine {
                 detail: "No such container".into(),
             }),
         }
+    }
+}
+
+/// A tar header of the fake's entries: 0600 for a file.
+fn header(kind: Kind, size: u64, owner: Owner) -> Header {
+    Header {
+        kind,
+        size,
+        mode: 0o600,
+        uid: u64::from(owner.uid),
+        gid: u64::from(owner.gid),
+        mtime: 0,
     }
 }
 
@@ -353,6 +421,66 @@ impl Engine for FakeEngine {
     async fn wait_for_stop(&self, _container: &str, _within: Duration) {
         // The fake's containers stop (or not) inside the call that starts them.
         self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn handoff_read(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+    ) -> Result<Found, RemoteError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (volume, _) = self.volume_at(id, target)?;
+        let key = (volume, rel.to_string());
+        Ok(match self.state().volumes.get(&key) {
+            None => Found::Absent,
+            Some(Entry::File { bytes, owner }) => Found::File {
+                header: header(Kind::File, bytes.len() as u64, *owner),
+                sha256: crate::fingerprint::sha256_hex(bytes),
+                bytes: bytes.clone(),
+            },
+            Some(Entry::Link) => Found::Refused {
+                header: header(Kind::Symlink, 0, Owner { uid: 0, gid: 0 }),
+                why: crate::bounded::Refused::NotRegular(Kind::Symlink),
+            },
+        })
+    }
+
+    async fn handoff_put(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+        bytes: &[u8],
+        owner: Owner,
+    ) -> Result<(), RemoteError> {
+        let (volume, name) = self.volume_at(id, target)?;
+        self.remote_call(format!("put {name} {target}/{rel}"))?;
+        let key = (volume, rel.to_string());
+        let mut state = self.state();
+        if state.volumes.get(&key) == Some(&Entry::Link) {
+            return Err(RemoteError::Refused {
+                container: name,
+                path: format!("{target}/{rel}"),
+                what: "symlink".into(),
+            });
+        }
+        let bytes = bytes.to_vec();
+        state.volumes.insert(key, Entry::File { bytes, owner });
+        Ok(())
+    }
+
+    async fn handoff_remove(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+        _owner: Owner,
+    ) -> Result<(), RemoteError> {
+        let (volume, name) = self.volume_at(id, target)?;
+        self.remote_call(format!("remove {name} {target}/{rel}"))?;
+        self.state().volumes.remove(&(volume, rel.to_string()));
+        Ok(())
     }
 
     async fn last_lines(&self, container: &str, _lines: u64) -> Vec<String> {

@@ -19,6 +19,8 @@ pub use session::{ExecState, Output, OutputStream, Session};
 
 use crate::error::{Code, Coded};
 use crate::redact::Redactor;
+use crate::remote::{Found, RemoteError};
+use crate::words::{Owner, RelPath};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum, MountVolumeOptions};
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, EventsOptionsBuilder,
@@ -212,6 +214,31 @@ impl Runtime {
         self.calls.fetch_add(2, Ordering::Relaxed);
         let removed = crate::remote::remove_volume(&self.docker, name, project).await;
         removed.map_err(|e| self.remote_error(&format!("remove volume {name}"), &e))
+    }
+
+    /// The handoff volume mounted at `target` in container `id`, reached through this engine.
+    fn volume(&self, id: &str, target: &str) -> crate::remote::RemoteHandoff<'_> {
+        crate::remote::RemoteHandoff {
+            docker: &self.docker,
+            container: id.to_owned(),
+            target: target.to_owned(),
+        }
+    }
+
+    /// `e` with the engine's text passed through the redactor.
+    fn redacted(&self, e: RemoteError) -> RemoteError {
+        let r = |t: String| self.redactor.redact(&t);
+        match e {
+            RemoteError::Api { op, detail } => RemoteError::Api {
+                op,
+                detail: r(detail),
+            },
+            RemoteError::Protocol { op, detail } => RemoteError::Protocol {
+                op,
+                detail: r(detail),
+            },
+            other => other,
+        }
     }
 
     fn remote_error(&self, op: &str, e: &crate::remote::RemoteError) -> RuntimeError {
@@ -608,6 +635,45 @@ impl Engine for Runtime {
             .wait_container(container, Some(WaitContainerOptions::default()));
         // Any answer (an exit code, or bollard's error for a non-zero one) means it stopped.
         let _ = tokio::time::timeout(within, wait.next()).await;
+    }
+
+    async fn handoff_read(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+    ) -> Result<Found, RemoteError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let read = self.volume(id, target).read(rel).await;
+        read.map_err(|e| self.redacted(e))
+    }
+
+    async fn handoff_put(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+        bytes: &[u8],
+        owner: Owner,
+    ) -> Result<(), RemoteError> {
+        // A read (what is there), an inspect (running?), the upload, and a rename's exec.
+        self.calls.fetch_add(4, Ordering::Relaxed);
+        let (uid, gid) = (u64::from(owner.uid), u64::from(owner.gid));
+        let put = self.volume(id, target).put(rel, bytes, uid, gid).await;
+        put.map_err(|e| self.redacted(e))
+    }
+
+    async fn handoff_remove(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+        owner: Owner,
+    ) -> Result<(), RemoteError> {
+        self.calls.fetch_add(2, Ordering::Relaxed);
+        let (uid, gid) = (u64::from(owner.uid), u64::from(owner.gid));
+        let removed = self.volume(id, target).remove(rel, uid, gid).await;
+        removed.map_err(|e| self.redacted(e))
     }
 
     async fn last_lines(&self, container: &str, lines: u64) -> Vec<String> {

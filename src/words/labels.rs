@@ -13,6 +13,9 @@ pub const LABEL_SPEC_HASH: &str = "jackin.spec-hash";
 pub const LABEL_SPEC: &str = "jackin.spec";
 /// On a handoff volume: the instance (container name) it belongs to.
 pub const LABEL_INSTANCE: &str = "jackin.instance";
+/// On a throwaway container that removes a file from a stopped instance's handoff volume: the
+/// instance it worked for. It carries no `jackin.managed`, so it is never taken for an instance.
+pub const LABEL_HELPER_FOR: &str = "jackin.helper-for";
 
 /// The engine filters that select `project`'s objects and nothing else: both labels.
 pub fn selector(project: &str) -> [(&'static str, String); 2] {

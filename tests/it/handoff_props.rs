@@ -11,7 +11,7 @@
 //! - after an apply in `api_key` or `ignore`, nothing jackin forwarded is left in the ledger;
 //! - no secret (host file contents, env values) appears in the plan (text or JSON) or events.
 
-use jackin::exec::apply_files;
+use jackin::exec::{apply_files, Folders};
 use jackin::fingerprint::Fingerprinter;
 use jackin::handoff::{Owner, Store};
 use jackin::paths::JackinHome;
@@ -132,15 +132,17 @@ impl World {
         let mut events: Vec<Event> = Vec::new();
         let mut applied = Summary::default();
         for inst in &p.instances {
-            apply_files(
+            let mut folders = Folders::new(&store, &inst.container, Owner::current());
+            crate::common::block(apply_files(
                 &store,
+                &mut folders,
                 inst,
                 observed.instances.get(&inst.container),
                 Owner::current(),
                 true,
-                &mut events,
+                &mut |e| events.push(e),
                 &mut applied,
-            )
+            ))
             .unwrap();
         }
         let events = events.iter().map(|e| serde_json::to_string(e).unwrap());

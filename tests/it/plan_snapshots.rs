@@ -124,20 +124,19 @@ impl Fixture {
         let observed = self.observe(desired, None, true);
         let p = self.plan(desired, &observed);
         let store = jackin::handoff::Store::new(&self.jh());
-        struct Null;
-        impl jackin::report::Reporter for Null {
-            fn event(&mut self, _: jackin::report::Event) {}
-        }
+        let owner = jackin::handoff::Owner::current();
         for inst in &p.instances {
-            jackin::exec::apply_files(
+            let mut folders = jackin::exec::Folders::new(&store, &inst.container, owner);
+            crate::common::block(jackin::exec::apply_files(
                 &store,
+                &mut folders,
                 inst,
                 observed.instances.get(&inst.container),
-                jackin::handoff::Owner::current(),
+                owner,
                 true,
-                &mut Null,
+                &mut |_| {},
                 &mut Default::default(),
-            )
+            ))
             .unwrap();
         }
     }

@@ -4,18 +4,15 @@
 //! starts it (idempotent); `scripts/test.sh` stops it at the end. Containers are created with
 //! the docker CLI against that engine; only the primitive goes through bollard.
 
-use crate::common::agent_image;
 use crate::common::second_engine::{docker_ok, docker_out, engine};
+use crate::common::{agent_image, block};
 use jackin::bounded::Refused;
 use jackin::remote::{self, Found, RemoteError, RemoteHandoff, VolumeLabels};
 use jackin::words::{Kind, RelPath};
 use std::process::Command;
-use std::time::Duration;
 
 const TARGET: &str = "/home/agent/.claude";
 const UID: u64 = 4242;
-/// A liveness bound only: a hung call fails the test instead of hanging the run.
-const BOUND: Duration = Duration::from_secs(120);
 
 #[track_caller]
 fn sh(host: &str, c: &str, script: &str) -> String {
@@ -107,18 +104,6 @@ fn rand_u64() -> u64 {
     let mut b = [0u8; 8];
     rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()).expect("random");
     u64::from_le_bytes(b)
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        tokio::time::timeout(BOUND, f)
-            .await
-            .expect("liveness bound")
-    })
 }
 
 fn rel(s: &str) -> RelPath {

@@ -41,3 +41,16 @@ pub use tree::*;
 use std::time::Duration;
 
 pub const JACKIN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Run `f` to its end on a runtime of its own, within [`JACKIN_TIMEOUT`] (a liveness bound).
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        tokio::time::timeout(JACKIN_TIMEOUT, f)
+            .await
+            .expect("liveness bound")
+    })
+}
