@@ -481,8 +481,12 @@ impl<E: Engine> Executor<'_, E> {
         applied: &mut Summary,
     ) -> Result<(crate::ledger::Ledger, Option<String>), Failure> {
         let name = inst.container.as_str();
-        let engine = self.engine(&inst.host, Some(name))?;
         let ledger = run.observed.instances.get(name).map(|s| &s.ledger);
+        if idle(inst) {
+            // Nothing to put or remove (its host may not have answered: no engine to ask).
+            return Ok((ledger.cloned().unwrap_or_default(), None));
+        }
+        let engine = self.engine(&inst.host, Some(name))?;
         let made = match inst.container_step.as_ref().map(|s| &s.op) {
             Some(ContainerOp::Create { image }) => {
                 Some(self.create(run, inst, image, None, owner).await?)

@@ -55,12 +55,14 @@ impl RemoteHandoff<'_> {
 
     /// Put `contents` at `rel`: 0600, owned by `uid:gid`, parents 0700.
     ///
-    /// Whatever is at `rel` and is not a regular file is refused before anything is written.
-    /// In a created container nobody can read yet, so the file is extracted at its name; in a
-    /// running one it is extracted under a fresh hidden name in the same directory (same
-    /// volume) and renamed over `rel` in one `rename(2)` (an exec of `mv` as `uid:gid`), so the
-    /// agent sees the old file or the new one, never half of one. The engine replaces, never
-    /// follows, a link it meets while extracting; `rename` replaces a final link too.
+    /// A directory at `rel` is refused before anything is written; a link, FIFO or other file
+    /// there is replaced (as on this machine: the host's login wins over what the container
+    /// put there), never written through. In a created container nobody can read yet, so the
+    /// file is extracted at its name; in a running one it is extracted under a fresh hidden
+    /// name in the same directory (same volume) and renamed over `rel` in one `rename(2)` (an
+    /// exec of `mv` as `uid:gid`), so the agent sees the old file or the new one, never half of
+    /// one. The engine replaces, never follows, a link it meets while extracting; `rename`
+    /// replaces a final link too. A parent that is not a directory makes the engine refuse.
     pub async fn put(
         &self,
         rel: &RelPath,
@@ -69,7 +71,9 @@ impl RemoteHandoff<'_> {
         gid: u64,
     ) -> Result<(), RemoteError> {
         if let Found::Refused { header, .. } = self.read(rel).await? {
-            return Err(self.refused(rel, &format!("{:?}", header.kind)));
+            if header.kind == crate::words::Kind::Directory {
+                return Err(self.refused(rel, "a directory"));
+            }
         }
         let (parents, name) = rel.split_last();
         let parents: Vec<String> = parents.map(show).collect();
@@ -84,16 +88,28 @@ impl RemoteHandoff<'_> {
         } else {
             final_name.clone()
         };
-        let in_tar = dir
+        let in_dir = dir
             .as_ref()
             .map_or(put_name.clone(), |d| format!("{d}/{put_name}"));
-        let tar = archive::build(&dirs, &in_tar, contents, uid, gid).map_err(|e| {
+        // Extracted into the target's parent, the tar names the target itself first: the
+        // engine then gives the volume's root (which it made as root) to the container's user,
+        // as this machine's handoff folders are given, so the agent can keep its own state there
+        // and a file can be renamed into place as that user. (An entry for the directory a tar
+        // is extracted into is not applied.)
+        let (into, base) = self.parent_and_base();
+        let in_base = |p: &str| base.map_or(p.to_owned(), |b| format!("{b}/{p}"));
+        let dirs: Vec<String> = base
+            .map(str::to_owned)
+            .into_iter()
+            .chain(dirs.iter().map(|d| in_base(d)))
+            .collect();
+        let tar = archive::build(&dirs, &in_base(&in_dir), contents, uid, gid).map_err(|e| {
             RemoteError::Protocol {
                 op: "build tar".into(),
                 detail: e.to_string(),
             }
         })?;
-        self.upload(tar).await?;
+        self.upload(into, tar).await?;
         if running {
             let from = self.in_target(dir.as_deref(), &put_name);
             let to = self.in_target(dir.as_deref(), &final_name);
@@ -211,16 +227,27 @@ impl RemoteHandoff<'_> {
         }
     }
 
-    async fn upload(&self, tar: Vec<u8>) -> Result<(), RemoteError> {
+    /// The directory the target is in and the target's own name (`None` for `/`).
+    fn parent_and_base(&self) -> (&str, Option<&str>) {
+        let target = self.target.trim_end_matches('/');
+        match target.rsplit_once('/') {
+            Some((parent, base)) if !base.is_empty() => {
+                (if parent.is_empty() { "/" } else { parent }, Some(base))
+            }
+            _ => (self.target.as_str(), None),
+        }
+    }
+
+    async fn upload(&self, into: &str, tar: Vec<u8>) -> Result<(), RemoteError> {
         let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::new()
-            .path(&self.target)
+            .path(into)
             .no_overwrite_dir_non_dir("true")
             .build();
         let body = bollard::body_full(bytes::Bytes::from(tar));
         self.docker
             .upload_to_container(&self.container, Some(opts), body)
             .await
-            .map_err(|e| api(format!("put into {}", self.target), &e))
+            .map_err(|e| api(format!("put into {into}"), &e))
     }
 
     async fn running(&self) -> Result<bool, RemoteError> {

@@ -1,7 +1,9 @@
 //! One state over two engines (SPEC v3 §9): this machine's and the second engine of
 //! `scripts/second-engine.sh`, which stands in for a host that cannot see this machine's
-//! files. Placement, a host that drops its packets (apply still ends, names it, and the local
-//! instance converges), healing, a move between the two, and `destroy --purge` on both.
+//! files. Placement, the handoff over the engine API (byte for byte, modes and owner, a
+//! rotation kept, a link replaced and never written through), a host that drops its packets
+//! (apply still ends, names it, and the local instance converges), healing, a move between the
+//! two, and `destroy --purge` on both.
 
 use crate::common::second_engine::{docker_ok, docker_out, engine, partition};
 use crate::common::{agent_image, exec, Sandbox};
@@ -235,4 +237,156 @@ fn watch_follows_the_events_of_every_host() {
         pass.contains(r#""type":"pass""#),
         "the event started a pass: {run:?}"
     );
+}
+
+/// `near` here and `far` on host `se`, both syncing the host's kimi login.
+fn synced(sb: &Sandbox, remote: &str, near: &str, far: &str) -> String {
+    format!(
+        "version = 1\nproject = \"{project}\"\n\n[hosts.se]\ndocker = \"{remote}\"\n\n\
+         [auth.kimi]\nmode = \"sync\"\n\n[roles.smith]\nimage = \"{image}\"\nagents = [\"kimi\"]\n\n\
+         [workspaces.{near}.roles.smith]\n\n[workspaces.{far}]\nhost = \"se\"\n\n\
+         [workspaces.{far}.roles.smith]\n",
+        project = sb.project(),
+        image = agent_image(),
+    )
+}
+
+/// A shell line in container `c` on the engine at `remote`, as the container's user; its
+/// output.
+fn remote_sh(remote: &str, c: &str, script: &str) -> String {
+    let (ok, out) = docker_out(remote, &["exec", c, "sh", "-c", script]);
+    assert!(ok, "{script}: {out}");
+    out
+}
+
+/// SPEC v3 §9 and §4: the login reaches a container on an engine that cannot see this
+/// machine's files byte for byte, 0600 in 0700 folders, owned by the container's user, through
+/// the engine API; the rules hold there: a second plan is empty, a rotation in the container is
+/// kept, a host change reaches both hosts, and a link the container plants at a managed path
+/// is replaced, never written through.
+#[test]
+fn the_remote_handoff_carries_the_login_and_keeps_the_rules() {
+    let remote = engine();
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let (near, far) = (sb.workspace("hnear"), sb.workspace("hfar"));
+    let _cleanup = Remote {
+        host: remote,
+        project: sb.project().to_owned(),
+    };
+    sb.write("jackin.toml", synced(&sb, remote, &near, &far));
+    let (near_c, far_c) = (format!("jk-{near}-smith"), format!("jk-{far}-smith"));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    login.assert_not_leaked(&run.all());
+    let creds = "/jackin/kimi/credentials/kimi-code.json";
+    let host_bytes =
+        std::fs::read_to_string(login.dir.join("credentials/kimi-code.json")).expect("host login");
+    assert_eq!(
+        remote_sh(remote, &far_c, &format!("cat {creds}")),
+        host_bytes
+    );
+    let uid = remote_sh(remote, &far_c, "id -u").trim().to_owned();
+    let modes = remote_sh(
+        remote,
+        &far_c,
+        &format!("stat -c '%a %u' {creds} /jackin/kimi/credentials /jackin/kimi/credentials/nested/extra.json /jackin/kimi"),
+    );
+    assert_eq!(
+        modes,
+        format!("600 {uid}\n700 {uid}\n600 {uid}\n700 {uid}\n"),
+        "modes and owner in the volume"
+    );
+    let (_, mounts) = docker_out(
+        remote,
+        &[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Type}} {{.Source}};{{end}}",
+            &far_c,
+        ],
+    );
+    assert!(
+        mounts.trim().starts_with("volume ")
+            && !mounts.contains("/tmp")
+            && !mounts.contains("jackin-home"),
+        "only a volume of that engine is mounted: {mounts}"
+    );
+    let plan = sb.jackin(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(0);
+
+    // A rotation inside the remote container is the container's: kept, reported, not fought.
+    remote_sh(
+        remote,
+        &far_c,
+        &format!("printf ROTATED > {creds}.new && mv {creds}.new {creds}"),
+    );
+    let plan = sb.jackin(&["plan"]);
+    assert!(plan.stdout.contains("keep"), "{plan:?}");
+    sb.jackin(&["apply"]).expect_ok();
+    assert_eq!(
+        remote_sh(remote, &far_c, &format!("cat {creds}")),
+        "ROTATED"
+    );
+
+    // The host login changes: it reaches both hosts.
+    let fresh = "{\"access_token\":\"SECRET-fresh\"}\n";
+    std::fs::write(login.dir.join("credentials/kimi-code.json"), fresh).expect("host login");
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert_eq!(
+        remote_sh(remote, &far_c, &format!("cat {creds}")),
+        fresh,
+        "{run:?}"
+    );
+    assert_eq!(exec(&near_c, &["cat", creds]), fresh, "{run:?}");
+
+    // A link planted at the managed path: reported and kept, then replaced (never followed)
+    // when the host changes.
+    remote_sh(
+        remote,
+        &far_c,
+        &format!("printf untouched > /tmp/outside && rm {creds} && ln -s /tmp/outside {creds}"),
+    );
+    let plan = sb.jackin(&["plan"]);
+    assert!(
+        plan.stdout.contains("symlink") || plan.stdout.contains("link"),
+        "{plan:?}"
+    );
+    let again = "{\"access_token\":\"SECRET-again\"}\n";
+    std::fs::write(login.dir.join("credentials/kimi-code.json"), again).expect("host login");
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert_eq!(
+        remote_sh(remote, &far_c, &format!("cat {creds}")),
+        again,
+        "{run:?}"
+    );
+    assert_eq!(remote_sh(remote, &far_c, "cat /tmp/outside"), "untouched");
+    let (_, kind) = docker_out(remote, &["exec", &far_c, "stat", "-c", "%F", creds]);
+    assert_eq!(kind.trim(), "regular file");
+    login.assert_not_leaked(&run.all());
+
+    // Stopped behind jackin's back, then switched to `ignore`: what jackin forwarded is removed
+    // before the agent starts again (no exec in a stopped container: a throwaway one of the
+    // same image does it, and is gone afterwards).
+    assert!(docker_ok(remote, &["stop", "-t", "0", &far_c]));
+    sb.write("jackin.toml", state(&sb, remote, &near, &far, "se"));
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    assert_eq!(remote_state(remote, &far_c), "running", "{run:?}");
+    let left = remote_sh(
+        remote,
+        &far_c,
+        "ls -A /jackin/kimi /jackin/kimi/credentials 2>&1; true",
+    );
+    assert!(
+        !left.contains("kimi-code.json") && !left.contains("config.toml"),
+        "forwarded files purged: {left}"
+    );
+    let (_, helpers) = docker_out(
+        remote,
+        &["ps", "-aq", "--filter", "label=jackin.helper-for"],
+    );
+    assert_eq!(helpers.trim(), "", "no throwaway container is left");
 }

@@ -204,7 +204,16 @@ fn a_link_at_a_managed_path_is_reported_and_never_written_through() {
         ),
         "{found:?}"
     );
-    let put = block(h.put(&rel("creds.json"), b"EVIL", UID, UID));
+    // The host's login wins over the link: the link itself is replaced by the file.
+    block(h.put(&rel("creds.json"), b"HOST", UID, UID)).expect("put over the link");
+    let found = block(h.read(&rel("creds.json"))).expect("read");
+    assert!(
+        matches!(&found, Found::File { bytes, .. } if bytes == b"HOST"),
+        "{found:?}"
+    );
+    // A directory at the name is refused, before anything is written.
+    sh(&b.host, &b.name, &format!("mkdir {TARGET}/adir"));
+    let put = block(h.put(&rel("adir"), b"EVIL", UID, UID));
     assert!(matches!(put, Err(RemoteError::Refused { .. })), "{put:?}");
     // a link as a parent: the engine refuses to put a directory over it, never follows it
     let put = block(h.put(&rel("dir/creds.json"), b"EVIL", UID, UID));
@@ -257,8 +266,17 @@ fn a_fifo_or_a_huge_sparse_file_is_reported_without_being_read() {
         ),
         "{dir:?}"
     );
-    let put = block(h.put(&rel("fifo"), b"x", UID, UID));
-    assert!(matches!(put, Err(RemoteError::Refused { .. })), "{put:?}");
+    // The host's file wins over a FIFO as over a link: replaced, never opened.
+    block(h.put(&rel("fifo"), b"x", UID, UID)).expect("put over the fifo");
+    assert_eq!(
+        sh(
+            &b.host,
+            &b.name,
+            &format!("stat -c '%F %a %u' {TARGET}/fifo {TARGET}")
+        ),
+        format!("regular file 600 {UID}\ndirectory 700 {UID}\n"),
+        "a file in place of the FIFO, and the volume's root given to the container's user"
+    );
 }
 
 #[test]
