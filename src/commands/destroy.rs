@@ -166,7 +166,9 @@ async fn purge_state(
     }
     let store = Store::new(&ctx.jackin_home);
     for name in &names {
-        store.purge_instance(name)?;
+        for folder in store.folders_of(name)? {
+            store.purge_instance(&folder)?;
+        }
     }
     for runtime in engines.values() {
         for volume in runtime.project_volumes(project).await? {

@@ -523,8 +523,7 @@ impl<E: Engine> Executor<'_, E> {
             (ContainerOp::Remove { id, purge_state }, _) => {
                 engine.remove(id).await.map_err(|e| fail(&e))?;
                 if *purge_state {
-                    let folder = self.removed_folder(run, inst);
-                    run.store.purge_instance(&folder).map_err(|e| fail(&e))?;
+                    Self::purge_removed(run, inst, engine).await?;
                 }
             }
             (ContainerOp::Start { id }, _) => {
@@ -568,15 +567,23 @@ impl<E: Engine> Executor<'_, E> {
         Ok(())
     }
 
-    /// The folder of a removed container's instance: keyed by its host when that host's engine
-    /// is not on this machine.
-    fn removed_folder(&self, run: &Run<'_>, inst: &InstancePlan) -> String {
+    /// `--purge-removed`: the removed instance's folder (keyed by its host when that host's
+    /// engine is not on this machine), and its handoff volumes there.
+    async fn purge_removed(run: &Run<'_>, inst: &InstancePlan, engine: &E) -> Result<(), Failure> {
+        let name = inst.container.as_str();
+        let fail = |e: &dyn Coded| failure(Some(name), e);
         let remote = run
             .desired
             .hosts
             .get(&inst.host)
             .is_some_and(|h| !h.on_this_machine());
-        crate::desired::hosts::folder(&inst.container, &inst.host, remote)
+        let folder = crate::desired::hosts::folder(name, &inst.host, remote);
+        run.store.purge_instance(&folder).map_err(|e| fail(&e))?;
+        if remote {
+            let volumes = engine.remove_handoff_volumes(&run.desired.project, name);
+            volumes.await.map_err(|e| fail(&e))?;
+        }
+        Ok(())
     }
 
     /// The container may run as someone new: its handoff folders on this machine (and what

@@ -277,6 +277,22 @@ impl Store {
             .map_err(storage(path))
     }
 
+    /// Every folder of instance `container`: its own, and one per host whose engine holds its
+    /// handoff (`NAME@HOST`, [`crate::desired::hosts::folder`]), including hosts the state
+    /// file no longer names.
+    pub fn folders_of(&self, container: &str) -> Result<Vec<String>, HandoffError> {
+        let Some(data) = self.data(false)? else {
+            return Ok(Vec::new());
+        };
+        let names = data.names().map_err(storage(self.home.data()))?;
+        let on_host = format!("{container}@");
+        Ok(names
+            .into_iter()
+            .filter_map(|n| String::from_utf8(n).ok())
+            .filter(|n| n == container || n.starts_with(&on_host))
+            .collect())
+    }
+
     /// `--purge-removed`: delete an instance's whole folder (its container is gone by now).
     pub fn purge_instance(&self, container: &str) -> Result<(), HandoffError> {
         let path = self.home.instance_dir(container);

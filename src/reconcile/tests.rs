@@ -85,14 +85,15 @@ impl World {
 
     /// Observe and plan with an engine per host (hosts without one did not answer).
     async fn plan_on(&self, up: BTreeMap<String, FakeEngine>) -> Prepared<FakeEngine> {
-        self.plan_with(up, BTreeMap::new()).await
+        self.plan_with(up, PlanOptions::default()).await
     }
 
-    /// [`Self::plan_on`], with hosts resting (watch's backoff), each with why.
+    /// [`Self::plan_on`] with `opts` (hosts resting as watch's backoff says, `--purge-removed`
+    /// …); the host timeout is 10 s.
     async fn plan_with(
         &self,
         up: BTreeMap<String, FakeEngine>,
-        resting: BTreeMap<String, String>,
+        opts: PlanOptions,
     ) -> Prepared<FakeEngine> {
         let loaded = self.ctx.load().expect("state file loads");
         let desired = self.ctx.resolve(&loaded).expect("resolves");
@@ -107,8 +108,7 @@ impl World {
         };
         let opts = PlanOptions {
             host_timeout: Some(Duration::from_secs(10)),
-            resting,
-            ..PlanOptions::default()
+            ..opts
         };
         observe_and_plan(&self.ctx, desired, connect, &opts)
             .await
@@ -593,6 +593,44 @@ async fn on_an_engine_not_on_this_machine_the_login_goes_into_its_volume_before_
     assert_no_changes(&w, up).await;
 }
 
+/// `--purge-removed` on an instance whose handoff is volumes of another host's engine: its
+/// volumes go there, and its ledger (keyed by that host) here.
+#[tokio::test]
+async fn purging_a_removed_remote_instance_removes_its_volumes_and_its_ledger() {
+    let on_far = format!("{HOSTS}[workspaces.m]\nhost = \"far\"\n");
+    let w = World::new(&["m", "a"], &on_far);
+    let (up, _, outcome, _) = w.apply_on(engines(&[LOCAL, "b", "far"])).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let folder = w.ctx.jackin_home.data().join("jk-m-r@far");
+    assert!(
+        folder.join("ledger.json").exists(),
+        "the ledger is keyed by host"
+    );
+    assert!(in_volume(&up["far"], LOGIN).is_some());
+
+    w.declare(
+        &["a"],
+        &on_far.replace("[workspaces.m]\nhost = \"far\"\n", ""),
+    );
+    let opts = PlanOptions {
+        purge_removed: true,
+        ..PlanOptions::default()
+    };
+    let p = w.plan_with(up, opts).await;
+    let mut events = Vec::new();
+    let outcome = execute(&w.ctx, &p, &mut events).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let far = &p.engines.up["far"];
+    assert!(far.container("jk-m-r").is_none());
+    assert!(
+        far.log().contains(&"remove volumes of jk-m-r".to_owned()),
+        "{:?}",
+        far.log()
+    );
+    assert_eq!(in_volume(far, LOGIN), None);
+    assert!(!folder.exists(), "its ledger is gone too");
+}
+
 /// A second plan has nothing to do; the engines back.
 async fn assert_no_changes(
     w: &World,
@@ -616,7 +654,11 @@ async fn a_resting_host_is_not_dialled_and_its_instances_say_why() {
         "resting 2 s more after 1 failed try".to_owned(),
     )]
     .into();
-    let p = w.plan_with(engines(&[LOCAL, "b", "far"]), resting).await;
+    let opts = PlanOptions {
+        resting,
+        ..PlanOptions::default()
+    };
+    let p = w.plan_with(engines(&[LOCAL, "b", "far"]), opts).await;
     assert!(!p.engines.up.contains_key("b"), "b was not connected");
     let m = p
         .plan

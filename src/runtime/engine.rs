@@ -100,6 +100,14 @@ pub trait Engine {
         owner: Owner,
     ) -> Result<(), RemoteError>;
 
+    /// Remove the handoff volumes of `project`'s instance `instance` (`--purge-removed` on an
+    /// engine not on this machine); only volumes whose labels say so.
+    async fn remove_handoff_volumes(
+        &self,
+        project: &str,
+        instance: &str,
+    ) -> Result<(), RuntimeError>;
+
     /// The last `lines` lines a container wrote (stdout and stderr; at most 16 KiB of them),
     /// with every value jackin knows redacted: for saying why an agent stopped.
     async fn last_lines(&self, container: &str, lines: u64) -> Vec<String>;

@@ -478,6 +478,19 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
+    async fn remove_handoff_volumes(
+        &self,
+        _project: &str,
+        instance: &str,
+    ) -> Result<(), RuntimeError> {
+        self.call(format!("remove volumes of {instance}"))?;
+        let prefix = format!("{instance}-");
+        self.state()
+            .volumes
+            .retain(|(v, _), _| !v.starts_with(&prefix));
+        Ok(())
+    }
+
     async fn last_lines(&self, container: &str, _lines: u64) -> Vec<String> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let state = self.state();

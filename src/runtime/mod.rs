@@ -20,7 +20,7 @@ pub use session::{ExecState, Output, OutputStream, Session};
 use crate::error::{Code, Coded};
 use crate::redact::Redactor;
 use crate::remote::{Found, RemoteError};
-use crate::words::{Owner, RelPath};
+use crate::words::{labels, Owner, RelPath};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountTypeEnum, MountVolumeOptions};
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, EventsOptionsBuilder,
@@ -674,6 +674,23 @@ impl Engine for Runtime {
         let (uid, gid) = (u64::from(owner.uid), u64::from(owner.gid));
         let removed = self.volume(id, target).remove(rel, uid, gid).await;
         removed.map_err(|e| self.redacted(e))
+    }
+
+    async fn remove_handoff_volumes(
+        &self,
+        project: &str,
+        instance: &str,
+    ) -> Result<(), RuntimeError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let listed = crate::remote::list_volumes(&self.docker, project).await;
+        let listed = listed.map_err(|e| self.remote_error("list volumes", &e))?;
+        let of = |l: &HashMap<String, String>| {
+            l.get(labels::LABEL_INSTANCE).map(String::as_str) == Some(instance)
+        };
+        for (name, _) in listed.iter().filter(|(_, l)| of(l)) {
+            self.remove_volume(name, project).await?;
+        }
+        Ok(())
     }
 
     async fn last_lines(&self, container: &str, lines: u64) -> Vec<String> {

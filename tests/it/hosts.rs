@@ -389,4 +389,23 @@ fn the_remote_handoff_carries_the_login_and_keeps_the_rules() {
         &["ps", "-aq", "--filter", "label=jackin.helper-for"],
     );
     assert_eq!(helpers.trim(), "", "no throwaway container is left");
+
+    // Its ledger is kept here, keyed by host; destroy --purge removes it with the volume.
+    let ledger = sb
+        .jackin_home()
+        .join(format!("data/{far_c}@se/ledger.json"));
+    assert!(ledger.exists(), "{}", ledger.display());
+    sb.jackin(&["destroy", "--purge", "--yes"]).expect_ok();
+    assert!(!ledger.parent().expect("folder").exists());
+    let (_, volumes) = docker_out(
+        remote,
+        &[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=jackin.instance={far_c}"),
+        ],
+    );
+    assert_eq!(volumes.trim(), "");
 }
