@@ -95,6 +95,11 @@ impl JackinHome {
         self.instance_dir(container).join(LEDGER_FILE)
     }
 
+    /// `run/ssh/`: the control sockets of this run's `ssh://` connections.
+    pub fn ssh_dir(&self) -> PathBuf {
+        self.root.join("run").join("ssh")
+    }
+
     pub fn locks(&self) -> PathBuf {
         self.root.join("locks")
     }

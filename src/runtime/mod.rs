@@ -12,6 +12,7 @@ pub mod fake;
 mod locality;
 mod negotiate;
 mod session;
+mod ssh;
 
 pub use engine::Engine;
 pub use locality::{docker_host, remote_reason};

@@ -5,11 +5,12 @@
 //! containerd and runc for their own versions: 8–12 ms on Docker 20.10 here, against 0.5 ms
 //! for `/_ping`, which made it a third of a no-op `apply` (BENCHMARKS.md). So for a unix socket
 //! or plain tcp jackin pings with hyper — already under bollard — and hands bollard the
-//! version; other transports keep bollard's negotiation.
+//! version; an `ssh://` engine is pinged over one `docker system dial-stdio` session
+//! (`super::ssh`); other transports keep bollard's negotiation.
 
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use http_body_util::Empty;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// Seconds bollard waits for an answer (its own default).
 const TIMEOUT_SECS: u64 = 120;
@@ -35,9 +36,33 @@ pub async fn connect(host: &str) -> Result<Docker, String> {
         let version = agreed(ping(stream).await?);
         return Docker::connect_with_http(host, TIMEOUT_SECS, &version).map_err(|e| e.to_string());
     }
+    if host.starts_with("ssh://") {
+        return connect_ssh(host).await;
+    }
     // Anything else is left to bollard as `DOCKER_HOST` (what this build of it speaks).
     let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
     docker.negotiate_version().await.map_err(|e| e.to_string())
+}
+
+/// An `ssh://` engine: the master connection first (the error is what `ssh` said), the API
+/// version over one dial, then a client whose every connection is a dial over that master.
+async fn connect_ssh(host: &str) -> Result<Docker, String> {
+    use super::ssh::{Connector, Dialer};
+    let dir = crate::paths::JackinHome::from_env().ssh_dir();
+    let dialer = std::sync::Arc::new(Dialer::connect(host, &dir).await?);
+    let stream = dialer.dial().await.map_err(|e| format!("ssh: {e}"))?;
+    let version = agreed(ping(stream).await.map_err(|e| {
+        format!("{e} (is the docker CLI installed on that host? jackin runs `docker system dial-stdio` there)")
+    })?);
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(super::ssh::SESSIONS)
+        .build(Connector(dialer));
+    let transport = move |req: bollard::BollardRequest| {
+        let client = client.clone();
+        async move { Ok(client.request(req).await?) }
+    };
+    Docker::connect_with_custom_transport(transport, Some("http://docker"), TIMEOUT_SECS, &version)
+        .map_err(|e| e.to_string())
 }
 
 /// The lower of the engine's version and bollard's own.

@@ -5,8 +5,9 @@
 //! (apply still ends, names it, and the local instance converges), healing, a move between the
 //! two, and `destroy --purge` on both.
 
-use crate::common::second_engine::{docker_ok, docker_out, engine, partition};
+use crate::common::second_engine::{docker_ok, docker_out, engine, partition, ssh};
 use crate::common::{agent_image, exec, Sandbox};
+use std::path::Path;
 use std::time::Duration;
 
 /// A liveness bound only (`--host-timeout 3` plus the local work): a run that hangs on the
@@ -408,4 +409,97 @@ fn the_remote_handoff_carries_the_login_and_keeps_the_rules() {
         ],
     );
     assert_eq!(volumes.trim(), "");
+}
+
+/// SPEC v3 §9: an `ssh://` host is reached with the system `ssh` and `docker system dial-stdio`
+/// there, as the docker CLI does, over one SSH connection per run however many calls the run
+/// makes (sessions multiplexed over it); the remote handoff works through it like any other
+/// transport. The ssh config comes from a `PATH` shim (`ssh -F` the test's config), standing
+/// in for the operator's `~/.ssh/config`.
+#[test]
+fn an_ssh_host_is_reached_over_one_connection_per_run() {
+    let se = ssh();
+    let remote = engine();
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let (near, far) = (sb.workspace("snear"), sb.workspace("sfar"));
+    let _cleanup = Remote {
+        host: remote,
+        project: sb.project().to_owned(),
+    };
+    // `ssh` on this machine, then a shim before it on the PATH jackin gets.
+    let real_path = std::env::var("PATH").unwrap_or_default();
+    let real_ssh = std::env::split_paths(&real_path)
+        .map(|d| d.join("ssh"))
+        .find(|p| p.is_file())
+        .expect("ssh on PATH (second-engine.sh installs openssh-client)");
+    let shim = sb.root().join("bin");
+    std::fs::create_dir_all(&shim).expect("bin");
+    let ssh_shim = shim.join("ssh");
+    let write_shim = |config: &Path| {
+        let script = format!(
+            "#!/bin/sh\nexec '{}' -F '{}' \"$@\"\n",
+            real_ssh.display(),
+            config.display()
+        );
+        std::fs::write(&ssh_shim, script).expect("shim");
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&ssh_shim, mode).expect("chmod");
+    };
+    write_shim(&se.config);
+    let path = format!("{}:{real_path}", shim.display());
+    let env = [("PATH", path.as_str())];
+    sb.write("jackin.toml", synced(&sb, &se.address, &near, &far));
+    let far_c = format!("jk-{far}-smith");
+
+    let before = se.connections();
+    let run = sb.jackin_env(&["apply"], &env);
+    run.expect_ok();
+    login.assert_not_leaked(&run.all());
+    assert_eq!(
+        se.connections() - before,
+        1,
+        "one SSH connection for the whole apply: {run:?}"
+    );
+    let creds = "/jackin/kimi/credentials/kimi-code.json";
+    let host_bytes =
+        std::fs::read_to_string(login.dir.join("credentials/kimi-code.json")).expect("host login");
+    assert_eq!(
+        remote_sh(remote, &far_c, &format!("cat {creds}")),
+        host_bytes
+    );
+    let plan = sb.jackin_env(&["plan", "--detailed-exitcode"], &env);
+    plan.expect_code(0);
+    let status = sb.jackin_env(&["status"], &env);
+    assert!(status.stdout.contains("on host se"), "{status:?}");
+    let run = sb.jackin_env(&["exec", &far, "--", "cat", creds], &env);
+    run.expect_ok();
+    assert_eq!(run.stdout, host_bytes, "exec reaches it over ssh");
+    assert!(
+        std::fs::read_dir(sb.jackin_home().join("run/ssh")).map_or(0, Iterator::count) == 0,
+        "no control socket outlives a run"
+    );
+
+    // A host that refuses the key is named with what ssh said, and the others converge.
+    write_shim(Path::new("/dev/null"));
+    let run = sb.jackin_env(&["plan"], &env);
+    run.expect_code(1);
+    assert!(
+        run.stdout
+            .contains(&format!("host se ({}) did not answer (ssh: ", se.address)),
+        "{run:?}"
+    );
+    write_shim(&se.config);
+    sb.jackin_env(&["destroy", "--purge", "--yes"], &env)
+        .expect_ok();
+    let (_, left) = docker_out(
+        remote,
+        &[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=jackin.project={}", sb.project()),
+        ],
+    );
+    assert_eq!(left.trim(), "");
 }

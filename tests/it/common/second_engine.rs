@@ -48,6 +48,45 @@ pub fn engine() -> &'static str {
     })
 }
 
+/// How the second engine is reached over `ssh://`: its address, the ssh config that holds the
+/// throwaway key and known hosts of `second-engine.sh` (never the operator's), and its sshd's
+/// log (one `Accepted publickey` line per SSH connection).
+pub struct Ssh {
+    pub address: String,
+    pub config: std::path::PathBuf,
+    pub log: std::path::PathBuf,
+}
+
+pub fn ssh() -> Ssh {
+    engine();
+    let out = Command::new("bash").arg(script()).arg("env").output();
+    let out = out.expect("second-engine.sh env");
+    let env = String::from_utf8_lossy(&out.stdout);
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .unwrap_or_else(|| panic!("{name} in second-engine.sh env"))
+            .to_owned()
+    };
+    let config = std::path::PathBuf::from(var("JACKIN_SE_SSH_CONFIG"));
+    let state = config.parent().and_then(Path::parent).expect("state dir");
+    Ssh {
+        address: var("JACKIN_SE_SSH"),
+        log: state.join("sshd.log"),
+        config,
+    }
+}
+
+impl Ssh {
+    /// SSH connections the sshd accepted so far.
+    pub fn connections(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("Accepted publickey")
+            .count()
+    }
+}
+
 /// Drop (or let through again) every packet to the second engine's port, silently: a host
 /// that does not answer, not one that refuses.
 pub fn partition(cut: bool) {
