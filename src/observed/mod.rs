@@ -190,11 +190,13 @@ pub struct Observed {
 
 /// Files (host and handoff) and each host's connection and one list call at the same time,
 /// with the inspects of the images the state names: a no-op lasts as long as the slowest of
-/// them, not their sum. The files decide first: a bad host folder is the error, whatever the
-/// engines said (their part is reads only). A host that errs or does not answer by `deadline`
-/// is recorded in [`Observed::unreachable`] and holds up no other; only when no host answers
-/// is it the run's error (`local`'s, when it is one of them). The engines that answered come
-/// back with the observation.
+/// them, not their sum. Each host goes on to its own post-list work (its handoff volumes, its
+/// owners, …) as soon as its list and the files are in, so a host that does not answer holds
+/// no other up. The files decide first: a bad host folder is the error, whatever the engines
+/// said (their part is reads only). A host that errs or does not answer by `deadline` is
+/// recorded in [`Observed::unreachable`]; only when no host answers is it the run's error
+/// (`local`'s, when it is one of them). The engines that answered come back with the
+/// observation.
 pub async fn observe<E, F, C>(
     desired: &Desired,
     connect: F,
@@ -211,32 +213,32 @@ where
         let (d, jh, h) = (desired.clone(), jackin_home.clone(), home.to_path_buf());
         tokio::task::spawn_blocking(move || observe_files(&d, &jh, &h))
     };
-    let listed = futures_util::future::join_all(desired.hosts.values().map(|host| {
-        let connect = &connect;
-        async move {
-            let on_host = desired.on_host(&host.name);
-            let listed = tokio::time::timeout_at(deadline.at, async {
-                let engine = connect(host.clone()).await?;
-                let listed = list(&on_host, &engine).await?;
-                Ok::<_, RuntimeError>((engine, listed))
-            })
-            .await;
-            (host, on_host, listed)
-        }
-    }));
-    let (files, listed) = tokio::join!(files, listed);
-    let mut observed = files.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let mut feeds = BTreeMap::new();
+    let hosts = desired.hosts.values().map(|host| {
+        let (feed, fed) = tokio::sync::oneshot::channel();
+        feeds.insert(host.name.clone(), feed);
+        observe_host(host, desired, &connect, fed, deadline)
+    });
+    let hosts = futures_util::future::join_all(hosts.collect::<Vec<_>>());
+    let feed = async move {
+        let files = files.await;
+        let observed = files.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        Ok::<_, ObserveError>(feed_hosts(desired, observed, feeds))
+    };
+    let (observed, hosts) = tokio::join!(feed, hosts);
+    let mut observed = observed?;
     let mut engines = BTreeMap::new();
     let mut errors = BTreeMap::new();
-    for (host, on_host, listed) in listed {
-        let listed = listed.unwrap_or_else(|_| Err(deadline.missed_by(host)));
-        match answered(host, desired, &on_host, listed, deadline, &mut observed).await? {
+    for (host, answer, part) in hosts {
+        observed.merge(desired, part);
+        match answer {
             Ok(engine) => {
                 engines.insert(host.name.clone(), engine);
             }
-            Err(e) => {
+            Err(ObserveError::Runtime(e)) => {
                 errors.insert(host.name.clone(), e);
             }
+            Err(e) => return Err(e),
         }
     }
     if engines.is_empty() && !errors.is_empty() {
@@ -250,27 +252,67 @@ where
     Ok((observed, engines))
 }
 
-/// What one host's engine listed, observed (its engine back), or why it is unknown. Only a
-/// fault of this machine (a build context, a host folder) is an error of the whole run.
-async fn answered<E: Engine>(
-    host: &Host,
-    all: &Desired,
-    on_host: &Desired,
-    listed: Result<(E, (Vec<ContainerInfo>, Images)), RuntimeError>,
+/// Once the files are read, each host gets the states of its own instances (moved, not
+/// copied); the rest of the observation stays.
+fn feed_hosts(
+    desired: &Desired,
+    mut observed: Observed,
+    feeds: BTreeMap<String, tokio::sync::oneshot::Sender<Observed>>,
+) -> Observed {
+    for (name, feed) in feeds {
+        let mut part = Observed {
+            jackin: observed.jackin,
+            ..Observed::default()
+        };
+        for instance in desired.on_host(&name).instances.keys() {
+            part.instances
+                .extend(observed.instances.remove_entry(instance));
+        }
+        let _ = feed.send(part);
+    }
+    observed
+}
+
+/// One host: connect, list, then (given the states of its instances, `fed`) its post-list
+/// work, all by `deadline`. Its part of the observation comes back whatever happened (the
+/// states of its instances are in it); the engine when it answered.
+async fn observe_host<'d, E, F, C>(
+    host: &'d Host,
+    desired: &Desired,
+    connect: &F,
+    fed: tokio::sync::oneshot::Receiver<Observed>,
     deadline: Deadline,
-    observed: &mut Observed,
-) -> Result<Result<E, RuntimeError>, ObserveError> {
-    let (engine, (list, images)) = match listed {
-        Ok(answer) => answer,
-        Err(e) => return Ok(Err(e)),
-    };
-    let docker = observe_docker(all, on_host, &host.name, &engine, observed, list, images);
-    Ok(match tokio::time::timeout_at(deadline.at, docker).await {
-        Ok(Ok(())) => Ok(engine),
-        Ok(Err(ObserveError::Runtime(e))) => Err(e),
-        Ok(Err(e)) => return Err(e),
-        Err(_) => Err(deadline.missed_by(host)),
+) -> (&'d Host, Result<E, ObserveError>, Observed)
+where
+    E: Engine,
+    F: Fn(Host) -> C,
+    C: std::future::Future<Output = Result<E, RuntimeError>>,
+{
+    let on_host = desired.on_host(&host.name);
+    let listed = tokio::time::timeout_at(deadline.at, async {
+        let engine = connect(host.clone()).await?;
+        let listed = list(&on_host, &engine).await?;
+        Ok::<_, RuntimeError>((engine, listed))
     })
+    .await;
+    // The states always come (the files are this machine's, not bounded by the deadline);
+    // none when the files failed, which is then the run's error.
+    let mut part = fed.await.unwrap_or_default();
+    let answer = match listed {
+        Ok(Ok((engine, (list, images)))) => {
+            let work = observe_docker(
+                desired, &on_host, &host.name, &engine, &mut part, list, images,
+            );
+            match tokio::time::timeout_at(deadline.at, work).await {
+                Ok(Ok(())) => Ok(engine),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(deadline.missed_by(host).into()),
+            }
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(deadline.missed_by(host).into()),
+    };
+    (host, answer, part)
 }
 
 /// Why a host is unknown, without repeating its address (the message names the host).
@@ -609,6 +651,21 @@ impl Observed {
                 Entry::Occupied(_) => self.elsewhere.push(c),
             },
         }
+    }
+
+    /// Take in one host's part of the observation: the states of its instances, and what its
+    /// engine showed (nothing, when it did not answer).
+    fn merge(&mut self, all: &Desired, part: Observed) {
+        self.instances.extend(part.instances);
+        for c in part.containers.into_values() {
+            self.place(all, c);
+        }
+        self.elsewhere.extend(part.elsewhere);
+        self.conflicts.extend(part.conflicts);
+        self.images.extend(part.images);
+        self.files_hashed += part.files_hashed;
+        self.bytes_hashed += part.bytes_hashed;
+        self.warnings.extend(part.warnings);
     }
 
     /// The image ID `reference` has on `host`'s engine (`None`: absent, or not looked at).

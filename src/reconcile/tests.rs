@@ -440,8 +440,11 @@ async fn a_host_that_does_not_answer_leaves_its_instances_alone_and_the_others_c
         &["a", "m"],
         &format!("{HOSTS}[workspaces.m]\nhost = \"b\"\n"),
     );
-    let mut up = engines(&[LOCAL, "far"]);
+    let mut up = engines(&["far"]);
     up.insert("b".into(), FakeEngine::silent());
+    // Local's every call takes a second: its work after the list (a name-conflict list, the
+    // image's owner) must not wait for the silent host's 10 s.
+    up.insert(LOCAL.into(), engine().slow(Duration::from_secs(1)));
     let (up, plan, outcome, _) = w.apply_on(up).await;
     assert_eq!(
         up[LOCAL].log(),

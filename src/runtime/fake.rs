@@ -54,6 +54,8 @@ pub struct FakeEngine {
     calls: AtomicUsize,
     /// Its list call never answers (a host whose packets are dropped).
     silent: bool,
+    /// How long each list call and image inspect takes (on tokio's clock).
+    latency: Duration,
     /// Shared with other fakes: every call that changed something, as `NAME: call`, in the
     /// order the engines saw them.
     journal: Option<(String, Journal)>,
@@ -81,6 +83,11 @@ impl FakeEngine {
             silent: true,
             ..FakeEngine::default()
         }
+    }
+
+    /// An engine whose list calls and image inspects each take `latency`.
+    pub fn slow(self, latency: Duration) -> Self {
+        FakeEngine { latency, ..self }
     }
 
     /// An image the engine has, running as `user` (empty: root).
@@ -272,6 +279,7 @@ impl Engine for FakeEngine {
         if self.silent {
             std::future::pending::<()>().await;
         }
+        tokio::time::sleep(self.latency).await;
         Ok(self
             .state()
             .containers
@@ -295,6 +303,7 @@ impl Engine for FakeEngine {
 
     async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, RuntimeError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(self.latency).await;
         Ok(self.state().images.get(reference).cloned())
     }
 
