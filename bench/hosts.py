@@ -8,8 +8,8 @@ instance, and a no-op over two engines against the slower one alone.
 
 The remote engine is the second engine of scripts/second-engine.sh (its own network
 namespace, reached over tcp; it cannot see this machine's files), started and stopped here.
-Instances there run kimi in `ignore` mode (their handoff is a volume of that engine; SPEC §9),
-local ones kimi in `sync`. The compose project has the same N services (same image, command,
+Every instance runs kimi in `sync`: the remote ones' handoff is a volume of that engine, read
+and written through its API (SPEC §9), the local ones' a bind-mounted folder. The compose project has the same N services (same image, command,
 labels and a named volume each) on the same engine. Everything the run creates is removed on
 exit. Python 3 stdlib, Docker and docker-compose (v1).
 """
@@ -57,8 +57,7 @@ def state(project, image, remote, local_ws, remote_ws, remote_host):
     lines += ["[auth.kimi]", 'mode = "sync"', "[roles.r]", f'image = "{image}"', 'agents = ["kimi"]']
     lines += [f"[workspaces.{w}.roles.r]" for w in local_ws]
     for w in remote_ws:
-        lines += [f"[workspaces.{w}]", f'host = "{remote_host}"',
-                  f"[workspaces.{w}.roles.r.auth.kimi]", 'mode = "ignore"']
+        lines += [f"[workspaces.{w}]", f'host = "{remote_host}"', f"[workspaces.{w}.roles.r]"]
     return "\n".join(lines) + "\n"
 
 

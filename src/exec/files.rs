@@ -9,11 +9,12 @@ use crate::bounded;
 use crate::fingerprint::sha256_hex;
 use crate::handoff::{AgentHandoff, HandoffError, Kind, Owner, RelPath, Seen, Store};
 use crate::ledger::{now_ns, FileStat, Hashed, Ledger, LedgerEntry};
+use crate::observed::stat_of;
 use crate::observed::InstanceState;
 use crate::plan::{ContainerAction, FileAction, FileStep, InstancePlan, Summary};
 use crate::remote::Found;
 use crate::report::Event;
-use crate::runtime::Engine;
+use crate::runtime::{Engine, PathStat};
 use std::collections::BTreeMap;
 
 /// Apply `inst`'s file steps through `handoff`, then save the ledger when it changed (for
@@ -189,6 +190,15 @@ impl<E: Engine> Volumes<'_, E> {
         Ok(self.engine.handoff_read(&self.id, target, rel).await?)
     }
 
+    async fn stat(
+        &self,
+        agent: AgentKind,
+        rel: &RelPath,
+    ) -> Result<Option<PathStat>, HandoffError> {
+        let target = agent.info().target;
+        Ok(self.engine.handoff_stat(&self.id, target, rel).await?)
+    }
+
     async fn put(
         &self,
         agent: AgentKind,
@@ -203,7 +213,8 @@ impl<E: Engine> Volumes<'_, E> {
 }
 
 impl<E: Engine> Handoff for Volumes<'_, E> {
-    /// The volume's stat data is not this machine's: nothing to record but the hash.
+    /// The file's stat afterwards (one `HEAD`) goes in the ledger, so the next observe knows
+    /// it unread.
     async fn write(
         &mut self,
         agent: AgentKind,
@@ -212,7 +223,8 @@ impl<E: Engine> Handoff for Volumes<'_, E> {
         owner: Owner,
     ) -> Result<FileStat, HandoffError> {
         self.put(agent, rel, bytes, owner).await?;
-        Ok(FileStat::default())
+        let stat = self.stat(agent, rel).await?;
+        Ok(stat.as_ref().and_then(stat_of).unwrap_or_default())
     }
 
     async fn read(&mut self, agent: AgentKind, rel: &RelPath) -> Option<Vec<u8>> {
@@ -222,8 +234,8 @@ impl<E: Engine> Handoff for Volumes<'_, E> {
         }
     }
 
-    /// Put only when the read finds nothing (a container that makes the file between the read
-    /// and the put, in the same instant, loses it: seeds are put before the first start).
+    /// Put only when nothing is there (a container that makes the file between the look and
+    /// the put, in the same instant, loses it: seeds are put before the first start).
     async fn create_new(
         &mut self,
         agent: AgentKind,
@@ -231,14 +243,14 @@ impl<E: Engine> Handoff for Volumes<'_, E> {
         bytes: &[u8],
         owner: Owner,
     ) -> Result<bool, HandoffError> {
-        if self.found(agent, rel).await? != Found::Absent {
+        if self.stat(agent, rel).await?.is_some() {
             return Ok(false);
         }
         self.put(agent, rel, bytes, owner).await?;
         Ok(true)
     }
 
-    /// The file must still be the one observe read (same size and modification time).
+    /// The file must still be the one observe saw (same size and modification time).
     async fn purge(
         &mut self,
         agent: AgentKind,
@@ -250,24 +262,19 @@ impl<E: Engine> Handoff for Volumes<'_, E> {
             path: rel.clone(),
             problem: problem.into(),
         };
-        match self.found(agent, rel).await? {
-            Found::Absent => return Ok(false),
-            Found::Refused { header, .. } if header.kind == Kind::Directory => {
-                return Err(hostile(
-                    "is a directory; jackin removes only files it wrote",
-                ));
-            }
-            Found::File { header, .. }
-                if seen.is_some_and(|s| {
-                    let now = crate::observed::stat_of(&header);
-                    (now.size, now.mtime_ns) != (s.stat.size, s.stat.mtime_ns)
-                }) =>
-            {
-                return Err(hostile(
-                    "was replaced while jackin was applying; rerun apply",
-                ));
-            }
-            _ => {}
+        let Some(now) = self.stat(agent, rel).await? else {
+            return Ok(false);
+        };
+        if now.kind == Kind::Directory {
+            return Err(hostile(
+                "is a directory; jackin removes only files it wrote",
+            ));
+        }
+        let known = seen.filter(|s| s.stat != FileStat::default());
+        if known.is_some_and(|s| stat_of(&now).as_ref() != Some(&s.stat)) {
+            return Err(hostile(
+                "was replaced while jackin was applying; rerun apply",
+            ));
         }
         let target = agent.info().target;
         let removed = self

@@ -51,7 +51,8 @@ impl Foreign {
         }
     }
 
-    fn of_kind(kind: Kind) -> Foreign {
+    /// What a managed path of `kind` (not a regular file) is.
+    pub fn of_kind(kind: Kind) -> Foreign {
         match kind {
             Kind::Symlink => Foreign::Symlink,
             Kind::Fifo => Foreign::Fifo,

@@ -1,43 +1,56 @@
-//! The handoff of an instance on an engine not on this machine (SPEC v3 §9): its volumes, read
-//! through that engine's container. Exactly the paths the local probe would look at are read
-//! (one archive read each, streamed and capped; a link or FIFO is refused unread), and the
-//! same rules ([`super::probe::look`]) decide on what came back.
+//! The handoff of an instance on an engine not on this machine (SPEC v3 §9): its volumes, looked
+//! at through that engine's container. Exactly the paths the local probe would look at are
+//! stat'ed (a `HEAD` of the archive endpoint each); a regular file whose stat differs from the
+//! ledger's is read (streamed, capped; a link or FIFO is never read), and the same rules
+//! ([`super::probe::look`]) decide on what came back.
 
 use super::probe::{self, Look};
 use super::Observed;
 use crate::agents::OwnedKeys;
 use crate::bounded::Hasher;
+use crate::bounded::MAX_FILE;
 use crate::desired::{AgentAuth, Desired, InstanceSpec};
 use crate::fingerprint::sha256_hex;
 use crate::handoff::{Foreign, Seen};
 use crate::ledger::{now_ns, FileStat, Hashed, Ledger};
-use crate::remote::{Found, Header};
+use crate::remote::Found;
 use crate::runtime::Engine;
+use crate::runtime::PathStat;
+use crate::words::Kind;
 use crate::words::RelPath;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 
-/// Reads in flight on one engine at once (an `ssh://` engine's sshd allows 10 sessions).
-const READS_IN_FLIGHT: usize = 8;
+/// Looks in flight on one engine at once (an `ssh://` engine's sshd allows 10 sessions).
+const IN_FLIGHT: usize = 8;
 
-/// The facts a purge compares, from a read's tar header: the size and the modification time
-/// (whole seconds, as the engine's tar gives them).
-pub fn stat_of(header: &Header) -> FileStat {
-    FileStat {
-        size: header.size,
-        mtime_ns: i64::try_from(header.mtime)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1_000_000_000),
+/// The stat data of a path the engine stat'ed, as the fast path compares it; `None` when the
+/// engine's time could not be read (then the file is always read).
+pub fn stat_of(stat: &PathStat) -> Option<FileStat> {
+    Some(FileStat {
+        size: stat.size,
+        mtime_ns: stat.mtime_ns?,
         ..FileStat::default()
-    }
+    })
 }
 
-/// What was read of one agent's volume, by path; `None`: the engine failed that read.
-struct Fetched(BTreeMap<RelPath, Option<Found>>);
+/// What observe found at one path of a volume.
+enum Looked {
+    Absent,
+    Foreign(Foreign),
+    /// Its stat is what the ledger recorded, settled: the recorded hash stands, unread.
+    Reused(Hashed),
+    /// Read whole (at most 16 MiB), with its stat.
+    Read {
+        bytes: Vec<u8>,
+        stat: FileStat,
+    },
+}
+
+/// What was looked at in one agent's volume, by path.
+struct Fetched(BTreeMap<RelPath, Looked>);
 
 impl Look for Fetched {
-    /// Always hashed: the bytes came over the wire anyway, and a volume's stat data is not
-    /// this machine's to trust.
     fn probe(
         &self,
         rel: &RelPath,
@@ -45,42 +58,69 @@ impl Look for Fetched {
         hasher: &mut Hasher,
         keys: Option<&OwnedKeys>,
     ) -> Option<Seen> {
-        let Some(found) = self.0.get(rel)? else {
-            return Some(Seen::Foreign(Foreign::Unreadable));
-        };
-        match found {
-            Found::Absent => None,
-            Found::File {
-                header,
-                bytes,
-                sha256,
-            } => {
+        match self.0.get(rel)? {
+            Looked::Absent => None,
+            Looked::Foreign(f) => Some(Seen::Foreign(*f)),
+            Looked::Reused(h) => Some(Seen::File(h.clone())),
+            Looked::Read { bytes, stat } => {
                 hasher.count(bytes.len() as u64);
                 let sha256 = match keys {
                     Some(keys) => sha256_hex(&keys.found(bytes)),
-                    None => sha256.clone(),
+                    None => sha256_hex(bytes),
                 };
                 Some(Seen::File(Hashed {
                     sha256,
-                    stat: stat_of(header),
+                    stat: *stat,
                     at_ns: now_ns(),
                 }))
             }
-            Found::Refused { why, .. } => Some(Seen::Foreign(Foreign::of(*why))),
         }
     }
 
     fn exists(&self, rel: &RelPath) -> bool {
         self.0
             .get(rel)
-            .is_some_and(|f| f.as_ref() != Some(&Found::Absent))
+            .is_some_and(|l| !matches!(l, Looked::Absent))
     }
 
     fn read(&self, rel: &RelPath) -> Option<Vec<u8>> {
         match self.0.get(rel)? {
-            Some(Found::File { bytes, .. }) => Some(bytes.clone()),
+            Looked::Read { bytes, .. } => Some(bytes.clone()),
             _ => None,
         }
+    }
+}
+
+/// One path: its stat first (a `HEAD`, which costs the engine next to nothing); read only a
+/// regular file of at most 16 MiB whose stat is not the one the ledger recorded. What the
+/// engine fails to answer is unreadable, planned like any container content.
+async fn look_at(
+    engine: &impl Engine,
+    at: (&str, &str),
+    rel: &RelPath,
+    prior: Option<&Hashed>,
+) -> Looked {
+    let (id, target) = at;
+    let stat = match engine.handoff_stat(id, target, rel).await {
+        Err(_) => return Looked::Foreign(Foreign::Unreadable),
+        Ok(None) => return Looked::Absent,
+        Ok(Some(s)) if s.kind != Kind::File => return Looked::Foreign(Foreign::of_kind(s.kind)),
+        Ok(Some(s)) if s.size > MAX_FILE => return Looked::Foreign(Foreign::Oversized),
+        Ok(Some(s)) => stat_of(&s),
+    };
+    if let (Some(stat), Some(prior)) = (&stat, prior) {
+        if prior.reuse(stat).is_some() {
+            return Looked::Reused(prior.clone());
+        }
+    }
+    match engine.handoff_read(id, target, rel).await {
+        Ok(Found::File { bytes, .. }) => Looked::Read {
+            bytes,
+            stat: stat.unwrap_or_default(),
+        },
+        Ok(Found::Refused { why, .. }) => Looked::Foreign(Foreign::of(why)),
+        Ok(Found::Absent) => Looked::Absent,
+        Err(_) => Looked::Foreign(Foreign::Unreadable),
     }
 }
 
@@ -89,7 +129,8 @@ struct Job<'d> {
     spec: &'d InstanceSpec,
     auth: &'d AgentAuth,
     id: String,
-    paths: Vec<RelPath>,
+    /// Each path, with what the ledger recorded of it (for the stat fast path).
+    paths: Vec<(RelPath, Option<Hashed>)>,
 }
 
 /// Read the handoff volumes of `desired`'s instances (those on one host) that have a container
@@ -99,16 +140,15 @@ struct Job<'d> {
 /// host's.
 pub async fn read(desired: &Desired, engine: &impl Engine, observed: &mut Observed) {
     let jobs = jobs(desired, observed);
-    let reads = jobs.iter().flat_map(|job| {
-        let target = job.auth.agent.info().target;
-        job.paths.iter().map(move |rel| async move {
-            // A read the engine failed: unreadable, planned like any container content.
-            let found = engine.handoff_read(&job.id, target, rel).await.ok();
-            (job.spec.name.as_str(), job.auth.agent, rel.clone(), found)
+    let looks = jobs.iter().flat_map(|job| {
+        let at = (job.id.as_str(), job.auth.agent.info().target);
+        job.paths.iter().map(move |(rel, prior)| async move {
+            let looked = look_at(engine, at, rel, prior.as_ref()).await;
+            (job.spec.name.as_str(), job.auth.agent, rel.clone(), looked)
         })
     });
-    let found: Vec<_> = futures_util::stream::iter(reads)
-        .buffered(READS_IN_FLIGHT)
+    let found: Vec<_> = futures_util::stream::iter(looks)
+        .buffered(IN_FLIGHT)
         .collect()
         .await;
     let mut fetched: BTreeMap<(&str, crate::agents::AgentKind), Fetched> = BTreeMap::new();
@@ -153,8 +193,13 @@ fn jobs<'d>(desired: &'d Desired, observed: &Observed) -> Vec<Job<'d>> {
             let Some(files) = state.agents.get(&auth.agent) else {
                 continue;
             };
+            let prior = |rel: &RelPath| state.ledger.get(auth.agent, rel).map(|e| e.target.clone());
             let paths = probe::wanted(spec, auth, files, &state.ledger);
-            let (id, paths) = (c.id.clone(), paths.into_iter().collect());
+            let paths = paths
+                .into_iter()
+                .map(|rel| (prior(&rel), rel))
+                .map(|(p, r)| (r, p));
+            let (id, paths) = (c.id.clone(), paths.collect());
             jobs.push(Job {
                 spec,
                 auth,

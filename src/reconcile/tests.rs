@@ -557,14 +557,17 @@ async fn on_an_engine_not_on_this_machine_the_login_goes_into_its_volume_before_
     ] {
         assert_eq!(labels.get(k).map(String::as_str), Some(v), "{k}");
     }
+    let read = up["far"].reads();
     let up = assert_no_changes(&w, up).await;
+    assert_eq!(
+        up["far"].reads(),
+        read,
+        "a no-op stats the volume, reads nothing"
+    );
 
     // The agent rotates its login in the container: kept, not fought.
-    let rotated = Entry::File {
-        bytes: b"{\"access_token\":\"R2\"}".to_vec(),
-        owner: crate::words::Owner { uid: 0, gid: 0 },
-    };
-    up["far"].plant("jk-m-r-kimi", LOGIN, rotated);
+    let rotated = b"{\"access_token\":\"R2\"}";
+    up["far"].plant("jk-m-r-kimi", LOGIN, Some(rotated));
     let up = assert_no_changes(&w, up).await;
 
     // The host login changes: it wins, through the engine, and the agent restarts.

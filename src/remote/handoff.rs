@@ -23,6 +23,11 @@ fn show(p: &[u8]) -> String {
 }
 
 impl RemoteHandoff<'_> {
+    /// The path `rel` names in the container.
+    pub fn path(&self, rel: &RelPath) -> String {
+        self.abs(rel)
+    }
+
     fn abs(&self, rel: &RelPath) -> String {
         format!(
             "{}/{}",

@@ -80,6 +80,15 @@ pub trait Engine {
         rel: &RelPath,
     ) -> Result<Found, RemoteError>;
 
+    /// The stat of `rel` there (kind, size, modification time), without reading it; `None`
+    /// when nothing is there. Cheap: how a no-op avoids reading files it already knows.
+    async fn handoff_stat(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+    ) -> Result<Option<super::PathStat>, RemoteError>;
+
     /// Put `bytes` at `rel` there (0600, parents 0700, owned by `owner`): in a running
     /// container under a fresh name, then renamed over `rel` in one step.
     async fn handoff_put(

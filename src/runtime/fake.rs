@@ -40,9 +40,11 @@ struct State {
 /// One entry of a fake volume.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
+    /// `mtime_ns` moves on with every write (the fake's own clock, long settled).
     File {
         bytes: Vec<u8>,
         owner: Owner,
+        mtime_ns: i64,
     },
     /// Something jackin does not read or write through (a link, a FIFO …).
     Link,
@@ -56,6 +58,8 @@ pub struct FakeEngine {
     silent: bool,
     /// How long each list call and image inspect takes (on tokio's clock).
     latency: Duration,
+    /// Handoff files read whole so far.
+    reads: AtomicUsize,
     /// Shared with other fakes: every call that changed something, as `NAME: call`, in the
     /// order the engines saw them.
     journal: Option<(String, Journal)>,
@@ -132,16 +136,37 @@ impl FakeEngine {
         self.state().containers.get(name).cloned()
     }
 
+    /// How many handoff files were read whole (not just stat'ed) so far.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
     /// What volume `volume` holds at `path`.
     pub fn volume_entry(&self, volume: &str, path: &str) -> Option<Entry> {
         let key = (volume.to_owned(), path.to_owned());
         self.state().volumes.get(&key).cloned()
     }
 
-    /// Put `entry` at `path` in volume `volume`, as the container would.
-    pub fn plant(&self, volume: &str, path: &str, entry: Entry) {
+    /// Put `bytes` (or a link, when `None`) at `path` in volume `volume`, as the container
+    /// would.
+    pub fn plant(&self, volume: &str, path: &str, bytes: Option<&[u8]>) {
         let key = (volume.to_owned(), path.to_owned());
+        let entry = match bytes {
+            Some(b) => Entry::File {
+                bytes: b.to_vec(),
+                owner: Owner { uid: 0, gid: 0 },
+                mtime_ns: self.tick(),
+            },
+            None => Entry::Link,
+        };
         self.state().volumes.insert(key, entry);
+    }
+
+    /// A modification time later than every earlier one (whole seconds since 1970: settled).
+    fn tick(&self) -> i64 {
+        let mut state = self.state();
+        state.next_id += 1;
+        i64::try_from(state.next_id).unwrap_or(i64::MAX) * 1_000_000_000
     }
 
     /// The volume mounted at `target` in container `id` (an ID or a name) and the container's
@@ -439,11 +464,12 @@ impl Engine for FakeEngine {
         rel: &RelPath,
     ) -> Result<Found, RemoteError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let (volume, _) = self.volume_at(id, target)?;
         let key = (volume, rel.to_string());
         Ok(match self.state().volumes.get(&key) {
             None => Found::Absent,
-            Some(Entry::File { bytes, owner }) => Found::File {
+            Some(Entry::File { bytes, owner, .. }) => Found::File {
                 header: header(Kind::File, bytes.len() as u64, *owner),
                 sha256: crate::fingerprint::sha256_hex(bytes),
                 bytes: bytes.clone(),
@@ -453,6 +479,31 @@ impl Engine for FakeEngine {
                 why: crate::bounded::Refused::NotRegular(Kind::Symlink),
             },
         })
+    }
+
+    async fn handoff_stat(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+    ) -> Result<Option<super::PathStat>, RemoteError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (volume, _) = self.volume_at(id, target)?;
+        let key = (volume, rel.to_string());
+        Ok(self.state().volumes.get(&key).map(|e| match e {
+            Entry::File {
+                bytes, mtime_ns, ..
+            } => super::PathStat {
+                kind: Kind::File,
+                size: bytes.len() as u64,
+                mtime_ns: Some(*mtime_ns),
+            },
+            Entry::Link => super::PathStat {
+                kind: Kind::Symlink,
+                size: 0,
+                mtime_ns: Some(0),
+            },
+        }))
     }
 
     async fn handoff_put(
@@ -468,9 +519,13 @@ impl Engine for FakeEngine {
         // Like the engine: a link at the name is replaced, never written through.
         let key = (volume, rel.to_string());
         let bytes = bytes.to_vec();
-        self.state()
-            .volumes
-            .insert(key, Entry::File { bytes, owner });
+        let mtime_ns = self.tick();
+        let entry = Entry::File {
+            bytes,
+            owner,
+            mtime_ns,
+        };
+        self.state().volumes.insert(key, entry);
         Ok(())
     }
 

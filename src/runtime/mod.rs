@@ -13,10 +13,12 @@ mod locality;
 mod negotiate;
 mod session;
 mod ssh;
+mod transport;
 
 pub use engine::Engine;
 pub use locality::{docker_host, remote_reason};
 pub use session::{ExecState, Output, OutputStream, Session};
+pub use transport::PathStat;
 
 use crate::error::{Code, Coded};
 use crate::redact::Redactor;
@@ -164,6 +166,8 @@ pub struct ContainerDetails {
 
 pub struct Runtime {
     docker: Docker,
+    /// For what bollard has no call for (a path's stat); `None` on transports left to bollard.
+    raw: Option<transport::Raw>,
     calls: AtomicUsize,
     /// Every piece of engine text passes it before it can reach output.
     redactor: Redactor,
@@ -192,11 +196,12 @@ impl Runtime {
                 "jackin does not speak TLS to an engine yet; reach it over a private tcp:// address",
             ));
         }
-        let docker = negotiate::connect(address)
+        let (docker, raw) = negotiate::connect(address)
             .await
             .map_err(|detail| unreachable(&detail))?;
         Ok(Runtime {
             docker,
+            raw,
             calls: AtomicUsize::new(1),
             redactor,
         })
@@ -647,6 +652,36 @@ impl Engine for Runtime {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let read = self.volume(id, target).read(rel).await;
         read.map_err(|e| self.redacted(e))
+    }
+
+    async fn handoff_stat(
+        &self,
+        id: &str,
+        target: &str,
+        rel: &RelPath,
+    ) -> Result<Option<PathStat>, RemoteError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let volume = self.volume(id, target);
+        let Some(raw) = &self.raw else {
+            // No stat call on this transport: the read's tar header says as much.
+            return Ok(
+                match volume.read(rel).await.map_err(|e| self.redacted(e))? {
+                    Found::Absent => None,
+                    Found::File { header, .. } | Found::Refused { header, .. } => Some(PathStat {
+                        kind: header.kind,
+                        size: header.size,
+                        mtime_ns: None,
+                    }),
+                },
+            );
+        };
+        let path = volume.path(rel);
+        raw.stat(id, &path).await.map_err(|detail| {
+            self.redacted(RemoteError::Api {
+                op: format!("stat {path}"),
+                detail,
+            })
+        })
     }
 
     async fn handoff_put(

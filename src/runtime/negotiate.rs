@@ -8,6 +8,8 @@
 //! version; an `ssh://` engine is pinged over one `docker system dial-stdio` session
 //! (`super::ssh`); other transports keep bollard's negotiation.
 
+use super::ssh::Dialer;
+use super::transport::{Connector, Raw};
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use http_body_util::Empty;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -16,14 +18,17 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 const TIMEOUT_SECS: u64 = 120;
 
 /// A client for the engine at `host` (a `DOCKER_HOST` value), speaking the highest API
-/// version both sides know. The error is the reason, for `E020`.
-pub async fn connect(host: &str) -> Result<Docker, String> {
+/// version both sides know, and a raw client beside it for what bollard has no call for
+/// (`None` for transports left to bollard). The error is the reason, for `E020`.
+pub async fn connect(host: &str) -> Result<(Docker, Option<Raw>), String> {
     if let Some(path) = host.strip_prefix("unix://") {
         let stream = tokio::net::UnixStream::connect(path)
             .await
             .map_err(|e| format!("{path}: {e}"))?;
         let version = agreed(ping(stream).await?);
-        return Docker::connect_with_unix(host, TIMEOUT_SECS, &version).map_err(|e| e.to_string());
+        let raw = Raw::new(Connector::Unix(path.into()), &version);
+        let docker = Docker::connect_with_unix(host, TIMEOUT_SECS, &version);
+        return Ok((docker.map_err(|e| e.to_string())?, Some(raw)));
     }
     if let Some(addr) = host
         .strip_prefix("tcp://")
@@ -34,35 +39,47 @@ pub async fn connect(host: &str) -> Result<Docker, String> {
             .await
             .map_err(|e| format!("{addr}: {e}"))?;
         let version = agreed(ping(stream).await?);
-        return Docker::connect_with_http(host, TIMEOUT_SECS, &version).map_err(|e| e.to_string());
+        let raw = Raw::new(Connector::Tcp(addr.to_owned()), &version);
+        let docker = Docker::connect_with_http(host, TIMEOUT_SECS, &version);
+        return Ok((docker.map_err(|e| e.to_string())?, Some(raw)));
     }
     if host.starts_with("ssh://") {
         return connect_ssh(host).await;
     }
     // Anything else is left to bollard as `DOCKER_HOST` (what this build of it speaks).
     let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
-    docker.negotiate_version().await.map_err(|e| e.to_string())
+    let docker = docker
+        .negotiate_version()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((docker, None))
 }
 
 /// An `ssh://` engine: the master connection first (the error is what `ssh` said), the API
 /// version over one dial, then a client whose every connection is a dial over that master.
-async fn connect_ssh(host: &str) -> Result<Docker, String> {
-    use super::ssh::{Connector, Dialer};
+async fn connect_ssh(host: &str) -> Result<(Docker, Option<Raw>), String> {
     let dir = crate::paths::JackinHome::from_env().ssh_dir();
     let dialer = std::sync::Arc::new(Dialer::connect(host, &dir).await?);
     let stream = dialer.dial().await.map_err(|e| format!("ssh: {e}"))?;
     let version = agreed(ping(stream).await.map_err(|e| {
         format!("{e} (is the docker CLI installed on that host? jackin runs `docker system dial-stdio` there)")
     })?);
+    let connector = Connector::Ssh(dialer);
+    let raw = Raw::new(connector.clone(), &version);
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(super::ssh::SESSIONS)
-        .build(Connector(dialer));
+        .build(connector);
     let transport = move |req: bollard::BollardRequest| {
         let client = client.clone();
         async move { Ok(client.request(req).await?) }
     };
-    Docker::connect_with_custom_transport(transport, Some("http://docker"), TIMEOUT_SECS, &version)
-        .map_err(|e| e.to_string())
+    let docker = Docker::connect_with_custom_transport(
+        transport,
+        Some("http://docker"),
+        TIMEOUT_SECS,
+        &version,
+    );
+    Ok((docker.map_err(|e| e.to_string())?, Some(raw)))
 }
 
 /// The lower of the engine's version and bollard's own.

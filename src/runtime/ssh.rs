@@ -7,11 +7,8 @@
 //! dial is a session multiplexed over it (`ControlMaster=no`), so the handshake and the
 //! authentication happen once. sshd allows 10 sessions per connection by default
 //! (`MaxSessions`, measured in `bench/remote-list.py`): at most [`SESSIONS`] dials are open
-//! at once, and the HTTP client reuses idle ones.
+//! at once, and the HTTP clients ([`super::transport`]) reuse idle ones.
 
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::TokioIo;
-use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -221,62 +218,6 @@ impl AsyncWrite for SshStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stdin).poll_shutdown(cx)
-    }
-}
-
-/// An [`SshStream`] as the HTTP client's connection.
-pub struct Conn(TokioIo<SshStream>);
-
-impl hyper::rt::Read for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
-}
-
-impl Connection for Conn {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
-
-/// What the HTTP client calls for a new connection: a dial over the host's master.
-#[derive(Clone)]
-pub struct Connector(pub Arc<Dialer>);
-
-impl tower_service::Service<hyper::Uri> for Connector {
-    type Response = Conn;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<Conn>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: hyper::Uri) -> Self::Future {
-        let dialer = self.0.clone();
-        Box::pin(async move { Ok(Conn(TokioIo::new(dialer.dial().await?))) })
     }
 }
 

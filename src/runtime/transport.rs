@@ -1,0 +1,213 @@
+//! The byte streams jackin reaches an engine over, as an HTTP client's connections: a tcp
+//! address, a unix socket, or a session over an `ssh://` host's master connection
+//! ([`super::ssh`]).
+//!
+//! bollard keeps its own clients for unix and tcp; these connectors serve the `ssh://` client
+//! and the one request bollard has no call for: `HEAD /containers/{id}/archive`, a path's stat
+//! without a tar (the engine answers it in under a millisecond, where a `GET` of a file costs
+//! it a helper process and some 30 ms: SPEC v3 §8's remote no-op rests on it).
+
+use super::ssh::Dialer;
+use base64::Engine as _;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Where connections go.
+#[derive(Clone)]
+pub enum Connector {
+    Tcp(String),
+    Unix(std::path::PathBuf),
+    Ssh(Arc<Dialer>),
+}
+
+/// A stream a connection runs over.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+/// One connection, as the HTTP client drives it.
+pub struct Conn(TokioIo<Box<dyn Stream>>);
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl Connector {
+    /// A new connection.
+    pub async fn open(&self) -> io::Result<Conn> {
+        let stream: Box<dyn Stream> = match self {
+            Connector::Tcp(addr) => {
+                let s = tokio::net::TcpStream::connect(addr.as_str()).await?;
+                s.set_nodelay(true)?;
+                Box::new(s)
+            }
+            Connector::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+            Connector::Ssh(dialer) => Box::new(dialer.dial().await?),
+        };
+        Ok(Conn(TokioIo::new(stream)))
+    }
+}
+
+impl tower_service::Service<hyper::Uri> for Connector {
+    type Response = Conn;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Conn>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: hyper::Uri) -> Self::Future {
+        let connector = self.clone();
+        Box::pin(async move { connector.open().await })
+    }
+}
+
+/// A client for requests bollard has no call for, over `connector`, speaking API `version`.
+pub struct Raw {
+    client: Client<Connector, http_body_util::Empty<bytes::Bytes>>,
+    version: String,
+}
+
+/// What `HEAD /containers/{id}/archive` says of a path (the `X-Docker-Container-Path-Stat`
+/// header): lstat facts, a final link not followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathStat {
+    pub kind: crate::words::Kind,
+    pub size: u64,
+    /// Nanoseconds since the epoch; `None` when the engine's time could not be read.
+    pub mtime_ns: Option<i64>,
+}
+
+/// The header as the engine encodes it (Go's `os.FileMode` bits, RFC 3339 time).
+#[derive(serde::Deserialize)]
+struct Header {
+    size: u64,
+    mode: u32,
+    mtime: String,
+}
+
+impl Raw {
+    pub fn new(connector: Connector, version: &bollard::ClientVersion) -> Raw {
+        Raw {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            version: format!("v{}.{}", version.major_version, version.minor_version),
+        }
+    }
+
+    /// The stat of `path` in container `id`; `None` when nothing is there.
+    pub async fn stat(&self, id: &str, path: &str) -> Result<Option<PathStat>, String> {
+        let path = percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC);
+        let uri = format!(
+            "http://docker/{}/containers/{id}/archive?path={path}",
+            self.version
+        );
+        let request = hyper::Request::head(uri)
+            .header(hyper::header::HOST, "docker")
+            .body(http_body_util::Empty::new())
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        match response.status().as_u16() {
+            404 => return Ok(None),
+            200 => {}
+            other => return Err(format!("HEAD archive of {path}: HTTP {other}")),
+        }
+        let header = response
+            .headers()
+            .get("x-docker-container-path-stat")
+            .ok_or("the engine sent no path stat")?;
+        let json = base64::engine::general_purpose::STANDARD
+            .decode(header.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let h: Header = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+        Ok(Some(PathStat {
+            kind: kind_of_go_mode(h.mode),
+            size: h.size,
+            mtime_ns: nanos(&h.mtime),
+        }))
+    }
+}
+
+/// The kind Go's `os.FileMode` type bits say.
+fn kind_of_go_mode(mode: u32) -> crate::words::Kind {
+    use crate::words::Kind;
+    const DIR: u32 = 1 << 31;
+    const SYMLINK: u32 = 1 << 27;
+    const DEVICE: u32 = 1 << 26;
+    const PIPE: u32 = 1 << 25;
+    const SOCKET: u32 = 1 << 24;
+    const CHAR: u32 = 1 << 21;
+    const IRREGULAR: u32 = 1 << 19;
+    match mode {
+        m if m & DIR != 0 => Kind::Directory,
+        m if m & SYMLINK != 0 => Kind::Symlink,
+        m if m & (DEVICE | CHAR) != 0 => Kind::Device,
+        m if m & PIPE != 0 => Kind::Fifo,
+        m if m & (SOCKET | IRREGULAR) != 0 => Kind::Socket,
+        _ => Kind::File,
+    }
+}
+
+/// `2026-12-05T20:45:00.123456789Z` as nanoseconds since the epoch (UTC only: an engine
+/// elsewhere in the world is simply never trusted for the stat fast path).
+fn nanos(rfc3339: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339(rfc3339).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_nanos()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::words::Kind;
+
+    #[test]
+    fn go_file_modes_and_times_read_as_the_engine_means_them() {
+        assert_eq!(kind_of_go_mode(0o600), Kind::File);
+        assert_eq!(kind_of_go_mode((1 << 31) | 0o700), Kind::Directory);
+        assert_eq!(kind_of_go_mode((1 << 27) | 0o777), Kind::Symlink);
+        assert_eq!(kind_of_go_mode((1 << 25) | 0o644), Kind::Fifo);
+        assert_eq!(kind_of_go_mode((1 << 26) | (1 << 21) | 0o666), Kind::Device);
+        assert_eq!(nanos("1970-01-01T00:00:01.000000002Z"), Some(1_000_000_002));
+        assert_eq!(nanos("2026-12-05T20:45:00+01:00"), None);
+    }
+}
