@@ -482,11 +482,12 @@ impl<E: Engine> Executor<'_, E> {
     ) -> Result<(crate::ledger::Ledger, Option<String>), Failure> {
         let name = inst.container.as_str();
         let ledger = run.observed.instances.get(name).map(|s| &s.ledger);
-        if idle(inst) {
-            // Nothing to put or remove (its host may not have answered: no engine to ask).
-            return Ok((ledger.cloned().unwrap_or_default(), None));
-        }
-        let engine = self.engine(&inst.host, Some(name))?;
+        let engine = match self.engine(&inst.host, Some(name)) {
+            Ok(engine) => engine,
+            // Its host did not answer: nothing was planned for it.
+            Err(_) if idle(inst) => return Ok((ledger.cloned().unwrap_or_default(), None)),
+            Err(f) => return Err(f),
+        };
         let made = match inst.container_step.as_ref().map(|s| &s.op) {
             Some(ContainerOp::Create { image }) => {
                 Some(self.create(run, inst, image, None, owner).await?)
@@ -499,7 +500,9 @@ impl<E: Engine> Executor<'_, E> {
         let id = made
             .clone()
             .or_else(|| run.observed.containers.get(name).map(|c| c.id.clone()));
-        let Some(id) = id.filter(|_| !inst.files.is_empty()) else {
+        // No file step still records fresher stat data in the ledger (the next no-op reads
+        // nothing it knows).
+        let Some(id) = id else {
             return Ok((ledger.cloned().unwrap_or_default(), made));
         };
         let mut volumes = files::Volumes { engine, id, owner };
