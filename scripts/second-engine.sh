@@ -21,7 +21,10 @@
 # - tcp://ADDR:2375 WITHOUT TLS: acceptable for a test engine reachable only over the private
 #   veth, never for a real host (real hosts use ssh:// or tcp with TLS on 2376);
 # - an sshd in the same namespaces, root login with the script's throwaway key only, whose
-#   sessions get DOCKER_HOST of this engine so `ssh … docker system dial-stdio` reaches it.
+#   sessions get DOCKER_HOST of this engine so `ssh … docker system dial-stdio` reaches it;
+# - tcp://ADDR:2376 with TLS and a required client certificate (docker's --tlsverify), as a
+#   socat proxy to the engine's socket (dockerd applies TLS to all its tcp listeners or none);
+#   a throwaway CA signs the server (IP SAN ADDR) and client certificates in $STATE/tls.
 set -euo pipefail
 
 NS=jackin-se
@@ -47,6 +50,7 @@ deps() {
     need ip iproute2; need iptables iptables; need nsenter util-linux; need unshare util-linux
     need dockerd docker.io; need curl curl; need ssh openssh-client
     [[ -x /usr/sbin/sshd ]] || need sshd openssh-server
+    need socat socat; need openssl openssl
 }
 
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
@@ -134,12 +138,46 @@ sshd_up() {
     wait_for "sshd" ssh_ok
 }
 
+tls_certs() {
+    local d=$STATE/tls
+    [[ -f $d/cert.pem ]] && return 0
+    mkdir -p "$d"
+    chmod 0700 "$d"
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout "$d/ca-key.pem" -out "$d/ca.pem" -days 30 \
+        -subj "/CN=jackin second engine test CA" 2>/dev/null
+    openssl req "${ec[@]}" -keyout "$d/server-key.pem" -out "$d/server.csr" -subj "/CN=$ADDR" 2>/dev/null
+    printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$ADDR" >"$d/server.ext"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+        -out "$d/server.pem" -days 30 -extfile "$d/server.ext" 2>/dev/null
+    openssl req "${ec[@]}" -keyout "$d/key.pem" -out "$d/client.csr" -subj "/CN=jackin client" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+    openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+        -out "$d/cert.pem" -days 30 -extfile "$d/client.ext" 2>/dev/null
+    chmod 0600 "$d"/*.pem
+}
+tls_ok() {
+    curl -sf --max-time 2 --cacert "$STATE/tls/ca.pem" --cert "$STATE/tls/cert.pem" \
+        --key "$STATE/tls/key.pem" "https://$ADDR:2376/_ping" >/dev/null 2>&1
+}
+tls_up() {
+    tls_certs
+    [[ -f $RUN/tls.pid ]] && kill -0 "$(cat "$RUN/tls.pid")" 2>/dev/null && return 0
+    local d=$STATE/tls
+    in_ns socat "OPENSSL-LISTEN:2376,bind=$ADDR,reuseaddr,fork,cert=$d/server.pem,key=$d/server-key.pem,cafile=$d/ca.pem,verify=1" \
+        "UNIX-CONNECT:$SOCK" </dev/null >"$STATE/tls.log" 2>&1 &
+    echo $! >"$RUN/tls.pid"
+    wait_for "tls proxy" tls_ok
+}
+
 print_env() {
     cat <<EOF
 export JACKIN_SE_TCP=tcp://$ADDR:2375
 export JACKIN_SE_SSH=ssh://root@$ADDR
 export JACKIN_SE_UNIX=unix://$SOCK
 export JACKIN_SE_SSH_CONFIG=$STATE/ssh/ssh_config
+export JACKIN_SE_TLS=tcp://$ADDR:2376
+export JACKIN_SE_TLS_DIR=$STATE/tls
 # DOCKER_HOST=tcp://$ADDR:2375 (no TLS: test engine on a private veth only)
 # DOCKER_HOST=unix://$SOCK
 # ssh: ssh -F $STATE/ssh/ssh_config jackin-se docker system dial-stdio
@@ -152,6 +190,7 @@ start() {
     net_up
     engine_up
     sshd_up
+    tls_up
     printf '# second engine up in %.2f s\n' "$(echo "$EPOCHREALTIME - $t0" | bc -l 2>/dev/null || python3 -c "print($EPOCHREALTIME-$t0)")" >&2
     print_env
 }
@@ -167,6 +206,7 @@ kill_pidfile() {
 }
 
 stop() {
+    kill_pidfile "$RUN/tls.pid"
     kill_pidfile "$RUN/sshd.pid"
     kill_pidfile "$RUN/docker.pid"
     # dockerd's own containerd and the shims go with it; sweep anything left in the netns

@@ -59,7 +59,12 @@ impl Host {
         &self,
         redactor: crate::redact::Redactor,
     ) -> Result<crate::runtime::Runtime, crate::runtime::RuntimeError> {
-        crate::runtime::Runtime::connect_to(&self.docker, self.tls.is_some(), redactor).await
+        let tls = self.tls.as_ref().map(|t| crate::runtime::TlsFiles {
+            ca: &t.ca,
+            cert: &t.cert,
+            key: &t.key,
+        });
+        crate::runtime::Runtime::connect_to(&self.docker, tls, redactor).await
     }
 
     /// `name (address)`, as errors name a host.

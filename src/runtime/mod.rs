@@ -18,7 +18,7 @@ mod transport;
 pub use engine::Engine;
 pub use locality::{docker_host, remote_reason};
 pub use session::{ExecState, Output, OutputStream, Session};
-pub use transport::PathStat;
+pub use transport::{PathStat, TlsFiles};
 
 use crate::error::{Code, Coded};
 use crate::redact::Redactor;
@@ -177,26 +177,21 @@ impl Runtime {
     /// Connect to the engine `DOCKER_HOST` names (the host `local`) and agree on the API
     /// version. Engine text in errors passes `redactor`.
     pub async fn connect(redactor: Redactor) -> Result<Self, RuntimeError> {
-        Self::connect_to(&docker_host(), false, redactor).await
+        Self::connect_to(&docker_host(), None, redactor).await
     }
 
     /// Connect to the engine at `address` (as `DOCKER_HOST` says it; `tls`: with client
     /// certificates) and agree on the API version (one request).
     pub async fn connect_to(
         address: &str,
-        tls: bool,
+        tls: Option<TlsFiles<'_>>,
         redactor: Redactor,
     ) -> Result<Self, RuntimeError> {
         let unreachable = |detail: &str| RuntimeError::Unreachable {
             detail: redactor.redact(detail),
             host: address.to_owned(),
         };
-        if tls {
-            return Err(unreachable(
-                "jackin does not speak TLS to an engine yet; reach it over a private tcp:// address",
-            ));
-        }
-        let (docker, raw) = negotiate::connect(address)
+        let (docker, raw) = negotiate::connect(address, tls)
             .await
             .map_err(|detail| unreachable(&detail))?;
         Ok(Runtime {

@@ -9,7 +9,7 @@
 //! (`super::ssh`); other transports keep bollard's negotiation.
 
 use super::ssh::Dialer;
-use super::transport::{Connector, Raw};
+use super::transport::{Connector, Raw, TlsFiles};
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use http_body_util::Empty;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -20,7 +20,18 @@ const TIMEOUT_SECS: u64 = 120;
 /// A client for the engine at `host` (a `DOCKER_HOST` value), speaking the highest API
 /// version both sides know, and a raw client beside it for what bollard has no call for
 /// (`None` for transports left to bollard). The error is the reason, for `E020`.
-pub async fn connect(host: &str) -> Result<(Docker, Option<Raw>), String> {
+pub async fn connect(
+    host: &str,
+    tls: Option<TlsFiles<'_>>,
+) -> Result<(Docker, Option<Raw>), String> {
+    if let Some(files) = tls {
+        let addr = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("https://"))
+            .unwrap_or(host);
+        let addr = addr.split('/').next().unwrap_or_default();
+        return through(files.connector(addr)?).await;
+    }
     if let Some(path) = host.strip_prefix("unix://") {
         let stream = tokio::net::UnixStream::connect(path)
             .await
@@ -44,7 +55,11 @@ pub async fn connect(host: &str) -> Result<(Docker, Option<Raw>), String> {
         return Ok((docker.map_err(|e| e.to_string())?, Some(raw)));
     }
     if host.starts_with("ssh://") {
-        return connect_ssh(host).await;
+        let dir = crate::paths::JackinHome::from_env().ssh_dir();
+        let dialer = std::sync::Arc::new(Dialer::connect(host, &dir).await?);
+        return through(Connector::Ssh(dialer)).await.map_err(|e| {
+            format!("{e} (is the docker CLI installed on that host? jackin runs `docker system dial-stdio` there)")
+        });
     }
     // Anything else is left to bollard as `DOCKER_HOST` (what this build of it speaks).
     let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
@@ -55,16 +70,12 @@ pub async fn connect(host: &str) -> Result<(Docker, Option<Raw>), String> {
     Ok((docker, None))
 }
 
-/// An `ssh://` engine: the master connection first (the error is what `ssh` said), the API
-/// version over one dial, then a client whose every connection is a dial over that master.
-async fn connect_ssh(host: &str) -> Result<(Docker, Option<Raw>), String> {
-    let dir = crate::paths::JackinHome::from_env().ssh_dir();
-    let dialer = std::sync::Arc::new(Dialer::connect(host, &dir).await?);
-    let stream = dialer.dial().await.map_err(|e| format!("ssh: {e}"))?;
-    let version = agreed(ping(stream).await.map_err(|e| {
-        format!("{e} (is the docker CLI installed on that host? jackin runs `docker system dial-stdio` there)")
-    })?);
-    let connector = Connector::Ssh(dialer);
+/// An engine over `connector` (TLS, an `ssh://` host's sessions): the API version over one of
+/// its connections, then a bollard client (and a raw one) whose every connection is one of
+/// them.
+async fn through(connector: Connector) -> Result<(Docker, Option<Raw>), String> {
+    let stream = connector.stream().await.map_err(|e| e.to_string())?;
+    let version = agreed(ping(stream).await?);
     let raw = Raw::new(connector.clone(), &version);
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(super::ssh::SESSIONS)

@@ -5,7 +5,7 @@
 //! (apply still ends, names it, and the local instance converges), healing, a move between the
 //! two, and `destroy --purge` on both.
 
-use crate::common::second_engine::{docker_ok, docker_out, engine, partition, ssh};
+use crate::common::second_engine::{docker_ok, docker_out, engine, partition, ssh, tls};
 use crate::common::{agent_image, exec, Sandbox};
 use std::path::Path;
 use std::time::Duration;
@@ -502,4 +502,63 @@ fn an_ssh_host_is_reached_over_one_connection_per_run() {
         ],
     );
     assert_eq!(left.trim(), "");
+}
+
+/// SPEC v3 §9: a `tcp://` host with `tls = { ca, cert, key }` is reached as docker's
+/// `--tlsverify` does (only that CA trusted, the client certificate presented), and the remote
+/// handoff works through it; a CA that did not sign the engine's certificate is that host's
+/// error, naming it, while the other hosts converge.
+#[test]
+fn a_tls_host_is_reached_with_its_client_certificate() {
+    let (address, dir) = tls();
+    let remote = engine();
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let (near, far) = (sb.workspace("tnear"), sb.workspace("tfar"));
+    let _cleanup = Remote {
+        host: remote,
+        project: sb.project().to_owned(),
+    };
+    let with_ca = |ca: &str| {
+        synced(&sb, &address, &near, &far).replace(
+            &format!("docker = \"{address}\"\n"),
+            &format!(
+                "docker = \"{address}\"\ntls = {{ ca = \"{}\", cert = \"{}\", key = \"{}\" }}\n",
+                dir.join(ca).display(),
+                dir.join("cert.pem").display(),
+                dir.join("key.pem").display()
+            ),
+        )
+    };
+    sb.write("jackin.toml", with_ca("ca.pem"));
+    let far_c = format!("jk-{far}-smith");
+    let run = sb.jackin(&["apply"]);
+    run.expect_ok();
+    login.assert_not_leaked(&run.all());
+    let host_bytes =
+        std::fs::read_to_string(login.dir.join("credentials/kimi-code.json")).expect("host login");
+    let creds = "/jackin/kimi/credentials/kimi-code.json";
+    assert_eq!(
+        remote_sh(remote, &far_c, &format!("cat {creds}")),
+        host_bytes
+    );
+    sb.jackin(&["plan", "--detailed-exitcode"]).expect_code(0);
+
+    // The client's own certificate as the CA: the engine's certificate is not trusted.
+    sb.write("jackin.toml", with_ca("cert.pem"));
+    let run = sb.jackin(&["plan"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout
+            .contains(&format!("host se ({address}) did not answer (")),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("invalid peer certificate"), "{run:?}");
+    assert!(
+        run.stdout.contains("1 instance(s) match the desired state"),
+        "the local one was observed: {run:?}"
+    );
+    sb.write("jackin.toml", with_ca("ca.pem"));
+    sb.jackin(&["destroy", "--purge", "--yes"]).expect_ok();
+    assert_eq!(remote_state(remote, &far_c), "absent");
 }

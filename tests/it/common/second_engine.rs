@@ -57,17 +57,29 @@ pub struct Ssh {
     pub log: std::path::PathBuf,
 }
 
-pub fn ssh() -> Ssh {
+/// One variable of `second-engine.sh env` (the engine started first).
+fn env_var(name: &str) -> String {
     engine();
     let out = Command::new("bash").arg(script()).arg("env").output();
     let out = out.expect("second-engine.sh env");
     let env = String::from_utf8_lossy(&out.stdout);
-    let var = |name: &str| {
-        env.lines()
-            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-            .unwrap_or_else(|| panic!("{name} in second-engine.sh env"))
-            .to_owned()
-    };
+    env.lines()
+        .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+        .unwrap_or_else(|| panic!("{name} in second-engine.sh env"))
+        .to_owned()
+}
+
+/// The second engine's TLS address (a client certificate required) and the folder with
+/// `ca.pem`, `cert.pem` and `key.pem` that reach it.
+pub fn tls() -> (String, std::path::PathBuf) {
+    (
+        env_var("JACKIN_SE_TLS"),
+        env_var("JACKIN_SE_TLS_DIR").into(),
+    )
+}
+
+pub fn ssh() -> Ssh {
+    let var = env_var;
     let config = std::path::PathBuf::from(var("JACKIN_SE_SSH_CONFIG"));
     let state = config.parent().and_then(Path::parent).expect("state dir");
     Ssh {
