@@ -295,11 +295,15 @@ where
         Ok::<_, RuntimeError>((engine, listed))
     })
     .await;
+    let listed = listed.unwrap_or_else(|_| Err(deadline.missed_by(host)));
     // The states always come (the files are this machine's, not bounded by the deadline);
-    // none when the files failed, which is then the run's error.
-    let mut part = fed.await.unwrap_or_default();
+    // none when the files failed, which is then the run's error: nothing more is looked at.
+    let Ok(mut part) = fed.await else {
+        let answer = listed.map(|(engine, _)| engine).map_err(ObserveError::from);
+        return (host, answer, Observed::default());
+    };
     let answer = match listed {
-        Ok(Ok((engine, (list, images)))) => {
+        Ok((engine, (list, images))) => {
             let work = observe_docker(
                 desired, &on_host, &host.name, &engine, &mut part, list, images,
             );
@@ -309,8 +313,7 @@ where
                 Err(_) => Err(deadline.missed_by(host).into()),
             }
         }
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(deadline.missed_by(host).into()),
+        Err(e) => Err(e.into()),
     };
     (host, answer, part)
 }

@@ -3,47 +3,62 @@
 
 use crate::common::{snapshot, Sandbox};
 
-/// A `DOCKER_HOST` that bollard cannot speak in this build: refused without any traffic.
-const UNSPOKEN: &str = "ssh://me@build-box";
+/// A `DOCKER_HOST` jackin cannot speak on Linux (a Windows named pipe): refused without any
+/// traffic.
+const UNSPOKEN: &str = "npipe:////./pipe/docker_engine";
 
 /// SPEC v3 §6/§9: a `DOCKER_HOST` on another machine is simply the default host (E025 is
-/// retired). Here it is the second engine, which cannot see this machine's files: the
-/// forwarded login cannot reach it yet (E026, the instance untouched, nothing created there).
+/// retired). Here it is the second engine, which cannot see this machine's files: the handoff
+/// is a volume there and the login goes in through the engine API; destroy --purge leaves
+/// nothing there.
 #[test]
 fn a_docker_host_on_another_machine_is_the_default_host_and_files_are_not_mounted_there() {
+    use crate::common::second_engine::docker_out;
     let remote = crate::common::second_engine::engine();
     let sb = Sandbox::new();
-    sb.kimi_login(".kimi");
-    sb.write(
-        "jackin.toml",
-        crate::common::minimal_kimi_state(&sb, &sb.workspace("r")),
+    let login = sb.kimi_login(".kimi");
+    let ws = sb.workspace("r");
+    sb.write("jackin.toml", crate::common::minimal_kimi_state(&sb, &ws));
+    let env = [("DOCKER_HOST", remote)];
+    let run = sb.jackin_env(&["apply"], &env);
+    run.expect_ok();
+    login.assert_not_leaked(&run.all());
+    let c = format!("jk-{ws}-smith");
+    let (_, mounts) = docker_out(
+        remote,
+        &["inspect", "-f", "{{range .Mounts}}{{.Type}};{{end}}", &c],
     );
-    for args in [&["plan"][..], &["apply"]] {
-        let run = sb.jackin_env(args, &[("DOCKER_HOST", remote)]);
-        run.expect_code(1);
-        assert!(
-            run.all().contains(&format!(
-                "error[E026]: host local ({remote}) is not on this machine, and kimi in mode 'sync' needs its login handed over as files"
-            )),
-            "{args:?}: {run:?}"
-        );
-    }
-    let label = format!("label=jackin.project={}", sb.project());
-    let (_, listed) =
-        crate::common::second_engine::docker_out(remote, &["ps", "-aq", "--filter", &label]);
     assert_eq!(
-        listed.trim(),
-        "",
-        "nothing was created on the remote engine"
+        mounts.trim(),
+        "volume;",
+        "no path of this machine is mounted there"
     );
-
-    let ssh = sb.jackin_env(&["plan"], &[("DOCKER_HOST", UNSPOKEN)]);
-    ssh.expect_code(1);
+    let creds = "/jackin/kimi/credentials/kimi-code.json";
+    let (ok, seen) = docker_out(remote, &["exec", &c, "cat", creds]);
     assert!(
-        ssh.stderr.starts_with(&format!(
+        ok && seen.contains(&login.token),
+        "the login went over the engine API: {seen}"
+    );
+    sb.jackin_env(&["plan", "--detailed-exitcode"], &env)
+        .expect_code(0);
+    sb.jackin_env(&["destroy", "--purge", "--yes"], &env)
+        .expect_ok();
+    let label = format!("label=jackin.project={}", sb.project());
+    for what in [
+        &["ps", "-aq", "--filter"][..],
+        &["volume", "ls", "-q", "--filter"],
+    ] {
+        let (_, left) = docker_out(remote, &[what, &[label.as_str()]].concat());
+        assert_eq!(left.trim(), "", "{what:?}");
+    }
+
+    let unspoken = sb.jackin_env(&["plan"], &[("DOCKER_HOST", UNSPOKEN)]);
+    unspoken.expect_code(1);
+    assert!(
+        unspoken.stderr.starts_with(&format!(
             "error[E020]: cannot reach the Docker engine at {UNSPOKEN}"
         )),
-        "{ssh:?}"
+        "{unspoken:?}"
     );
 }
 

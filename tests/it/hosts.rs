@@ -330,16 +330,18 @@ fn the_remote_handoff_carries_the_login_and_keeps_the_rules() {
         "ROTATED"
     );
 
-    // The host login changes: it reaches both hosts.
+    // The host login changes (`body`), then an apply: it is in the remote container.
+    let host_changes = |body: &str| {
+        std::fs::write(login.dir.join("credentials/kimi-code.json"), body).expect("host login");
+        let run = sb.jackin(&["apply"]);
+        run.expect_ok();
+        let seen = remote_sh(remote, &far_c, &format!("cat {creds}"));
+        assert_eq!(seen, body, "{run:?}");
+        run
+    };
+    // It reaches both hosts.
     let fresh = "{\"access_token\":\"SECRET-fresh\"}\n";
-    std::fs::write(login.dir.join("credentials/kimi-code.json"), fresh).expect("host login");
-    let run = sb.jackin(&["apply"]);
-    run.expect_ok();
-    assert_eq!(
-        remote_sh(remote, &far_c, &format!("cat {creds}")),
-        fresh,
-        "{run:?}"
-    );
+    let run = host_changes(fresh);
     assert_eq!(exec(&near_c, &["cat", creds]), fresh, "{run:?}");
 
     // A link planted at the managed path: reported and kept, then replaced (never followed)
@@ -354,15 +356,7 @@ fn the_remote_handoff_carries_the_login_and_keeps_the_rules() {
         plan.stdout.contains("symlink") || plan.stdout.contains("link"),
         "{plan:?}"
     );
-    let again = "{\"access_token\":\"SECRET-again\"}\n";
-    std::fs::write(login.dir.join("credentials/kimi-code.json"), again).expect("host login");
-    let run = sb.jackin(&["apply"]);
-    run.expect_ok();
-    assert_eq!(
-        remote_sh(remote, &far_c, &format!("cat {creds}")),
-        again,
-        "{run:?}"
-    );
+    let run = host_changes("{\"access_token\":\"SECRET-again\"}\n");
     assert_eq!(remote_sh(remote, &far_c, "cat /tmp/outside"), "untouched");
     let (_, kind) = docker_out(remote, &["exec", &far_c, "stat", "-c", "%F", creds]);
     assert_eq!(kind.trim(), "regular file");
