@@ -5,8 +5,8 @@
 //! containerd and runc for their own versions: 8–12 ms on Docker 20.10 here, against 0.5 ms
 //! for `/_ping`, which made it a third of a no-op `apply` (BENCHMARKS.md). So for a unix socket
 //! or plain tcp jackin pings with hyper — already under bollard — and hands bollard the
-//! version; an `ssh://` engine is pinged over one `docker system dial-stdio` session
-//! (`super::ssh`); other transports keep bollard's negotiation.
+//! version; a TLS or `ssh://` engine is pinged over one of the connections jackin makes to it
+//! (`super::transport`, `super::ssh`); other transports keep bollard's negotiation.
 
 use super::ssh::Dialer;
 use super::transport::{Connector, Raw, TlsFiles};
