@@ -370,6 +370,11 @@ fn console_follows_a_start_outside_jackin_and_acts_only_after_y() {
         handoff,
         "the change was copied"
     );
+    // With nothing pending `p` asks nothing; the next key clears the word.
+    con.key(b"p");
+    con.wait_for(&["Nothing to apply: the plan has no changes."]);
+    con.key(b"3");
+    con.wait_for(&["? help  q quit", "No changes"]);
     assert_eq!(id(&ca), replaced, "apply restarted, not recreated");
     assert_eq!(started_at(&cb), b_started, "b was never touched");
 

@@ -6,6 +6,9 @@ use super::model::Snapshot;
 use std::cell::Cell;
 use std::collections::VecDeque;
 
+/// What `p` says when the plan has no changes (nothing is asked).
+pub const NOTHING_TO_APPLY: &str = "Nothing to apply: the plan has no changes.";
+
 /// Events kept for the Events tab (older ones are dropped).
 const EVENTS_KEPT: usize = 200;
 
@@ -78,6 +81,8 @@ pub struct App {
     pub error: Option<String>,
     pub events: VecDeque<String>,
     pub confirm: Option<Confirm>,
+    /// A word for the status line until the next key (`p` with nothing to apply).
+    pub notice: Option<String>,
     /// The Plan tab's first row shown (of its lines wrapped to the screen's width).
     pub plan_top: usize,
     /// What the last drawing of the Plan tab left room for: the greatest `plan_top` that
@@ -116,6 +121,7 @@ impl App {
     }
 
     pub fn key(&mut self, key: Key) -> Action {
+        self.notice = None;
         if let Some(c) = self.confirm.take() {
             return match (key, c) {
                 (Key::Char('y'), Confirm::Replace(t)) => Action::Replace(t),
@@ -173,6 +179,10 @@ impl App {
             'r' => {
                 let _ = container;
                 self.confirm = Some(Confirm::Replace(target));
+                Action::None
+            }
+            'p' if self.snapshot.as_ref().is_some_and(|s| s.pending() == 0) => {
+                self.notice = Some(NOTHING_TO_APPLY.into());
                 Action::None
             }
             'p' => {

@@ -77,6 +77,9 @@ fn status_line(app: &App, look: Look) -> Line<'static> {
         };
         return Line::from(Span::styled(what, look.fg(Color::Yellow)));
     }
+    if let Some(n) = &app.notice {
+        return Line::from(Span::styled(n.clone(), look.fg(Color::Green)));
+    }
     if let Some(e) = &app.error {
         return Line::from(Span::styled(shown(e), look.fg(Color::Red)));
     }
