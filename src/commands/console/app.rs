@@ -88,6 +88,11 @@ pub struct App {
     /// What the last drawing of the Plan tab left room for: the greatest `plan_top` that
     /// still fills the page, and the page's height. Keys scroll within it.
     pub plan_fit: Cell<(usize, usize)>,
+    /// The Events tab's rows scrolled back from the newest (0: it follows new events).
+    pub events_back: usize,
+    /// What the last drawing of the Events tab left room for: the greatest `events_back` and
+    /// the page's height.
+    pub events_fit: Cell<(usize, usize)>,
 }
 
 impl App {
@@ -100,6 +105,10 @@ impl App {
             self.events.pop_front();
         }
         self.events.push_back(line);
+        // Scrolled back, the rows shown stay put; at the newest, the tab follows.
+        if self.events_back > 0 {
+            self.events_back += 1;
+        }
     }
 
     pub fn set_snapshot(&mut self, s: Snapshot) {
@@ -136,6 +145,9 @@ impl App {
             Key::Up | Key::Down | Key::PageUp | Key::PageDown if self.tab() == Tab::Plan => {
                 self.scroll(key);
             }
+            Key::Up | Key::Down | Key::PageUp | Key::PageDown if self.tab() == Tab::Events => {
+                self.scroll_back(key);
+            }
             Key::Up => self.selected = self.selected.saturating_sub(1),
             Key::Down => self.down(),
             Key::Char(c) => return self.on_instance(c),
@@ -156,6 +168,21 @@ impl App {
             _ => top + step,
         }
         .min(max_top);
+    }
+
+    /// ↑/↓ a row, PgUp/PgDn a page back into the events or forward to the newest (where the
+    /// tab follows new ones again).
+    fn scroll_back(&mut self, key: Key) {
+        let (max_back, page) = self.events_fit.get();
+        let step = page.saturating_sub(1).max(1);
+        let back = self.events_back.min(max_back);
+        self.events_back = match key {
+            Key::Up => back + 1,
+            Key::PageUp => back + step,
+            Key::Down => back.saturating_sub(1),
+            _ => back.saturating_sub(step),
+        }
+        .min(max_back);
     }
 
     fn down(&mut self) {

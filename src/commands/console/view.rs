@@ -38,7 +38,7 @@ impl Look {
     }
 }
 
-const HELP: &str = "1-4 tabs  ↑/↓ select, or scroll the plan  PgUp/PgDn page the plan  a attach  l logs  e shell  r replace  p apply  ? help  q quit";
+const HELP: &str = "1-4 tabs  ↑/↓ select, or scroll plan/events  PgUp/PgDn page plan/events  a attach  l logs  e shell  r replace  p apply  ? help  q quit";
 
 pub fn draw(f: &mut Frame, app: &App, look: Look, now: SystemTime) {
     let [top, body, bottom] = Layout::vertical([
@@ -249,19 +249,30 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
     rows
 }
 
+/// The events, newest last, `app.events_back` rows back from the newest; when they do not fit,
+/// the rows shown and how many there are in the top right (↑/↓, PgUp/PgDn scroll).
 fn events(f: &mut Frame, app: &App, area: Rect) {
-    let height = usize::from(area.height.saturating_sub(1));
-    let skip = app.events.len().saturating_sub(height);
+    let block = Block::default().borders(Borders::TOP);
+    let page = usize::from(block.inner(area).height);
+    let n = app.events.len();
+    let max_back = n.saturating_sub(page);
+    app.events_fit.set((max_back, page));
+    let back = app.events_back.min(max_back);
+    let first = n.saturating_sub(page + back);
+    let block = if max_back == 0 {
+        block
+    } else {
+        let last = n - back;
+        block.title(Line::from(format!(" {}-{last} of {n} ", first + 1)).right_aligned())
+    };
     let lines: Vec<Line> = app
         .events
         .iter()
-        .skip(skip)
+        .skip(first)
+        .take(page)
         .map(|l| Line::from(shown(l)))
         .collect();
-    f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
-        area,
-    );
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn help(f: &mut Frame, area: Rect) {

@@ -141,3 +141,34 @@ fn console_plan_tab_scrolls() {
     let end = screen(&a);
     insta::assert_snapshot!(format!("{first}\n{paged}\n{up}\n{end}"));
 }
+
+/// Thirty refreshes: more events than an 80×24 screen holds. The tab shows the newest; PgUp a
+/// page back (as far as the oldest), a new event leaves the rows shown where they are, ↓ a row
+/// forward, and ↓ past the newest stays there (following new events again).
+#[test]
+fn console_events_tab_scrolls() {
+    let mut a = app();
+    for i in 0..30 {
+        a.log(format!(
+            "12:01:{i:02} refresh (docker event): 2 instance(s)"
+        ));
+    }
+    a.key(Key::Char('4'));
+    let newest = screen(&a);
+    a.key(Key::PageUp);
+    let back = screen(&a);
+    // A new event while scrolled back: the rows shown stay put.
+    a.log("12:02:00 refresh (resync): 2 instance(s)".into());
+    assert!(screen(&a).contains(" 1-21 of 33 "), "{}", screen(&a));
+    a.key(Key::Down);
+    let down = screen(&a);
+    for _ in 0..40 {
+        a.key(Key::Down);
+    }
+    let end = screen(&a);
+    assert!(
+        end.contains(" 13-33 of 33 ") && end.contains("12:02:00 refresh (resync)"),
+        "back at the newest: {end}"
+    );
+    insta::assert_snapshot!(format!("{newest}\n{back}\n{down}"));
+}
