@@ -91,6 +91,9 @@ fn status_line(app: &App, look: Look) -> Line<'static> {
 }
 
 /// One row of two lines per instance: its name over its image, and what follows it.
+/// The Instances tab's STATE column: `running, up 59 min` on one line.
+const STATE_WIDTH: usize = 18;
+
 fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now: SystemTime) {
     let rows = s.status.instances.iter().zip(&s.containers).map(|(i, c)| {
         let drift = if i.drift.is_empty() {
@@ -112,7 +115,14 @@ fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now
                 Line::from(Span::styled(c.image.clone(), look.fg(Color::Cyan))),
             ]),
             Cell::from(shown(&c.host)),
-            Cell::from(shown(&c.state(i, now))),
+            // Over the row's two lines: `exited (code 1) 0.3 s after start` is more than
+            // the column holds at 80 columns.
+            Cell::from(
+                wrap(&shown(&c.state(i, now)), STATE_WIDTH)
+                    .into_iter()
+                    .map(Line::from)
+                    .collect::<Vec<_>>(),
+            ),
             Cell::from(i.agent.clone()),
             Cell::from(synced),
             Cell::from(drift),
@@ -132,7 +142,7 @@ fn instances(f: &mut Frame, app: &App, s: &Snapshot, look: Look, area: Rect, now
     let widths = [
         Constraint::Fill(1),
         Constraint::Length(5),
-        Constraint::Length(18),
+        Constraint::Length(STATE_WIDTH as u16),
         Constraint::Length(6),
         Constraint::Length(10),
         Constraint::Fill(1),

@@ -172,3 +172,26 @@ fn console_events_tab_scrolls() {
     );
     insta::assert_snapshot!(format!("{newest}\n{back}\n{down}"));
 }
+
+/// An agent that exited at once: its state (`exited (code 1) 0.3 s after start`) is wrapped
+/// over its row's two lines, not cut, at 80 columns.
+#[test]
+fn console_instances_tab_an_agent_that_exited_at_once() {
+    let mut a = app_of(STATE, |o| {
+        let api = o.containers.get_mut("jk-api-smith").unwrap();
+        (api.running, api.state, api.exit_code) = (false, "exited".into(), Some(1));
+        api.quick_exit = Some(jackin::observed::QuickExit {
+            exit_code: 1,
+            after_ms: 300,
+            started_at: "2027-01-15T08:00:00Z".into(),
+            finished_at: "2027-01-15T08:00:00.3Z".into(),
+            lines: vec!["unknown flag --bogus".into()],
+        });
+    });
+    a.key(Key::Char('1'));
+    let s = screen(&a);
+    assert!(
+        s.contains("exited (code 1)") && s.contains("0.3 s after start"),
+        "{s}"
+    );
+}
