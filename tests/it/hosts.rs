@@ -6,7 +6,7 @@
 //! two, and `destroy --purge` on both.
 
 use crate::common::second_engine::{docker_ok, docker_out, engine, partition, ssh, tls};
-use crate::common::{agent_image, exec, Sandbox};
+use crate::common::{agent_image, exec, KimiLogin, Sandbox};
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,6 +42,40 @@ impl Drop for Remote<'_> {
     }
 }
 
+/// What every test here starts from: the second engine, a sandbox with a kimi login, two
+/// workspaces (`near` for this machine, `far` for the second engine) named from a tag, and
+/// what removes the project's containers and volumes there afterwards.
+struct Two {
+    remote: &'static str,
+    sb: Sandbox,
+    login: KimiLogin,
+    near: String,
+    far: String,
+    _cleanup: Remote<'static>,
+}
+
+fn two(tag: &str) -> Two {
+    let remote = engine();
+    let sb = Sandbox::new();
+    let login = sb.kimi_login(".kimi");
+    let (near, far) = (
+        sb.workspace(&format!("{tag}near")),
+        sb.workspace(&format!("{tag}far")),
+    );
+    let _cleanup = Remote {
+        host: remote,
+        project: sb.project().to_owned(),
+    };
+    Two {
+        remote,
+        sb,
+        login,
+        near,
+        far,
+        _cleanup,
+    }
+}
+
 /// `near` on this machine (kimi in sync), `far` on host `se` (kimi in ignore: its own login,
 /// kept in a volume there), optionally placed on `far_host`.
 fn state(sb: &Sandbox, remote: &str, near: &str, far: &str, far_host: &str) -> String {
@@ -65,14 +99,14 @@ fn remote_state(remote: &str, container: &str) -> String {
 
 #[test]
 fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up() {
-    let remote = engine();
-    let sb = Sandbox::new();
-    let login = sb.kimi_login(".kimi");
-    let (near, far) = (sb.workspace("near"), sb.workspace("far"));
-    let _cleanup = Remote {
-        host: remote,
-        project: sb.project().to_owned(),
-    };
+    let Two {
+        remote,
+        sb,
+        login,
+        near,
+        far,
+        _cleanup,
+    } = two("");
     sb.write("jackin.toml", state(&sb, remote, &near, &far, "se"));
     let (near_c, far_c) = (format!("jk-{near}-smith"), format!("jk-{far}-smith"));
 
@@ -196,14 +230,14 @@ fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up()
 /// container back there (the resync is an hour away, so only the event can explain the pass).
 #[test]
 fn watch_follows_the_events_of_every_host() {
-    let remote = engine();
-    let sb = Sandbox::new();
-    sb.kimi_login(".kimi");
-    let (near, far) = (sb.workspace("wnear"), sb.workspace("wfar"));
-    let _cleanup = Remote {
-        host: remote,
-        project: sb.project().to_owned(),
-    };
+    let Two {
+        remote,
+        sb,
+        login: _,
+        near,
+        far,
+        _cleanup,
+    } = two("w");
     sb.write("jackin.toml", state(&sb, remote, &near, &far, "se"));
     let far_c = format!("jk-{far}-smith");
     let w = sb.jackin_spawn(
@@ -267,14 +301,14 @@ fn remote_sh(remote: &str, c: &str, script: &str) -> String {
 /// is replaced, never written through.
 #[test]
 fn the_remote_handoff_carries_the_login_and_keeps_the_rules() {
-    let remote = engine();
-    let sb = Sandbox::new();
-    let login = sb.kimi_login(".kimi");
-    let (near, far) = (sb.workspace("hnear"), sb.workspace("hfar"));
-    let _cleanup = Remote {
-        host: remote,
-        project: sb.project().to_owned(),
-    };
+    let Two {
+        remote,
+        sb,
+        login,
+        near,
+        far,
+        _cleanup,
+    } = two("h");
     sb.write("jackin.toml", synced(&sb, remote, &near, &far));
     let (near_c, far_c) = (format!("jk-{near}-smith"), format!("jk-{far}-smith"));
     let run = sb.jackin(&["apply"]);
@@ -413,14 +447,14 @@ fn the_remote_handoff_carries_the_login_and_keeps_the_rules() {
 #[test]
 fn an_ssh_host_is_reached_over_one_connection_per_run() {
     let se = ssh();
-    let remote = engine();
-    let sb = Sandbox::new();
-    let login = sb.kimi_login(".kimi");
-    let (near, far) = (sb.workspace("snear"), sb.workspace("sfar"));
-    let _cleanup = Remote {
-        host: remote,
-        project: sb.project().to_owned(),
-    };
+    let Two {
+        remote,
+        sb,
+        login,
+        near,
+        far,
+        _cleanup,
+    } = two("s");
     // `ssh` on this machine, then a shim before it on the PATH jackin gets.
     let real_path = std::env::var("PATH").unwrap_or_default();
     let real_ssh = std::env::split_paths(&real_path)
@@ -505,14 +539,14 @@ fn an_ssh_host_is_reached_over_one_connection_per_run() {
 #[test]
 fn a_tls_host_is_reached_with_its_client_certificate() {
     let (address, dir) = tls();
-    let remote = engine();
-    let sb = Sandbox::new();
-    let login = sb.kimi_login(".kimi");
-    let (near, far) = (sb.workspace("tnear"), sb.workspace("tfar"));
-    let _cleanup = Remote {
-        host: remote,
-        project: sb.project().to_owned(),
-    };
+    let Two {
+        remote,
+        sb,
+        login,
+        near,
+        far,
+        _cleanup,
+    } = two("t");
     let with_ca = |ca: &str| {
         synced(&sb, &address, &near, &far).replace(
             &format!("docker = \"{address}\"\n"),
