@@ -255,12 +255,22 @@ fn kind_of_go_mode(mode: u32) -> crate::words::Kind {
     }
 }
 
-/// `2026-12-05T20:45:00.123456789Z` as nanoseconds since the epoch (UTC only: an engine
-/// elsewhere in the world is simply never trusted for the stat fast path).
+/// `2026-12-05T20:45:00.123456789Z` (or with an offset, `…+01:00`, as an engine whose clock
+/// is not on UTC writes it) as nanoseconds since the epoch; `None` when it is neither.
 fn nanos(rfc3339: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339(rfc3339).ok()?;
+    let (utc, offset_s) = match rfc3339.len().checked_sub(6).map(|at| rfc3339.split_at(at)) {
+        Some((time, off)) if matches!(off.as_bytes(), [b'+' | b'-', _, _, b':', _, _]) => {
+            let sign = if off.starts_with('-') { -1 } else { 1 };
+            let hours: i64 = off.get(1..3)?.parse().ok()?;
+            let minutes: i64 = off.get(4..6)?.parse().ok()?;
+            (format!("{time}Z"), sign * (hours * 3600 + minutes * 60))
+        }
+        _ => (rfc3339.to_owned(), 0),
+    };
+    let t = humantime::parse_rfc3339(&utc).ok()?;
     let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_nanos()).ok()
+    let ns = i64::try_from(d.as_nanos()).ok()?;
+    ns.checked_sub(offset_s.checked_mul(1_000_000_000)?)
 }
 
 #[cfg(test)]
@@ -276,6 +286,12 @@ mod tests {
         assert_eq!(kind_of_go_mode((1 << 25) | 0o644), Kind::Fifo);
         assert_eq!(kind_of_go_mode((1 << 26) | (1 << 21) | 0o666), Kind::Device);
         assert_eq!(nanos("1970-01-01T00:00:01.000000002Z"), Some(1_000_000_002));
-        assert_eq!(nanos("2026-12-05T20:45:00+01:00"), None);
+        assert_eq!(
+            nanos("1970-01-01T01:00:01.5+01:00"),
+            Some(1_500_000_000),
+            "an engine an hour ahead of UTC"
+        );
+        assert_eq!(nanos("1970-01-01T00:00:01-00:30"), Some(1_801_000_000_000));
+        assert_eq!(nanos("yesterday"), None);
     }
 }
