@@ -18,5 +18,10 @@ fn main() {
             exit::ERROR
         }
     };
+    // Every task is dropped before the process ends, and with it what it holds: an `ssh://`
+    // host's master connection is closed and its control socket removed even when the HTTP
+    // client left a connect waiting in the background. Nothing here blocks for long (the
+    // bound only guards against a stuck blocking task).
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
     std::process::exit(code);
 }

@@ -76,10 +76,14 @@ pub async fn connect(
 async fn through(connector: Connector) -> Result<(Docker, Option<Raw>), String> {
     let stream = connector.stream().await.map_err(|e| e.to_string())?;
     let version = agreed(ping(stream).await?);
-    let raw = Raw::new(connector.clone(), &version);
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(super::ssh::SESSIONS)
         .build(connector);
+    let raw = Raw::over(
+        client.clone(),
+        || bollard::body_full(bytes::Bytes::new()),
+        &version,
+    );
     let transport = move |req: bollard::BollardRequest| {
         let client = client.clone();
         async move { Ok(client.request(req).await?) }

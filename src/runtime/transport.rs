@@ -9,6 +9,7 @@
 
 use super::ssh::Dialer;
 use base64::Engine as _;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -166,9 +167,22 @@ impl tower_service::Service<hyper::Uri> for Connector {
     }
 }
 
-/// A client for requests bollard has no call for, over `connector`, speaking API `version`.
+/// Sends a `HEAD` of a URI and gives back the response (or why there is none).
+type Head = Arc<
+    dyn Fn(
+            String,
+        )
+            -> Pin<Box<dyn Future<Output = Result<hyper::Response<Incoming>, String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Requests bollard has no call for, speaking API `version`: over a client of its own (unix,
+/// plain tcp), or over the very client bollard's transport uses (TLS, `ssh://`), so the two
+/// share one pool of connections and an `ssh://` host's sessions are never held idle by one
+/// while the other waits for one.
 pub struct Raw {
-    client: Client<Connector, http_body_util::Empty<bytes::Bytes>>,
+    head: Head,
     version: String,
 }
 
@@ -191,9 +205,35 @@ struct Header {
 }
 
 impl Raw {
+    /// Over a client of its own to `connector`.
     pub fn new(connector: Connector, version: &bollard::ClientVersion) -> Raw {
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Raw::over(client, http_body_util::Empty::<bytes::Bytes>::new, version)
+    }
+
+    /// Over `client` (one shared with bollard), whose requests carry `empty()` as their body.
+    pub fn over<B>(
+        client: Client<Connector, B>,
+        empty: fn() -> B,
+        version: &bollard::ClientVersion,
+    ) -> Raw
+    where
+        B: hyper::body::Body + Send + Unpin + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let head: Head = Arc::new(move |uri| {
+            let client = client.clone();
+            Box::pin(async move {
+                let request = hyper::Request::head(uri)
+                    .header(hyper::header::HOST, "docker")
+                    .body(empty())
+                    .map_err(|e| e.to_string())?;
+                client.request(request).await.map_err(|e| e.to_string())
+            })
+        });
         Raw {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            head,
             version: format!("v{}.{}", version.major_version, version.minor_version),
         }
     }
@@ -205,15 +245,7 @@ impl Raw {
             "http://docker/{}/containers/{id}/archive?path={path}",
             self.version
         );
-        let request = hyper::Request::head(uri)
-            .header(hyper::header::HOST, "docker")
-            .body(http_body_util::Empty::new())
-            .map_err(|e| e.to_string())?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| e.to_string())?;
+        let response = (self.head)(uri).await?;
         match response.status().as_u16() {
             404 => return Ok(None),
             200 => {}

@@ -477,18 +477,37 @@ fn an_ssh_host_is_reached_over_one_connection_per_run() {
     write_shim(&se.config);
     let path = format!("{}:{real_path}", shim.display());
     let env = [("PATH", path.as_str())];
-    sb.write("jackin.toml", synced(&sb, &se.address, &near, &far));
+    // Four instances there: more stats in flight than sessions, so the bollard client and
+    // the stat calls must share the sessions (a pool each once held them all idle: stall).
+    let mut state = synced(&sb, &se.address, &near, &far);
+    for i in 1..=3 {
+        state.push_str(&format!(
+            "\n[workspaces.{far}x{i}]\nhost = \"se\"\n\n[workspaces.{far}x{i}.roles.smith]\n"
+        ));
+    }
+    sb.write("jackin.toml", state);
     let far_c = format!("jk-{far}-smith");
 
     let before = se.connections();
     let run = sb.jackin_env(&["apply"], &env);
     run.expect_ok();
     login.assert_not_leaked(&run.all());
+    assert!(
+        run.stdout.contains("5 created"),
+        "four there, one here: {run:?}"
+    );
     assert_eq!(
         se.connections() - before,
         1,
         "one SSH connection for the whole apply: {run:?}"
     );
+    // A host login change reaches all of them, those there over that one connection.
+    std::fs::write(login.dir.join("device_id"), "rotated on the host").expect("host login");
+    let before = se.connections();
+    let run = sb.jackin_env(&["apply"], &env);
+    run.expect_ok();
+    assert!(run.stdout.contains("5 restarted"), "{run:?}");
+    assert_eq!(se.connections() - before, 1, "{run:?}");
     let creds = "/jackin/kimi/credentials/kimi-code.json";
     let host_bytes =
         std::fs::read_to_string(login.dir.join("credentials/kimi-code.json")).expect("host login");
