@@ -3,9 +3,10 @@
 //! `ssh://` host's master connection ([`super::ssh`]).
 //!
 //! bollard keeps its own clients for unix and plain tcp; these connectors serve the `ssh://`
-//! and TLS clients and the one request bollard has no call for: `HEAD /containers/{id}/archive`, a path's stat
-//! without a tar (the engine answers it in under a millisecond, where a `GET` of a file costs
-//! it a helper process and some 30 ms: SPEC v3 §8's remote no-op rests on it).
+//! and TLS clients, and the one request bollard has no call for: `HEAD
+//! /containers/{id}/archive`, a path's stat without a tar (the engine answers it in under a
+//! millisecond, where a `GET` of a file costs it a helper process and some 30 ms: SPEC v3 §8's
+//! remote no-op rests on it).
 
 use super::ssh::Dialer;
 use base64::Engine as _;
