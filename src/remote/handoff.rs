@@ -25,10 +25,6 @@ fn show(p: &[u8]) -> String {
 impl RemoteHandoff<'_> {
     /// The path `rel` names in the container.
     pub fn path(&self, rel: &RelPath) -> String {
-        self.abs(rel)
-    }
-
-    fn abs(&self, rel: &RelPath) -> String {
         format!(
             "{}/{}",
             self.target.trim_end_matches('/'),
@@ -38,7 +34,7 @@ impl RemoteHandoff<'_> {
 
     /// What is at `rel`: absent, a capped regular file with its hash, or refused (never read).
     pub async fn read(&self, rel: &RelPath) -> Result<Found, RemoteError> {
-        let path = self.abs(rel);
+        let path = self.path(rel);
         let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
             .path(&path)
             .build();
@@ -128,7 +124,7 @@ impl RemoteHandoff<'_> {
     /// or created one (no exec there), a one-off container of the same image with the same
     /// volume at the same target runs the same `rm`, then is removed.
     pub async fn remove(&self, rel: &RelPath, uid: u64, gid: u64) -> Result<(), RemoteError> {
-        let path = self.abs(rel);
+        let path = self.path(rel);
         let cmd = ["rm", "-f", "--", path.as_str()];
         if self.running().await? {
             self.exec(&cmd, uid, gid).await
@@ -227,7 +223,7 @@ impl RemoteHandoff<'_> {
     fn refused(&self, rel: &RelPath, what: &str) -> RemoteError {
         RemoteError::Refused {
             container: self.container.clone(),
-            path: self.abs(rel),
+            path: self.path(rel),
             what: what.to_lowercase(),
         }
     }
