@@ -94,11 +94,12 @@ pub async fn quick_exit(runtime: &impl Engine, container: &str) -> Option<QuickE
 }
 
 /// How long a run from `started` to `finished` (RFC 3339) lasted; `None` when either is not
-/// a time (a container never started) or it has not finished.
+/// a time (a container never started) or it has not finished. A process that exits the moment
+/// it starts can be recorded as finished before the engine notes its start: no time at all.
 fn ran_for(started: &str, finished: &str) -> Option<Duration> {
     let start: SystemTime = humantime::parse_rfc3339(started).ok()?;
     let end: SystemTime = humantime::parse_rfc3339(finished).ok()?;
-    end.duration_since(start).ok()
+    Some(end.duration_since(start).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -113,6 +114,15 @@ mod tests {
                 "2026-12-05T16:45:56.852573131Z"
             ),
             Some(Duration::from_nanos(239_051_693))
+        );
+        // Exited before the engine noted its start (Docker sets `StartedAt` after the start
+        // returns; an instant exit can be handled first): it ran for no time, not "unknown".
+        assert_eq!(
+            ran_for(
+                "2026-12-05T16:45:56.852573131Z",
+                "2026-12-05T16:45:56.852501000Z"
+            ),
+            Some(Duration::ZERO)
         );
         // A container that never stopped has the zero time as its finish.
         assert_eq!(
