@@ -166,8 +166,8 @@ pub struct ContainerDetails {
 
 pub struct Runtime {
     docker: Docker,
-    /// For what bollard has no call for (a path's stat); `None` on transports left to bollard.
-    raw: Option<transport::Raw>,
+    /// For what bollard has no call for (a path's stat).
+    raw: transport::Raw,
     calls: AtomicUsize,
     /// Every piece of engine text passes it before it can reach output.
     redactor: Redactor,
@@ -656,22 +656,8 @@ impl Engine for Runtime {
         rel: &RelPath,
     ) -> Result<Option<PathStat>, RemoteError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let volume = self.volume(id, target);
-        let Some(raw) = &self.raw else {
-            // No stat call on this transport: the read's tar header says as much.
-            return Ok(
-                match volume.read(rel).await.map_err(|e| self.redacted(e))? {
-                    Found::Absent => None,
-                    Found::File { header, .. } | Found::Refused { header, .. } => Some(PathStat {
-                        kind: header.kind,
-                        size: header.size,
-                        mtime_ns: None,
-                    }),
-                },
-            );
-        };
-        let path = volume.path(rel);
-        raw.stat(id, &path).await.map_err(|detail| {
+        let path = self.volume(id, target).path(rel);
+        self.raw.stat(id, &path).await.map_err(|detail| {
             self.redacted(RemoteError::Api {
                 op: format!("stat {path}"),
                 detail,

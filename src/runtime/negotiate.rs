@@ -6,7 +6,7 @@
 //! for `/_ping`, which made it a third of a no-op `apply` (BENCHMARKS.md). So for a unix socket
 //! or plain tcp jackin pings with hyper — already under bollard — and hands bollard the
 //! version; a TLS or `ssh://` engine is pinged over one of the connections jackin makes to it
-//! (`super::transport`, `super::ssh`); other transports keep bollard's negotiation.
+//! (`super::transport`, `super::ssh`). Any other address is refused without traffic.
 
 use super::ssh::Dialer;
 use super::transport::{Connector, Raw, TlsFiles};
@@ -18,41 +18,31 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 const TIMEOUT_SECS: u64 = 120;
 
 /// A client for the engine at `host` (a `DOCKER_HOST` value), speaking the highest API
-/// version both sides know, and a raw client beside it for what bollard has no call for
-/// (`None` for transports left to bollard). The error is the reason, for `E020`.
-pub async fn connect(
-    host: &str,
-    tls: Option<TlsFiles<'_>>,
-) -> Result<(Docker, Option<Raw>), String> {
+/// version both sides know, and a raw client beside it for what bollard has no call for. The
+/// error is the reason, for `E020`.
+pub async fn connect(host: &str, tls: Option<TlsFiles<'_>>) -> Result<(Docker, Raw), String> {
     if let Some(files) = tls {
-        let addr = host
-            .strip_prefix("tcp://")
-            .or_else(|| host.strip_prefix("https://"))
-            .unwrap_or(host);
-        let addr = addr.split('/').next().unwrap_or_default();
+        let addr = authority(host, &["tcp://", "https://"])
+            .unwrap_or_else(|| host.split('/').next().unwrap_or_default());
         return through(files.connector(addr)?).await;
     }
     if let Some(path) = host.strip_prefix("unix://") {
-        let stream = tokio::net::UnixStream::connect(path)
-            .await
-            .map_err(|e| format!("{path}: {e}"))?;
-        let version = agreed(ping(stream).await?);
-        let raw = Raw::new(Connector::Unix(path.into()), &version);
+        let connector = Connector::Unix(path.into());
+        let version = version_over(&connector, Some(path)).await?;
         let docker = Docker::connect_with_unix(host, TIMEOUT_SECS, &version);
-        return Ok((docker.map_err(|e| e.to_string())?, Some(raw)));
+        return Ok((
+            docker.map_err(|e| e.to_string())?,
+            Raw::new(connector, &version),
+        ));
     }
-    if let Some(addr) = host
-        .strip_prefix("tcp://")
-        .or_else(|| host.strip_prefix("http://"))
-    {
-        let addr = addr.split('/').next().unwrap_or_default();
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("{addr}: {e}"))?;
-        let version = agreed(ping(stream).await?);
-        let raw = Raw::new(Connector::Tcp(addr.to_owned()), &version);
+    if let Some(addr) = authority(host, &["tcp://", "http://"]) {
+        let connector = Connector::Tcp(addr.to_owned());
+        let version = version_over(&connector, Some(addr)).await?;
         let docker = Docker::connect_with_http(host, TIMEOUT_SECS, &version);
-        return Ok((docker.map_err(|e| e.to_string())?, Some(raw)));
+        return Ok((
+            docker.map_err(|e| e.to_string())?,
+            Raw::new(connector, &version),
+        ));
     }
     if host.starts_with("ssh://") {
         let dir = crate::paths::JackinHome::from_env().ssh_dir();
@@ -61,21 +51,34 @@ pub async fn connect(
             format!("{e} (is the docker CLI installed on that host? jackin runs `docker system dial-stdio` there)")
         });
     }
-    // Anything else is left to bollard as `DOCKER_HOST` (what this build of it speaks).
-    let docker = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
-    let docker = docker
-        .negotiate_version()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((docker, None))
+    // Never handed to bollard's defaults: those read `DOCKER_HOST` itself, not this address,
+    // and would reach another engine than the one named.
+    Err(format!(
+        "URI scheme is not supported: {host} (jackin speaks unix://, tcp://, http://, ssh://, and tcp:// or https:// with tls)"
+    ))
+}
+
+/// The `host:port` of an address in one of `schemes` (`tcp://h:2375/…` → `h:2375`).
+fn authority<'a>(address: &'a str, schemes: &[&str]) -> Option<&'a str> {
+    let rest = schemes.iter().find_map(|s| address.strip_prefix(s))?;
+    rest.split('/').next()
+}
+
+/// The API version both sides know, from one `/_ping` over a new connection of `connector`;
+/// a failure to connect names `label` (the socket or address) when given.
+async fn version_over(connector: &Connector, label: Option<&str>) -> Result<ClientVersion, String> {
+    let stream = connector.stream().await.map_err(|e| match label {
+        Some(label) => format!("{label}: {e}"),
+        None => e.to_string(),
+    })?;
+    Ok(agreed(ping(stream).await?))
 }
 
 /// An engine over `connector` (TLS, an `ssh://` host's sessions): the API version over one of
 /// its connections, then a bollard client (and a raw one) whose every connection is one of
 /// them.
-async fn through(connector: Connector) -> Result<(Docker, Option<Raw>), String> {
-    let stream = connector.stream().await.map_err(|e| e.to_string())?;
-    let version = agreed(ping(stream).await?);
+async fn through(connector: Connector) -> Result<(Docker, Raw), String> {
+    let version = version_over(&connector, None).await?;
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(super::ssh::SESSIONS)
         .build(connector);
@@ -94,7 +97,7 @@ async fn through(connector: Connector) -> Result<(Docker, Option<Raw>), String> 
         TIMEOUT_SECS,
         &version,
     );
-    Ok((docker.map_err(|e| e.to_string())?, Some(raw)))
+    Ok((docker.map_err(|e| e.to_string())?, raw))
 }
 
 /// The lower of the engine's version and bollard's own.
