@@ -259,16 +259,25 @@ fn feed_hosts(
     mut observed: Observed,
     feeds: BTreeMap<String, tokio::sync::oneshot::Sender<Observed>>,
 ) -> Observed {
-    for (name, feed) in feeds {
-        let mut part = Observed {
-            jackin: observed.jackin,
-            ..Observed::default()
+    let mut parts: BTreeMap<String, Observed> = feeds
+        .keys()
+        .map(|host| {
+            let part = Observed {
+                jackin: observed.jackin,
+                ..Observed::default()
+            };
+            (host.clone(), part)
+        })
+        .collect();
+    // One pass over the states, each to its instance's host.
+    for (name, state) in std::mem::take(&mut observed.instances) {
+        match parts.get_mut(desired.host_of(&name)) {
+            Some(part) => part.instances.insert(name, state),
+            None => observed.instances.insert(name, state),
         };
-        for instance in desired.on_host(&name).instances.keys() {
-            part.instances
-                .extend(observed.instances.remove_entry(instance));
-        }
-        let _ = feed.send(part);
+    }
+    for (host, feed) in feeds {
+        let _ = feed.send(parts.remove(&host).unwrap_or_default());
     }
     observed
 }
