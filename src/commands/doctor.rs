@@ -118,14 +118,16 @@ pub async fn run(ctx: &Context) -> Vec<Check> {
 
     let (engine, runtime) = engine_check("engine", &Host::local(), redactor.clone()).await;
     checks.push(engine);
-    checks.extend(host_checks(&state, &redactor).await);
+    let (hosts, mut runtimes) = host_checks(&state, &redactor).await;
+    checks.extend(hosts);
+    runtimes.extend(runtime.map(|rt| (LOCAL.to_owned(), rt)));
     checks.push(home_check(ctx));
     checks.push(key_check(ctx));
     checks.extend(state.checks.iter().cloned());
     checks.extend(login_checks(ctx, &state));
     checks.extend(client_checks(&state));
     checks.push(inotify_check(ctx, &state));
-    checks.extend(image_checks(ctx, &state, runtime.as_ref()).await);
+    checks.extend(image_checks(ctx, &state, &runtimes).await);
     checks
 }
 
@@ -183,16 +185,23 @@ fn archive_advisory(engine: &str) -> Option<&'static str> {
 }
 
 /// Every `[hosts.NAME]` of the state, checked at once (SPEC v3 §9).
-async fn host_checks(state: &State, redactor: &Redactor) -> Vec<Check> {
+async fn host_checks(
+    state: &State,
+    redactor: &Redactor,
+) -> (Vec<Check>, BTreeMap<String, Runtime>) {
     let Some(desired) = &state.desired else {
-        return Vec::new();
+        return (Vec::new(), BTreeMap::new());
     };
     let hosts = desired.hosts.values().filter(|h| h.name != LOCAL);
     let checks = hosts.map(|h| async move {
-        let (check, _) = engine_check(&format!("host {}", h.name), h, redactor.clone()).await;
-        check
+        let (check, rt) = engine_check(&format!("host {}", h.name), h, redactor.clone()).await;
+        (check, rt.map(|rt| (h.name.clone(), rt)))
     });
-    futures_util::future::join_all(checks).await
+    let (checks, runtimes): (Vec<_>, Vec<_>) = futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .unzip();
+    (checks, runtimes.into_iter().flatten().collect())
 }
 
 /// The state file, if one is found, and how far it got.
@@ -458,28 +467,50 @@ fn inotify_check(ctx: &Context, state: &State) -> Check {
     }
 }
 
-/// Each image the state's instances run: present, to be pulled or built, or the placeholder.
-async fn image_checks(ctx: &Context, state: &State, runtime: Option<&Runtime>) -> Vec<Check> {
+/// Each image the state's instances run, on each host they are placed on (SPEC v3 §9):
+/// present, to be pulled or built, or the placeholder. `runtimes`: the hosts that answered.
+async fn image_checks(
+    ctx: &Context,
+    state: &State,
+    runtimes: &BTreeMap<String, Runtime>,
+) -> Vec<Check> {
     let Some(loaded) = &state.loaded else {
         return Vec::new();
     };
     let (images, mut checks) = images_used(ctx, loaded);
-    for (reference, (role, context)) in images {
-        checks.push(image_check(runtime, &reference, &role, context.as_deref()).await);
+    let m = &loaded.manifest;
+    let mut on_hosts = BTreeMap::new();
+    for (ws, w) in &m.workspaces {
+        for role in w.roles.keys() {
+            let Some(image) = images.get(role) else {
+                continue;
+            };
+            let host = m.host_of(ws, role).0;
+            on_hosts.entry((host, &image.0)).or_insert((role, &image.1));
+        }
+    }
+    for ((host, reference), (role, context)) in on_hosts {
+        let rt = runtimes.get(host);
+        let on = (host != LOCAL).then_some(host);
+        checks.push(image_check(rt, on, reference, role, context.as_deref()).await);
     }
     checks
 }
 
-/// Image reference → (the role using it, the build context when jackin builds it).
+/// Role → (the image reference it runs, the build context when jackin builds it).
 type ImagesUsed = BTreeMap<String, (String, Option<PathBuf>)>;
 
-/// The images of the roles an instance uses; a build context that cannot be read is a failed
-/// check.
+/// The images of the roles an instance uses, each role's once; a build context that cannot
+/// be read is a failed check.
 fn images_used(ctx: &Context, loaded: &Loaded) -> (ImagesUsed, Vec<Check>) {
     let m = &loaded.manifest;
     let mut images = ImagesUsed::new();
     let mut checks = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for role_name in m.workspaces.values().flat_map(|w| w.roles.keys()) {
+        if !seen.insert(role_name) {
+            continue;
+        }
         let Some(role) = m.roles.get(role_name) else {
             continue;
         };
@@ -513,25 +544,28 @@ fn images_used(ctx: &Context, loaded: &Loaded) -> (ImagesUsed, Vec<Check>) {
             }
             (None, None) => continue,
         };
-        images
-            .entry(reference)
-            .or_insert_with(|| (role_name.clone(), context));
+        images.insert(role_name.clone(), (reference, context));
     }
     (images, checks)
 }
 
-/// Whether one image is there, or how apply will get it.
+/// Whether one image is there (on host `on`, when not `local`), or how apply will get it.
 async fn image_check(
     runtime: Option<&Runtime>,
+    on: Option<&str>,
     reference: &str,
     role: &str,
     context: Option<&std::path::Path>,
 ) -> Check {
+    let subject = match on {
+        None => format!("roles.{role}: {reference}"),
+        Some(host) => format!("roles.{role}: {reference} on host {host}"),
+    };
     if reference == PLACEHOLDER_IMAGE {
         return Check::new(
             Verdict::Fail,
             "image",
-            format!("roles.{role}: {reference} is the placeholder jackin init wrote"),
+            format!("{subject} is the placeholder jackin init wrote"),
         )
         .fix(format!(
             "set `image` of roles.{role} to an image with its agents installed"
@@ -541,7 +575,7 @@ async fn image_check(
         return Check::new(
             Verdict::Info,
             "image",
-            format!("roles.{role}: {reference} not checked (the engine is not reachable)"),
+            format!("{subject} not checked (the engine is not reachable)"),
         );
     };
     match rt.image(reference).await {
@@ -549,7 +583,7 @@ async fn image_check(
             Verdict::Ok,
             "image",
             format!(
-                "roles.{role}: {reference} present ({})",
+                "{subject} present ({})",
                 info.id.get(..19).unwrap_or(&info.id)
             ),
         ),
@@ -558,14 +592,14 @@ async fn image_check(
                 Verdict::Info,
                 "image",
                 format!(
-                    "roles.{role}: {reference} not built yet; apply builds it from {}",
+                    "{subject} not built yet; apply builds it from {}",
                     context.display()
                 ),
             ),
             None => Check::new(
                 Verdict::Warn,
                 "image",
-                format!("roles.{role}: {reference} absent; apply will pull it"),
+                format!("{subject} absent; apply will pull it"),
             )
             .fix(format!(
                 "docker pull {reference} now to find out whether it can be pulled, or fix the reference"

@@ -133,7 +133,7 @@ fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up()
     let plan = sb.jackin(&["plan", "--detailed-exitcode"]);
     plan.expect_code(0);
     assert!(plan.stdout.contains("No changes."), "{plan:?}");
-    // doctor checks every host.
+    // doctor checks every host, and each image on the hosts its instances are placed on.
     let doctor = sb.jackin(&["doctor"]);
     let line = doctor
         .stdout
@@ -144,6 +144,16 @@ fn one_state_places_instances_on_two_engines_and_a_silent_host_holds_no_one_up()
         line.starts_with("ok") && line.contains("Docker ") && line.contains(remote),
         "{doctor:?}"
     );
+    for image in [
+        format!("roles.smith: {} present", agent_image()),
+        format!("roles.smith: {} on host se present", agent_image()),
+    ] {
+        let line = doctor.stdout.lines().find(|l| l.contains(&image));
+        assert!(
+            line.is_some_and(|l| l.starts_with("ok")),
+            "{image}: {doctor:?}"
+        );
+    }
 
     // exec and logs reach the instance on its own host.
     let marker =
